@@ -1,9 +1,10 @@
 """Records: the only interface between stages (docs/DESIGN.md, "Records").
 
 A record is a frozen dataclass with class attributes `kind` and `version`. Its NumPy-array
-fields go to a safetensors file, every other field (JSON-ready values) to `record.json`
-together with kind, version, package version, git revision, creation time and the whole
-config that produced it.
+fields, and dict fields whose values are all arrays (saved as "field/key"), go to a
+safetensors file; every other field (JSON-ready values) goes to `record.json` together
+with kind, version, package version, git revision, creation time and the whole config that
+produced it.
 
 Notes
 -----
@@ -85,7 +86,12 @@ class Record:
                 "Re-run the command that produced it (with --force) to rewrite it."
             )
         values = from_json_ready(header["fields"])
-        values.update(_read_arrays(Path(directory), header["arrays"]))
+        for name, array in _read_arrays(Path(directory), header["arrays"]).items():
+            group, _, key = name.partition("/")
+            if key:
+                values.setdefault(group, {})[key] = array
+            else:
+                values[name] = array
         return cls(config=from_json_ready(header["config"]), **values)
 
     def _split_fields(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -94,9 +100,22 @@ class Record:
             if f.name == "config":
                 continue
             value = getattr(self, f.name)
-            target = arrays if isinstance(value, np.ndarray) else fields
-            target[f.name] = value
+            if isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            elif _is_array_dict(value):
+                arrays.update({f"{f.name}/{k}": v for k, v in value.items()})
+            else:
+                fields[f.name] = value
         return fields, arrays
+
+
+def _is_array_dict(value) -> bool:
+    """A field saved as a group of arrays: a non-empty dict whose values are all arrays."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, np.ndarray) for v in value.values())
+    )
 
 
 def read_header(directory: str | Path) -> dict:
@@ -220,3 +239,25 @@ def _remove_stale_arrays(directory: Path, keep: str) -> None:
     for path in directory.glob("arrays-*.safetensors"):
         if path.name != keep:
             path.unlink(missing_ok=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryRun(Record):
+    """The allocation model solved over a grid of widths (written by `theory.simulate`).
+
+    `config` holds {"params": AllocationParams.to_config(), "widths": [...], "seed": int}.
+    Arrays are indexed by width; `SWEEP_FIELDS` in theory.sweep lists them.
+    """
+
+    kind: ClassVar[str] = "theory_run"
+    version: ClassVar[int] = 1
+
+    sweep: dict  # name -> np.ndarray over widths (saved as safetensors arrays)
+    derived_exponent: float  # slope of log R vs log N from theory.symbolic
+    derived_exponent_expr: str  # the same as a sympy expression in beta
+    fitted_exponent: float  # OLS slope of log R vs log N on the numeric solution (R >= min)
+    fitted_exponent_bound: float  # largest slope error the floor staircase can cause
+    n_fit_points: int
+    min_fit_count: int
+    rosetta_mean_limit: float  # m_inf: the Rosetta mean isolation as r_tau -> inf
+    budget_crossover: float  # N_*: width above which the hard budget is slack (P1; else NaN)

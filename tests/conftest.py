@@ -1,0 +1,25 @@
+"""Shared test set-up: hypothesis profiles and a seeded NumPy generator."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# "ci" is deterministic (derandomized, no example database) so a CI failure reproduces;
+# "dev" explores new examples on every run. Select with HYPOTHESIS_PROFILE=dev.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261121)

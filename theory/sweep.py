@@ -1,0 +1,115 @@
+"""The allocation model over a grid of widths, and the exponent fitted on it."""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from theory import symbolic
+from theory.allocation import solve_allocation
+from theory.params import AllocationParams
+from theory.records import TheoryRun
+
+#: Per-width quantities stored in a TheoryRun (attributes of `Allocation`).
+SWEEP_FIELDS = (
+    "n_neurons",
+    "price",
+    "budget_multiplier",
+    "n_represented",
+    "frontier_one",
+    "frontier_tau",
+    "frontier_zero",
+    "rosetta_count",
+    "rosetta_fraction",
+    "n_saturated",
+    "n_partial",
+    "n_superposed",
+    "n_unrepresented",
+    "total_isolation",
+    "mean_isolation_rosetta",
+    "mean_isolation_nonrosetta",
+    "kkt_residual",
+)
+
+#: Counts below this are dropped from the exponent fit: floor(r_tau) makes a staircase whose
+#: relative steps (up to 1/R) would bias the slope (notes/theory-research.md, section 2.4).
+MIN_FIT_COUNT = 10
+
+
+def width_grid(n_min: float, n_max: float, points: int) -> np.ndarray:
+    """`points` integer widths spaced evenly in log between n_min and n_max (duplicates merged)."""
+    if points < 2 or n_max <= n_min:
+        raise ValueError(f"need points >= 2 and n_max > n_min, got {points}, {n_min}, {n_max}")
+    return np.unique(np.round(np.geomspace(n_min, n_max, points)))
+
+
+def sweep_allocation(
+    params: AllocationParams, widths, *, progress: bool = False
+) -> dict[str, np.ndarray]:
+    """Solve the model at every width; return `SWEEP_FIELDS` as arrays over widths."""
+    solutions = [solve_allocation(params, n) for n in tqdm(widths, disable=not progress)]
+    return {
+        name: np.array([getattr(s, name) for s in solutions], dtype=np.float64)
+        for name in SWEEP_FIELDS
+    }
+
+
+def loglog_slope(x, y) -> float:
+    """Ordinary least-squares slope of log y against log x."""
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def staircase_bound(widths, counts) -> float:
+    """Largest OLS slope error that rounding counts down to integers can cause.
+
+    Notes
+    -----
+    With e_i = log r_i - log floor(r_i) in [0, log(1 + 1/R_i)), the OLS slope moves by
+    sum (x_i - xbar) e_i / sum (x_i - xbar)^2, at most max_i e_i * sum|x_i - xbar| / Sxx.
+    """
+    x = np.log(np.asarray(widths, dtype=np.float64))
+    dx = x - x.mean()
+    step = np.log1p(1.0 / np.asarray(counts, dtype=np.float64)).max()
+    return float(step * np.abs(dx).sum() / np.sum(dx**2))
+
+
+def fit_exponent(widths, counts, min_count: int = MIN_FIT_COUNT) -> tuple[float, float, int]:
+    """The slope of log R vs log N over widths with R >= min_count, its staircase bound and the
+    number of points used (NaNs when fewer than two points qualify)."""
+    widths, counts = np.asarray(widths), np.asarray(counts)
+    keep = counts >= min_count
+    if keep.sum() < 2:
+        return float("nan"), float("nan"), int(keep.sum())
+    slope = loglog_slope(widths[keep], counts[keep])
+    return slope, staircase_bound(widths[keep], counts[keep]), int(keep.sum())
+
+
+def build_theory_run(
+    params: AllocationParams, widths, *, seed: int, progress: bool = False
+) -> TheoryRun:
+    """Solve the sweep and bundle it with the derived and fitted exponents as a TheoryRun."""
+    widths = np.asarray(widths, dtype=np.float64)
+    sweep = sweep_allocation(params, widths, progress=progress)
+    slope, bound, n_points = fit_exponent(widths, sweep["rosetta_count"])
+    forms = symbolic.closed_forms(params.benefit.family)
+    shape = params.benefit.shape
+    return TheoryRun(
+        config={"params": params.to_config(), "widths": widths.tolist(), "seed": int(seed)},
+        sweep=sweep,
+        derived_exponent=symbolic.exponent(params.closure, params.beta),
+        derived_exponent_expr=str(symbolic.derive_exponent(params.closure)),
+        fitted_exponent=slope,
+        fitted_exponent_bound=bound,
+        n_fit_points=n_points,
+        min_fit_count=MIN_FIT_COUNT,
+        rosetta_mean_limit=float(forms.rosetta_mean_limit(params.beta, params.tau, shape)),
+        budget_crossover=_budget_crossover(params, forms),
+    )
+
+
+def _budget_crossover(params: AllocationParams, forms) -> float:
+    """N_* exists for the neuron rent of P1 only (NaN for the other closures)."""
+    if params.closure != "P1":
+        return float("nan")
+    shape = params.benefit.shape
+    return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape))
