@@ -1,5 +1,5 @@
 """solve_allocation: the optimal isolation of every feature at width N, its regimes,
-frontiers, Rosetta count and polarization statistics (docs/THEORY.md, "Model P1").
+frontiers, Rosetta count and polarization statistics (docs/theory.md, section 1).
 
 The program is convex with a unique maximiser; KKT is necessary and sufficient, so the
 solution is s_r = clip((B')^-1(lambda / w_r), 0, 1) at the closure's price lambda

@@ -1,7 +1,7 @@
 """Benefit curves B(s): the utility of giving a feature isolation s in [0, 1].
 
 Both families are C^1, increasing and strictly concave with B(0) = 0, B(1) = 1 and
-0 < B'(1) < B'(0) < inf (docs/THEORY.md, "Model P1"). The allocation solver needs B, B',
+0 < B'(1) < B'(0) < inf (docs/theory.md, section 1). The allocation solver needs B, B',
 B'' and the inverse of B'; `theory.symbolic` derives the same expressions with sympy and the
 tests hold the two equal.
 """

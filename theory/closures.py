@@ -1,4 +1,4 @@
-"""The price of isolation under each closure of the allocation model (docs/THEORY.md).
+"""The price of isolation under each closure of the allocation model (docs/theory.md, section 5).
 
 Each closure is an objective over s in [0, 1]^a; every one has the KKT form
 s_r = clip((B')^-1(lambda / w_r), 0, 1), so solving it reduces to a one-dimensional,

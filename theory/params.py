@@ -11,7 +11,7 @@ from theory.validation import check_real
 
 Closure = Literal["P1", "A", "C", "D", "E"]
 
-#: How each closure prices isolation (docs/THEORY.md, "Alternatives").
+#: How each closure prices isolation (docs/theory.md, section 5).
 CLOSURES: dict[str, str] = {
     "P1": "neuron rent kappa/N plus the budget multiplier (adopted model)",
     "A": "hard budget sum(s) <= budget*N and no rent (Scherlis)",

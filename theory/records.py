@@ -1,4 +1,4 @@
-"""Records: the only interface between stages (docs/DESIGN.md, "Records").
+"""Records: the only interface between stages (docs/design.md, "Records").
 
 A record is a frozen dataclass with class attributes `kind` and `version`. Its NumPy-array
 fields, and dict fields whose values are all arrays (saved as "field/key"), go to a

@@ -1,5 +1,5 @@
 """Device and seed helpers. Only command-line `main()` functions call these; library code
-receives a device and a generator as parameters (docs/DESIGN.md, principles 2, 3 and 7)."""
+receives a device and a generator as parameters (docs/design.md, principles 2, 3 and 7)."""
 
 from __future__ import annotations
 

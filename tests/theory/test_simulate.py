@@ -1,0 +1,64 @@
+"""The command line: python -m theory.simulate."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from theory.records import TheoryRun
+from theory.simulate import main
+
+SMALL = ["--n-min", "16", "--n-max", "65536", "--points", "7"]
+
+
+def test_writes_record_table_and_figure(tmp_path, capsys):
+    directory = main(["--beta", "1.5", *SMALL, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    run = TheoryRun.load(directory)
+    np.testing.assert_array_equal(run.sweep["n_neurons"], [16, 64, 256, 1024, 4096, 16384, 65536])
+    np.testing.assert_array_equal(run.sweep["rosetta_count"], [4, 11, 28, 71, 181, 456, 1149])
+    assert run.derived_exponent == pytest.approx(2 / 3)
+    assert abs(run.fitted_exponent - 2 / 3) <= run.fitted_exponent_bound
+    assert "derived 0.6667" in out and "R(N)" in out and "s_Rosetta" in out
+    assert (directory / "frontiers.png").stat().st_size > 10_000
+    assert (directory / "frontiers.pdf").is_file()
+
+
+def test_reuses_an_existing_record_unless_forced(tmp_path, caplog):
+    args = ["--beta", "2", *SMALL, "--out", str(tmp_path), "--no-plot"]
+    first = main(args)
+    stamp = (first / "record.json").stat().st_mtime_ns
+    with caplog.at_level("INFO"):
+        assert main(args) == first
+    assert "reusing" in caplog.text
+    assert (first / "record.json").stat().st_mtime_ns == stamp
+    main([*args, "--force"])
+    assert (first / "record.json").stat().st_mtime_ns != stamp
+    other = main(["--beta", "2", "--tau", "0.7", *SMALL, "--out", str(tmp_path), "--no-plot"])
+    assert other != first
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--beta", "1.0"], "beta"), (["--beta", "0.3"], "beta"), (["--tau", "0"], "tau"),
+     (["--tau", "1.2"], "tau"), (["--n-min", "0.5"], "n_neurons"), (["--beta", "abc"], "--beta"),
+     (["--n-min", "100", "--n-max", "10"], "--n-max"), (["--shape", "2", "--beta", "2"], "kurtosis"),
+     (["--closure", "Q"], "--closure")],
+)
+def test_bad_input_exits_with_a_message_naming_the_parameter(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_module_entry_point_runs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "theory.simulate", "--beta", "3", "--closure", "A", *SMALL,
+         "--out", str(tmp_path), "--no-plot"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "closure A" in done.stdout
