@@ -89,7 +89,8 @@ BENEFIT_FAMILIES = {"kurtosis": KurtosisBenefit, "quadratic": QuadraticBenefit}
 def make_benefit(family: str, shape: float | None = None) -> Benefit:
     """Build a benefit curve from its family name and its one shape parameter (K or eta)."""
     if family not in BENEFIT_FAMILIES:
-        raise ValueError(f"benefit family must be one of {sorted(BENEFIT_FAMILIES)}, got {family!r}")
+        families = sorted(BENEFIT_FAMILIES)
+        raise ValueError(f"benefit family must be one of {families}, got {family!r}")
     cls = BENEFIT_FAMILIES[family]
     return cls() if shape is None else cls(shape)
 

@@ -1,18 +1,19 @@
-"""The price of isolation under each closure of the allocation model (docs/theory.md, section 5).
+"""The price of isolation under each closure of the allocation model.
 
 Each closure is an objective over s in [0, 1]^a; every one has the KKT form
 s_r = clip((B')^-1(lambda / w_r), 0, 1), so solving it reduces to a one-dimensional,
 monotone equation for the price lambda, solved here with scipy's brentq in log(lambda).
 
-| closure | objective U(s)                               | constraint       | price lambda           |
-|---------|----------------------------------------------|------------------|------------------------|
-| P1      | sum w B(s) - (kappa/N) S                     | S <= budget N    | kappa/N + mu           |
-| A       | sum w B(s)                                   | S <= budget N    | mu (budget multiplier) |
-| C       | sum w B(s) - kappa / (N - S)                 | S < N            | kappa / (N - S)^2      |
-| D       | sum w B(s) - kappa S                         | S <= budget N    | kappa + mu             |
-| E       | -kappa W / (N - S), W = sum w (1 - B(s))     | S < N            | W / (N - S)            |
+| closure | objective U(s)                           | constraint    | price lambda      |
+|---------|------------------------------------------|---------------|-------------------|
+| P1      | sum w B(s) - (kappa/N) S                 | S <= budget N | kappa/N + mu      |
+| A       | sum w B(s)                               | S <= budget N | mu                |
+| C       | sum w B(s) - kappa / (N - S)             | S < N         | kappa / (N - S)^2 |
+| D       | sum w B(s) - kappa S                     | S <= budget N | kappa + mu        |
+| E       | -kappa W / (N - S), W = sum w (1 - B(s)) | S < N         | W / (N - S)       |
 
-(S = sum_r s_r over the represented features r <= a(N).)
+S = sum_r s_r over the represented features r <= a(N); mu >= 0 is the budget multiplier
+(docs/theory.md, section 5).
 """
 
 from __future__ import annotations

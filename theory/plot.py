@@ -65,7 +65,7 @@ def draw_frontiers(run: TheoryRun, ax) -> None:
     curves = [np.full_like(n, 0.5), sw["frontier_one"], sw["frontier_tau"], sw["frontier_zero"],
               sw["n_represented"]]
     labels = [r"saturated core ($s_r=1$)", rf"Rosetta ($s_r\geq\tau={tau:g}$)",
-              rf"partially isolated ($0<s_r<\tau$)", r"strongly superposed ($s_r=0$)"]
+              r"partially isolated ($0<s_r<\tau$)", r"strongly superposed ($s_r=0$)"]
     for lower, upper, label, colour in zip(curves, curves[1:], labels, REGIME_COLOURS.values()):
         upper = np.minimum(upper, sw["n_represented"])
         ax.fill_between(n, np.minimum(lower, upper), upper, color=colour, label=label, lw=0)

@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shape", type=float, default=None,
                         help="benefit shape: kurtosis K > 3 (default 10) or eta in (0,1) (0.8)")
     parser.add_argument("--rho", type=float, default=4.0, help="represented features per neuron")
+    closures = "; ".join(f"{name}: {text}" for name, text in CLOSURES.items())
     parser.add_argument("--closure", choices=sorted(CLOSURES), default="P1",
-                        help="price of isolation: " + "; ".join(f"{k}: {v}" for k, v in CLOSURES.items()))
+                        help=f"price of isolation: {closures}")
     parser.add_argument("--n-min", type=float, default=16.0, help="smallest width N (>= 1)")
     parser.add_argument("--n-max", type=float, default=float(2**24), help="largest width N")
     parser.add_argument("--points", type=int, default=13, help="widths on the log grid")
@@ -115,9 +116,9 @@ def main(argv: list[str] | None = None) -> Path:
         widths = widths_from_args(args)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
-    directory = run_dir(args.out, "theory",
-                        {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed},
-                        label=f"{params.closure}-beta{params.beta:g}-tau{params.tau:g}")
+    config = {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed}
+    label = f"{params.closure}-beta{params.beta:g}-tau{params.tau:g}"
+    directory = run_dir(args.out, "theory", config, label=label)
     run = _load_or_solve(params, widths, args, directory)
     print(format_table(run))
     print(format_summary(run))

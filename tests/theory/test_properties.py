@@ -154,6 +154,7 @@ def test_polarization_moves_as_predicted(beta, tau, benefit, kappa):
     ranks = np.arange(1, 200, dtype=float)
     stacked = np.array([s.isolation(ranks) for s in sols])
     assert np.all(np.diff(stacked, axis=0) >= -1e-15)
-    late = [s for s in sols if s.budget_multiplier == 0 and s.n_superposed > 0 and s.frontier_tau > 50]
+    late = [s for s in sols
+            if s.budget_multiplier == 0 and s.n_superposed > 0 and s.frontier_tau > 50]
     assume(len(late) >= 2)
     assert late[-1].mean_isolation_nonrosetta < late[0].mean_isolation_nonrosetta

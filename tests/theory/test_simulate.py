@@ -43,7 +43,8 @@ def test_reuses_an_existing_record_unless_forced(tmp_path, caplog):
     "args, message",
     [(["--beta", "1.0"], "beta"), (["--beta", "0.3"], "beta"), (["--tau", "0"], "tau"),
      (["--tau", "1.2"], "tau"), (["--n-min", "0.5"], "n_neurons"), (["--beta", "abc"], "--beta"),
-     (["--n-min", "100", "--n-max", "10"], "--n-max"), (["--shape", "2", "--beta", "2"], "kurtosis"),
+     (["--n-min", "100", "--n-max", "10"], "--n-max"),
+     (["--shape", "2", "--beta", "2"], "kurtosis"),
      (["--closure", "Q"], "--closure")],
 )
 def test_bad_input_exits_with_a_message_naming_the_parameter(tmp_path, capsys, args, message):
