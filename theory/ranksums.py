@@ -74,8 +74,16 @@ def smooth_sum(f: Function, df: Function, lo: int, hi: int, n_explicit: int = N_
 
 
 def power_sum(beta: float, lo: int, hi: float) -> float:
-    """sum_{r=lo}^{hi} r^-beta for beta > 1 (hi may be inf), through the Hurwitz zeta function."""
+    """sum_{r=lo}^{hi} r^-beta for beta > 1; hi may be inf.
+
+    Notes
+    -----
+    An infinite tail is the Hurwitz zeta function zeta(beta, lo). A finite range is summed
+    with `smooth_sum` rather than as a difference of two zetas, which would cancel
+    catastrophically for beta near 1 (both terms ~ 1/(beta - 1)).
+    """
     if hi < lo:
         return 0.0
-    tail = 0.0 if np.isinf(hi) else special.zeta(beta, float(hi) + 1.0)
-    return float(special.zeta(beta, float(lo)) - tail)
+    if np.isinf(hi):
+        return float(special.zeta(beta, float(lo)))
+    return smooth_sum(lambda r: r**-beta, lambda r: -beta * r ** (-beta - 1.0), int(lo), int(hi))

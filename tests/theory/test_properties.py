@@ -68,8 +68,10 @@ def test_count_grows_while_fraction_falls(beta, tau, benefit, kappa):
         if count[i] >= 1.0 / ((WIDTHS[j] / WIDTHS[i]) ** (1 - 1 / beta) - 1):
             assert fraction[j] <= fraction[i]
     positive = slack[count[slack] > 0]
-    assume(len(positive) >= 2 and count[positive[-1]] > 1 / (2 ** (1 - 1 / beta) - 1))
-    assert fraction[positive[-1]] < fraction[positive[0]]
+    assume(len(positive) >= 2)
+    first, last = positive[0], slack[-1]
+    assume(count[first] >= 1.0 / ((WIDTHS[last] / WIDTHS[first]) ** (1 - 1 / beta) - 1))
+    assert fraction[last] < fraction[first]
 
 
 @settings(max_examples=40)
