@@ -35,6 +35,16 @@ def test_matches_reference_table(n, count, r0, r1, mean_r, mean_nr):
     assert sol.mean_isolation_nonrosetta == pytest.approx(mean_nr, abs=5e-5)
 
 
+@pytest.mark.parametrize("benefit", [KurtosisBenefit(10.0), QuadraticBenefit(0.8)])
+def test_polarization_on_the_reference_grid(benefit):
+    params = AllocationParams(beta=1.5, benefit=benefit)
+    sols = [solve_allocation(params, 4.0**k) for k in range(5, 21)]
+    nonrosetta = np.array([s.mean_isolation_nonrosetta for s in sols])
+    gap = np.array([s.mean_isolation_rosetta for s in sols]) - nonrosetta
+    assert np.all(np.diff(nonrosetta) < 0)
+    assert gap[-1] > gap[0] and np.all(np.diff(gap[4:]) > 0)
+
+
 @pytest.mark.parametrize("closure", ["P1", "A", "C", "D", "E"])
 @pytest.mark.parametrize("n", [10, 3e3, 1e7, 1e12])
 def test_kkt_residual_is_at_rounding_level(closure, n):

@@ -17,7 +17,11 @@ from theory.params import AllocationParams
 from theory.sweep import staircase_bound, sweep_allocation
 
 WIDTHS = np.geomspace(10, 1e12, 34)
-betas = st.floats(1.0, 5.0, exclude_min=True)
+any_betas = st.floats(1.0, 5.0, exclude_min=True)
+# Within 1e-3 of beta = 1 the slack regime starts beyond N_* = (c_tau J_B)^(beta/(beta-1))
+# ~ 1e100 and R/N changes by less than float rounding between widths: the scaling
+# properties below are then empty or unresolvable, so they draw beta from [1.001, 5].
+betas = st.floats(1.001, 5.0)
 taus = st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)
 benefits = st.one_of(
     st.builds(KurtosisBenefit, st.floats(3.5, 40.0)),
@@ -75,7 +79,7 @@ def test_count_grows_while_fraction_falls(beta, tau, benefit, kappa):
 
 
 @settings(max_examples=40)
-@given(beta=betas, tau=taus, benefit=benefits, kappa=kappas,
+@given(beta=any_betas, tau=taus, benefit=benefits, kappa=kappas,
        n=st.floats(1.0, 1e12), data=st.data())
 def test_regimes_frontiers_and_allocation_are_consistent(beta, tau, benefit, kappa, n, data):
     params = p1(beta, tau, benefit, kappa)
@@ -97,7 +101,7 @@ def test_regimes_frontiers_and_allocation_are_consistent(beta, tau, benefit, kap
 
 
 @settings(max_examples=40)
-@given(beta=betas, tau=taus, benefit=benefits, kappa=st.floats(1e-4, 20.0),
+@given(beta=any_betas, tau=taus, benefit=benefits, kappa=st.floats(1e-4, 20.0),
        n=st.floats(1.0, 1e9))
 def test_capacity_binds_exactly_where_the_theory_says(beta, tau, benefit, kappa, n):
     params = p1(beta, tau, benefit, kappa)
@@ -156,7 +160,14 @@ def test_polarization_moves_as_predicted(beta, tau, benefit, kappa):
     ranks = np.arange(1, 200, dtype=float)
     stacked = np.array([s.isolation(ranks) for s in sols])
     assert np.all(np.diff(stacked, axis=0) >= -1e-15)
-    late = [s for s in sols
-            if s.budget_multiplier == 0 and s.n_superposed > 0 and s.frontier_tau > 50]
+    # The non-Rosetta mean falls: compare the first and last widths whose brackets
+    # (r_tau I_B -/+ 1) / (a - R) are resolved, i.e. do not overlap.
+    late = [s for s in sols if s.budget_multiplier == 0 and s.n_superposed > 0]
     assume(len(late) >= 2)
-    assert late[-1].mean_isolation_nonrosetta < late[0].mean_isolation_nonrosetta
+    first, last = late[0], late[-1]
+
+    def bracket(sol, sign):
+        return (sol.frontier_tau * i_b + sign) / (sol.n_represented - sol.rosetta_count)
+
+    if bracket(last, +1) < bracket(first, -1):
+        assert last.mean_isolation_nonrosetta < first.mean_isolation_nonrosetta
