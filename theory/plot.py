@@ -93,7 +93,7 @@ def draw_counts(run: TheoryRun, ax) -> None:
     twin.spines["right"].set_visible(True)
     handles = ax.get_legend_handles_labels()
     extra = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left")
+    ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower right")
 
 
 def draw_polarization(run: TheoryRun, ax) -> None:

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"price of isolation: {closures}")
     parser.add_argument("--n-min", type=float, default=16.0, help="smallest width N (>= 1)")
     parser.add_argument("--n-max", type=float, default=float(2**24), help="largest width N")
-    parser.add_argument("--points", type=int, default=13, help="widths on the log grid")
+    parser.add_argument("--points", type=int, default=11, help="widths on the log grid")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
     parser.add_argument("--seed", type=int, default=0, help="seed recorded with the run")
     parser.add_argument("--force", action="store_true", help="recompute an existing record")
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> Path:
     """Run the command; return the run directory. Bad input exits with status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("theory").setLevel(logging.INFO)
     try:
         params = params_from_args(args)
         widths = widths_from_args(args)
