@@ -255,7 +255,7 @@ class TheoryRun(Record):
     sweep: dict  # name -> np.ndarray over widths (saved as safetensors arrays)
     derived_exponent: float  # slope of log R vs log N from theory.symbolic
     derived_exponent_expr: str  # the same as a sympy expression in beta
-    fitted_exponent: float  # OLS slope of log R vs log N on the numeric solution (R >= min)
+    fitted_exponent: float  # OLS slope of log R vs log N (R >= min_fit_count, budget slack)
     fitted_exponent_bound: float  # largest slope error the floor staircase can cause
     n_fit_points: int
     min_fit_count: int

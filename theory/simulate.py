@@ -96,13 +96,18 @@ def format_summary(run: TheoryRun) -> str:
         f"exponent of R(N): derived {run.derived_exponent:.4f} "
         f"(sympy, closure {p['closure']}: {run.derived_exponent_expr}); "
         f"fitted on the numeric solution {run.fitted_exponent:.4f} "
-        f"(OLS of log R on log N over {run.n_fit_points} widths with R >= {run.min_fit_count}; "
+        f"(OLS of log R on log N over the {run.n_fit_points} widths with R >= "
+        f"{run.min_fit_count} and the budget slack; "
         f"the integer staircase alone can move it by up to {run.fitted_exponent_bound:.4f})",
         f"fraction R(N)/N: exponent {run.fitted_exponent - 1:.4f} (falls when < 0)",
         f"Rosetta mean isolation -> m_inf = {run.rosetta_mean_limit:.4f} as r_tau grows",
     ]
     if math.isfinite(run.budget_crossover):
         lines.append(f"hard budget sum(s) <= N is slack above N_* = {run.budget_crossover:.4g}")
+    binding = run.sweep["n_neurons"][run.sweep["budget_multiplier"] > 0]
+    if binding.size:
+        lines.append(f"the hard budget binds at {binding.size} widths (N <= {binding.max():.4g}): "
+                     "there R(N) grows about linearly and these widths are left out of the fit")
     return "\n".join(lines)
 
 

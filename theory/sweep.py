@@ -73,11 +73,17 @@ def staircase_bound(widths, counts) -> float:
     return float(step * np.abs(dx).sum() / np.sum(dx**2))
 
 
-def fit_exponent(widths, counts, min_count: int = MIN_FIT_COUNT) -> tuple[float, float, int]:
-    """The slope of log R vs log N over widths with R >= min_count, its staircase bound and the
-    number of points used (NaNs when fewer than two points qualify)."""
+def fit_exponent(
+    widths, counts, multipliers, min_count: int = MIN_FIT_COUNT
+) -> tuple[float, float, int]:
+    """The slope of log R vs log N, its staircase bound and the number of points used.
+
+    Only widths with R >= min_count and a slack budget (multiplier 0) enter: the derived
+    exponent describes the slack regime, and below N_* the binding budget makes R grow
+    linearly. NaNs when fewer than two widths qualify.
+    """
     widths, counts = np.asarray(widths), np.asarray(counts)
-    keep = counts >= min_count
+    keep = (counts >= min_count) & (np.asarray(multipliers) == 0)
     if keep.sum() < 2:
         return float("nan"), float("nan"), int(keep.sum())
     slope = loglog_slope(widths[keep], counts[keep])
@@ -90,7 +96,9 @@ def build_theory_run(
     """Solve the sweep and bundle it with the derived and fitted exponents as a TheoryRun."""
     widths = np.asarray(widths, dtype=np.float64)
     sweep = sweep_allocation(params, widths, progress=progress)
-    slope, bound, n_points = fit_exponent(widths, sweep["rosetta_count"])
+    slope, bound, n_points = fit_exponent(
+        widths, sweep["rosetta_count"], sweep["budget_multiplier"]
+    )
     forms = symbolic.closed_forms(params.benefit.family)
     shape = params.benefit.shape
     return TheoryRun(

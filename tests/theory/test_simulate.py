@@ -63,3 +63,13 @@ def test_module_entry_point_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "closure A" in done.stdout
+
+
+def test_fit_leaves_out_widths_where_the_budget_binds(tmp_path, capsys):
+    directory = main(["--beta", "1.5", "--kappa", "0.001", "--n-max", "1e12", "--out",
+                      str(tmp_path), "--no-plot"])
+    run = TheoryRun.load(directory)
+    binding = run.sweep["budget_multiplier"] > 0
+    assert binding.sum() >= 3 and run.n_fit_points == (~binding).sum()
+    assert abs(run.fitted_exponent - 2 / 3) <= run.fitted_exponent_bound + 1e-12
+    assert "binds at" in capsys.readouterr().out
