@@ -120,8 +120,8 @@ def solve_allocation(params: AllocationParams, n_neurons: float) -> Allocation:
         frontier_zero=frontier(params, price.value, 0.0),
         rosetta_count=n_rosetta,
         n_saturated=sums.n_saturated,
-        n_partial=sums.n_positive - n_rosetta if sums.n_positive > n_rosetta else 0,
-        n_superposed=int(a) - max(sums.n_positive, n_rosetta),
+        n_partial=sums.n_positive - n_rosetta,  # s >= tau > 0 implies s > 0
+        n_superposed=int(a) - sums.n_positive,
         n_unrepresented=params.n_features - a,
         total_isolation=sums.total_isolation,
         mean_isolation_rosetta=rosetta_sum / n_rosetta if n_rosetta else math.nan,
