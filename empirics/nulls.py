@@ -1,0 +1,30 @@
+"""Nulls that run through the same matching code: permuted inputs (and, in the families
+issue, untrained networks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from empirics.moments import Source
+
+
+def permute_tokens(source: Source, *, seed: int) -> Source:
+    """The same stream with B's tokens shuffled inside each batch (seeded, reproducible).
+
+    Notes
+    -----
+    The permutation is drawn per batch from `seed` and the batch's position, so every pass
+    over the stream sees the same shuffled data (matching streams twice). Shuffling inside
+    batches never holds more than one batch; it destroys the token alignment as long as a
+    batch spans many independent inputs (documents, images): choose batches larger than any
+    correlation length of the inputs.
+    """
+
+    def stream():
+        for index, (a, b) in enumerate(source()):
+            rng = np.random.default_rng([seed, index])
+            order = torch.from_numpy(rng.permutation(b.shape[0])).to(b.device)
+            yield a, b[order]
+
+    return stream

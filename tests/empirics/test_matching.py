@@ -1,0 +1,83 @@
+"""Mutual nearest neighbours / mutual top-k from streamed blocks."""
+
+import numpy as np
+import pytest
+import torch
+
+from empirics.matching import layer_units, match_neurons
+from empirics.nulls import permute_tokens
+from tests.empirics.conftest import make_source
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 40])
+def test_planted_permutation_is_recovered(planted, block_rows):
+    a, b, where = planted
+    found = match_neurons(make_source(a, b, [500, 1700]), block_rows=block_rows)
+    assert np.array_equal(found.index_a, np.arange(a.shape[1]))
+    assert np.array_equal(found.index_b, where)
+    assert found.correlation.min() > 0.8 and found.n_tokens == a.shape[0]
+
+
+def test_swapping_the_models_gives_the_same_pairs(planted):
+    a, b, _ = planted
+    forward = match_neurons(make_source(a, b, [900]), k=3)
+    backward = match_neurons(make_source(b, a, [900]), k=3)
+    assert set(zip(forward.index_a, forward.index_b)) == set(zip(backward.index_b,
+                                                                 backward.index_a))
+
+
+def test_mutual_top_k_grows_with_k_and_contains_top_1(planted):
+    a, b, _ = planted
+    source = make_source(a, b, [1000])
+    pairs = [set(zip(*(lambda m: (m.index_a, m.index_b))(match_neurons(source, k=k))))
+             for k in (1, 2, 5)]
+    assert pairs[0] <= pairs[1] <= pairs[2] and len(pairs[2]) > len(pairs[0])
+
+
+def test_permutation_null_destroys_the_planted_matches(planted):
+    a, b, _ = planted
+    null = match_neurons(permute_tokens(make_source(a, b, [1000, 2000]), seed=3),
+                         min_correlation=0.2)
+    assert len(null.index_a) == 0
+    again = match_neurons(permute_tokens(make_source(a, b, [1000, 2000]), seed=3))
+    repeat = match_neurons(permute_tokens(make_source(a, b, [1000, 2000]), seed=3))
+    assert np.array_equal(again.index_b, repeat.index_b)
+
+
+def test_dead_neurons_are_excluded_and_counted(planted):
+    a, b, _ = planted
+    a, b = a.copy(), b.copy()
+    a[:, 3] = 2.5
+    b[:, [0, 1]] = -1.0
+    found = match_neurons(make_source(a, b, [100]))
+    assert found.dead_a.sum() == 1 and found.dead_b.sum() == 2
+    assert 3 not in found.index_a and not set(found.index_b) & {0, 1}
+    assert np.all(np.isfinite(found.correlation))
+
+
+def test_ties_go_to_the_lower_index(rng):
+    a = rng.standard_normal((400, 3))
+    b = np.concatenate([a[:, [1]], a[:, [1]], rng.standard_normal((400, 2))], axis=1)
+    found = match_neurons(make_source(a, b, [150]), block_rows=1)
+    assert (1, 0) in set(zip(found.index_a, found.index_b))
+    assert 1 not in found.index_b
+
+
+def test_threshold_and_bad_k(planted):
+    a, b, _ = planted
+    assert len(match_neurons(make_source(a, b, []), min_correlation=0.999).index_a) == 0
+    with pytest.raises(ValueError, match="k must be"):
+        match_neurons(make_source(a, b, []), k=0)
+
+
+def test_layer_units_maps_global_indices():
+    layer, unit = layer_units(np.array([0, 3, 4, 9]), [4, 4, 2])
+    assert layer.tolist() == [0, 0, 1, 2] and unit.tolist() == [0, 3, 0, 1]
+    with pytest.raises(ValueError, match="out of range"):
+        layer_units(np.array([10]), [4, 4, 2])
+
+
+def test_runs_on_float64_products_too(planted):
+    a, b, where = planted
+    found = match_neurons(make_source(a, b, []), dtype=torch.float64)
+    assert np.array_equal(found.index_b, where)
