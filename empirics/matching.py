@@ -18,7 +18,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from empirics.moments import Moments, Source, correlation_rows, stream_moments
+from empirics.moments import (
+    Moments,
+    Source,
+    correlation_rows,
+    pair_correlations,
+    stream_moments,
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,9 @@ class Matches:
     """Mutual top-k pairs between A's and B's neurons (global neuron indices).
 
     `rows`/`cols` are the candidates every neuron kept; `dead_a`/`dead_b` the masks of
-    zero-variance neurons, which never appear in a pair.
+    zero-variance neurons, which never appear in a pair. `correlation` is recomputed in
+    float64 for every pair; `max_recheck_change` is its largest change against the value the
+    (possibly reduced-precision) block pass gave.
     """
 
     index_a: np.ndarray
@@ -46,6 +54,7 @@ class Matches:
     cols: TopK
     dead_a: np.ndarray
     dead_b: np.ndarray
+    max_recheck_change: float
 
 
 def sorted_topk(values: torch.Tensor, k: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +103,7 @@ def match_neurons(
     block_rows = block_rows or block_size_for(m, memory_bytes)
     rows, cols = _stream_topk(source, moments_a, moments_b, k, block_rows, device, dtype,
                               progress)
-    return _mutual(rows, cols, moments_a, moments_b, k, min_correlation)
+    return _mutual(source, rows, cols, moments_a, moments_b, k, min_correlation)
 
 
 def _stream_topk(source, moments_a, moments_b, k, block_rows, device, dtype, progress):
@@ -126,19 +135,22 @@ def _merge_columns(running: TopK | None, new: TopK, k: int) -> TopK:
     return TopK(best, torch.gather(indices, 0, order))
 
 
-def _mutual(rows: TopK, cols: TopK, moments_a: Moments, moments_b: Moments, k: int,
+def _mutual(source, rows: TopK, cols: TopK, moments_a: Moments, moments_b: Moments, k: int,
             min_correlation) -> Matches:
     n = rows.indices.shape[0]
     a = torch.arange(n).repeat_interleave(k)
     b = rows.indices.reshape(-1)
     r = rows.values.reshape(-1)
     mutual = (cols.indices[:, b] == a[None, :]).any(dim=0) & torch.isfinite(r)
-    if min_correlation is not None:
-        mutual &= r >= min_correlation
+    exact = pair_correlations(source, moments_a, moments_b, a[mutual], b[mutual])
+    change = float((exact - r[mutual]).abs().max()) if len(exact) else 0.0
+    keep = exact >= min_correlation if min_correlation is not None else torch.ones_like(
+        exact, dtype=torch.bool)
     return Matches(
-        index_a=a[mutual].numpy(),
-        index_b=b[mutual].numpy(),
-        correlation=r[mutual].numpy(),
+        index_a=a[mutual][keep].numpy(),
+        index_b=b[mutual][keep].numpy(),
+        correlation=exact[keep].numpy(),
+        max_recheck_change=change,
         k=k,
         n_tokens=moments_a.count,
         rows=rows,

@@ -134,3 +134,24 @@ def correlation_rows(
 
 def _to(moments: Moments, device) -> Moments:
     return Moments(moments.count, moments.mean.to(device), moments.m2.to(device))
+
+
+def pair_correlations(
+    source: Source,
+    moments_a: Moments,
+    moments_b: Moments,
+    index_a: torch.Tensor,
+    index_b: torch.Tensor,
+) -> torch.Tensor:
+    """Pearson r of the given (A neuron, B neuron) pairs, entirely in float64 (one pass).
+
+    Used to re-check pairs found with reduced-precision products.
+    """
+    acc = torch.zeros(len(index_a), dtype=torch.float64)
+    for a, b in source():
+        if a.shape[0] == 0:
+            continue
+        za = standardise(a, moments_a, index_a, dtype=torch.float64)
+        zb = standardise(b, moments_b, index_b, dtype=torch.float64)
+        acc += (za * zb).sum(dim=0).cpu()
+    return acc / moments_a.count

@@ -81,3 +81,12 @@ def test_runs_on_float64_products_too(planted):
     a, b, where = planted
     found = match_neurons(make_source(a, b, []), dtype=torch.float64)
     assert np.array_equal(found.index_b, where)
+
+
+def test_pairs_are_rechecked_in_float64(planted):
+    a, b, _ = planted
+    found = match_neurons(make_source(a, b, [1234]), dtype=torch.float16)
+    reference = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1]:]
+    np.testing.assert_allclose(found.correlation, reference[found.index_a, found.index_b],
+                               atol=1e-12, rtol=0)
+    assert 0 < found.max_recheck_change < 1e-2
