@@ -58,9 +58,27 @@ class Matches:
 
 
 def sorted_topk(values: torch.Tensor, k: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k along `dim`, best first, lower position first among ties (stable sort)."""
-    ordered, order = torch.sort(values, dim=dim, descending=True, stable=True)
-    return ordered.narrow(dim, 0, k), order.narrow(dim, 0, k)
+    """Top-k of a 2-d tensor along `dim`, best first, lower position first among ties.
+
+    Notes
+    -----
+    torch.topk is ~30x faster than a full sort but breaks ties arbitrarily. It is taken with
+    one extra candidate; only the lines with equal neighbours among those k + 1 values (ties
+    that could change the selection or its order) are redone with a stable full sort.
+    """
+    if dim == 0:
+        best, order = sorted_topk(values.T, k, dim=1)
+        return best.T, order.T
+    if k >= values.shape[1]:
+        ordered, order = torch.sort(values, dim=1, descending=True, stable=True)
+        return ordered[:, :k], order[:, :k]
+    best, order = torch.topk(values, k + 1, dim=1)
+    tied = (best[:, :-1] == best[:, 1:]).any(dim=1)
+    best, order = best[:, :k].clone(), order[:, :k].clone()
+    if tied.any():
+        redo, redo_order = torch.sort(values[tied], dim=1, descending=True, stable=True)
+        best[tied], order[tied] = redo[:, :k], redo_order[:, :k]
+    return best, order
 
 
 def block_size_for(n_cols: int, memory_bytes: float, bytes_per_value: int = 8) -> int:

@@ -90,3 +90,16 @@ def test_pairs_are_rechecked_in_float64(planted):
     np.testing.assert_allclose(found.correlation, reference[found.index_a, found.index_b],
                                atol=1e-12, rtol=0)
     assert 0 < found.max_recheck_change < 1e-2
+
+
+def test_sorted_topk_equals_a_stable_full_sort(rng):
+    from empirics.matching import sorted_topk
+
+    values = torch.from_numpy(rng.integers(0, 4, size=(50, 30)).astype(np.float64))
+    values[3] = -torch.inf
+    for dim in (0, 1):
+        for k in (1, 3, 30):
+            full, order = torch.sort(values, dim=dim, descending=True, stable=True)
+            best, index = sorted_topk(values, k, dim)
+            assert torch.equal(best, full.narrow(dim, 0, min(k, values.shape[dim])))
+            assert torch.equal(index, order.narrow(dim, 0, min(k, values.shape[dim])))
