@@ -82,3 +82,13 @@ def test_changing_widths_are_refused():
 
     with pytest.raises(ValueError, match="batch 1: widths"):
         stream_moments(stream)
+
+
+@pytest.mark.parametrize("mean", [0.0, 1e3, 5e4])
+def test_float32_inputs_with_large_means_stay_accurate(rng, mean):
+    a = (rng.standard_normal((3000, 16)) + mean).astype(np.float32)
+    b = (0.5 * (a - mean) + rng.standard_normal((3000, 16))).astype(np.float32)
+    source = make_source(a, b, [700, 2100])
+    r = correlation_rows(source, *stream_moments(source), slice(None)).numpy()
+    exact = reference(a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(r, exact, atol=1e-6, rtol=0)
