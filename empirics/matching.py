@@ -162,8 +162,7 @@ def _mutual(source, rows: TopK, cols: TopK, moments_a: Moments, moments_b: Momen
     mutual = (cols.indices[:, b] == a[None, :]).any(dim=0) & torch.isfinite(r)
     exact = pair_correlations(source, moments_a, moments_b, a[mutual], b[mutual])
     change = float((exact - r[mutual]).abs().max()) if len(exact) else 0.0
-    keep = exact >= min_correlation if min_correlation is not None else torch.ones_like(
-        exact, dtype=torch.bool)
+    keep = exact >= (-torch.inf if min_correlation is None else min_correlation)
     return Matches(
         index_a=a[mutual][keep].numpy(),
         index_b=b[mutual][keep].numpy(),

@@ -90,13 +90,15 @@ def stream_moments(source: Source) -> tuple[Moments, Moments]:
         widths = (a.shape[1], b.shape[1])
         if a.shape[0] == 0:
             continue
-        moments_a = batch_moments(a) if moments_a is None else merge_moments(moments_a,
-                                                                             batch_moments(a))
-        moments_b = batch_moments(b) if moments_b is None else merge_moments(moments_b,
-                                                                             batch_moments(b))
+        moments_a = _absorb(moments_a, a)
+        moments_b = _absorb(moments_b, b)
     if moments_a is None:
         raise ValueError("the activation stream is empty: no tokens to correlate")
     return moments_a, moments_b
+
+
+def _absorb(moments: Moments | None, x: torch.Tensor) -> Moments:
+    return batch_moments(x) if moments is None else merge_moments(moments, batch_moments(x))
 
 
 def standardise(x: torch.Tensor, moments: Moments, columns=slice(None), *, dtype) -> torch.Tensor:
