@@ -1,9 +1,12 @@
 """Mutual nearest neighbours and mutual top-k under Pearson correlation, block by block.
 
-Rows are A's neurons, columns B's. For each block of rows the correlation block (rows x m)
-is reduced at once to every row's best k columns and merged into every column's running best
-k rows; only O((n + m) k) candidates survive. A pair (i, j) is mutual top-k when j is among
-row i's best k and i among column j's best k; k = 1 gives mutual nearest neighbours.
+Rows are A's neurons, columns B's. For each block of rows one pass over the stream gives the
+correlation block (rows x m), reduced at once to every row's best partners and merged into
+every column's running best partners; only O((n + m) k) candidates survive. A pair (i, j) is
+mutual top-k when j is among row i's best k and i among column j's best k; k = 1 gives mutual
+nearest neighbours. The survivors form a candidate graph on which the mutual pairs are read
+off (`empirics.resample.mutual_on_graph`), after an optional candidate pass that re-checks
+every edge in float32 and keeps per-chunk sums for the data-level bootstrap.
 
 Ties are broken deterministically: among equal correlations the lower index wins (stable
 sorts; row blocks are visited in increasing order). Dead (zero-variance) neurons are excluded
@@ -12,37 +15,38 @@ from matching and counted.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from empirics.moments import (
-    Moments,
-    Source,
-    correlation_rows,
-    pair_correlations,
-    stream_moments,
+from empirics.blocks import (
+    REDUCED,
+    SHIFT_LIMIT,
+    block_correlation,
+    block_pass,
+    shift_excess,
 )
-
-
-@dataclass(frozen=True)
-class TopK:
-    """Best-k partners: `values[i, :]` and `indices[i, :]` sorted best first."""
-
-    values: torch.Tensor
-    indices: torch.Tensor
+from empirics.candidates import candidate_pass
+from empirics.checkpoint import MatchState, load_state
+from empirics.moments import Source, checked_batches
+from empirics.resample import ChunkStats, mutual_on_graph
+from empirics.topk import TopK, sorted_topk
 
 
 @dataclass(frozen=True)
 class Matches:
     """Mutual top-k pairs between A's and B's neurons (global neuron indices).
 
-    `rows`/`cols` are the candidates every neuron kept; `dead_a`/`dead_b` the masks of
-    zero-variance neurons, which never appear in a pair. `correlation` is recomputed in
-    float64 for every pair; `max_recheck_change` is its largest change against the value the
-    (possibly reduced-precision) block pass gave.
+    `row_partners`/`row_r` (n, keep) and `col_partners`/`col_r` (m, keep) are the candidates
+    every neuron kept (r from the block passes, -inf where none); `dead_a`/`dead_b` the masks
+    of zero-variance neurons, which never appear in a pair. When `rechecked`, `correlation`
+    comes from the float32 candidate pass, `max_recheck_change` is its largest change against
+    the block passes and `changed_pairs` the number of mutual pairs the re-check added or
+    removed. `chunks` holds the per-chunk statistics for the bootstrap (when requested).
     """
 
     index_a: np.ndarray
@@ -50,55 +54,50 @@ class Matches:
     correlation: np.ndarray
     k: int
     n_tokens: int
-    rows: TopK
-    cols: TopK
+    row_partners: np.ndarray
+    row_r: np.ndarray
+    col_partners: np.ndarray
+    col_r: np.ndarray
     dead_a: np.ndarray
     dead_b: np.ndarray
-    max_recheck_change: float
+    rechecked: bool
+    max_recheck_change: float | None
+    changed_pairs: int
+    chunks: ChunkStats | None
+    block_rows: int
+    passes: int
 
 
-def sorted_topk(values: torch.Tensor, k: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k of a 2-d tensor along `dim`, best first, lower position first among ties.
-
-    Notes
-    -----
-    torch.topk is ~30x faster than a full sort but breaks ties arbitrarily. It is taken with
-    one extra candidate; only the lines with equal neighbours among those k + 1 values (ties
-    that could change the selection or its order) are redone with a stable full sort.
-    """
-    if dim == 0:
-        best, order = sorted_topk(values.T, k, dim=1)
-        return best.T, order.T
-    if k >= values.shape[1]:
-        ordered, order = torch.sort(values, dim=1, descending=True, stable=True)
-        return ordered[:, :k], order[:, :k]
-    best, order = torch.topk(values, k + 1, dim=1)
-    tied = (best[:, :-1] == best[:, 1:]).any(dim=1)
-    best, order = best[:, :k].clone(), order[:, :k].clone()
-    if tied.any():
-        redo, redo_order = torch.sort(values[tied], dim=1, descending=True, stable=True)
-        best[tied], order[tied] = redo[:, :k], redo_order[:, :k]
-    return best, order
+def available_memory(device: torch.device | str) -> float:
+    """Free bytes on `device`: CUDA's free memory, or the host's available RAM."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return float(torch.cuda.mem_get_info(device)[0])
+    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
-def block_size_for(n_cols: int, memory_bytes: float, bytes_per_value: int = 8) -> int:
-    """Rows per block so that a float64 rows x n_cols correlation block fits `memory_bytes`
-    three times over (accumulator, product and sort buffers)."""
-    return max(1, int(memory_bytes // (3 * bytes_per_value * max(n_cols, 1))))
+def block_size_for(n_cols: int, memory_bytes: float, bytes_per_value: int = 32) -> int:
+    """Rows per block so that the block's buffers (float64 sums and r, float32 partial sums,
+    masks) fit in `memory_bytes`: ~32 bytes per entry of a rows x n_cols block."""
+    return max(1, int(memory_bytes // (bytes_per_value * max(n_cols, 1))))
 
 
 def match_neurons(
     source: Source,
     *,
     k: int = 1,
+    candidates: int | None = None,
+    groups: int = 0,
     min_correlation: float | None = None,
     block_rows: int | None = None,
-    memory_bytes: float = 2e9,
+    memory_bytes: float | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    recheck: bool | None = None,
+    checkpoint: str | Path | None = None,
     progress: bool = False,
 ) -> Matches:
-    """Stream the activations twice (moments, then correlation blocks) and match neurons.
+    """Stream the activations block by block and match neurons (see the module notes).
 
     Parameters
     ----------
@@ -106,75 +105,142 @@ def match_neurons(
         Returns a fresh iterator of aligned (a, b) batches, shapes (tokens, n) and (tokens, m).
     k : int
         Mutual top-k (k = 1: mutual nearest neighbours).
+    candidates : int, optional
+        Best partners each neuron keeps (>= k; default k). A few more than k make the
+        bootstrap and the re-check of reduced-precision runs exact in practice.
+    groups : int
+        Chunk groups for the data-level bootstrap (0: none). Batch i joins group i mod G.
     min_correlation : float, optional
         Keep only pairs with r >= this value.
-    block_rows : int, optional
-        Rows of A per correlation block; by default chosen from `memory_bytes`.
+    block_rows, memory_bytes
+        Rows of A per pass; by default as many as fit in `memory_bytes` (default: a quarter
+        of the device's free memory).
     device, dtype
-        Where and in which precision the z-score products run (accumulation is float64).
+        Where and in which precision the products run (float64, float32, float16, bfloat16).
+    recheck : bool, optional
+        Run the candidate pass to recompute every candidate's r in float32 (default: only
+        for float16/bfloat16 products, or when `groups` > 0).
+    checkpoint : path, optional
+        Directory for the accumulation state, saved after every block; a later call with the
+        same stream and settings resumes from it.
     """
+    keep = _check_options(k, candidates, groups)
+    n, m = _widths(source)
+    k, keep = min(k, n, m), min(keep, n, m)
+    memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
+    block_rows = block_rows or block_size_for(m, memory)
+    settings = {"n": n, "m": m, "keep": keep, "block_rows": block_rows, "dtype": str(dtype)}
+    state = load_state(checkpoint, settings) if checkpoint else None
+    state, passes = _stream_blocks(source, state or MatchState.fresh(settings), checkpoint,
+                                   device=device, dtype=dtype, progress=progress)
+    return _finish(source, state, passes, k=k, groups=groups, min_correlation=min_correlation,
+                   recheck=dtype in REDUCED if recheck is None else recheck, device=device)
+
+
+def _check_options(k, candidates, groups) -> int:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    moments_a, moments_b = stream_moments(source)
-    n, m = moments_a.mean.numel(), moments_b.mean.numel()
-    k = min(k, n, m)
-    block_rows = block_rows or block_size_for(m, memory_bytes)
-    rows, cols = _stream_topk(source, moments_a, moments_b, k, block_rows, device, dtype,
-                              progress)
-    return _mutual(source, rows, cols, moments_a, moments_b, k, min_correlation)
+    if candidates is not None and candidates < k:
+        raise ValueError(f"candidates ({candidates}) must be at least k ({k})")
+    if groups < 0:
+        raise ValueError(f"groups must be 0 (no bootstrap) or positive, got {groups}")
+    return max(k, candidates or k)
 
 
-def _stream_topk(source, moments_a, moments_b, k, block_rows, device, dtype, progress):
-    n = moments_a.mean.numel()
-    dead_a, dead_b = moments_a.dead, moments_b.dead.to(device)
-    row_values, row_indices, cols = [], [], None
-    starts = range(0, n, block_rows)
-    for start in tqdm(starts, desc="correlation blocks", disable=not progress):
-        block = slice(start, min(start + block_rows, n))
-        r = correlation_rows(source, moments_a, moments_b, block, device=device, dtype=dtype)
-        r = r.masked_fill(dead_b[None, :], -torch.inf)
-        r = r.masked_fill(dead_a[block].to(device)[:, None], -torch.inf)
-        values, indices = sorted_topk(r, k, dim=1)
-        row_values.append(values.cpu())
-        row_indices.append(indices.cpu())
-        col_values, col_rows = sorted_topk(r, k, dim=0)
-        cols = _merge_columns(cols, TopK(col_values.cpu(), (col_rows + start).cpu()), k)
-    rows = TopK(torch.cat(row_values), torch.cat(row_indices))
-    return rows, cols
+def _widths(source: Source) -> tuple[int, int]:
+    """n and m from the stream's first batch (the batch is read once more later)."""
+    for _, a, b in checked_batches(source, check=False):
+        return a.shape[1], b.shape[1]
 
 
-def _merge_columns(running: TopK | None, new: TopK, k: int) -> TopK:
-    """Best k rows per column from two candidate sets; `running` holds the lower rows."""
-    if running is None:
-        return new
-    values = torch.cat([running.values, new.values])
-    indices = torch.cat([running.indices, new.indices])
-    best, order = sorted_topk(values, k, dim=0)
-    return TopK(best, torch.gather(indices, 0, order))
+def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, progress):
+    n, block_rows = state.settings["n"], state.settings["block_rows"]
+    starts = list(range(0, n, block_rows))
+    passes = 0
+    for start in tqdm(starts[state.done_blocks:], desc="correlation blocks",
+                      disable=not progress, initial=state.done_blocks, total=len(starts)):
+        rows = slice(start, min(start + block_rows, n))
+        sums, moments, used = _block(source, state, rows, device=device, dtype=dtype)
+        passes += used
+        r = block_correlation(sums, *moments, rows)
+        r[:, moments[1].dead.to(r.device)] = -torch.inf
+        r[moments[0].dead[rows].to(r.device)] = -torch.inf
+        state = state.advance(moments, sums.fingerprint, *_reduce(r, rows.start, state.keep))
+        if checkpoint:
+            state.save(checkpoint)
+    return state, passes
 
 
-def _mutual(source, rows: TopK, cols: TopK, moments_a: Moments, moments_b: Moments, k: int,
-            min_correlation) -> Matches:
-    n = rows.indices.shape[0]
-    a = torch.arange(n).repeat_interleave(k)
-    b = rows.indices.reshape(-1)
-    r = rows.values.reshape(-1)
-    mutual = (cols.indices[:, b] == a[None, :]).any(dim=0) & torch.isfinite(r)
-    exact = pair_correlations(source, moments_a, moments_b, a[mutual], b[mutual])
-    change = float((exact - r[mutual]).abs().max()) if len(exact) else 0.0
-    keep = exact >= (-torch.inf if min_correlation is None else min_correlation)
+def _block(source, state: MatchState, rows, *, device, dtype):
+    """One block's pass; the first also learns the moments (and is redone once if the first
+    batch's offsets were too far from the means, see empirics.blocks)."""
+    moments = state.moments()
+    if moments is not None:
+        sums = block_pass(source, rows, moments, check=state.resumed, device=device,
+                          dtype=dtype)
+        state.check_fingerprint(sums.fingerprint)
+        return sums, moments, 1
+    sums = block_pass(source, rows, with_moments=True, check=True, device=device, dtype=dtype)
+    moments = (sums.moments_a, sums.moments_b)
+    excess = max(shift_excess(sums.moments_a, sums.frame_a),
+                 shift_excess(sums.moments_b, sums.frame_b))
+    if excess <= SHIFT_LIMIT:
+        return sums, moments, 1
+    sums = block_pass(source, rows, moments, with_moments=True, device=device, dtype=dtype)
+    return sums, (sums.moments_a, sums.moments_b), 2
+
+
+def _reduce(r: torch.Tensor, start: int, keep: int) -> tuple[TopK, TopK]:
+    """The block's best partners per row (rows, keep) and per column (m, keep; rows as
+    global indices)."""
+    values, indices = sorted_topk(r, keep, dim=1)
+    col_values, col_rows = sorted_topk(r, keep, dim=0)
+    return (TopK(values.cpu(), indices.cpu()),
+            TopK(col_values.T.cpu(), (col_rows + start).T.cpu()))
+
+
+def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, recheck,
+            device) -> Matches:
+    rows, cols = state.rows(), state.cols()
+    edge_a, edge_b, r_block = candidate_graph(rows, cols)
+    chunks, r = None, r_block
+    if recheck or groups:
+        chunks = candidate_pass(source, *state.moments(), edge_a, edge_b,
+                                groups=max(groups, 1), device=device)
+        r = chunks.correlations()[0]
+        passes += 1
+    mutual = mutual_on_graph(edge_a, edge_b, r, k)[0]
+    changed = int((mutual != mutual_on_graph(edge_a, edge_b, r_block, k)[0]).sum())
+    if min_correlation is not None:
+        mutual &= r >= min_correlation
+    order = np.lexsort((edge_b[mutual], edge_a[mutual]))
+    moments_a, moments_b = state.moments()
     return Matches(
-        index_a=a[mutual][keep].numpy(),
-        index_b=b[mutual][keep].numpy(),
-        correlation=exact[keep].numpy(),
-        max_recheck_change=change,
-        k=k,
-        n_tokens=moments_a.count,
-        rows=rows,
-        cols=TopK(cols.values.T.contiguous(), cols.indices.T.contiguous()),
-        dead_a=moments_a.dead.cpu().numpy(),
-        dead_b=moments_b.dead.cpu().numpy(),
+        index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
+        correlation=r[mutual][order], k=k, n_tokens=moments_a.count,
+        row_partners=rows.indices.numpy(), row_r=rows.values.numpy(),
+        col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
+        dead_a=moments_a.dead.cpu().numpy(), dead_b=moments_b.dead.cpu().numpy(),
+        rechecked=chunks is not None,
+        max_recheck_change=float(np.abs(r - r_block).max()) if chunks is not None else None,
+        changed_pairs=changed, chunks=chunks if groups else None,
+        block_rows=state.settings["block_rows"], passes=passes,
     )
+
+
+def candidate_graph(rows: TopK, cols: TopK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique edges (a, b, r) of the kept partners of every row (n, keep) and every column
+    (m, keep, as rows of A), without the -inf entries of dead or missing partners."""
+    n, keep = rows.indices.shape
+    a = np.concatenate([np.repeat(np.arange(n), keep), cols.indices.numpy().ravel()])
+    b = np.concatenate([rows.indices.numpy().ravel(),
+                        np.repeat(np.arange(cols.indices.shape[0]), cols.indices.shape[1])])
+    r = np.concatenate([rows.values.numpy().ravel(), cols.values.numpy().ravel()])
+    finite = np.isfinite(r)
+    a, b, r = a[finite], b[finite], r[finite]
+    m = int(b.max()) + 1 if len(b) else 1
+    _, first = np.unique(a.astype(np.int64) * m + b, return_index=True)
+    return a[first], b[first], r[first]
 
 
 def layer_units(index: np.ndarray, layer_sizes) -> tuple[np.ndarray, np.ndarray]:

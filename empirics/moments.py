@@ -1,4 +1,4 @@
-"""Streaming sufficient statistics of activations, and blocked Pearson correlation.
+"""Per-neuron moments of activation streams, merged exactly across batches.
 
 Activations arrive as a re-iterable stream of aligned batches: `source()` returns an iterator
 of (a, b) pairs, a of shape (tokens, n) for model A and b of shape (tokens, m) for model B, the
@@ -6,11 +6,11 @@ same tokens in the same order. Nothing of size n x m or tokens x (n + m) is ever
 
 Notes
 -----
-Pass 1 merges per-batch centred moments with Chan et al.'s update (count, mean, M2 in float64),
-which stays exact when a neuron's mean is large against its spread; a one-pass raw-sum
-accumulation loses ~(mean/std)^2 eps relative accuracy. Pass 2 standardises each batch with
-the pass-1 moments, multiplies z-scores in `dtype` (float32 by default) and adds each batch's
-product into a float64 accumulator, so rounding does not grow with the number of batches.
+Batches are merged with Chan et al.'s update (count, mean, M2 in float64), which stays exact
+when a neuron's mean is large against its spread; a one-pass raw-sum accumulation loses
+~(mean/std)^2 eps relative accuracy. Inside a batch the engine sums values *shifted* by a
+per-neuron offset close to the mean (`shifted_moments`), so float32 sums keep their digits:
+the error of M2 is ~eps32 (1 + c^2) with c = |mean - shift| / std (docs/matching.md).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class Moments:
         """Mask of zero-variance neurons (excluded from matching and counted)."""
         return self.std <= DEAD_TOLERANCE * torch.clamp(self.mean.abs(), min=1.0)
 
+    def to(self, device) -> Moments:
+        return Moments(self.count, self.mean.to(device), self.m2.to(device))
+
 
 def batch_moments(x: torch.Tensor) -> Moments:
     """Moments of one batch (tokens x neurons), computed in float64."""
@@ -52,9 +55,23 @@ def batch_moments(x: torch.Tensor) -> Moments:
     return Moments(x.shape[0], mean, ((x - mean) ** 2).sum(dim=0))
 
 
-def merge_moments(left: Moments, right: Moments) -> Moments:
+def shifted_moments(u: torch.Tensor, shift: torch.Tensor) -> Moments:
+    """Moments of one batch given as u = x - shift (any float dtype; sums kept in u's dtype).
+
+    Notes
+    -----
+    M2 = sum(u^2) - T mean_u^2 cancels by a factor 1 + c^2 (c = |mean_u| / std), so the
+    shift must lie within a few standard deviations of the batch mean for float32 sums.
+    """
+    count = u.shape[0]
+    mean_u = u.sum(dim=0).to(torch.float64) / count
+    m2 = u.square().sum(dim=0).to(torch.float64) - count * mean_u**2
+    return Moments(count, shift.to(torch.float64) + mean_u, torch.clamp(m2, min=0.0))
+
+
+def merge_moments(left: Moments | None, right: Moments) -> Moments:
     """Chan et al.'s pairwise update: the moments of the union of two disjoint batches."""
-    if left.count == 0:
+    if left is None or left.count == 0:
         return right
     total = left.count + right.count
     delta = right.mean - left.mean
@@ -69,7 +86,7 @@ def check_batch(a: torch.Tensor, b: torch.Tensor, index: int, widths=None) -> No
         if x.ndim != 2:
             raise ValueError(f"batch {index}, model {name}: expected (tokens, neurons), "
                              f"got shape {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
+        if not _all_finite(x):
             bad = torch.nonzero(~torch.isfinite(x))[0].tolist()
             raise ValueError(f"batch {index}, model {name}: non-finite activation at "
                              f"(token {bad[0]}, neuron {bad[1]})")
@@ -81,92 +98,39 @@ def check_batch(a: torch.Tensor, b: torch.Tensor, index: int, widths=None) -> No
                          f"first batch's {widths}")
 
 
-def stream_moments(source: Source) -> tuple[Moments, Moments]:
-    """Pass 1: the moments of every neuron of A and B over the whole stream."""
-    moments_a = moments_b = None
-    widths = None
+def _all_finite(x: torch.Tensor) -> bool:
+    """All entries finite; a finite sum proves it without a full mask (one cheap pass)."""
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
+def first_moments(x: torch.Tensor, work: torch.dtype) -> Moments:
+    """Moments of a first batch in the working dtype, shifted by its own rough mean."""
+    x = x.to(work)
+    shift = x.sum(dim=0) / x.shape[0]
+    return shifted_moments(x - shift, shift)
+
+
+def checked_batches(source: Source, check: bool = True):
+    """Iterate the stream, validating every batch and skipping empty ones.
+
+    Raises a ValueError when the stream holds no tokens at all.
+    """
+    widths, tokens = None, 0
     for index, (a, b) in enumerate(source()):
-        check_batch(a, b, index, widths)
-        widths = (a.shape[1], b.shape[1])
-        if a.shape[0] == 0:
-            continue
-        moments_a = _absorb(moments_a, a)
-        moments_b = _absorb(moments_b, b)
-    if moments_a is None:
+        if check:
+            check_batch(a, b, index, widths)
+            widths = (a.shape[1], b.shape[1])
+        if a.shape[0]:
+            tokens += a.shape[0]
+            yield index, a, b
+    if tokens == 0:
         raise ValueError("the activation stream is empty: no tokens to correlate")
+
+
+def stream_moments(source: Source) -> tuple[Moments, Moments]:
+    """The float64 moments of every neuron of A and B over the whole stream (one pass)."""
+    moments_a = moments_b = None
+    for _, a, b in checked_batches(source):
+        moments_a = merge_moments(moments_a, batch_moments(a))
+        moments_b = merge_moments(moments_b, batch_moments(b))
     return moments_a, moments_b
-
-
-def _absorb(moments: Moments | None, x: torch.Tensor) -> Moments:
-    return batch_moments(x) if moments is None else merge_moments(moments, batch_moments(x))
-
-
-def standardise(x: torch.Tensor, moments: Moments, columns=slice(None), *, dtype) -> torch.Tensor:
-    """z-scores of `x[:, columns]` with pass-1 moments; dead neurons map to 0.
-
-    Notes
-    -----
-    For products in float32 or lower the arithmetic stays in float32 with the float64 mean
-    split into hi + lo float32 parts: x - hi is exact (Sterbenz) for the values near a large
-    mean, so a mean of 5e4 with unit spread costs no digits, where rounding the mean to
-    float32 would shift every z by ~3e-3.
-    """
-    std = moments.std[columns]
-    scale = torch.where(moments.dead[columns], torch.zeros_like(std), 1.0 / std)
-    mean = moments.mean[columns]
-    if dtype == torch.float64 or x.dtype == torch.float64:
-        return ((x[:, columns].to(torch.float64) - mean) * scale).to(dtype)
-    hi = mean.to(torch.float32)
-    lo = (mean - hi.to(torch.float64)).to(torch.float32)
-    z = ((x[:, columns].to(torch.float32) - hi) - lo) * scale.to(torch.float32)
-    return z.to(dtype)
-
-
-def correlation_rows(
-    source: Source,
-    moments_a: Moments,
-    moments_b: Moments,
-    rows: slice,
-    *,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Pass 2 for one block of A's neurons: Pearson r of rows x all of B, in float64.
-
-    Dead neurons get r = 0 against everything.
-    """
-    ma, mb = _to(moments_a, device), _to(moments_b, device)
-    acc = None
-    for a, b in source():
-        if a.shape[0] == 0:
-            continue
-        za = standardise(a.to(device), ma, rows, dtype=dtype)
-        zb = standardise(b.to(device), mb, dtype=dtype)
-        product = (za.T @ zb).to(torch.float64)
-        acc = product if acc is None else acc.add_(product)
-    return acc / moments_a.count
-
-
-def _to(moments: Moments, device) -> Moments:
-    return Moments(moments.count, moments.mean.to(device), moments.m2.to(device))
-
-
-def pair_correlations(
-    source: Source,
-    moments_a: Moments,
-    moments_b: Moments,
-    index_a: torch.Tensor,
-    index_b: torch.Tensor,
-) -> torch.Tensor:
-    """Pearson r of the given (A neuron, B neuron) pairs, entirely in float64 (one pass).
-
-    Used to re-check pairs found with reduced-precision products.
-    """
-    acc = torch.zeros(len(index_a), dtype=torch.float64)
-    for a, b in source():
-        if a.shape[0] == 0:
-            continue
-        za = standardise(a, moments_a, index_a, dtype=torch.float64)
-        zb = standardise(b, moments_b, index_b, dtype=torch.float64)
-        acc += (za * zb).sum(dim=0).cpu()
-    return acc / moments_a.count

@@ -88,12 +88,12 @@ def test_pairs_are_rechecked_in_float64(planted):
     found = match_neurons(make_source(a, b, [1234]), dtype=torch.float16)
     reference = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1]:]
     np.testing.assert_allclose(found.correlation, reference[found.index_a, found.index_b],
-                               atol=1e-12, rtol=0)
-    assert 0 < found.max_recheck_change < 1e-2
+                               atol=1e-6, rtol=0)
+    assert found.rechecked and 0 < found.max_recheck_change < 1e-2
 
 
 def test_sorted_topk_equals_a_stable_full_sort(rng):
-    from empirics.matching import sorted_topk
+    from empirics.topk import sorted_topk
 
     values = torch.from_numpy(rng.integers(0, 4, size=(50, 30)).astype(np.float64))
     values[3] = -torch.inf

@@ -1,0 +1,213 @@
+"""One pass over the stream for a block of A's neurons: shifted cross-products -> Pearson r.
+
+For rows R of A and all m neurons of B a pass accumulates, over every batch,
+
+    C[i, j] = sum_t (a_ti - k_i) s_i (b_tj - l_j) s_j
+
+with per-neuron offsets k, l near the means and scales s (1 unless the products run in
+reduced precision); the same pass can merge the moments of every neuron. Then
+
+    r_ij = (C_ij / (s_i s_j T) - (mu_i - k_i)(mu_j - l_j)) / (sigma_i sigma_j).
+
+Notes
+-----
+The shifted products need no separate standardisation pass: the first pass takes the offsets
+from its first batch and learns the exact moments while it multiplies. The cancellation in r
+grows like sqrt((1 + c_i^2)(1 + c_j^2)) with c = |mu - k| / sigma; when some neuron's c
+exceeds `SHIFT_LIMIT` (a first batch unlike the rest) the engine redoes that pass with offsets
+at the exact means (docs/matching.md). Products accumulate in float32 for at most
+`FOLD_TOKENS` tokens before being added to a float64 total, so rounding does not grow with T.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from empirics.moments import (
+    Moments,
+    Source,
+    checked_batches,
+    first_moments,
+    merge_moments,
+    shifted_moments,
+)
+
+#: Largest |mean - offset| / std accepted for a pass; above it the pass is redone.
+SHIFT_LIMIT = 2.0
+#: Tokens accumulated in float32 before a float64 fold.
+FOLD_TOKENS = 16384
+REDUCED = (torch.float16, torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Per-neuron offset (in the working dtype) and product scale of one model's neurons."""
+
+    shift: torch.Tensor
+    scale: torch.Tensor
+
+    @classmethod
+    def of(cls, moments: Moments, work: torch.dtype, dtype: torch.dtype) -> Frame:
+        """Offsets at the means; scales 1/std for reduced-precision products (dead: 1)."""
+        if dtype in REDUCED:
+            scale = torch.where(moments.dead, torch.ones_like(moments.m2), 1.0 / moments.std)
+        else:
+            scale = torch.ones_like(moments.m2)
+        return cls(moments.mean.to(work), scale)
+
+    def to(self, device) -> Frame:
+        return Frame(self.shift.to(device), self.scale.to(device))
+
+
+@dataclass(frozen=True)
+class BlockSums:
+    """What one pass returns: the cross-products of the block and, optionally, moments."""
+
+    cross: torch.Tensor
+    frame_a: Frame
+    frame_b: Frame
+    moments_a: Moments | None
+    moments_b: Moments | None
+    fingerprint: str
+
+
+def working_dtype(x: torch.Tensor) -> torch.dtype:
+    """Shifts and sums run in float64 for float64 inputs, else in float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def fingerprint(a: torch.Tensor, b: torch.Tensor) -> str:
+    """A short hash of the first rows of a batch, to tell a resumed stream from another."""
+    digest = hashlib.sha256()
+    for x in (a, b):
+        digest.update(str(tuple(x.shape)).encode())
+        digest.update(x[:64].detach().cpu().to(torch.float64).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def block_pass(
+    source: Source,
+    rows: slice,
+    reference: tuple[Moments, Moments] | None = None,
+    *,
+    with_moments: bool = False,
+    check: bool = False,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> BlockSums:
+    """Stream once; accumulate the block's shifted cross-products (and moments).
+
+    Parameters
+    ----------
+    rows : slice
+        A's neurons of the block.
+    reference : (Moments, Moments), optional
+        Moments that set the offsets and scales; by default the first batch's.
+    with_moments, check
+        Also merge every neuron's moments; validate every batch (shapes, finiteness).
+    device, dtype
+        Where and in which precision the products run.
+    """
+    moments_a = moments_b = acc = None
+    pending = 0
+    for _, a, b in checked_batches(source, check):
+        a, b = a.to(device), b.to(device)
+        if acc is None:
+            work = working_dtype(a)
+            stamp = fingerprint(a, b)
+            ref_a, ref_b = reference or (first_moments(a, work), first_moments(b, work))
+            frame_a = Frame.of(ref_a.to(device), work, dtype)
+            frame_b = Frame.of(ref_b.to(device), work, dtype)
+            acc = torch.zeros(len(range(*rows.indices(a.shape[1]))), b.shape[1],
+                              dtype=torch.float64, device=device)
+            acc32 = None if dtype == torch.float64 else torch.zeros_like(acc, dtype=torch.float32)
+        ub = b.to(work) - frame_b.shift
+        if with_moments:
+            ua = a.to(work) - frame_a.shift
+            moments_a = merge_moments(moments_a, shifted_moments(ua, frame_a.shift))
+            moments_b = merge_moments(moments_b, shifted_moments(ub, frame_b.shift))
+            ua = ua[:, rows]
+        else:
+            ua = a[:, rows].to(work) - frame_a.shift[rows]
+        _accumulate(acc, acc32, ua, ub, frame_a.scale[rows], frame_b.scale, dtype)
+        pending += a.shape[0]
+        if acc32 is not None and pending >= FOLD_TOKENS:
+            acc.add_(acc32)
+            acc32.zero_()
+            pending = 0
+    if acc32 is not None:
+        acc.add_(acc32)
+    return BlockSums(acc, frame_a, frame_b, moments_a, moments_b, stamp)
+
+
+def _accumulate(acc, acc32, ua, ub, scale_a, scale_b, dtype) -> None:
+    """Add ua.T @ ub (scaled first for reduced precision) into the running sums."""
+    if dtype == torch.float64:
+        acc.addmm_(ua.to(torch.float64).T, ub.to(torch.float64))
+    elif dtype == torch.float32:
+        acc32.addmm_(ua.to(torch.float32).T, ub.to(torch.float32))
+    elif dtype in REDUCED:
+        za = (ua * scale_a.to(ua.dtype)).to(dtype)
+        zb = (ub * scale_b.to(ub.dtype)).to(dtype)
+        acc32.add_(_reduced_product(za, zb))
+    else:
+        raise ValueError(f"products run in float64, float32, float16 or bfloat16, not {dtype}")
+
+
+def _reduced_product(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+    """za.T @ zb with float32 output: exact accumulation on CUDA, a rounded one on CPU.
+
+    Notes
+    -----
+    `torch.mm(..., out_dtype=float32)` keeps the tensor-core float32 accumulator on CUDA; the
+    CPU kernel returns the input dtype, which rounds each batch's product to 8 (bf16) or 11
+    (fp16) bits. The engine re-checks the candidates of such runs in float32 either way.
+    """
+    if za.is_cuda:
+        return torch.mm(za.T, zb, out_dtype=torch.float32)
+    return (za.T @ zb).to(torch.float32)
+
+
+def block_correlation(sums: BlockSums, moments_a: Moments, moments_b: Moments,
+                      rows: slice) -> torch.Tensor:
+    """Pearson r (float64) of the block from its cross-products, in place of `sums.cross`.
+
+    Dead neurons get r = 0 against everything.
+    """
+    device = sums.cross.device
+    ma, mb = moments_a.to(device), moments_b.to(device)
+    r = sums.cross.div_(ma.count)
+    if not (torch.all(sums.frame_a.scale == 1) and torch.all(sums.frame_b.scale == 1)):
+        r.div_(sums.frame_a.scale[rows][:, None]).div_(sums.frame_b.scale[None, :])
+    ca = ma.mean[rows] - sums.frame_a.shift[rows].to(torch.float64)
+    cb = mb.mean - sums.frame_b.shift.to(torch.float64)
+    r.addr_(ca, cb, alpha=-1.0)
+    std_a = torch.where(ma.dead[rows], torch.inf, ma.std[rows])
+    std_b = torch.where(mb.dead, torch.inf, mb.std)
+    return r.div_(std_a[:, None]).div_(std_b[None, :])
+
+
+def shift_excess(moments: Moments, frame: Frame) -> float:
+    """Largest |mean - offset| / std over live neurons (see SHIFT_LIMIT)."""
+    live = ~moments.dead
+    if not live.any():
+        return 0.0
+    gap = (moments.mean - frame.shift.to(moments.mean.device, torch.float64)).abs()
+    return float((gap[live] / moments.std[live]).max())
+
+
+def correlation_rows(
+    source: Source,
+    moments_a: Moments,
+    moments_b: Moments,
+    rows: slice,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Pearson r of A's `rows` against all of B (float64), given the stream's moments."""
+    sums = block_pass(source, rows, (moments_a, moments_b), device=device, dtype=dtype)
+    return block_correlation(sums, moments_a, moments_b, rows)
