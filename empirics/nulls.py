@@ -3,9 +3,12 @@ issue, untrained networks)."""
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 import numpy as np
 import torch
 
+from empirics.matching import Matches, match_neurons
 from empirics.moments import Source
 
 
@@ -28,3 +31,14 @@ def permute_tokens(source: Source, *, seed: int) -> Source:
             yield a, b[order]
 
     return stream
+
+
+def match_under_seeds(make_source: Callable[[int], Source], seeds: Iterable[int],
+                      **options) -> dict[int, Matches]:
+    """Run `match_neurons(make_source(seed), **options)` for every seed.
+
+    For nulls drawn at random (a permutation, an untrained initialisation) the spread of the
+    Rosetta count over seeds is the null's sampling distribution, e.g.
+    ``match_under_seeds(lambda s: permute_tokens(source, seed=s), range(5))``.
+    """
+    return {seed: match_neurons(make_source(seed), **options) for seed in seeds}

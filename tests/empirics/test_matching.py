@@ -103,3 +103,42 @@ def test_sorted_topk_equals_a_stable_full_sort(rng):
             best, index = sorted_topk(values, k, dim)
             assert torch.equal(best, full.narrow(dim, 0, min(k, values.shape[dim])))
             assert torch.equal(index, order.narrow(dim, 0, min(k, values.shape[dim])))
+
+
+def test_a_first_batch_far_from_the_rest_triggers_one_redo(rng):
+    a = rng.standard_normal((4000, 8)).astype(np.float32) + 1000.0
+    b = (0.5 * (a - 1000.0) + rng.standard_normal((4000, 8))).astype(np.float32)
+    a[:200] += 40.0  # the first batch's offsets sit ~4 standard deviations off the means
+    source = make_source(a, b, [200, 2000])
+    found = match_neurons(source, k=8)
+    assert found.passes == 2
+    exact = np.corrcoef(a.astype(float), b.astype(float), rowvar=False)[:8, 8:]
+    np.testing.assert_allclose(found.row_r, np.take_along_axis(exact, found.row_partners, 1),
+                               atol=1e-6, rtol=0)
+    assert match_neurons(make_source(a[200:], b[200:], [1800])).passes == 1
+
+
+def test_reduced_precision_with_spare_candidates_gives_the_float32_pairs(rng):
+    """Near-duplicate columns make bfloat16 products pick wrong partners; the float32
+    re-check of three candidates per neuron restores the exact answer."""
+    a = rng.standard_normal((3000, 60))
+    b = np.concatenate([a + 0.5 * rng.standard_normal(a.shape),
+                        a + 0.5 * rng.standard_normal(a.shape)], axis=1)
+    source = make_source(a, b, [1000, 2000])
+    exact = match_neurons(source, dtype=torch.float64)
+    fast = match_neurons(source, dtype=torch.bfloat16, candidates=3)
+    assert fast.rechecked and fast.changed_pairs > 0
+    assert np.array_equal(fast.index_b, exact.index_b)
+    np.testing.assert_allclose(fast.correlation, exact.correlation, atol=1e-6)
+
+
+def test_match_under_seeds_runs_every_seed(planted):
+    from empirics.nulls import match_under_seeds
+
+    a, b, _ = planted
+    source = make_source(a, b, [1000, 2000])
+    runs = match_under_seeds(lambda s: permute_tokens(source, seed=s), [0, 1, 2],
+                             min_correlation=0.2)
+    assert sorted(runs) == [0, 1, 2] and all(len(m.index_a) == 0 for m in runs.values())
+    loose = match_under_seeds(lambda s: permute_tokens(source, seed=s), [0, 1])
+    assert not np.array_equal(loose[0].index_b, loose[1].index_b)
