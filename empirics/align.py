@@ -1,0 +1,233 @@
+"""Align two models' inputs: text on shared byte boundaries, images on one patch grid.
+
+Text
+----
+Each model tokenizes the document with its own (fast) tokenizer. Token offsets from HF are
+*character* indices into the original text; they are converted to UTF-8 *byte* offsets, and
+special tokens (BOS, EOS, padding) are dropped. Tokens whose byte spans overlap are one unit:
+a byte-level BPE splits a multi-byte character into several tokens that all report the whole
+character, and a Metaspace tokenizer's prepended "▁" borrows the first character's span. A byte
+position is a boundary of a side when no unit of that side strictly contains it; the aligned
+spans run between consecutive positions that are boundaries of both sides (and endpoints of a
+unit of either). Every unit then lies in exactly one span; a span is kept when both sides have
+at least one token in it, and a model's activation on a span is the mean over its tokens
+(every token weighted equally). Text not covered by any token (whitespace that a tokenizer
+trims from its offsets) lies inside the surrounding span, so two tokenizers that trim
+differently still agree.
+
+Images
+------
+Both models see the same image through their own preprocessing. The leading prefix tokens
+(CLS, register tokens) are dropped: they are not spatial positions and their statistics differ
+from patch tokens'. The remaining tokens form the patch grid (B, C, H, W); both models' maps are
+resampled to one target grid (by default model B's) by bilinear interpolation, and every grid
+position of every image is then one sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class TokenizedText:
+    """One document tokenized by one model's tokenizer.
+
+    `input_ids` (tokens,) is what the model runs on (special tokens included); `keep` indexes
+    the non-special tokens, whose byte spans are `[byte_start, byte_end)` in the UTF-8 text.
+    """
+
+    input_ids: np.ndarray
+    keep: np.ndarray
+    byte_start: np.ndarray
+    byte_end: np.ndarray
+    n_bytes: int
+
+
+@dataclass(frozen=True)
+class SpanAlignment:
+    """Aligned spans of one document between tokenizations A and B.
+
+    `boundaries` (n_spans + 1,) are byte offsets (kept spans may be non-adjacent when a span
+    was dropped); `span_a` (tokens of A,) gives the span of each of A's tokens, -1 for special
+    or unaligned tokens; likewise `span_b`.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    span_a: np.ndarray
+    span_b: np.ndarray
+
+    @property
+    def n_spans(self) -> int:
+        """Number of aligned spans (samples contributed by the document)."""
+        return len(self.starts)
+
+
+def char_to_byte_offsets(text: str) -> np.ndarray:
+    """Byte offset of every character index 0..len(text) in the UTF-8 encoding."""
+    widths = [len(c.encode("utf-8")) for c in text]
+    return np.concatenate([[0], np.cumsum(widths, dtype=np.int64)]).astype(np.int64)
+
+
+def tokenize_with_bytes(tokenizer, text: str, *, max_tokens: int | None = None
+                        ) -> TokenizedText:
+    """Tokenize `text` as the model sees it and locate every token in UTF-8 bytes.
+
+    Parameters
+    ----------
+    tokenizer : a fast HF tokenizer (offsets need the Rust tokenizers backend).
+    text : the document.
+    max_tokens : truncate to this many tokens (special tokens included).
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer; byte alignment "
+                        "needs offsets (load it with use_fast=True)")
+    encoded = tokenizer(text, return_offsets_mapping=True, return_special_tokens_mask=True,
+                        truncation=max_tokens is not None, max_length=max_tokens)
+    offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+    special = np.asarray(encoded["special_tokens_mask"], dtype=bool)
+    keep = np.flatnonzero(~special)
+    to_byte = char_to_byte_offsets(text)
+    return TokenizedText(input_ids=np.asarray(encoded["input_ids"], dtype=np.int64),
+                         keep=keep, byte_start=to_byte[offsets[keep, 0]],
+                         byte_end=to_byte[offsets[keep, 1]], n_bytes=int(to_byte[-1]))
+
+
+def token_units(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge tokens whose byte spans overlap (or are empty inside a unit) into units.
+
+    Returns the unit of each token and every unit's [start, end) in bytes. Tokens come in text
+    order; a zero-width token joins the unit that follows it (it marks the next text).
+    """
+    unit = np.empty(len(start), dtype=np.int64)
+    unit_start, unit_end = [], []
+    pending = []
+    for i, (s, e) in enumerate(zip(start.tolist(), end.tolist())):
+        if e <= s:
+            pending.append(i)
+            continue
+        if unit_end and s < unit_end[-1]:
+            unit_end[-1] = max(unit_end[-1], e)
+        else:
+            unit_start.append(s)
+            unit_end.append(e)
+        unit[pending + [i]] = len(unit_start) - 1
+        pending = []
+    if pending:  # trailing zero-width tokens: attach to the last unit, else drop
+        unit[pending] = len(unit_start) - 1 if unit_start else -1
+    return unit, np.asarray(unit_start, dtype=np.int64), np.asarray(unit_end, dtype=np.int64)
+
+
+def _inside(unit_start: np.ndarray, unit_end: np.ndarray, n_bytes: int) -> np.ndarray:
+    """Mask over byte positions 0..n_bytes: True where a unit strictly contains the position."""
+    depth = np.zeros(n_bytes + 2, dtype=np.int64)
+    np.add.at(depth, unit_start + 1, 1)
+    np.add.at(depth, unit_end, -1)
+    return np.cumsum(depth)[: n_bytes + 1] > 0
+
+
+def align_tokens(a: TokenizedText, b: TokenizedText) -> SpanAlignment:
+    """Aligned spans of one document tokenized two ways (see the module notes)."""
+    if a.n_bytes != b.n_bytes:
+        raise ValueError(f"the tokenizations cover different texts ({a.n_bytes} vs "
+                         f"{b.n_bytes} bytes)")
+    unit_a, start_a, end_a = token_units(a.byte_start, a.byte_end)
+    unit_b, start_b, end_b = token_units(b.byte_start, b.byte_end)
+    if not len(start_a) or not len(start_b):
+        empty = np.zeros(0, dtype=np.int64)
+        return SpanAlignment(empty, empty, np.full(len(a.input_ids), -1),
+                             np.full(len(b.input_ids), -1))
+    cut = min(end_a.max(), end_b.max())  # truncation: only bytes both sides reached
+    points = np.unique(np.concatenate([start_a, end_a, start_b, end_b]))
+    inside = _inside(start_a, end_a, a.n_bytes) | _inside(start_b, end_b, a.n_bytes)
+    bounds = points[(points <= cut) & ~inside[points]]
+    span_of_a = _unit_spans(start_a, end_a, bounds)[unit_a]
+    span_of_b = _unit_spans(start_b, end_b, bounds)[unit_b]
+    span_of_a[unit_a < 0] = -1
+    span_of_b[unit_b < 0] = -1
+    both = np.intersect1d(span_of_a[span_of_a >= 0], span_of_b[span_of_b >= 0])
+    renumber = np.full(max(len(bounds) - 1, 0) + 1, -1, dtype=np.int64)
+    renumber[both] = np.arange(len(both))
+    return SpanAlignment(starts=bounds[both], ends=bounds[both + 1],
+                         span_a=_scatter(a, renumber[span_of_a]),
+                         span_b=_scatter(b, renumber[span_of_b]))
+
+
+def _unit_spans(unit_start: np.ndarray, unit_end: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The span index of every unit, -1 when it lies past the last boundary."""
+    span = np.searchsorted(bounds, unit_start, side="right") - 1
+    inside = (span >= 0) & (span < len(bounds) - 1)
+    inside[inside] &= unit_end[inside] <= bounds[span[inside] + 1]
+    return np.where(inside, span, -1)
+
+
+def _scatter(tokens: TokenizedText, span_of_kept: np.ndarray) -> np.ndarray:
+    """Span per position of `input_ids` (-1 for special tokens) from the kept tokens' spans."""
+    span = np.full(len(tokens.input_ids), -1, dtype=np.int64)
+    span[tokens.keep] = span_of_kept
+    return span
+
+
+def pool_spans(activations: torch.Tensor, span: np.ndarray, n_spans: int) -> torch.Tensor:
+    """Mean activation over the tokens of every span.
+
+    Parameters
+    ----------
+    activations : (tokens, n) one document's activations, any float dtype and device.
+    span : (tokens,) span index per token, -1 for tokens that belong to none.
+    n_spans : number of spans.
+
+    Returns
+    -------
+    (n_spans, n) float32 tensor on the activations' device.
+    """
+    index = torch.as_tensor(span, device=activations.device)
+    used = index >= 0
+    values = activations[used].to(torch.float32)
+    sums = torch.zeros(n_spans, activations.shape[1], dtype=torch.float32,
+                       device=activations.device)
+    sums.index_add_(0, index[used], values)
+    counts = torch.bincount(index[used], minlength=n_spans).clamp_min(1)
+    return sums / counts[:, None].to(torch.float32)
+
+
+def patch_grid(tokens: torch.Tensor, prefix_tokens: int,
+               grid: tuple[int, int] | None = None) -> torch.Tensor:
+    """(B, prefix + H*W, C) token activations -> (B, C, H, W) patch maps, prefix dropped.
+
+    The grid is taken square unless `grid` is given; a token count that fits neither raises.
+    """
+    patches = tokens[:, prefix_tokens:]
+    count = patches.shape[1]
+    if grid is None:
+        side = math.isqrt(count)
+        grid = (side, side)
+    if grid[0] * grid[1] != count:
+        raise ValueError(f"{count} patch tokens after {prefix_tokens} prefix tokens do not "
+                         f"form a {grid[0]}x{grid[1]} grid; pass the grid explicitly")
+    return patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], *grid)
+
+
+def resample_grid(maps: torch.Tensor, target: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resampling of (B, C, H, W) maps to (B, C, *target), float32.
+
+    Notes
+    -----
+    ``align_corners=False`` treats every patch as a cell centred at (i + 1/2) / H, the
+    geometry of a patch embedding, so the two grids cover the same image area.
+    """
+    maps = maps.to(torch.float32)
+    if tuple(maps.shape[-2:]) == tuple(target):
+        return maps
+    return F.interpolate(maps, size=tuple(target), mode="bilinear", align_corners=False)
+
+
+def grid_samples(maps: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) maps -> (B*H*W, C): every position of every image one sample, image-major."""
+    return maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])

@@ -1,0 +1,202 @@
+"""The matching engine's input: two models run on the same inputs, aligned, batch by batch.
+
+`text_pair_source` and `image_pair_source` return a `CapturedPair` whose `source` is a
+zero-argument callable giving a fresh iterator of aligned batches (a, b), a of shape
+(samples, n) with model A's neurons of all layers concatenated in layer order, b likewise for
+model B, the same samples in the same order. A batch holds whole documents or images (the
+units of the data-level bootstrap). The stream is deterministic: batches are fixed slices of
+the inputs and the models run in eval mode, so every pass yields the same data. With
+`cache_dir` the first full pass is written to disk and later passes read it (`empirics.cache`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from empirics.align import (
+    SpanAlignment,
+    TokenizedText,
+    align_tokens,
+    grid_samples,
+    patch_grid,
+    pool_spans,
+    resample_grid,
+    tokenize_with_bytes,
+)
+from empirics.cache import cached_stream
+from empirics.hooks import capture_mlp, layer_widths
+from empirics.load import LoadedModel
+from empirics.moments import Source
+from empirics.stimuli import ImageStimulus, TextDocument, stimuli_digest
+
+ALIGNMENT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CapturedPair:
+    """An aligned activation stream and what it is made of.
+
+    `layer_sizes_a`/`layer_sizes_b` give the neurons per layer (`empirics.matching.layer_units`
+    maps a global index back to (layer, unit)); `manifest` describes models, inputs and
+    alignment (it keys the cache and belongs in records); `n_batches` counts the batches.
+    """
+
+    source: Source
+    layer_sizes_a: tuple[int, ...]
+    layer_sizes_b: tuple[int, ...]
+    manifest: dict
+    n_batches: int
+
+
+def _input_device(model: torch.nn.Module) -> torch.device:
+    """Where the token ids go (the embedding's device, also under a device_map)."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    return (embeddings or model).weight.device if embeddings is not None \
+        else next(model.parameters()).device
+
+
+def _batches(items: Sequence, per_batch: int) -> list[Sequence]:
+    if per_batch < 1:
+        raise ValueError(f"at least one input per batch is needed, got {per_batch}")
+    return [items[i:i + per_batch] for i in range(0, len(items), per_batch)]
+
+
+def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device):
+    widths_a = tuple(layer_widths(model_a.model, model_a.architecture))
+    widths_b = tuple(layer_widths(model_b.model, model_b.architecture))
+    manifest = dict(manifest, model_a=model_a.identity, model_b=model_b.identity,
+                    layer_sizes_a=widths_a, layer_sizes_b=widths_b,
+                    alignment_version=ALIGNMENT_VERSION)
+    stream = compute if cache_dir is None else cached_stream(compute, cache_dir, manifest)
+
+    def source():
+        for a, b in stream():
+            yield a.to(out_device), b.to(out_device)
+
+    return CapturedPair(source, widths_a, widths_b, manifest, n_batches)
+
+
+def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
+                     documents: Sequence[TextDocument], *, docs_per_batch: int = 8,
+                     max_tokens: int | None = 512, store_dtype: torch.dtype = torch.float32,
+                     out_device: str | torch.device = "cpu",
+                     cache_dir: str | Path | None = None) -> CapturedPair:
+    """Aligned-span activations of two language models on the same documents.
+
+    Parameters
+    ----------
+    model_a, model_b : loaded text models (each with its own tokenizer).
+    documents : the inputs; every document is tokenized by both tokenizers.
+    docs_per_batch : documents per batch (a batch's samples are their aligned spans).
+    max_tokens : per-document truncation of each tokenization (None: none); only bytes both
+        truncated tokenizations reach are aligned.
+    store_dtype : dtype of the yielded activations (float16/bfloat16 halve the memory; the
+        engine's statistics are float64 either way).
+    out_device : where yielded tensors live.
+    cache_dir : optional activation cache directory.
+    """
+    tokenized = [(tokenize_with_bytes(model_a.processor, d.text, max_tokens=max_tokens),
+                  tokenize_with_bytes(model_b.processor, d.text, max_tokens=max_tokens))
+                 for d in documents]
+    alignments = [align_tokens(ta, tb) for ta, tb in tokenized]
+    groups = _batches(list(zip(tokenized, alignments)), docs_per_batch)
+
+    def compute():
+        for group in groups:
+            yield tuple(_text_side(model, [t[side] for t, _ in group], [al for _, al in group],
+                                   side, store_dtype)
+                        for side, model in enumerate((model_a, model_b)))
+
+    manifest = dict(kind="text", inputs=stimuli_digest(documents), n_inputs=len(documents),
+                    docs_per_batch=docs_per_batch, max_tokens=max_tokens,
+                    store_dtype=str(store_dtype),
+                    n_samples=int(sum(al.n_spans for al in alignments)),
+                    pooling="mean over tokens of each shared-byte-boundary span")
+    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device)
+
+
+def _text_side(loaded: LoadedModel, docs: list[TokenizedText], alignments: list[SpanAlignment],
+               side: int, store_dtype: torch.dtype) -> torch.Tensor:
+    """One model's pooled activations (spans of all docs, neurons) for one batch."""
+    device = _input_device(loaded.model)
+    length = max(len(d.input_ids) for d in docs)
+    ids = torch.zeros(len(docs), length, dtype=torch.long)
+    mask = torch.zeros(len(docs), length, dtype=torch.long)
+    spans = np.full((len(docs), length), -1, dtype=np.int64)
+    offset = 0
+    for row, (doc, al) in enumerate(zip(docs, alignments)):
+        ids[row, :len(doc.input_ids)] = torch.from_numpy(doc.input_ids)
+        mask[row, :len(doc.input_ids)] = 1
+        span = al.span_b if side else al.span_a
+        spans[row, :len(span)] = np.where(span >= 0, span + offset, -1)
+        offset += al.n_spans
+    network = getattr(loaded.model, "base_model", loaded.model)
+    with torch.inference_mode(), capture_mlp(loaded.model, loaded.architecture) as captured:
+        # right padding: causal attention keeps real tokens blind to the padding after them
+        network(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+        layers = captured.activations(tuple(ids.shape))
+    flat = spans.reshape(-1)
+    pooled = [pool_spans(x.reshape(-1, x.shape[-1]), flat, offset) for x in layers]
+    return torch.cat(pooled, dim=1).to(store_dtype)
+
+
+def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
+                      images: Sequence[ImageStimulus], *, images_per_batch: int = 16,
+                      target_grid: tuple[int, int] | None = None,
+                      store_dtype: torch.dtype = torch.float32,
+                      out_device: str | torch.device = "cpu",
+                      cache_dir: str | Path | None = None) -> CapturedPair:
+    """Patch-position activations of two vision models on the same images.
+
+    Each model preprocesses the images its own way; prefix tokens (CLS, registers) are
+    dropped and both patch maps are resampled bilinearly to `target_grid` (default: model
+    B's grid). Samples are (image, row, column) positions, image-major.
+    """
+    groups = _batches(list(images), images_per_batch)
+    prefix_a, prefix_b = prefix_tokens(model_a), prefix_tokens(model_b)
+
+    def compute():
+        for group in groups:
+            maps_b = _patch_maps(model_b, group, prefix_b)
+            target = tuple(target_grid or maps_b[0].shape[-2:])
+            maps_a = _patch_maps(model_a, group, prefix_a)
+            yield tuple(torch.cat([grid_samples(resample_grid(m, target)) for m in maps],
+                                  dim=1).to(store_dtype) for maps in (maps_a, maps_b))
+
+    manifest = dict(kind="image", inputs=stimuli_digest(images), n_inputs=len(images),
+                    images_per_batch=images_per_batch,
+                    target_grid=list(target_grid) if target_grid else "model B's grid",
+                    prefix_tokens=[prefix_a, prefix_b], store_dtype=str(store_dtype),
+                    resampling="bilinear, align_corners=False")
+    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device)
+
+
+def prefix_tokens(loaded: LoadedModel) -> int:
+    """Tokens before the patch grid: CLS plus any register tokens."""
+    registers = getattr(getattr(loaded.model, "config", None), "num_register_tokens", 0)
+    return loaded.spec.prefix_tokens + int(registers or 0)
+
+
+def _pixels(loaded: LoadedModel, group: Sequence[ImageStimulus]) -> torch.Tensor:
+    if loaded.architecture == "open_clip_vit":
+        return torch.stack([loaded.processor(item.image) for item in group])
+    processed = loaded.processor(images=[item.image for item in group], return_tensors="pt")
+    return processed["pixel_values"]
+
+
+def _patch_maps(loaded: LoadedModel, group, prefix: int) -> list[torch.Tensor]:
+    """Every layer's (B, C, H, W) patch map of one batch of images."""
+    parameter = next(loaded.model.parameters())
+    pixels = _pixels(loaded, group).to(device=parameter.device, dtype=parameter.dtype)
+    with torch.inference_mode(), capture_mlp(loaded.model, loaded.architecture) as captured:
+        if loaded.architecture == "open_clip_vit":
+            loaded.model(pixels)
+        else:
+            loaded.model(pixel_values=pixels)
+        tokens = captured.activations((len(group), -1))
+    return [patch_grid(x, prefix) for x in tokens]

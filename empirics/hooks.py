@@ -1,0 +1,138 @@
+"""Capture post-nonlinearity MLP activations of every layer with forward pre-hooks.
+
+The neuron vector of a layer is the *input of the MLP's output projection* (`HOOK_POINTS`):
+- plain MLPs (GPT-NeoX/Pythia, OPT, GPT-2, DINOv2 S/B/L, open_clip ViT): the activation's
+  output, act(W_in x + b_in), because nothing sits between the activation and the projection
+  (dropout in OPT/GPT-2 acts after it, and is off in eval mode);
+- gated MLPs (Qwen2, DINOv2-giant SwiGLU): act(gate(x)) * up(x), the vector the down projection
+  reads. SiLU(gate) alone is not a neuron's output: the up branch rescales it token by token
+  and only the product reaches the residual stream (TransformerLens's `hook_post` is the same
+  tensor).
+One pre-hook per layer on that projection covers all architectures with one rule, and needs
+no knowledge of how the activation module is named.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from empirics.registry import HOOK_POINTS
+
+
+def architecture_of(model: nn.Module) -> str:
+    """The `HOOK_POINTS` key of a loaded model (HF `model_type`, or an open_clip ViT)."""
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "model_type"):
+        kind = config.model_type
+        if kind in ("dinov2", "dinov2_with_registers"):
+            return "dinov2_swiglu" if config.use_swiglu_ffn else "dinov2"
+        if kind in HOOK_POINTS:
+            return kind
+    elif hasattr(model, "transformer") and hasattr(model.transformer, "resblocks"):
+        return "open_clip_vit"
+    raise ValueError(f"no MLP hook point known for {type(model).__name__}; add one to "
+                     "empirics.registry.HOOK_POINTS")
+
+
+def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Module]:
+    """The output projection of every MLP layer, in layer order.
+
+    Names are matched as a suffix of the module path, so the same pattern finds the layers of
+    a causal-LM wrapper and of its base model.
+    """
+    architecture = architecture or architecture_of(model)
+    pattern = re.escape(HOOK_POINTS[architecture]).replace(r"\{layer\}", r"(\d+)")
+    found = {}
+    for name, module in model.named_modules():
+        hit = re.search(rf"(?:^|\.){pattern}$", name)
+        if hit:
+            found[int(hit.group(1))] = module
+    if not found or sorted(found) != list(range(len(found))):
+        raise ValueError(f"{type(model).__name__}: MLP layers {sorted(found)} found for "
+                         f"pattern {HOOK_POINTS[architecture]!r}")
+    return [found[layer] for layer in range(len(found))]
+
+
+def layer_widths(model: nn.Module, architecture: str | None = None) -> list[int]:
+    """Neurons per MLP layer: the input width of every output projection."""
+    widths = []
+    for module in mlp_modules(model, architecture):
+        if isinstance(module, nn.Linear):
+            widths.append(module.in_features)
+        else:  # GPT-2's Conv1D stores its weight as (in, out)
+            widths.append(int(module.weight.shape[0]))
+    return widths
+
+
+class MlpCapture:
+    """Activations captured during one forward pass, one tensor per layer.
+
+    `layers[i]` holds layer i's neuron vector as the module received it: (batch, tokens,
+    width) for most architectures, (batch * tokens, width) for OPT, whose decoder layer
+    flattens the sequence; `activations(batch_shape)` restores a common shape.
+    """
+
+    def __init__(self, n_layers: int, dtype: torch.dtype | None):
+        self.layers: list[torch.Tensor | None] = [None] * n_layers
+        self.dtype = dtype
+
+    def record(self, layer: int, value: torch.Tensor) -> None:
+        """Keep layer `layer`'s tensor (detached, in the storage dtype)."""
+        value = value.detach()
+        self.layers[layer] = value if self.dtype is None else value.to(self.dtype)
+
+    def activations(self, batch_shape: tuple[int, ...]) -> list[torch.Tensor]:
+        """Every layer reshaped to (*batch_shape, width); raises if a layer did not run."""
+        missing = [i for i, x in enumerate(self.layers) if x is None]
+        if missing:
+            raise RuntimeError(f"MLP layers {missing} did not run in the forward pass")
+        return [x.reshape(*batch_shape, x.shape[-1]) for x in self.layers]
+
+    def clear(self) -> None:
+        """Forget the captured tensors (before the next forward pass)."""
+        self.layers = [None] * len(self.layers)
+
+
+@contextmanager
+def capture_mlp(model: nn.Module, architecture: str | None = None, *,
+                dtype: torch.dtype | None = None) -> Iterator[MlpCapture]:
+    """Record the MLP neuron vector of every layer while the block runs.
+
+    Parameters
+    ----------
+    model : a loaded model (HF transformers model or open_clip vision tower).
+    architecture : `HOOK_POINTS` key; found from the model when omitted.
+    dtype : storage dtype of the captured tensors (e.g. torch.float16); None keeps the
+        model's dtype. Statistics downstream are accumulated in float64 regardless.
+
+    Yields
+    ------
+    MlpCapture, filled by every forward pass inside the block.
+
+    Notes
+    -----
+    The hooks are removed in ``finally``: an exception inside the block leaves the model
+    exactly as it was.
+    """
+    modules = mlp_modules(model, architecture)
+    capture = MlpCapture(len(modules), dtype)
+    handles = []
+    try:
+        for layer, module in enumerate(modules):
+            handles.append(module.register_forward_pre_hook(_recorder(capture, layer)))
+        yield capture
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _recorder(capture: MlpCapture, layer: int):
+    def hook(module, inputs):
+        capture.record(layer, inputs[0])
+
+    return hook
