@@ -170,6 +170,10 @@ def fit_power_law_quasi_poisson(n, count, *, level: float = 0.95) -> PowerLawFit
     (dispersion 1) under-covers badly once counts vary more than Poisson noise (notes A1), and a
     negative-binomial shape cannot be estimated from 5-8 points. Estimating the scale inside
     IRLS divides by a zero deviance scale when the law is met exactly, so it is done after.
+    The Poisson score equations are homogeneous in the counts, so the fit runs on counts divided
+    by their geometric mean and on centred log N, started from the OLS slope: the estimate is
+    unchanged, and IRLS's stopping rule (a change in deviance, which grows with the count unit)
+    then behaves the same for counts of 10 or of 1e12.
     statsmodels flags an exact fit of small counts with PerfectSeparationWarning (a check meant
     for binary outcomes); here an exact fit is a valid answer, the design has full rank (at
     least 3 distinct sizes) and convergence is checked, so that one warning is ignored.
@@ -177,17 +181,23 @@ def fit_power_law_quasi_poisson(n, count, *, level: float = 0.95) -> PowerLawFit
     n, count = check_points(n, count)
     level = check_level(level)
     x, y = np.log(n), np.log(count)
-    design = sm.add_constant(x)
+    unit = float(np.exp(y.mean()))
+    design = sm.add_constant(x - x.mean())
+    start = np.array([0.0, float(log_log_slopes(x, y))])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
-        result = sm.GLM(count, design, family=sm.families.Poisson()).fit(scale=1.0)
+        result = sm.GLM(count / unit, design, family=sm.families.Poisson()).fit(
+            start_params=start, scale=1.0, tol=1e-12)
     if not result.converged:
         raise RuntimeError(f"the quasi-Poisson fit did not converge for counts {count.tolist()}")
-    log_a, alpha = (float(v) for v in result.params)
+    centre, alpha = (float(v) for v in result.params)
+    log_a = centre + np.log(unit) - alpha * x.mean()
     dispersion = float(result.pearson_chi2) / (len(n) - 2)
     se = float(np.sqrt(result.cov_params()[1, 1] * dispersion))
     residuals = y - (log_a + alpha * x)
-    return _make_fit("quasi-poisson", alpha, se, log_a, residuals, y, level, scale=dispersion)
+    # X2 / df of the counts in their own units (Pearson X2 scales with the count unit).
+    return _make_fit("quasi-poisson", alpha, se, log_a, residuals, y, level,
+                     scale=dispersion * unit)
 
 
 def t_quantile(level: float, df: int) -> float:
