@@ -28,9 +28,9 @@ import torch
 
 from empirics.moments import (
     Moments,
+    Scratch,
     Source,
     checked_batches,
-    first_moments,
     merge_moments,
     shifted_moments,
 )
@@ -58,8 +58,14 @@ class Frame:
             scale = torch.ones_like(moments.m2)
         return cls(moments.mean.to(work), scale)
 
-    def to(self, device) -> Frame:
-        return Frame(self.shift.to(device), self.scale.to(device))
+    @classmethod
+    def first(cls, x: torch.Tensor, work: torch.dtype, dtype: torch.dtype) -> Frame:
+        """Offsets at the means of a first batch (its spread only for reduced precision)."""
+        x = x.to(work)
+        shift = x.sum(dim=0) / x.shape[0]
+        if dtype in REDUCED:
+            return cls.of(shifted_moments(x - shift, shift), work, dtype)
+        return cls(shift, torch.ones_like(shift, dtype=torch.float64))
 
 
 @dataclass(frozen=True)
@@ -105,33 +111,40 @@ def block_pass(
     rows : slice
         A's neurons of the block.
     reference : (Moments, Moments), optional
-        Moments that set the offsets and scales; by default the first batch's.
+        Moments that set the offsets and scales; by default the first batch's means.
     with_moments, check
         Also merge every neuron's moments; validate every batch (shapes, finiteness).
     device, dtype
         Where and in which precision the products run.
+
+    Notes
+    -----
+    The shifted batches are written into buffers reused from batch to batch: fresh
+    allocations of that size cost as much as the arithmetic (page faults).
     """
     moments_a = moments_b = acc = None
-    pending = 0
+    pending, scratch = 0, Scratch()
     for _, a, b in checked_batches(source, check):
         a, b = a.to(device), b.to(device)
         if acc is None:
             work = working_dtype(a)
             stamp = fingerprint(a, b)
-            ref_a, ref_b = reference or (first_moments(a, work), first_moments(b, work))
-            frame_a = Frame.of(ref_a.to(device), work, dtype)
-            frame_b = Frame.of(ref_b.to(device), work, dtype)
+            if reference is None:
+                frame_a, frame_b = Frame.first(a, work, dtype), Frame.first(b, work, dtype)
+            else:
+                frame_a = Frame.of(reference[0].to(device), work, dtype)
+                frame_b = Frame.of(reference[1].to(device), work, dtype)
             acc = torch.zeros(len(range(*rows.indices(a.shape[1]))), b.shape[1],
                               dtype=torch.float64, device=device)
             acc32 = None if dtype == torch.float64 else torch.zeros_like(acc, dtype=torch.float32)
-        ub = b.to(work) - frame_b.shift
+        ub = scratch.shifted("b", b, frame_b.shift, work)
         if with_moments:
-            ua = a.to(work) - frame_a.shift
-            moments_a = merge_moments(moments_a, shifted_moments(ua, frame_a.shift))
-            moments_b = merge_moments(moments_b, shifted_moments(ub, frame_b.shift))
+            ua = scratch.shifted("a", a, frame_a.shift, work)
+            moments_a = merge_moments(moments_a, shifted_moments(ua, frame_a.shift, scratch))
+            moments_b = merge_moments(moments_b, shifted_moments(ub, frame_b.shift, scratch))
             ua = ua[:, rows]
         else:
-            ua = a[:, rows].to(work) - frame_a.shift[rows]
+            ua = scratch.shifted("a", a[:, rows], frame_a.shift[rows], work)
         _accumulate(acc, acc32, ua, ub, frame_a.scale[rows], frame_b.scale, dtype)
         pending += a.shape[0]
         if acc32 is not None and pending >= FOLD_TOKENS:

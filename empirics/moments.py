@@ -55,7 +55,30 @@ def batch_moments(x: torch.Tensor) -> Moments:
     return Moments(x.shape[0], mean, ((x - mean) ** 2).sum(dim=0))
 
 
-def shifted_moments(u: torch.Tensor, shift: torch.Tensor) -> Moments:
+class Scratch:
+    """Buffers reused across batches (a batch's rows fill the front of a buffer)."""
+
+    def __init__(self):
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def take(self, name: str, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """A tensor shaped like `like`, in `dtype`, backed by a reused buffer."""
+        rows, rest = like.shape[0], tuple(like.shape[1:])
+        buffer = self._buffers.get(name)
+        if (buffer is None or buffer.shape[0] < rows or tuple(buffer.shape[1:]) != rest
+                or buffer.dtype != dtype or buffer.device != like.device):
+            buffer = torch.empty((rows, *rest), dtype=dtype, device=like.device)
+            self._buffers[name] = buffer
+        return buffer[:rows]
+
+    def shifted(self, name: str, x: torch.Tensor, shift: torch.Tensor,
+                dtype: torch.dtype) -> torch.Tensor:
+        """x - shift in `dtype`, written into the buffer `name`."""
+        return torch.sub(x.to(dtype), shift, out=self.take(name, x, dtype))
+
+
+def shifted_moments(u: torch.Tensor, shift: torch.Tensor, scratch: Scratch | None = None
+                    ) -> Moments:
     """Moments of one batch given as u = x - shift (any float dtype; sums kept in u's dtype).
 
     Notes
@@ -65,7 +88,8 @@ def shifted_moments(u: torch.Tensor, shift: torch.Tensor) -> Moments:
     """
     count = u.shape[0]
     mean_u = u.sum(dim=0).to(torch.float64) / count
-    m2 = u.square().sum(dim=0).to(torch.float64) - count * mean_u**2
+    square = u.square() if scratch is None else torch.mul(u, u, out=scratch.take("sq", u, u.dtype))
+    m2 = square.sum(dim=0).to(torch.float64) - count * mean_u**2
     return Moments(count, shift.to(torch.float64) + mean_u, torch.clamp(m2, min=0.0))
 
 
@@ -101,13 +125,6 @@ def check_batch(a: torch.Tensor, b: torch.Tensor, index: int, widths=None) -> No
 def _all_finite(x: torch.Tensor) -> bool:
     """All entries finite; a finite sum proves it without a full mask (one cheap pass)."""
     return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
-
-
-def first_moments(x: torch.Tensor, work: torch.dtype) -> Moments:
-    """Moments of a first batch in the working dtype, shifted by its own rough mean."""
-    x = x.to(work)
-    shift = x.sum(dim=0) / x.shape[0]
-    return shifted_moments(x - shift, shift)
 
 
 def checked_batches(source: Source, check: bool = True):

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
 
 from empirics.matching import match_neurons
-from theory.records import RecordError
 from tests.empirics.conftest import make_source
+from theory.records import RecordError
 
 
 class Interrupted(RuntimeError):
@@ -60,4 +59,3 @@ def test_a_finished_checkpoint_needs_no_block_pass(planted, tmp_path):
     match_neurons(source, block_rows=20, checkpoint=tmp_path / "s")
     again = match_neurons(source, block_rows=20, checkpoint=tmp_path / "s")
     assert again.passes == 0 and np.array_equal(again.index_b, where)
-    assert torch.get_default_dtype() == torch.float32
