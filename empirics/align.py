@@ -6,14 +6,16 @@ Each model tokenizes the document with its own (fast) tokenizer. Token offsets f
 *character* indices into the original text; they are converted to UTF-8 *byte* offsets, and
 special tokens (BOS, EOS, padding) are dropped. Tokens whose byte spans overlap are one unit:
 a byte-level BPE splits a multi-byte character into several tokens that all report the whole
-character, and a Metaspace tokenizer's prepended "▁" borrows the first character's span. A byte
+character, and a Metaspace tokenizer's prepended "▁" borrows the first character's span.
+Tokens with an empty span cannot be located (a byte-level BPE with ``trim_offsets`` reports a
+whitespace-only token such as "ĠĠ" as zero-width at its end) and are left unaligned. A byte
 position is a boundary of a side when no unit of that side strictly contains it; the aligned
 spans run between consecutive positions that are boundaries of both sides (and endpoints of a
 unit of either). Every unit then lies in exactly one span; a span is kept when both sides have
-at least one token in it, and a model's activation on a span is the mean over its tokens
-(every token weighted equally). Text not covered by any token (whitespace that a tokenizer
-trims from its offsets) lies inside the surrounding span, so two tokenizers that trim
-differently still agree.
+at least one token in it (a span only one side tokenizes, e.g. a space that the other side
+trims from its offsets, is dropped), and a model's activation on a span is the mean over its
+tokens (every token weighted equally). Whitespace that one side trims from a token's offsets
+while the other includes it simply falls inside the shared span.
 
 Images
 ------
@@ -100,27 +102,22 @@ def tokenize_with_bytes(tokenizer, text: str, *, max_tokens: int | None = None
 
 
 def token_units(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge tokens whose byte spans overlap (or are empty inside a unit) into units.
+    """Merge tokens whose byte spans overlap into units.
 
-    Returns the unit of each token and every unit's [start, end) in bytes. Tokens come in text
-    order; a zero-width token joins the unit that follows it (it marks the next text).
+    Returns the unit of each token (-1 for zero-width tokens, which cannot be located) and
+    every unit's [start, end) in bytes. Tokens come in text order.
     """
-    unit = np.empty(len(start), dtype=np.int64)
+    unit = np.full(len(start), -1, dtype=np.int64)
     unit_start, unit_end = [], []
-    pending = []
     for i, (s, e) in enumerate(zip(start.tolist(), end.tolist())):
         if e <= s:
-            pending.append(i)
             continue
         if unit_end and s < unit_end[-1]:
             unit_end[-1] = max(unit_end[-1], e)
         else:
             unit_start.append(s)
             unit_end.append(e)
-        unit[pending + [i]] = len(unit_start) - 1
-        pending = []
-    if pending:  # trailing zero-width tokens: attach to the last unit, else drop
-        unit[pending] = len(unit_start) - 1 if unit_start else -1
+        unit[i] = len(unit_start) - 1
     return unit, np.asarray(unit_start, dtype=np.int64), np.asarray(unit_end, dtype=np.int64)
 
 

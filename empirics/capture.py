@@ -56,8 +56,9 @@ class CapturedPair:
 def _input_device(model: torch.nn.Module) -> torch.device:
     """Where the token ids go (the embedding's device, also under a device_map)."""
     embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
-    return (embeddings or model).weight.device if embeddings is not None \
-        else next(model.parameters()).device
+    if embeddings is not None:
+        return embeddings.weight.device
+    return next(model.parameters()).device
 
 
 def _batches(items: Sequence, per_batch: int) -> list[Sequence]:

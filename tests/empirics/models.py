@@ -1,0 +1,112 @@
+"""Tiny models of every architecture and a locally trained tokenizer pair, built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import open_clip
+import torch
+import transformers
+from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer, processors
+
+from empirics.load import LoadedModel
+from empirics.registry import ModelSpec
+from empirics.stimuli import default_corpus
+
+VOCAB = 320
+
+
+def train_tokenizers() -> tuple[transformers.PreTrainedTokenizerFast,
+                                transformers.PreTrainedTokenizerFast]:
+    """A byte-level BPE (with a BOS special token) and a unigram/Metaspace tokenizer."""
+    texts = [d.text for d in default_corpus()]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=VOCAB, min_frequency=1, show_progress=False,
+                            special_tokens=["<s>"])
+    bos = bpe.token_to_id("<s>")
+    bpe.post_processor = processors.Sequence([  # trimmed offsets, then a BOS as OPT adds
+        processors.ByteLevel(trim_offsets=True),
+        processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])])
+    unigram = SentencePieceUnigramTokenizer()
+    unigram.train_from_iterator(texts, vocab_size=VOCAB - 40, show_progress=False,
+                                unk_token="<unk>", special_tokens=["<unk>", "</s>"])
+    fast_bpe = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer,
+                                                    bos_token="<s>", eos_token="<s>")
+    fast_unigram = transformers.PreTrainedTokenizerFast(tokenizer_object=unigram._tokenizer,
+                                                        unk_token="<unk>", eos_token="</s>")
+    return fast_bpe, fast_unigram
+
+
+def tiny_config(architecture: str):
+    """A two-layer configuration of each hooked architecture."""
+    if architecture == "gpt2":
+        return transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=256,
+                                       vocab_size=VOCAB)
+    if architecture == "opt":
+        return transformers.OPTConfig(hidden_size=32, ffn_dim=64, num_hidden_layers=2,
+                                      num_attention_heads=2, word_embed_proj_dim=32,
+                                      max_position_embeddings=256, vocab_size=VOCAB)
+    if architecture == "gpt_neox":
+        return transformers.GPTNeoXConfig(hidden_size=32, intermediate_size=64,
+                                          num_hidden_layers=2, num_attention_heads=2,
+                                          vocab_size=VOCAB, rotary_pct=0.25,
+                                          max_position_embeddings=256)
+    if architecture == "qwen2":
+        return transformers.Qwen2Config(hidden_size=32, intermediate_size=48,
+                                        num_hidden_layers=2, num_attention_heads=4,
+                                        num_key_value_heads=2, vocab_size=VOCAB,
+                                        max_position_embeddings=256)
+    if architecture in ("dinov2", "dinov2_swiglu"):
+        return transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, image_size=56, patch_size=14,
+                                         use_swiglu_ffn=architecture == "dinov2_swiglu")
+    raise KeyError(architecture)
+
+
+def tiny_spec(architecture: str, config, kind: str) -> ModelSpec:
+    """A user-style ModelSpec for a tiny model (not in the registry)."""
+    width = {"opt": "ffn_dim", "gpt2": None}.get(architecture, "intermediate_size")
+    d_mlp = 4 * config.n_embd if architecture == "gpt2" else getattr(config, width, None)
+    if d_mlp is None:  # DINOv2: from the MLP ratio (SwiGLU keeps 2/3, rounded to 8)
+        d_mlp = int(config.hidden_size * config.mlp_ratio)
+        if config.use_swiglu_ffn:
+            d_mlp = (int(d_mlp * 2 / 3) + 7) // 8 * 8
+    n_layers = config.num_hidden_layers if architecture != "gpt2" else config.n_layer
+    return ModelSpec(name=f"tiny-{architecture}", family="test", kind=kind,
+                     loader="transformers", n_params=0, d_mlp=d_mlp, n_layers=n_layers,
+                     architecture=architecture, prefix_tokens=1 if kind == "vision" else 0)
+
+
+def save_text_model(directory: Path, architecture: str, tokenizer, seed: int = 0) -> ModelSpec:
+    """Save a tiny random causal LM and its tokenizer with `save_pretrained`."""
+    config = tiny_config(architecture)
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return tiny_spec(architecture, config, "text")
+
+
+def save_vision_model(directory: Path, architecture: str = "dinov2", seed: int = 0) -> ModelSpec:
+    """Save a tiny random DINOv2 and its image processor (56 px, 4x4 patches)."""
+    config = tiny_config(architecture)
+    torch.manual_seed(seed)
+    transformers.Dinov2Model(config).save_pretrained(directory)
+    transformers.BitImageProcessor(size={"shortest_edge": 64},
+                                   crop_size={"height": 56, "width": 56}).save_pretrained(directory)
+    return tiny_spec(architecture, config, "vision")
+
+
+def tiny_open_clip(seed: int = 0) -> LoadedModel:
+    """A two-layer open_clip ViT (48 px, patch 16: a 3x3 grid) with its eval preprocessing."""
+    torch.manual_seed(seed)
+    vision = open_clip.CLIPVisionCfg(layers=2, width=32, head_width=16, patch_size=16,
+                                     image_size=48)
+    text = open_clip.CLIPTextCfg(context_length=8, vocab_size=64, width=32, heads=2, layers=1)
+    model = open_clip.CLIP(embed_dim=16, vision_cfg=vision, text_cfg=text)
+    preprocess = open_clip.image_transform(48, is_train=False)
+    spec = ModelSpec(name="tiny-open-clip", family="test", kind="vision", loader="open_clip",
+                     n_params=0, d_mlp=128, n_layers=2, architecture="open_clip_vit",
+                     open_clip=("tiny", ""), prefix_tokens=1)
+    return LoadedModel(spec, model.visual.eval(), preprocess, "open_clip_vit", "random",
+                       {"name": "tiny-open-clip", "seed": seed})

@@ -1,0 +1,152 @@
+"""Token alignment on shared byte boundaries, span pooling, and patch-grid resampling."""
+
+import numpy as np
+import pytest
+import torch
+
+from empirics.align import (
+    TokenizedText,
+    align_tokens,
+    char_to_byte_offsets,
+    grid_samples,
+    patch_grid,
+    pool_spans,
+    resample_grid,
+    token_units,
+    tokenize_with_bytes,
+)
+from empirics.stimuli import default_corpus
+from tests.empirics.models import train_tokenizers
+
+
+@pytest.fixture(scope="module")
+def tokenizers():
+    return train_tokenizers()
+
+
+def _tokens(pieces: list[str], special_first: bool = False) -> TokenizedText:
+    """A hand tokenization: consecutive byte pieces (optionally after one special token)."""
+    lengths = [len(p.encode()) for p in pieces]
+    ends = np.cumsum(lengths)
+    n = len(pieces) + special_first
+    return TokenizedText(input_ids=np.arange(n), keep=np.arange(special_first, n),
+                         byte_start=ends - lengths, byte_end=ends, n_bytes=int(ends[-1]))
+
+
+def test_byte_offsets_of_non_ascii_characters():
+    assert char_to_byte_offsets("aé⭢😀").tolist() == [0, 1, 3, 6, 10]
+
+
+def test_hand_case_spans_and_mean_pooling():
+    a = _tokens(["He", "llo", " wor", "ld", "!"], special_first=True)
+    b = _tokens(["Hel", "lo", " world", "!"])
+    al = align_tokens(a, b)
+    assert list(zip(al.starts, al.ends)) == [(0, 5), (5, 11), (11, 12)]
+    assert al.span_a.tolist() == [-1, 0, 0, 1, 1, 2]
+    assert al.span_b.tolist() == [0, 0, 1, 2]
+    acts_a = torch.tensor([[100.0], [1.0], [3.0], [5.0], [7.0], [9.0]])
+    acts_b = torch.tensor([[10.0, 1.0], [20.0, 3.0], [30.0, 5.0], [40.0, 7.0]])
+    assert pool_spans(acts_a, al.span_a, al.n_spans).flatten().tolist() == [2.0, 6.0, 9.0]
+    assert pool_spans(acts_b, al.span_b, al.n_spans).tolist() == [[15.0, 2.0], [30.0, 5.0],
+                                                                 [40.0, 7.0]]
+
+
+def test_split_characters_and_overlaps_form_one_unit():
+    # a byte-level BPE splitting "⭢" (3 bytes) into three tokens that all report its span
+    unit, start, end = token_units(np.array([0, 1, 1, 1, 4]), np.array([1, 4, 4, 4, 5]))
+    assert unit.tolist() == [0, 1, 1, 1, 2] and start.tolist() == [0, 1, 4]
+    # a zero-width token stays unaligned; overlapping spans merge
+    unit, start, end = token_units(np.array([0, 0, 2, 3]), np.array([0, 3, 4, 5]))
+    assert unit.tolist() == [-1, 0, 0, 0] and (start.tolist(), end.tolist()) == ([0], [5])
+
+
+def test_trimmed_whitespace_falls_inside_a_span_or_is_dropped():
+    a = _tokens(["Hi", " ", "there"])  # A keeps the space as its own token
+    trimmed = TokenizedText(np.arange(2), np.arange(2), np.array([0, 3]), np.array([2, 8]), 8)
+    al = align_tokens(a, trimmed)  # only A tokenizes byte 2: that span is dropped
+    assert list(zip(al.starts, al.ends)) == [(0, 2), (3, 8)]
+    assert al.span_a.tolist() == [0, -1, 1] and al.span_b.tolist() == [0, 1]
+    with_space = _tokens(["Hi", " there"])  # B includes it in the next token
+    al = align_tokens(trimmed, with_space)
+    assert list(zip(al.starts, al.ends)) == [(0, 2), (2, 8)]
+    assert al.span_a.tolist() == [0, 1] and al.span_b.tolist() == [0, 1]
+
+
+def test_truncated_side_limits_the_aligned_text():
+    a = _tokens(["ab", "c", "def"])
+    short = TokenizedText(np.arange(2), np.arange(2), np.array([0, 1]), np.array([1, 3]), 6)
+    al = align_tokens(a, short)
+    assert list(zip(al.starts, al.ends)) == [(0, 3)]
+    assert al.span_a.tolist() == [0, 0, -1] and al.span_b.tolist() == [0, 0]
+
+
+def _check_document(text, tok_a, tok_b):
+    a, b = tokenize_with_bytes(tok_a, text), tokenize_with_bytes(tok_b, text)
+    al = align_tokens(a, b)
+    data = text.encode("utf-8")
+    assert (np.diff(al.starts) > 0).all() and (al.starts[1:] >= al.ends[:-1]).all()
+    kept = np.zeros(len(data), bool)
+    for start, end in zip(al.starts, al.ends):
+        kept[start:end] = True
+        data[start:end].decode("utf-8")  # spans end on character boundaries
+    covered = []
+    for tok, span in ((a, al.span_a), (b, al.span_b)):
+        assert (span[np.setdiff1d(np.arange(len(span)), tok.keep)] == -1).all()
+        mask = np.zeros(len(data), bool)
+        for s, e in zip(tok.byte_start, tok.byte_end):
+            mask[s:e] = True
+        covered.append(mask)
+        located = tok.byte_end > tok.byte_start
+        assert (span[tok.keep][~located] == -1).all()
+        for k in range(al.n_spans):  # each span's tokens lie in it, each side at least one
+            members = np.flatnonzero(span[tok.keep] == k)
+            assert len(members)
+            assert tok.byte_start[members].min() >= al.starts[k]
+            assert tok.byte_end[members].max() <= al.ends[k]
+    # every byte that both tokenizations cover is in an aligned span: nothing shared is lost
+    assert not (covered[0] & covered[1] & ~kept).any()
+    return a, al
+
+
+def test_trained_tokenizer_pair_covers_the_shared_text(tokenizers):
+    tok_a, tok_b = tokenizers
+    for document in default_corpus():
+        a, al = _check_document(document.text, tok_a, tok_b)
+        data = document.text.encode("utf-8")
+        for k in range(al.n_spans):  # byte-level BPE round-trips every span exactly
+            ids = a.input_ids[al.span_a == k]
+            assert tok_a.decode(ids).strip() == data[al.starts[k]:al.ends[k]].decode().strip()
+
+
+def test_non_ascii_text_uses_byte_offsets(tokenizers):
+    text = "naïve café ⭢ 子曰：學而時習之 — Ἐν ἀρχῇ 🙂👍🏽 end"
+    a, al = _check_document(text, *tokenizers)
+    assert a.n_bytes == len(text.encode("utf-8")) > len(text)
+    spans = [text.encode()[s:e].decode() for s, e in zip(al.starts, al.ends)]
+    assert "⭢" in "".join(spans) and spans[-1].strip() in ("end", "d", "nd")
+
+
+def test_special_tokens_are_dropped(tokenizers):
+    a = tokenize_with_bytes(tokenizers[0], "Hello world")
+    assert a.input_ids[0] == tokenizers[0].bos_token_id and a.keep[0] == 1
+
+
+def test_patch_grid_drops_prefix_and_keeps_row_major_order():
+    tokens = torch.arange(2 * (1 + 6) * 3, dtype=torch.float32).reshape(2, 7, 3)
+    maps = patch_grid(tokens, prefix_tokens=1, grid=(2, 3))
+    assert maps.shape == (2, 3, 2, 3)
+    assert torch.equal(maps[1, :, 1, 2], tokens[1, 1 + 5])
+    assert torch.equal(grid_samples(maps), tokens[:, 1:].reshape(-1, 3))
+    with pytest.raises(ValueError, match="grid"):
+        patch_grid(tokens[:, :6], prefix_tokens=1)
+
+
+def test_bilinear_resampling_to_the_target_grid():
+    maps = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    assert torch.equal(resample_grid(maps, (2, 2)), maps)
+    up = resample_grid(maps, (4, 4))
+    # cell centres at (i + 1/2)/4 map to source coordinates (i + 1/2)/2 - 1/2, clamped
+    assert torch.allclose(up[0, 0, 0], torch.tensor([0.0, 0.25, 0.75, 1.0]))
+    assert torch.allclose(up[0, 0, :, 0], torch.tensor([0.0, 0.5, 1.5, 2.0]))
+    constant = torch.full((1, 5, 16, 16), 3.5)
+    assert torch.allclose(resample_grid(constant, (14, 14)), torch.full((1, 5, 14, 14), 3.5))
