@@ -1,0 +1,57 @@
+"""MatchRecord: built from an engine result, saved, loaded without torch, resampled."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from empirics.matching import match_neurons
+from empirics.records import MatchRecord
+from tests.empirics.conftest import make_source
+
+
+def build(planted, groups):
+    a, b, where = planted
+    found = match_neurons(make_source(a, b, list(range(300, 3000, 300))), candidates=2,
+                          groups=groups)
+    record = MatchRecord.from_matches(
+        found, config={"engine": {"groups": groups}}, family="test", model_a="A",
+        model_b="B", size_a=1e6, size_b=2e6, layer_sizes_a=[25, 15],
+        layer_sizes_b=[32, 32])
+    return record, found, where
+
+
+def test_record_round_trip_keeps_pairs_layers_and_chunks(planted, tmp_path):
+    record, found, where = build(planted, groups=5)
+    record.save(tmp_path)
+    loaded = MatchRecord.load(tmp_path)
+    assert loaded.n_rosetta == 40 == len(found.index_a)
+    assert loaded.rosetta_per_layer_a.tolist() == [25, 15]
+    units_b = loaded.pairs["layer_b"] * 32 + loaded.pairs["unit_b"]
+    assert np.array_equal(units_b, where)
+    assert loaded.rosetta_fraction == 1.0
+    counts = loaded.resampled_counts(np.ones((2, 5)))
+    assert counts.tolist() == [40, 40]
+
+
+def test_a_record_without_chunks_says_how_to_get_them(planted, tmp_path):
+    record, _, _ = build(planted, groups=0)
+    record.save(tmp_path)
+    loaded = MatchRecord.load(tmp_path)
+    assert loaded.chunks == {}
+    with pytest.raises(ValueError, match="bootstrap groups"):
+        loaded.resampled_counts(np.ones((1, 3)))
+
+
+def test_records_load_without_torch(planted, tmp_path):
+    record, _, _ = build(planted, groups=3)
+    record.save(tmp_path)
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import numpy as np\n"
+            "from empirics.records import MatchRecord\n"
+            f"r = MatchRecord.load({str(tmp_path)!r})\n"
+            "print(r.n_rosetta, r.resampled_counts(np.ones((1, 3)))[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["40", "40"]
