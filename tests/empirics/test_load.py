@@ -1,0 +1,81 @@
+"""The loader: local checkpoints, the untrained null at the real configuration, clear errors."""
+
+import pytest
+import torch
+
+from empirics.hooks import layer_widths
+from empirics.load import MissingModelError, load_model
+from empirics.registry import get_spec
+from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizers()[0]
+
+
+@pytest.mark.parametrize("architecture", ["gpt2", "opt", "gpt_neox", "qwen2"])
+def test_saved_text_model_loads_with_its_tokenizer(tmp_path, tokenizer, architecture):
+    spec = save_text_model(tmp_path, architecture, tokenizer)
+    loaded = load_model(spec, path=tmp_path, dtype=torch.bfloat16)
+    assert loaded.architecture == architecture and not loaded.model.training
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
+    assert layer_widths(loaded.model) == list(spec.layer_sizes)
+    assert loaded.processor("héllo")["input_ids"] == tokenizer("héllo")["input_ids"]
+    again = load_model(spec, path=tmp_path)
+    for p, q in zip(loaded.model.parameters(), again.model.parameters()):
+        torch.testing.assert_close(p.float(), q.float(), atol=1e-2, rtol=1e-2)
+
+
+def test_random_init_is_seeded_and_leaves_the_global_rng_alone(tmp_path, tokenizer):
+    spec = save_text_model(tmp_path, "gpt2", tokenizer)
+    trained = load_model(spec, path=tmp_path)
+    state = torch.random.get_rng_state()
+    first = load_model(spec, path=tmp_path, init="random", seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second = load_model(spec, path=tmp_path, init="random", seed=3)
+    other = load_model(spec, path=tmp_path, init="random", seed=4)
+    weight = "transformer.h.0.mlp.c_fc.weight"
+    params = [dict(m.model.named_parameters())[weight] for m in (trained, first, second, other)]
+    assert torch.equal(params[1], params[2])
+    assert not torch.equal(params[0], params[1]) and not torch.equal(params[1], params[3])
+    assert first.identity["seed"] == 3 and first.init == "random"
+
+
+def test_untrained_null_from_the_registry_configuration(tmp_path, tokenizer):
+    tokenizer.save_pretrained(tmp_path)  # only the tokenizer is local: no config, no weights
+    spec = get_spec("pythia-70m")
+    loaded = load_model(spec, path=tmp_path, init="random")
+    assert layer_widths(loaded.model) == list(spec.layer_sizes)
+    assert sum(p.numel() for p in loaded.model.parameters()) == spec.n_params
+
+
+def test_vision_model_and_processor(tmp_path):
+    spec = save_vision_model(tmp_path, "dinov2")
+    loaded = load_model(spec, path=tmp_path)
+    assert loaded.architecture == "dinov2" and layer_widths(loaded.model) == [128, 128]
+    assert type(loaded.processor).__name__.startswith("BitImageProcessor")
+
+
+def test_open_clip_untrained_null_at_the_real_size():
+    spec = get_spec("openclip-vit-b-16")
+    loaded = load_model(spec, init="random")
+    assert loaded.architecture == "open_clip_vit"
+    assert layer_widths(loaded.model) == list(spec.layer_sizes)
+    assert sum(p.numel() for p in loaded.model.parameters()) == spec.n_params
+
+
+def test_missing_models_give_one_clear_message(tmp_path, tokenizer):
+    empty = tmp_path / "hub"
+    empty.mkdir()
+    with pytest.raises(MissingModelError) as error:
+        load_model(get_spec("pythia-160m"), cache_dir=empty)
+    assert "huggingface-cli download EleutherAI/pythia-160m" in str(error.value)
+    assert "path=" in str(error.value)
+    tokenizer.save_pretrained(tmp_path / "partial")
+    with pytest.raises(MissingModelError, match=r"config.json, weights"):
+        load_model(get_spec("pythia-160m"), path=tmp_path / "partial")
+    with pytest.raises(MissingModelError, match="huggingface-cli download laion/CLIP-ViT-B-16"):
+        load_model(get_spec("openclip-vit-b-16"), cache_dir=empty)
+    with pytest.raises(MissingModelError, match="open_clip_model.safetensors"):
+        load_model(get_spec("openclip-vit-b-16"), path=empty)

@@ -1,0 +1,54 @@
+"""The registry's data agree with the architectures they describe (meta-device builds)."""
+
+import open_clip
+import pytest
+import torch
+import transformers
+
+from empirics.hooks import layer_widths
+from empirics.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
+
+
+def _meta_model(spec):
+    with torch.device("meta"):
+        if spec.loader == "open_clip":
+            return open_clip.create_model(spec.open_clip[0], pretrained=None,
+                                          device="meta").visual
+        config = dict(spec.config)
+        config = transformers.AutoConfig.for_model(config.pop("model_type"), **config)
+        if spec.kind == "text":
+            return transformers.AutoModelForCausalLM.from_config(config)
+        return transformers.AutoModel.from_config(config)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_spec_matches_its_architecture(spec):
+    model = _meta_model(spec)
+    assert sum(p.numel() for p in model.parameters()) == spec.n_params
+    assert layer_widths(model, spec.architecture) == list(spec.layer_sizes)
+    assert spec.n_neurons == spec.n_layers * spec.d_mlp
+    assert spec.architecture in HOOK_POINTS and spec.hook_point.startswith("input of ")
+
+
+def test_families_and_identifiers():
+    assert len({s.name for s in SPECS}) == len(SPECS)
+    assert [s.name for s in family_specs("gpt2")] == ["gpt2-124m", "gpt2-355m", "gpt2-774m",
+                                                      "gpt2-1.5b"]
+    assert get_spec("EleutherAI/pythia-1.4b").name == "pythia-1.4b"
+    assert get_spec("openclip-vit-bigg-14").open_clip == ("ViT-bigG-14", "laion2b_s39b_b160k")
+    for spec in family_specs("openclip"):
+        assert open_clip.get_pretrained_cfg(*spec.open_clip)["hf_hub"].startswith("laion/")
+    with pytest.raises(KeyError, match="unknown model"):
+        get_spec("pythia-7b")
+    with pytest.raises(KeyError, match="unknown family"):
+        family_specs("llama")
+
+
+def test_matched_pairs_at_each_scale():
+    pairs = [(a.name, b.name) for a, b in matched_pairs("pythia", "opt")]
+    assert pairs == [("pythia-160m", "opt-125m"), ("pythia-410m", "opt-350m"),
+                     ("pythia-1.4b", "opt-1.3b"), ("pythia-2.8b", "opt-2.7b"),
+                     ("pythia-6.9b", "opt-6.7b"), ("pythia-12b", "opt-13b")]
+    vision = [(a.name, b.name) for a, b in matched_pairs("openclip", "dinov2")]
+    assert vision == [("openclip-vit-b-16", "dinov2-base"), ("openclip-vit-l-14", "dinov2-large"),
+                      ("openclip-vit-g-14", "dinov2-giant")]
