@@ -1,0 +1,74 @@
+"""The Comparison record: built from arrays, saved and loaded unchanged, refused as another kind."""
+
+import numpy as np
+import pytest
+
+from bridge.agreement import Prediction
+from bridge.records import Comparison, build_comparison
+from theory.records import RecordError, TheoryRun
+
+
+def family_counts(k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    n = np.geomspace(1e7, 1e10, k)
+    count = 4.0 * n**0.62 * np.exp(0.05 * rng.standard_normal(k))
+    replicates = count[:, None] * np.exp(0.03 * rng.standard_normal((k, 200)))
+    return n, count, replicates
+
+
+def build(seed=5, k=6, **kwargs):
+    n, count, _ = family_counts(k)
+    config = {"family": "toy", "level": 0.95, "seed": seed, "margin": 0.1}
+    return build_comparison(config, "toy", n, count, rng=np.random.default_rng(seed),
+                            n_resamples=2000, **kwargs)
+
+
+@pytest.mark.parametrize("k", [5, 6])  # 5 sizes: infinite AICc of the 3-parameter forms
+def test_round_trip_keeps_every_field(tmp_path, k):
+    _, _, replicates = family_counts(k)
+    record = build(k=k, replicates=replicates, prediction=Prediction(1 / 1.6, 0.01))
+    record.save(tmp_path)
+    loaded = Comparison.load(tmp_path)
+    for name in ("sizes", "counts", "residuals"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(record, name))
+    for key in ("low", "high", "log_se"):
+        np.testing.assert_array_equal(loaded.error_bars[key], record.error_bars[key])
+    for name in ("family", "fits", "intervals", "diagnostics", "agreement", "verdict", "config"):
+        assert getattr(loaded, name) == getattr(record, name)
+
+
+def test_record_holds_the_headline_and_labelled_checks():
+    _, _, replicates = family_counts()
+    record = build(replicates=replicates, prediction=Prediction(1 / 1.6))
+    assert set(record.intervals) == {"ols-t", "quasi-poisson-t", "case-percentile", "case-bca",
+                                     "data-replicates"}
+    assert record.intervals["ols-t"]["estimate"] == record.fits["ols-log"]["alpha"]
+    assert record.fits["ols-log"]["sublinear_supported"]
+    assert record.agreement["verdict"] in record.verdict
+    assert set(record.diagnostics) == {"curvature", "aicc", "extrapolation"}
+
+
+def test_without_prediction_or_data_errors_those_parts_stay_empty(tmp_path):
+    record = build()
+    assert record.agreement == {} and record.error_bars == {}
+    assert "prediction" not in record.verdict
+    record.save(tmp_path)
+    assert Comparison.load(tmp_path).error_bars == {}
+
+
+def test_same_seed_same_record_fields():
+    assert build(seed=3).intervals == build(seed=3).intervals
+    assert build(seed=3).intervals != build(seed=4).intervals
+
+
+def test_loading_as_another_kind_is_refused(tmp_path):
+    build().save(tmp_path)
+    with pytest.raises(RecordError, match="'comparison' record"):
+        TheoryRun.load(tmp_path)
+
+
+def test_bad_counts_build_nothing():
+    n, count, _ = family_counts()
+    count[2] = 0.0
+    with pytest.raises(ValueError, match="counts must be positive"):
+        build_comparison({}, "toy", n, count, rng=np.random.default_rng(0))
