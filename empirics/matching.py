@@ -126,7 +126,6 @@ def match_neurons(
     """
     keep = _check_options(k, candidates, groups)
     n, m = _widths(source)
-    k, keep = min(k, n, m), min(keep, n, m)
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
     block_rows = block_rows or block_size_for(m, memory)
     settings = {"n": n, "m": m, "keep": keep, "block_rows": block_rows, "dtype": str(dtype)}

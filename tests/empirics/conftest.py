@@ -16,6 +16,18 @@ def make_source(a: np.ndarray, b: np.ndarray, splits):
     return stream
 
 
+def brute_mutual(r, k):
+    """Mutual top-k on a full matrix by stable sorts (lower index first among ties)."""
+    rows = np.argsort(-r, axis=1, kind="stable")[:, :k]
+    cols = np.argsort(-r, axis=0, kind="stable")[:k, :]
+    pairs = set()
+    for i in range(r.shape[0]):
+        for j in rows[i]:
+            if i in cols[:, j]:
+                pairs.add((i, int(j)))
+    return pairs
+
+
 @pytest.fixture
 def planted():
     """B holds noisy copies of A's neurons at permuted positions plus unmatched neurons."""

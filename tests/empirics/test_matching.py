@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from empirics.matching import layer_units, match_neurons
 from empirics.nulls import permute_tokens
-from tests.empirics.conftest import make_source
+from tests.empirics.conftest import brute_mutual, make_source
 
 
 @pytest.mark.parametrize("block_rows", [1, 7, 40])
@@ -142,3 +144,28 @@ def test_match_under_seeds_runs_every_seed(planted):
     assert sorted(runs) == [0, 1, 2] and all(len(m.index_a) == 0 for m in runs.values())
     loose = match_under_seeds(lambda s: permute_tokens(source, seed=s), [0, 1])
     assert not np.array_equal(loose[0].index_b, loose[1].index_b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), tokens=st.integers(30, 300), n=st.integers(1, 12),
+       m=st.integers(1, 12), k=st.integers(1, 3), block_rows=st.integers(1, 13),
+       splits=st.lists(st.integers(1, 299), max_size=4))
+def test_engine_equals_mutual_top_k_of_corrcoef(seed, tokens, n, m, k, block_rows, splits):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((tokens, n)) + 100.0
+    b = 0.5 * a[:, rng.integers(0, n, m)] + rng.standard_normal((tokens, m))
+    found = match_neurons(make_source(a, b, [s for s in splits if s < tokens]), k=k,
+                          block_rows=block_rows)
+    r = np.corrcoef(a, b, rowvar=False)[:n, n:]
+    assert set(zip(found.index_a.tolist(), found.index_b.tolist())) == brute_mutual(r, k)
+    np.testing.assert_allclose(found.correlation, r[found.index_a, found.index_b], atol=1e-6)
+
+
+def test_memory_sets_the_block_size_and_not_the_result(planted):
+    from empirics.matching import available_memory, block_size_for
+
+    a, b, where = planted
+    source = make_source(a, b, [1500])
+    assert block_size_for(64, 64 * 32 * 5) == 5 and available_memory("cpu") > 0
+    small = match_neurons(source, memory_bytes=64 * 32 * 5)
+    assert small.block_rows == 5 and np.array_equal(small.index_b, where)

@@ -11,19 +11,7 @@ from empirics.resample import (
     mutual_on_graph,
     resampled_counts,
 )
-from tests.empirics.conftest import make_source
-
-
-def brute_mutual(r, k):
-    """Mutual top-k on a full matrix by stable sorts (lower index first among ties)."""
-    rows = np.argsort(-r, axis=1, kind="stable")[:, :k]
-    cols = np.argsort(-r, axis=0, kind="stable")[:k, :]
-    pairs = set()
-    for i in range(r.shape[0]):
-        for j in rows[i]:
-            if i in cols[:, j]:
-                pairs.add((i, int(j)))
-    return pairs
+from tests.empirics.conftest import brute_mutual, make_source
 
 
 @settings(max_examples=40)
