@@ -131,9 +131,7 @@ def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
 def _load_transformers(spec, path, init, dtype, device, device_map, download, cache_dir, seed):
     import transformers
 
-    source = _local_directory(spec, path, download, cache_dir)
-    if isinstance(source, Path):
-        _check_files(spec, source, init)
+    source = _transformers_source(spec, path, init, download, cache_dir)
     common = dict(local_files_only=not download, cache_dir=cache_dir)
     model_class = (transformers.AutoModelForCausalLM if spec.kind == "text"
                    else transformers.AutoModel)
@@ -156,11 +154,25 @@ def _load_transformers(spec, path, init, dtype, device, device_map, download, ca
     return LoadedModel(spec, model.eval(), processor, architecture_of(model), init, identity)
 
 
+def _transformers_source(spec, path, init, download, cache_dir) -> Path | str | None:
+    """Checkpoint directory or repo id; None for an untrained vision model that has none
+    (its registry configuration and standard preprocessing suffice)."""
+    try:
+        source = _local_directory(spec, path, download, cache_dir)
+    except MissingModelError:
+        if init == "random" and spec.kind == "vision" and spec.config_items and path is None:
+            return None
+        raise
+    if isinstance(source, Path):
+        _check_files(spec, source, init)
+    return source
+
+
 def _random_config(spec, source, common):
     """The real configuration: the checkpoint's config.json if present, else the registry's."""
     import transformers
 
-    if isinstance(source, Path) and not (source / "config.json").exists():
+    if source is None or isinstance(source, Path) and not (source / "config.json").exists():
         config = dict(spec.config)
         return transformers.AutoConfig.for_model(config.pop("model_type"), **config)
     return transformers.AutoConfig.from_pretrained(source, **common)
@@ -172,6 +184,8 @@ def _processor(spec, source, common):
     if spec.kind == "text":
         return transformers.AutoTokenizer.from_pretrained(source, use_fast=True, **common)
     try:
+        if source is None:
+            raise OSError("no checkpoint directory")
         return transformers.AutoImageProcessor.from_pretrained(source, **common)
     except OSError:
         if spec.architecture not in ("dinov2", "dinov2_swiglu"):

@@ -1,5 +1,6 @@
 """The loader: local checkpoints, the untrained null at the real configuration, clear errors."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,3 +80,11 @@ def test_missing_models_give_one_clear_message(tmp_path, tokenizer):
         load_model(get_spec("openclip-vit-b-16"), cache_dir=empty)
     with pytest.raises(MissingModelError, match="open_clip_model.safetensors"):
         load_model(get_spec("openclip-vit-b-16"), path=empty)
+
+
+def test_untrained_dinov2_needs_no_files(tmp_path):
+    spec = get_spec("dinov2-small")
+    loaded = load_model(spec, init="random", cache_dir=tmp_path)
+    assert layer_widths(loaded.model) == list(spec.layer_sizes)
+    pixels = loaded.processor(images=[np.zeros((300, 400, 3), np.uint8)], return_tensors="pt")
+    assert tuple(pixels["pixel_values"].shape) == (1, 3, 224, 224)
