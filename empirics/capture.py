@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from empirics.align import (
     SpanAlignment,
@@ -86,7 +87,8 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                      documents: Sequence[TextDocument], *, docs_per_batch: int = 8,
                      max_tokens: int | None = 512, store_dtype: torch.dtype = torch.float32,
                      out_device: str | torch.device = "cpu",
-                     cache_dir: str | Path | None = None) -> CapturedPair:
+                     cache_dir: str | Path | None = None, progress: bool = False
+                     ) -> CapturedPair:
     """Aligned-span activations of two language models on the same documents.
 
     Parameters
@@ -100,6 +102,7 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
         engine's statistics are float64 either way).
     out_device : where yielded tensors live.
     cache_dir : optional activation cache directory.
+    progress : show a progress bar over the batches of every pass that runs the models.
     """
     tokenized = [(tokenize_with_bytes(model_a.processor, d.text, max_tokens=max_tokens),
                   tokenize_with_bytes(model_b.processor, d.text, max_tokens=max_tokens))
@@ -108,7 +111,7 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     groups = _batches(list(zip(tokenized, alignments)), docs_per_batch)
 
     def compute():
-        for group in groups:
+        for group in tqdm(groups, desc="text batches", disable=not progress):
             yield tuple(_text_side(model, [t[side] for t, _ in group], [al for _, al in group],
                                    side, store_dtype)
                         for side, model in enumerate((model_a, model_b)))
@@ -151,18 +154,20 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                       target_grid: tuple[int, int] | None = None,
                       store_dtype: torch.dtype = torch.float32,
                       out_device: str | torch.device = "cpu",
-                      cache_dir: str | Path | None = None) -> CapturedPair:
+                      cache_dir: str | Path | None = None, progress: bool = False
+                      ) -> CapturedPair:
     """Patch-position activations of two vision models on the same images.
 
     Each model preprocesses the images its own way; prefix tokens (CLS, registers) are
     dropped and both patch maps are resampled bilinearly to `target_grid` (default: model
-    B's grid). Samples are (image, row, column) positions, image-major.
+    B's grid). Samples are (image, row, column) positions, image-major. The other
+    parameters are those of `text_pair_source`.
     """
     groups = _batches(list(images), images_per_batch)
     prefix_a, prefix_b = prefix_tokens(model_a), prefix_tokens(model_b)
 
     def compute():
-        for group in groups:
+        for group in tqdm(groups, desc="image batches", disable=not progress):
             maps_b = _patch_maps(model_b, group, prefix_b)
             target = tuple(target_grid or maps_b[0].shape[-2:])
             maps_a = _patch_maps(model_a, group, prefix_a)
