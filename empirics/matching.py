@@ -46,13 +46,15 @@ class Matches:
     of zero-variance neurons, which never appear in a pair. When `rechecked`, `correlation`
     comes from the float32 candidate pass, `max_recheck_change` is its largest change against
     the block passes and `changed_pairs` the number of mutual pairs the re-check added or
-    removed. `chunks` holds the per-chunk statistics for the bootstrap (when requested).
+    removed. Pairs below `min_correlation` (when given) are dropped. `chunks` holds the
+    per-chunk statistics for the bootstrap (when requested).
     """
 
     index_a: np.ndarray
     index_b: np.ndarray
     correlation: np.ndarray
     k: int
+    min_correlation: float | None
     n_tokens: int
     row_partners: np.ndarray
     row_r: np.ndarray
@@ -216,7 +218,8 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
     moments_a, moments_b = state.moments()
     return Matches(
         index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
-        correlation=r[mutual][order], k=k, n_tokens=moments_a.count,
+        correlation=r[mutual][order], k=k, min_correlation=min_correlation,
+        n_tokens=moments_a.count,
         row_partners=rows.indices.numpy(), row_r=rows.values.numpy(),
         col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
         dead_a=moments_a.dead.cpu().numpy(), dead_b=moments_b.dead.cpu().numpy(),

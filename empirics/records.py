@@ -35,6 +35,7 @@ class MatchRecord(Record):
     size_b: float
     null: str
     k: int
+    min_correlation: float | None
     n_tokens: int
     n_neurons_a: int
     n_neurons_b: int
@@ -63,6 +64,7 @@ class MatchRecord(Record):
         return cls(
             config=config, family=family, model_a=model_a, model_b=model_b,
             size_a=float(size_a), size_b=float(size_b), null=null, k=matches.k,
+            min_correlation=matches.min_correlation,
             n_tokens=matches.n_tokens, n_neurons_a=int(sum(layer_sizes_a)),
             n_neurons_b=int(sum(layer_sizes_b)), n_rosetta=len(matches.index_a),
             dead_a=int(matches.dead_a.sum()), dead_b=int(matches.dead_b.sum()),
@@ -89,8 +91,8 @@ class MatchRecord(Record):
                              "per-chunk statistics; re-run the match with bootstrap groups")
         return ChunkStats(**self.chunks)
 
-    def resampled_counts(self, weights: np.ndarray,
-                         min_correlation: float | None = None) -> np.ndarray:
-        """R under each row of chunk-group weights (see empirics.resample)."""
+    def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
+        """R under each row of chunk-group weights (see empirics.resample), with the same k
+        and correlation threshold as the match."""
         return resampled_counts(self.chunk_stats(), weights, k=self.k,
-                                min_correlation=min_correlation)
+                                min_correlation=self.min_correlation)
