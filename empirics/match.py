@@ -1,0 +1,170 @@
+"""python -m empirics.match: match the MLP neurons of model pairs and write MatchRecords.
+
+    python -m empirics.match --family language --all --device cuda --out runs/
+    python -m empirics.match --family vision --pair openclip-vit-b-16 dinov2-base --init random
+
+For every pair it loads both models (local directory or Hugging Face cache; nothing is
+downloaded unless --download), streams their aligned activations on the same inputs through
+the matching engine (progress bar per block; the accumulation state is checkpointed, so an
+interrupted run resumes) and writes one MatchRecord in a run directory derived from the whole
+configuration. An existing record is reused unless --force. `--init random` runs the
+untrained null (same architectures, random weights); `--null permuted` shuffles model B's
+samples inside each batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from empirics.capture import image_pair_source, text_pair_source
+from empirics.load import MissingModelError, load_model
+from empirics.matching import match_neurons
+from empirics.nulls import permute_tokens
+from empirics.records import MatchRecord
+from empirics.registry import ModelSpec, get_spec, matched_pairs
+from empirics.stimuli import (
+    default_corpus,
+    load_image_folder,
+    load_text_files,
+    synthetic_images,
+)
+from theory.records import record_exists, run_dir
+from theory.runtime import resolve_device
+
+log = logging.getLogger("empirics.match")
+
+#: The cross-family pairs at matched scale that `--all` runs, per kind.
+FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m empirics.match",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--family", choices=("language", "vision", "toy"), required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pair", nargs=2, metavar=("A", "B"), help="registry names or HF ids")
+    which.add_argument("--all", action="store_true",
+                       help="every matched-scale pair of " + ", ".join(
+                           f"{k}: {a} x {b}" for k, (a, b) in FAMILY_PAIRS.items()))
+    p.add_argument("--init", choices=("pretrained", "random"), default="pretrained")
+    p.add_argument("--null", choices=("none", "permuted"), default="none")
+    p.add_argument("--docs", type=int, default=None, help="documents to use (default: all)")
+    p.add_argument("--tokens", type=int, default=512, help="max tokens per document")
+    p.add_argument("--text", nargs="+", type=Path, help="text files instead of the corpus")
+    p.add_argument("--images", type=int, default=64, help="synthetic images to use")
+    p.add_argument("--image-dir", type=Path, help="a folder of images instead")
+    p.add_argument("--batch", type=int, default=8, help="documents or images per batch")
+    p.add_argument("--k", type=int, default=1, help="mutual top-k (1: nearest neighbours)")
+    p.add_argument("--candidates", type=int, default=3, help="partners kept per neuron")
+    p.add_argument("--groups", type=int, default=64, help="chunk groups for the bootstrap")
+    p.add_argument("--min-correlation", type=float, default=None)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
+                   help="model weights and product precision")
+    p.add_argument("--path-a", type=Path, help="local checkpoint of model A")
+    p.add_argument("--path-b", type=Path, help="local checkpoint of model B")
+    p.add_argument("--cache-dir", type=Path, help="Hugging Face cache directory")
+    p.add_argument("--download", action="store_true", help="allow downloading weights")
+    p.add_argument("--seed", type=int, default=0, help="seed of random inits and the null")
+    p.add_argument("--out", type=Path, default=Path("runs"))
+    p.add_argument("--force", action="store_true", help="recompute existing records")
+    return p
+
+
+def pairs_for(args) -> list[tuple[ModelSpec, ModelSpec]]:
+    if args.pair:
+        return [(get_spec(args.pair[0]), get_spec(args.pair[1]))]
+    return list(matched_pairs(*FAMILY_PAIRS[args.family]))
+
+
+def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
+               options: dict, out: Path, device: torch.device, paths=(None, None),
+               force: bool = False) -> Path:
+    """Load, capture, match and save one pair; return the record's directory.
+
+    `options` holds init, null, seed, dtype (name), batch, tokens, k, candidates, groups,
+    min_correlation, cache_dir and download; it goes into the record's config whole.
+    """
+    config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
+              "inputs": [item.id for item in inputs], **options}
+    directory = run_dir(out, "match", config, f"{spec_a.name}--{spec_b.name}")
+    if record_exists(directory) and not force:
+        log.info("reusing %s", directory)
+        return directory
+    dtype = DTYPES[options["dtype"]]
+    models = [load_model(spec, path=path, init=options["init"], dtype=dtype, device=device,
+                         download=options["download"], cache_dir=options["cache_dir"],
+                         seed=options["seed"] + side)
+              for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
+    pair = _capture(models, family, inputs, options, device)
+    source = pair.source
+    if options["null"] == "permuted":
+        source = permute_tokens(source, seed=options["seed"])
+    found = match_neurons(source, k=options["k"], candidates=options["candidates"],
+                          groups=options["groups"], min_correlation=options["min_correlation"],
+                          device=device, dtype=dtype,
+                          checkpoint=directory / "state", progress=True)
+    null = "untrained" if options["init"] == "random" else options["null"]
+    record = MatchRecord.from_matches(
+        found, config=config | {"capture": pair.manifest}, family=family,
+        model_a=spec_a.name, model_b=spec_b.name, size_a=spec_a.n_params,
+        size_b=spec_b.n_params, layer_sizes_a=pair.layer_sizes_a,
+        layer_sizes_b=pair.layer_sizes_b, null=null)
+    record.save(directory)
+    return directory
+
+
+def _capture(models, family, inputs, options, device):
+    if family == "language":
+        return text_pair_source(*models, inputs, docs_per_batch=options["batch"],
+                                max_tokens=options["tokens"], out_device=device)
+    return image_pair_source(*models, inputs, images_per_batch=options["batch"],
+                             out_device=device)
+
+
+def inputs_for(args) -> list:
+    if args.family == "language":
+        documents = load_text_files(args.text) if args.text else default_corpus()
+        return documents[: args.docs] if args.docs else documents
+    return load_image_folder(args.image_dir) if args.image_dir else synthetic_images(args.images)
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.family == "toy":
+        parser.exit(2, "the toy family is trained and matched by `python -m theory.simulate "
+                       "--beta B` (its records feed `python -m bridge.compare --family toy`)\n")
+    try:
+        device = resolve_device(args.device)
+        pairs = pairs_for(args)
+    except (ValueError, KeyError) as error:
+        parser.error(str(error))
+    options = {"init": args.init, "null": args.null, "seed": args.seed, "dtype": args.dtype,
+               "batch": args.batch, "tokens": args.tokens, "k": args.k,
+               "candidates": args.candidates, "groups": args.groups,
+               "min_correlation": args.min_correlation, "download": args.download,
+               "cache_dir": str(args.cache_dir) if args.cache_dir else None}
+    inputs = inputs_for(args)
+    written = []
+    for spec_a, spec_b in pairs:
+        log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name, args.init,
+                 len(inputs))
+        try:
+            written.append(match_pair(spec_a, spec_b, family=args.family, inputs=inputs,
+                                      options=options, out=args.out, device=device,
+                                      paths=(args.path_a, args.path_b), force=args.force))
+        except MissingModelError as error:
+            parser.exit(1, f"{error}\n")
+        log.info("record: %s", written[-1])
+    return written
+
+
+if __name__ == "__main__":
+    main()

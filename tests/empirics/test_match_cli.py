@@ -1,0 +1,70 @@
+"""python -m empirics.match: one pair end to end on tiny models saved in the test."""
+
+import numpy as np
+import pytest
+import torch
+
+from empirics.match import main, match_pair
+from empirics.records import MatchRecord
+from empirics.stimuli import default_corpus
+from tests.empirics.models import save_text_model, train_tokenizers
+
+OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
+           "tokens": 128, "k": 1, "candidates": 2, "groups": 4, "min_correlation": None,
+           "download": False, "cache_dir": None}
+
+
+@pytest.fixture(scope="module")
+def saved_pair(tmp_path_factory):
+    bpe, unigram = train_tokenizers()
+    root = tmp_path_factory.mktemp("cli-models")
+    spec_a = save_text_model(root / "a", "gpt_neox", bpe, seed=1)
+    spec_b = save_text_model(root / "b", "opt", unigram, seed=2)
+    return root, spec_a, spec_b
+
+
+def test_a_pair_writes_a_record_and_is_reused(saved_pair, tmp_path):
+    root, spec_a, _ = saved_pair
+    docs = default_corpus()[:8]
+    kwargs = dict(family="language", inputs=docs, options=OPTIONS, out=tmp_path,
+                  device=torch.device("cpu"), paths=(root / "a", root / "a"))
+    directory = match_pair(spec_a, spec_a, **kwargs)
+    record = MatchRecord.load(directory)
+    live = record.n_neurons_a - record.dead_a
+    assert record.n_rosetta == live > 0 and np.allclose(record.pairs["r"], 1.0, atol=1e-5)
+    assert np.array_equal(record.pairs["unit_a"], record.pairs["unit_b"])
+    assert record.config["capture"]["kind"] == "text" and record.chunks["tokens"].shape == (4,)
+    stamp = (directory / "record.json").stat().st_mtime_ns
+    assert match_pair(spec_a, spec_a, **kwargs) == directory
+    assert (directory / "record.json").stat().st_mtime_ns == stamp
+
+
+def test_permuted_null_and_random_init_are_labelled(saved_pair, tmp_path):
+    root, spec_a, spec_b = saved_pair
+    docs = default_corpus()[:8]
+    common = dict(family="language", inputs=docs, out=tmp_path, device=torch.device("cpu"),
+                  paths=(root / "a", root / "b"))
+    permuted = MatchRecord.load(
+        match_pair(spec_a, spec_b, options=OPTIONS | {"null": "permuted"}, **common))
+    untrained = MatchRecord.load(
+        match_pair(spec_a, spec_b, options=OPTIONS | {"init": "random"}, **common))
+    assert (permuted.null, untrained.null) == ("permuted", "untrained")
+    assert permuted.config != untrained.config
+
+
+def test_missing_weights_exit_with_the_way_to_supply_them(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--pair", "pythia-70m", "opt-125m", "--device", "cpu",
+              "--cache-dir", str(tmp_path / "empty-cache"), "--out", str(tmp_path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "pythia-70m" in err and "huggingface-cli download" in err
+
+
+def test_unknown_models_and_the_toy_family_are_explained(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--family", "language", "--pair", "nope", "opt-125m", "--device", "cpu"])
+    assert "unknown model 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--family", "toy", "--all"])
+    assert "theory.simulate" in capsys.readouterr().err
