@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of random inits and the null")
     p.add_argument("--out", type=Path, default=Path("runs"))
     p.add_argument("--force", action="store_true", help="recompute existing records")
+    p.add_argument("--cache-activations", action="store_true",
+                   help="keep the aligned activations on disk in the run directory, so the "
+                        "engine's later passes read them instead of re-running the models")
     return p
 
 
@@ -101,7 +104,8 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
                          download=options["download"], cache_dir=options["cache_dir"],
                          seed=options["seed"] + side)
               for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
-    pair = _capture(models, family, inputs, options, device)
+    cache = directory / "activations" if options.get("cache_activations") else None
+    pair = _capture(models, family, inputs, options, device, cache)
     source = pair.source
     if options["null"] == "permuted":
         source = permute_tokens(source, seed=options["seed"])
@@ -119,12 +123,13 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     return directory
 
 
-def _capture(models, family, inputs, options, device):
+def _capture(models, family, inputs, options, device, cache):
     if family == "language":
         return text_pair_source(*models, inputs, docs_per_batch=options["batch"],
-                                max_tokens=options["tokens"], out_device=device)
+                                max_tokens=options["tokens"], out_device=device,
+                                cache_dir=cache, progress=True)
     return image_pair_source(*models, inputs, images_per_batch=options["batch"],
-                             out_device=device)
+                             out_device=device, cache_dir=cache, progress=True)
 
 
 def inputs_for(args) -> list:
@@ -150,7 +155,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
                "batch": args.batch, "tokens": args.tokens, "k": args.k,
                "candidates": args.candidates, "groups": args.groups,
                "min_correlation": args.min_correlation, "download": args.download,
-               "cache_dir": str(args.cache_dir) if args.cache_dir else None}
+               "cache_dir": str(args.cache_dir) if args.cache_dir else None,
+               "cache_activations": args.cache_activations}
     inputs = inputs_for(args)
     written = []
     for spec_a, spec_b in pairs:

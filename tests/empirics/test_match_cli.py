@@ -11,7 +11,7 @@ from tests.empirics.models import save_text_model, train_tokenizers
 
 OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
            "tokens": 128, "k": 1, "candidates": 2, "groups": 4, "min_correlation": None,
-           "download": False, "cache_dir": None}
+           "download": False, "cache_dir": None, "cache_activations": False}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,10 @@ def test_permuted_null_and_random_init_are_labelled(saved_pair, tmp_path):
     docs = default_corpus()[:8]
     common = dict(family="language", inputs=docs, out=tmp_path, device=torch.device("cpu"),
                   paths=(root / "a", root / "b"))
-    permuted = MatchRecord.load(
-        match_pair(spec_a, spec_b, options=OPTIONS | {"null": "permuted"}, **common))
+    permuted = MatchRecord.load(match_pair(
+        spec_a, spec_b, options=OPTIONS | {"null": "permuted", "cache_activations": True},
+        **common))
+    assert list((tmp_path / "match").glob("*/activations/manifest.json"))
     untrained = MatchRecord.load(
         match_pair(spec_a, spec_b, options=OPTIONS | {"init": "random"}, **common))
     assert (permuted.null, untrained.null) == ("permuted", "untrained")
