@@ -1,0 +1,248 @@
+"""The toy family: trained toy superposition nets (theory.toy_model) measured like any other
+family, with the same matching engine, on one shared evaluation set.
+
+For every width, every pair of seeds is matched (mutual nearest neighbours under Pearson r on
+the hidden activations; dead neurons excluded) and counted two ways (notes section 3.2):
+R_neurons, mutual pairs with r >= rho* (the paper's count), and R_features, the distinct
+dominant input features among the Rosetta neurons (the theory's count, since toy nets duplicate
+important features). The isolation of Rosetta and non-Rosetta neurons gives the polarization
+readout (paper Fig. 27), and two untrained nets of the same seeds give the null.
+
+The exponent of R(N) is the OLS slope of log mean R on log N over widths with a positive
+mean, with a percentile bootstrap over seed pairs (pairs resampled within each width). Pairs
+that share a seed are not independent, so with few seeds the interval is optimistic; the
+bridge's data-level intervals (from the saved MatchRecords) are the stricter check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from empirics.matching import Matches, match_neurons
+from empirics.records import MatchRecord
+from theory.records import Record, record_exists, run_dir
+from theory.toy_model import (
+    ToyConfig,
+    hidden_activations,
+    init_toy_nets,
+    instance_generator,
+    neuron_isolation,
+    sample_eval_set,
+    train_toy_nets,
+)
+
+log = logging.getLogger("empirics.toy")
+
+FAMILY = "toy"
+#: Thresholds rho* reported besides the headline one (notes section 3.2, step 5).
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+#: Seed of the shared evaluation set (distinct from every training stream by construction).
+EVAL_STREAM = 2**31 - 1
+BATCH_ROWS = 4096
+#: Per-width arrays of a ToySweep, each (pairs, widths).
+PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",
+               "isolation_rosetta", "isolation_nonrosetta", "dead", "null_neurons",
+               "null_max_correlation", "max_correlation")
+
+
+@dataclasses.dataclass(frozen=True)
+class ToySweep(Record):
+    """Rosetta counts and isolation of the toy family over widths and seed pairs.
+
+    `config` holds {"toy": ToyConfig.to_config(), "rho_star": float}. `pairs` (P, 2) are the
+    seed ids of each matched pair; `per_pair` maps each name of `PAIR_FIELDS` to (P, W);
+    `threshold_counts` (len(THRESHOLDS), P, W) counts R_neurons at each threshold;
+    `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
+    of the slope of log mean R on log N with the bootstrap interval over pairs.
+    """
+
+    kind: ClassVar[str] = "toy_sweep"
+    version: ClassVar[int] = 1
+
+    widths: np.ndarray
+    pairs: np.ndarray
+    per_pair: dict
+    threshold_counts: np.ndarray
+    final_loss: np.ndarray
+    exponent_neurons: list
+    exponent_features: list
+    level: float
+
+    def mean(self, name: str) -> np.ndarray:
+        """Mean over seed pairs of a `PAIR_FIELDS` array, (W,) (NaN where all are NaN)."""
+        values = self.per_pair[name]
+        with np.errstate(invalid="ignore"):
+            counts = np.sum(np.isfinite(values), axis=0)
+            return np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1),
+                            np.nan)
+
+
+def seed_pairs(seeds) -> list[tuple[int, int]]:
+    """Every unordered pair of distinct seeds."""
+    return list(itertools.combinations(seeds, 2))
+
+
+def activation_source(h_a: torch.Tensor, h_b: torch.Tensor, batch_rows: int = BATCH_ROWS):
+    """A re-iterable stream of aligned (a, b) batches cut from two (samples, N) tensors."""
+
+    def stream():
+        for start in range(0, h_a.shape[0], batch_rows):
+            yield h_a[start:start + batch_rows], h_b[start:start + batch_rows]
+
+    return stream
+
+
+def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu") -> Matches:
+    """Mutual nearest neighbours (every r) between two nets' activations on the same inputs."""
+    return match_neurons(activation_source(h_a, h_b), k=1, device=device)
+
+
+def above(matches: Matches, rho_star: float) -> Matches:
+    """The same matches restricted to pairs with r >= rho_star (the Rosetta neurons)."""
+    keep = matches.correlation >= rho_star
+    return dataclasses.replace(matches, index_a=matches.index_a[keep],
+                               index_b=matches.index_b[keep],
+                               correlation=matches.correlation[keep])
+
+
+def pair_statistics(rosetta: Matches, iso_a, iso_b, dominant_a, dominant_b) -> dict:
+    """Counts and isolation of one matched pair at one width (numpy arrays of length N).
+
+    Returns R_neurons, R_features (distinct dominant features of A's Rosetta neurons), the
+    redundancy (most of A's Rosetta neurons sharing one dominant feature), the share of pairs
+    whose two neurons have the same dominant feature, and the mean isolation of the Rosetta
+    and of the alive non-Rosetta neurons of both nets.
+    """
+    ia, ib = rosetta.index_a, rosetta.index_b
+    alive_a, alive_b = ~rosetta.dead_a, ~rosetta.dead_b
+    alive_a[ia], alive_b[ib] = False, False
+    rest = np.concatenate([iso_a[alive_a], iso_b[alive_b]])
+    features = dominant_a[ia]
+    return {
+        "rosetta_neurons": float(len(ia)),
+        "rosetta_features": float(len(np.unique(features))),
+        "redundancy": float(np.bincount(features).max()) if len(ia) else 0.0,
+        "feature_agreement": float(np.mean(features == dominant_b[ib])) if len(ia) else np.nan,
+        "isolation_rosetta": (float(np.concatenate([iso_a[ia], iso_b[ib]]).mean())
+                              if len(ia) else np.nan),
+        "isolation_nonrosetta": float(rest.mean()) if len(rest) else np.nan,
+        "dead": float(rosetta.dead_a.sum() + rosetta.dead_b.sum()),
+        "max_correlation": float(rosetta.row_r[:, 0].max()),
+    }
+
+
+def loglog_fit(widths, counts) -> float:
+    """OLS slope of log count on log width over the positive counts (NaN if < 2)."""
+    keep = np.asarray(counts) > 0
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(np.asarray(widths)[keep]), np.log(counts[keep]), 1)[0])
+
+
+def pair_bootstrap(widths, counts, *, rng: np.random.Generator, n_resamples: int = 2000,
+                   level: float = 0.95) -> list[float]:
+    """[estimate, low, high]: slope of log mean count, percentile interval from resampling
+    the seed pairs (rows of `counts`, (P, W)) with replacement within each width."""
+    counts = np.asarray(counts, dtype=np.float64)
+    estimate = loglog_fit(widths, counts.mean(axis=0))
+    index = rng.integers(0, counts.shape[0], size=(n_resamples, *counts.shape))
+    means = np.take_along_axis(counts[None], index, axis=1).mean(axis=1)
+    slopes = np.array([loglog_fit(widths, row) for row in means])
+    slopes = slopes[np.isfinite(slopes)]
+    if not len(slopes):
+        return [estimate, float("nan"), float("nan")]
+    tail = (1.0 - level) / 2.0
+    return [estimate, *(float(q) for q in np.quantile(slopes, [tail, 1.0 - tail]))]
+
+
+def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None) -> tuple[np.ndarray, dict, np.ndarray]:
+    """Match every seed pair at every width; return pairs (P, 2), per-pair statistics
+    {name: (P, W)} and threshold counts (len(THRESHOLDS), P, W).
+
+    `on_match(width, seed_a, seed_b, matches)` (optional) receives every pair's matches
+    (all mutual pairs, before the threshold), e.g. to save a MatchRecord.
+    """
+    config = nets.config
+    hidden = hidden_activations(nets, eval_x.to(nets.w_in.device))
+    iso, dominant, _ = (t.cpu().numpy() for t in neuron_isolation(nets))
+    pairs = seed_pairs(range(len(config.seeds)))
+    stats = {}
+    thresholds = np.zeros((len(THRESHOLDS), len(pairs), len(config.widths)))
+    for (p, (a, b)), (w, width) in itertools.product(enumerate(pairs),
+                                                     enumerate(config.widths)):
+        part = config.hidden_slice(width)
+        matches = match_pair(hidden[a, :, part], hidden[b, :, part], device=device)
+        if on_match is not None:
+            on_match(width, config.seeds[a], config.seeds[b], matches)
+        thresholds[:, p, w] = [np.sum(matches.correlation >= t) for t in THRESHOLDS]
+        row = pair_statistics(above(matches, rho_star), iso[a, part], iso[b, part],
+                              dominant[a, part], dominant[b, part])
+        for name, value in row.items():
+            stats.setdefault(name, np.full(thresholds.shape[1:], np.nan))[p, w] = value
+    seeds = np.array([[config.seeds[a], config.seeds[b]] for a, b in pairs], dtype=np.int64)
+    return seeds, stats, thresholds
+
+
+def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
+                       progress: bool = False, on_match=None) -> ToySweep:
+    """Train the sweep, match trained pairs and untrained pairs, and bundle a ToySweep."""
+    eval_x = sample_eval_set(config, generator=instance_generator(EVAL_STREAM, device=device))
+    trained = train_toy_nets(config, device=device, progress=progress)
+    pairs, stats, thresholds = measure_nets(trained.nets, eval_x, rho_star=rho_star,
+                                            device=device, on_match=on_match)
+    _, null, _ = measure_nets(init_toy_nets(config, device=device), eval_x,
+                              rho_star=rho_star, device=device)
+    stats["null_neurons"] = null["rosetta_neurons"]
+    stats["null_max_correlation"] = null["max_correlation"]
+    widths = np.array(config.widths, dtype=np.float64)
+    rng = np.random.default_rng(list(config.seeds))
+    return ToySweep(
+        config={"toy": config.to_config(), "rho_star": float(rho_star)},
+        widths=widths, pairs=pairs, per_pair=stats, threshold_counts=thresholds,
+        final_loss=trained.loss[-1].cpu().numpy().astype(np.float64),
+        exponent_neurons=pair_bootstrap(widths, stats["rosetta_neurons"], rng=rng),
+        exponent_features=pair_bootstrap(widths, stats["rosetta_features"], rng=rng),
+        level=0.95,
+    )
+
+
+def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,
+                 seed_a: int, seed_b: int) -> MatchRecord:
+    """The MatchRecord of one toy pair (Rosetta neurons at rho_star; size = parameters)."""
+    size = 2 * config.n_features * width + width + config.n_features
+    name = f"toy-n{config.n_features}-beta{config.beta:g}-N{width}"
+    return MatchRecord.from_matches(
+        above(matches, rho_star), family=FAMILY, model_a=f"{name}-seed{seed_a}",
+        model_b=f"{name}-seed{seed_b}", size_a=size, size_b=size, layer_sizes_a=[width],
+        layer_sizes_b=[width],
+        config={"toy": config.to_config(), "rho_star": float(rho_star), "width": width,
+                "seeds": [seed_a, seed_b], "k": 1, "n_tokens": int(matches.n_tokens)},
+    )
+
+
+def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force: bool = False,
+                  device="cpu", progress: bool = False) -> tuple[ToySweep, Path]:
+    """Measure the toy family into a run directory derived from the whole config (reused
+    unless `force`); every pair's MatchRecord goes to matches/N<width>-s<a>-s<b>."""
+    directory = run_dir(out, "empirics", {"toy": config.to_config(), "rho_star": rho_star},
+                        label=f"toy-beta{config.beta:g}-rho{rho_star:g}")
+    if record_exists(directory) and not force:
+        log.info("reusing the toy record in %s (pass --force to recompute)", directory)
+        return ToySweep.load(directory), directory
+
+    def save(width, seed_a, seed_b, matches):
+        record = match_record(matches, config=config, rho_star=rho_star, width=width,
+                              seed_a=seed_a, seed_b=seed_b)
+        record.save(directory / "matches" / f"N{width}-s{seed_a}-s{seed_b}")
+
+    sweep = measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
+                               on_match=save)
+    sweep.save(directory)
+    return sweep, directory

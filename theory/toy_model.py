@@ -1,0 +1,297 @@
+"""Toy superposition nets with a privileged neuron basis, trained many at once.
+
+Features x_r = b_r u_r (b_r ~ Bernoulli(p), u_r ~ U[-1, 1]) with importances I_r = r^-beta;
+h = ReLU(W1 x + b1) of width N; y' = ReLU(W2 h + b2); loss sum_r I_r (|x_r| - y'_r)^2
+(docs: ../shared/THEORY.md "Toy nets", notes/theory-research.md section 3). The target |x|
+= ReLU(x) + ReLU(-x) needs the hidden ReLU, so the neuron basis is genuinely privileged.
+
+Layout: an instance is one (seed, width). All widths of one seed are concatenated along one
+hidden axis of size H = sum(widths), so nothing is padded: W1 is (S, n, H), W2 (S, H, n) and
+each width owns a slice of the hidden axis with its own output bias b2 (S, W, n). The first
+layer reads the sparse input through one `embedding_bag` over all seeds (cost ~ p n H per
+sample, not n H); the second layer is one batched product per width over the seeds.
+
+Notes
+-----
+Every instance trains exactly as if it were alone: the loss is a sum of per-instance losses
+over disjoint parameters and Adam is elementwise, so the batched gradient step equals the
+single-instance step (tests/theory/test_toy_model.py holds them equal). Seed s draws its own
+data stream, shared by all widths of that seed (as the sizes of a model family share one data
+order); two seeds differ in both initialisation and data. Initial weights come from a
+generator seeded by (seed, width), data from one seeded by seed, so an instance trained alone
+reproduces its batched twin. Small initialisation (0.05 of the 1/sqrt(fan-in) scale) matters:
+with the standard scale the pilot failed to train at N >= 16.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from theory.validation import check_real
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """One sweep of toy nets: features, data, widths x seeds and the optimiser.
+
+    Parameters
+    ----------
+    n_features : number of input features n (should exceed the largest width).
+    p : probability that a feature is active in a sample (p n active on average).
+    beta : importance exponent, I_r = r^-beta (> 0; the theory needs > 1).
+    widths : hidden widths N (distinct positive integers).
+    seeds : seed ids; every width is trained once per seed.
+    steps, batch : optimiser steps and fresh samples per step.
+    lr, warmup, final_lr : peak Adam learning rate, linear warm-up steps, and the cosine
+        decay's end as a fraction of lr.
+    init_scale : initial weights are init_scale * N(0, 1/fan_in) (fan_in of W1 is p n).
+    n_eval : samples of the shared evaluation set (about n_eval p firings per feature).
+    """
+
+    n_features: int = 512
+    p: float = 0.02
+    beta: float = 1.5
+    widths: tuple[int, ...] = (8, 16, 32, 64, 128)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int = 1500
+    batch: int = 256
+    lr: float = 3e-3
+    warmup: int = 200
+    final_lr: float = 0.05
+    init_scale: float = 0.05
+    n_eval: int = 8192
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("n_features", "steps", "batch", "n_eval", "log_every"):
+            _check_count(name, getattr(self, name))
+        _check_count("warmup", self.warmup, low=0)
+        check_real("p", self.p, low=0.0, high=1.0, low_open=True)
+        check_real("beta", self.beta, low=0.0, low_open=True)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+        check_real("final_lr", self.final_lr, low=0.0, high=1.0)
+        check_real("init_scale", self.init_scale, low=0.0, low_open=True)
+        object.__setattr__(self, "widths", _check_ids("widths", self.widths, low=1))
+        object.__setattr__(self, "seeds", _check_ids("seeds", self.seeds, low=0))
+        if self.warmup >= self.steps:
+            raise ValueError(f"warmup ({self.warmup}) must be shorter than steps ({self.steps})")
+
+    @property
+    def n_hidden(self) -> int:
+        """Hidden units of one seed over all widths (the concatenated hidden axis)."""
+        return sum(self.widths)
+
+    def hidden_slice(self, width: int) -> slice:
+        """The slice of the concatenated hidden axis that belongs to `width`."""
+        index = self.widths.index(width)
+        start = sum(self.widths[:index])
+        return slice(start, start + width)
+
+    def to_config(self) -> dict:
+        config = asdict(self)
+        config["widths"], config["seeds"] = list(self.widths), list(self.seeds)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> ToyConfig:
+        config = dict(config)
+        config["widths"], config["seeds"] = tuple(config["widths"]), tuple(config["seeds"])
+        return cls(**config)
+
+
+def _check_count(name: str, value, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _check_ids(name: str, values, low: int) -> tuple[int, ...]:
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    for value in values:
+        _check_count(name, value, low=low)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct, got {list(values)}")
+    return values
+
+
+@dataclass(frozen=True)
+class ToyNets:
+    """Parameters of all instances: w_in (S, n, H), b_in (S, H), w_out (S, H, n),
+    b_out (S, W, n); seed s = config.seeds[s], width w = config.widths[w]."""
+
+    config: ToyConfig
+    w_in: torch.Tensor
+    b_in: torch.Tensor
+    w_out: torch.Tensor
+    b_out: torch.Tensor
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.w_in, self.b_in, self.w_out, self.b_out]
+
+
+@dataclass(frozen=True)
+class TrainedToy:
+    """Trained nets and the loss history: `loss` (n_logged, S, W) at `logged_steps`."""
+
+    nets: ToyNets
+    logged_steps: torch.Tensor
+    loss: torch.Tensor
+
+
+def importances(config: ToyConfig, *, device="cpu") -> torch.Tensor:
+    """I_r = r^-beta for r = 1..n, shape (n,)."""
+    ranks = torch.arange(1, config.n_features + 1, dtype=torch.float32, device=device)
+    return ranks ** -config.beta
+
+
+def sample_features(n_samples: int, config: ToyConfig, *, generator: torch.Generator,
+                    streams: int = 1) -> torch.Tensor:
+    """Sparse features x, shape (streams, n_samples, n), on the generator's device.
+
+    Notes
+    -----
+    One uniform U per entry gives both parts: b = [U < p] and, given b, U / p ~ U[0, 1],
+    so u = 2 U / p - 1 ~ U[-1, 1] (half the random numbers of drawing b and u apart).
+    """
+    shape = (streams, n_samples, config.n_features)
+    draw = torch.rand(shape, generator=generator, device=generator.device)
+    return torch.where(draw < config.p, draw * (2.0 / config.p) - 1.0, draw.new_zeros(()))
+
+
+def sample_eval_set(config: ToyConfig, *, generator: torch.Generator) -> torch.Tensor:
+    """The shared evaluation inputs (n_eval, n) every instance is measured on."""
+    return sample_features(config.n_eval, config, generator=generator)[0]
+
+
+def instance_generator(seed: int, *parts: int, device="cpu") -> torch.Generator:
+    """A generator seeded by (seed, *parts) through a fixed mixing, independent of order."""
+    value = seed
+    for part in (*parts, len(parts)):
+        value = (value * 1_000_003 + part + 0x9E3779B9) % (2**63 - 1)
+    return torch.Generator(device=device).manual_seed(value)
+
+
+def init_toy_nets(config: ToyConfig, *, device="cpu") -> ToyNets:
+    """Small random weights (init_scale of the fan-in scale) and zero biases for every
+    instance; instance (seed, width) draws from `instance_generator(seed, width)`."""
+    n, scale = config.n_features, config.init_scale
+    w_in, w_out = [], []
+    for seed in config.seeds:
+        columns, rows = [], []
+        for width in config.widths:
+            gen = instance_generator(seed, width, device=device)
+            columns.append(torch.randn(n, width, generator=gen, device=device)
+                           * (scale / math.sqrt(n * config.p)))
+            rows.append(torch.randn(width, n, generator=gen, device=device)
+                        * (scale / math.sqrt(width)))
+        w_in.append(torch.cat(columns, dim=1))
+        w_out.append(torch.cat(rows, dim=0))
+    n_seeds, n_widths = len(config.seeds), len(config.widths)
+    return ToyNets(config, torch.stack(w_in), torch.zeros(n_seeds, config.n_hidden, device=device),
+                   torch.stack(w_out), torch.zeros(n_seeds, n_widths, n, device=device))
+
+
+def hidden_preactivation(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+    """W1 x + b1 for every seed's own inputs x (S, T, n) -> (S, T, H), reading only the
+    active features (one embedding_bag over all seeds)."""
+    n_seeds, n_samples, n = x.shape
+    flat = x.reshape(n_seeds * n_samples, n)
+    bag, feature = flat.nonzero(as_tuple=True)
+    seed = bag // n_samples
+    offsets = torch.searchsorted(bag, torch.arange(flat.shape[0], device=x.device))
+    out = F.embedding_bag(seed * n + feature, nets.w_in.reshape(n_seeds * n, -1), offsets,
+                          mode="sum", per_sample_weights=flat[bag, feature])
+    return out.reshape(n_seeds, n_samples, -1) + nets.b_in[:, None, :]
+
+
+def hidden_activations(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+    """h = ReLU(W1 x + b1) of every instance on the same inputs x (T, n) -> (S, T, H);
+    width w's neurons are `[..., config.hidden_slice(w)]`."""
+    return torch.relu(torch.baddbmm(nets.b_in[:, None, :], x.expand(len(nets.w_in), -1, -1),
+                                    nets.w_in))
+
+
+def instance_outputs(nets: ToyNets, hidden: torch.Tensor) -> list[torch.Tensor]:
+    """y' = ReLU(W2 h + b2) per width, each (S, T, n), from hidden activations (S, T, H)."""
+    widths = list(nets.config.widths)
+    # split, not slicing: one concatenation in the backward pass instead of a zero-filled
+    # full-size gradient per width
+    parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
+                nets.b_out.unbind(dim=1))
+    return [torch.relu(torch.baddbmm(bias[:, None, :], h, w)) for h, w, bias in parts]
+
+
+def instance_losses(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+    """Importance-weighted loss of every instance on its seed's inputs x (S, T, n) -> (S, W).
+
+    Computed as the mean over samples of sum_r (sqrt(I_r) y'_r - sqrt(I_r) |x_r|)^2, so the
+    weighted target is formed once for all widths.
+    """
+    root = importances(nets.config, device=x.device).sqrt()
+    target = x.abs() * root
+    hidden = torch.relu(hidden_preactivation(nets, x))
+    return torch.stack([torch.sub(y * root, target).square().sum(-1).mean(-1)
+                        for y in instance_outputs(nets, hidden)], dim=1)
+
+
+def feature_errors(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+    """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)."""
+    hidden = hidden_activations(nets, x)
+    return torch.stack([((x.abs() - y) ** 2).mean(1) for y in instance_outputs(nets, hidden)],
+                       dim=1)
+
+
+def learning_rate(step: int, config: ToyConfig) -> float:
+    """Linear warm-up to lr, then cosine decay to final_lr * lr at the last step."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(config.steps - config.warmup - 1, 1)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return config.lr * (config.final_lr + (1.0 - config.final_lr) * cosine)
+
+
+def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -> TrainedToy:
+    """Train every (seed, width) instance at once with Adam (see the module notes).
+
+    Returns the nets (detached) and the per-instance loss every `log_every` steps.
+    """
+    nets = init_toy_nets(config, device=device)
+    params = [p.requires_grad_() for p in nets.parameters()]
+    optimiser = torch.optim.Adam(params, lr=config.lr)
+    data = [instance_generator(seed, device=device) for seed in config.seeds]
+    steps, history = [], []
+    for step in tqdm(range(config.steps), desc="toy nets", disable=not progress):
+        x = torch.cat([sample_features(config.batch, config, generator=gen) for gen in data])
+        losses = instance_losses(nets, x)
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(step, config)
+        optimiser.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        optimiser.step()
+        if step % config.log_every == 0 or step == config.steps - 1:
+            steps.append(step)
+            history.append(losses.detach())
+    trained = ToyNets(config, *(p.detach() for p in params))
+    return TrainedToy(trained, torch.tensor(steps), torch.stack(history))
+
+
+def neuron_isolation(nets: ToyNets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each hidden neuron's isolation, dominant feature and its sign, each (S, H).
+
+    Isolation is the share of the neuron's squared input-weight norm on its top feature,
+    max_r W1_ir^2 / sum_r W1_ir^2 (the purity pi_i of notes section 3.3: every feature has
+    the same variance here, so weighting by Var(x_r) cancels). 1/n for a uniform neuron,
+    1 for a neuron that reads one feature only.
+    """
+    squared = nets.w_in**2
+    top, dominant = squared.max(dim=1)
+    isolation = top / squared.sum(dim=1).clamp_min(torch.finfo(squared.dtype).tiny)
+    sign = torch.gather(nets.w_in, 1, dominant[:, None, :]).squeeze(1).sign()
+    return isolation, dominant, sign
