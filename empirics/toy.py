@@ -162,9 +162,10 @@ def pair_bootstrap(widths, counts, *, rng: np.random.Generator, n_resamples: int
     return [estimate, *(float(q) for q in np.quantile(slopes, [tail, 1.0 - tail]))]
 
 
-def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None) -> tuple[np.ndarray, dict, np.ndarray]:
+def measure_nets(nets, eval_x, *, rho_star: float, device="cpu",
+                 on_match=None) -> tuple[np.ndarray, dict, np.ndarray]:
     """Match every seed pair at every width; return pairs (P, 2), per-pair statistics
-    {name: (P, W)} and threshold counts (len(THRESHOLDS), P, W).
+    {name of `pair_statistics`: (P, W)} and threshold counts (len(THRESHOLDS), P, W).
 
     `on_match(width, seed_a, seed_b, matches)` (optional) receives every pair's matches
     (all mutual pairs, before the threshold), e.g. to save a MatchRecord.
@@ -246,3 +247,15 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
                                on_match=save)
     sweep.save(directory)
     return sweep, directory
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """python -m empirics.toy: `python -m theory.simulate` with this module's measurement
+    injected (the same flags), an entry point that keeps the import direction."""
+    from theory.simulate import main as simulate
+
+    return simulate(argv, measure_toy=run_toy_sweep)
+
+
+if __name__ == "__main__":
+    main()

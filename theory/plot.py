@@ -127,3 +127,44 @@ def plot_theory_run(run: TheoryRun, stem: str | Path) -> list[Path]:
         return save_figure(fig, stem)
     finally:
         plt.close(fig)
+
+
+def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
+    """Trained toy nets like the paper's Figure 27: Rosetta count, Rosetta isolation and
+    non-Rosetta isolation against width, each seed pair as a dot and the mean as a line.
+
+    `sweep` is a toy-family record (empirics.toy.ToySweep: `widths`, `per_pair` arrays of
+    shape (pairs, widths), `mean(name)`); `predicted` the allocation model at its widths.
+    """
+    apply_style()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+    n = sweep.widths
+    panels = [("rosetta_neurons", "Rosetta neurons R(N)", ROSETTA_COLOUR),
+              ("isolation_rosetta", "isolation of Rosetta neurons", ROSETTA_COLOUR),
+              ("isolation_nonrosetta", "isolation of non-Rosetta neurons", BULK_COLOUR)]
+    for ax, (name, title, colour) in zip(axes, panels):
+        values = sweep.per_pair[name]
+        ax.plot(np.broadcast_to(n, values.shape).ravel(), values.ravel(), ".", ms=3,
+                color=colour, alpha=0.5)
+        ax.plot(n, sweep.mean(name), "o-", ms=3, color=colour, label="trained (mean of pairs)")
+        ax.set(xscale="log", xlabel="neurons N", title=title)
+    estimate, low, high = sweep.exponent_neurons
+    axes[0].plot(n, sweep.mean("rosetta_features"), "s--", ms=3, color="0.3",
+                 label="distinct dominant features")
+    count = predicted.sweep["rosetta_count"]
+    axes[0].plot(n[count > 0], count[count > 0], "-", lw=0.8, color="k",
+                 label=rf"allocation model ($N^{{{predicted.derived_exponent:.3g}}}$)")
+    axes[0].plot(n, sweep.mean("null_neurons"), "x:", ms=4, color="0.5", label="untrained pair")
+    axes[0].set(yscale="symlog", ylabel="count",
+                title=f"R(N): slope {estimate:.2f} [{low:.2f}, {high:.2f}]")
+    axes[0].legend(loc="upper left")
+    for ax in axes[1:]:
+        ax.set(ylabel="share of input weight norm on the top feature", ylim=(0, 1))
+    toy = sweep.config["toy"]
+    fig.suptitle(f"toy nets: beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:g}, "
+                 f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
+                 f"{len(sweep.pairs)} seed pairs")
+    try:
+        return save_figure(fig, stem)
+    finally:
+        plt.close(fig)

@@ -9,7 +9,7 @@ import pytest
 from theory.records import TheoryRun
 from theory.simulate import main
 
-SMALL = ["--n-min", "16", "--n-max", "65536", "--points", "7"]
+SMALL = ["--n-min", "16", "--n-max", "65536", "--points", "7", "--no-train"]
 
 
 def test_writes_record_table_and_figure(tmp_path, capsys):
@@ -67,7 +67,7 @@ def test_module_entry_point_runs(tmp_path):
 
 def test_fit_leaves_out_widths_where_the_budget_binds(tmp_path, capsys):
     directory = main(["--beta", "1.5", "--kappa", "0.001", "--n-max", "1e12", "--out",
-                      str(tmp_path), "--no-plot"])
+                      str(tmp_path), "--no-plot", "--no-train"])
     run = TheoryRun.load(directory)
     binding = run.sweep["budget_multiplier"] > 0
     assert binding.sum() >= 3 and run.n_fit_points == (~binding).sum()
