@@ -1,0 +1,137 @@
+"""Toy superposition nets: configuration, sampling, batched training, isolation."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from theory.toy_model import (
+    ToyConfig,
+    ToyNets,
+    feature_errors,
+    importances,
+    init_toy_nets,
+    instance_generator,
+    learning_rate,
+    neuron_isolation,
+    sample_eval_set,
+    sample_features,
+    train_toy_nets,
+)
+
+TINY = ToyConfig(n_features=64, p=0.05, widths=(4, 8), seeds=(0, 1), steps=30, batch=64,
+                 warmup=3, n_eval=2048, log_every=10)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small products run fastest on one thread (and do not fight other jobs for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"p": 0.0}, "p"), ({"p": 1.5}, "p"), ({"beta": -1.0}, "beta"), ({"widths": ()}, "widths"),
+    ({"widths": (8, 8)}, "distinct"), ({"widths": (0, 4)}, "widths"), ({"seeds": (-1,)}, "seeds"),
+    ({"steps": 0}, "steps"), ({"warmup": 50}, "warmup"), ({"lr": 0.0}, "lr"),
+    ({"batch": 2.5}, "batch"), ({"init_scale": 0.0}, "init_scale"),
+    ({"final_lr": 2.0}, "final_lr"),
+])
+def test_config_rejects_bad_values_naming_them(change, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        replace(TINY, **change)
+
+
+def test_config_round_trip_and_hidden_layout():
+    assert ToyConfig.from_config(TINY.to_config()) == TINY
+    assert TINY.n_hidden == 12
+    assert TINY.hidden_slice(8) == slice(4, 12)
+
+
+def test_features_are_sparse_uniform_and_reproducible():
+    config = replace(TINY, p=0.1)
+    x = sample_features(4000, config, generator=instance_generator(3))[0]
+    active = x != 0
+    assert active.float().mean().item() == pytest.approx(0.1, abs=0.005)
+    assert x.abs().max() <= 1.0
+    assert x[active].abs().mean().item() == pytest.approx(0.5, abs=0.01)
+    assert x[active].mean().item() == pytest.approx(0.0, abs=0.02)
+    again = sample_features(4000, config, generator=instance_generator(3))[0]
+    assert torch.equal(x, again)
+    assert not torch.equal(x, sample_eval_set(replace(config, n_eval=4000),
+                                              generator=instance_generator(4)))
+
+
+def test_learning_rate_warms_up_then_decays_to_its_floor():
+    config = replace(TINY, steps=100, warmup=10, lr=1e-2, final_lr=0.1)
+    rates = [learning_rate(step, config) for step in range(100)]
+    assert rates[9] == pytest.approx(1e-2) and rates[0] == pytest.approx(1e-3)
+    assert rates[-1] == pytest.approx(1e-3)
+    assert np.all(np.diff(rates[10:]) <= 1e-15)
+
+
+def test_isolation_of_planted_weights():
+    config = replace(TINY, widths=(3,), seeds=(0,), n_features=4)
+    w_in = torch.tensor([[[0.0, 1.0, 1.0], [-2.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]])
+    nets = ToyNets(config, w_in, torch.zeros(1, 3), torch.zeros(1, 3, 4), torch.zeros(1, 1, 4))
+    isolation, dominant, sign = neuron_isolation(nets)
+    torch.testing.assert_close(isolation[0], torch.tensor([1.0, 0.25, 1.0]))
+    assert dominant[0, 0] == 1 and dominant[0, 2] == 0
+    assert sign[0, 0] == -1 and sign[0, 2] == 1
+
+
+def test_initialisation_is_small_and_per_instance():
+    nets = init_toy_nets(TINY)
+    assert nets.w_in.shape == (2, 64, 12) and nets.w_out.shape == (2, 12, 64)
+    assert nets.b_out.shape == (2, 2, 64)
+    expected = TINY.init_scale / np.sqrt(64 * 0.05)
+    assert nets.w_in.std().item() == pytest.approx(expected, rel=0.1)
+    alone = init_toy_nets(replace(TINY, widths=(8,), seeds=(1,)))
+    torch.testing.assert_close(alone.w_in[0], nets.w_in[1, :, 4:12], rtol=0, atol=0)
+
+
+def test_batched_training_equals_training_each_instance_alone():
+    batched = train_toy_nets(TINY).nets
+    alone = train_toy_nets(replace(TINY, widths=(8,), seeds=(1,))).nets
+    part = TINY.hidden_slice(8)
+    torch.testing.assert_close(alone.w_in[0], batched.w_in[1, :, part], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(alone.w_out[0], batched.w_out[1, part], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(alone.b_out[0, 0], batched.b_out[1, 1], rtol=1e-4, atol=1e-6)
+
+
+def weighted_loss(nets, x):
+    return (feature_errors(nets, x) * importances(nets.config)).sum(-1)
+
+
+def test_training_reduces_the_loss():
+    config = replace(TINY, widths=(8,), seeds=(0, 1), steps=300, warmup=20)
+    x = sample_eval_set(config, generator=instance_generator(99))
+    trained = train_toy_nets(config)
+    before, after = weighted_loss(init_toy_nets(config), x), weighted_loss(trained.nets, x)
+    assert trained.logged_steps[-1] == 299 and trained.loss.shape == (31, 2, 1)
+    assert torch.all(after < 0.8 * before), (before, after)
+
+
+def test_top_features_are_learned_first_when_beta_is_large():
+    """Mid-training, error falls in order of importance: feature 1 is learned, feature 2
+    half-learned, feature 3 barely started, the rest untouched (relative error ~ 1)."""
+    config = ToyConfig(n_features=32, p=0.1, beta=3.0, widths=(6,), seeds=(0,), steps=300,
+                       batch=128, lr=1e-2, warmup=20, n_eval=4096)
+    nets = train_toy_nets(config).nets
+    x = sample_eval_set(config, generator=instance_generator(99))
+    relative = (feature_errors(nets, x)[0, 0] / x.square().mean(0)).numpy()
+    assert relative[0] < 0.1 < relative[1] < 0.7 < relative[2]
+    assert relative[3:].min() > 0.85
+
+
+def test_a_net_wider_than_the_features_isolates_every_feature():
+    """N = 4n: every feature gets a neuron (almost) all of whose input weight it holds."""
+    config = ToyConfig(n_features=12, p=0.1, beta=1.5, widths=(48,), seeds=(0,), steps=3000,
+                       batch=256, warmup=100)
+    nets = train_toy_nets(config).nets
+    isolation, dominant, _ = (t[0].numpy() for t in neuron_isolation(nets))
+    best = np.array([isolation[dominant == r].max(initial=0.0) for r in range(12)])
+    assert best.min() > 0.95, best
