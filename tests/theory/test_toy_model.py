@@ -135,3 +135,19 @@ def test_a_net_wider_than_the_features_isolates_every_feature():
     isolation, dominant, _ = (t[0].numpy() for t in neuron_isolation(nets))
     best = np.array([isolation[dominant == r].max(initial=0.0) for r in range(12)])
     assert best.min() > 0.95, best
+
+
+def test_fused_loss_gradient_equals_autograd():
+    from theory.toy_model import _ReluRegression
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    target, weight = torch.rand(2, 5, 7, dtype=torch.float64), torch.rand(7, dtype=torch.float64)
+    scale = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    (_ReluRegression.apply(z, target, weight) * scale).sum().backward()
+    fused = z.grad.clone()
+    z.grad = None
+    reference = ((torch.relu(z) - target) ** 2 * weight).sum(-1).mean(-1)
+    (reference * scale).sum().backward()
+    torch.testing.assert_close(fused, z.grad)
+    torch.testing.assert_close(_ReluRegression.apply(z, target, weight), reference)

@@ -1,0 +1,51 @@
+"""Benchmark: training the default toy sweep as one batched model against training its
+instances (seed x width) one by one in a loop, in the same run.
+
+    python benchmarks/bench_toy.py [--steps 300] [--threads 1] [--device cpu]
+
+Both train exactly the same instances (tests/theory/test_toy_model.py holds a batched instance
+equal to its lone twin); the time per step is flat, so --steps only shortens the run. Prints
+both times and their ratio; the batched model must be at least 3x faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from theory.toy_model import ToyConfig, train_toy_nets
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_toy.py")
+    parser.add_argument("--steps", type=int, default=ToyConfig.steps)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = replace(ToyConfig(), steps=args.steps, warmup=min(ToyConfig.warmup, args.steps // 10))
+    instances = [(s, w) for s in config.seeds for w in config.widths]
+    print(f"default sweep: widths {list(config.widths)} x seeds {list(config.seeds)} "
+          f"({len(instances)} instances), n={config.n_features}, batch {config.batch}, "
+          f"{config.steps} steps, {torch.get_num_threads()} threads, {args.device}")
+    batched = timed(lambda: train_toy_nets(config, device=args.device))
+    alone = timed(lambda: [train_toy_nets(replace(config, seeds=(s,), widths=(w,)),
+                                          device=args.device) for s, w in instances])
+    ratio = alone / batched
+    print(f"batched {batched:8.2f} s   one by one {alone:8.2f} s   ratio {ratio:5.2f}x "
+          f"({'meets' if ratio >= 3 else 'misses'} the 3x target)")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
