@@ -95,7 +95,7 @@ def main(argv=None) -> None:
     measured = reset_peak_memory()
     engine, found = timed(lambda: match_neurons(source, device=device))
     peak = memory_status()["VmHWM"] - before_inputs
-    block = found.block_rows * n * 8
+    block = min(found.block_rows, n) * n * 8
     recovered = np.mean(found.index_b[: n // 2] == where) if len(found.index_b) >= n // 2 else 0
 
     flop = 2.0 * t * n * n
@@ -118,7 +118,7 @@ def main(argv=None) -> None:
     if measured:
         print(f"(c) peak resident memory of the engine above the process before the inputs: "
               f"{peak / 2**30:.2f} GiB; inputs {inputs / 2**30:.2f} GiB; one block "
-              f"({found.block_rows} x {n} float64) {block / 2**30:.2f} GiB; peak / (1.5 inputs "
+              f"({min(found.block_rows, n)} x {n} float64) {block / 2**30:.2f} GiB; peak / (1.5 inputs "
               f"+ block) = {peak / (1.5 * inputs + block):.2f} (target <= 1)")
     else:
         print("(c) peak memory not measured: /proc/self/clear_refs is not writable here")
