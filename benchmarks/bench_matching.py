@@ -118,8 +118,9 @@ def main(argv=None) -> None:
     if measured:
         print(f"(c) peak resident memory of the engine above the process before the inputs: "
               f"{peak / 2**30:.2f} GiB; inputs {inputs / 2**30:.2f} GiB; one block "
-              f"({min(found.block_rows, n)} x {n} float64) {block / 2**30:.2f} GiB; peak / (1.5 inputs "
-              f"+ block) = {peak / (1.5 * inputs + block):.2f} (target <= 1)")
+              f"({min(found.block_rows, n)} x {n} float64) {block / 2**30:.2f} GiB; "
+              f"peak / (1.5 inputs + block) = {peak / (1.5 * inputs + block):.2f} "
+              "(target <= 1)")
     else:
         print("(c) peak memory not measured: /proc/self/clear_refs is not writable here")
 
