@@ -9,22 +9,12 @@ time of the default `python -m theory.simulate --beta 1.5` sweep.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
 from theory.kkt import isolation_at_price, price_sums, represented_count
 from theory.params import AllocationParams
 from theory.sweep import build_theory_run, width_grid
-
-
-def best_of(repeats: int, fn):
-    times, value = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), value
 
 
 def brute_force_total(params: AllocationParams, price: float, n_positive: int) -> float:

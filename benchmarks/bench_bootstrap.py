@@ -10,23 +10,13 @@ of the data-level parametric interval at the same number of resamples.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
 from bridge.bootstrap import case_bootstrap, parametric_exponent_ci
 
 N_RESAMPLES = 10_000
 LEVEL = 0.95
-
-
-def best_of(repeats: int, fn):
-    times, value = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), value
 
 
 def loop_percentile(n: np.ndarray, count: np.ndarray, seed: int) -> tuple[float, float]:

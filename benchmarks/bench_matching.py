@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
 from empirics.matching import match_neurons
 
@@ -65,12 +65,6 @@ def corrcoef_tokens(tokens: int, variables: int) -> int:
     return tokens
 
 
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=4096)
@@ -93,14 +87,14 @@ def main(argv=None) -> None:
                 for lo in range(0, x.shape[0], args.batch))
 
     measured = reset_peak_memory()
-    engine, found = timed(lambda: match_neurons(source, device=device))
+    engine, found = best_of(1, lambda: match_neurons(source, device=device))
     peak = memory_status()["VmHWM"] - before_inputs
     block = min(found.block_rows, n) * n * 8
     recovered = np.mean(found.index_b[: n // 2] == where) if len(found.index_b) >= n // 2 else 0
 
     flop = 2.0 * t * n * n
     _sync(device)
-    matmul, _ = timed(lambda: (ta.T @ tb, _sync(device)))
+    matmul, _ = best_of(1, lambda: (ta.T @ tb, _sync(device)))
     print(f"n = m = {n}, T = {t}, batch {args.batch}, device {device}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"(a) engine end to end: {engine:.2f} s, {flop / engine / 1e9:.1f} GFLOP/s; "
@@ -110,8 +104,8 @@ def main(argv=None) -> None:
           f"{found.passes} passes over the stream)")
 
     sub = args.corrcoef_tokens or corrcoef_tokens(t, 2 * n)
-    corrcoef, _ = timed(lambda: np.corrcoef(a[:sub], b[:sub], rowvar=False))
-    engine_sub, _ = timed(lambda: match_neurons(
+    corrcoef, _ = best_of(1, lambda: np.corrcoef(a[:sub], b[:sub], rowvar=False))
+    engine_sub, _ = best_of(1, lambda: match_neurons(
         lambda: source(ta[:sub], tb[:sub]), device=device))
     print(f"(b) numpy.corrcoef on T = {sub}: {corrcoef:.2f} s; engine on the same: "
           f"{engine_sub:.2f} s; speed-up {corrcoef / engine_sub:.1f}x (target >= 5x)")
@@ -124,12 +118,12 @@ def main(argv=None) -> None:
     else:
         print("(c) peak memory not measured: /proc/self/clear_refs is not writable here")
 
-    chunked, stats = timed(lambda: match_neurons(source, candidates=3, groups=args.groups,
-                                                 device=device))
+    chunked, stats = best_of(1, lambda: match_neurons(source, candidates=3, groups=args.groups,
+                                                      device=device))
     print(f"(d) with {args.groups} bootstrap groups and 3 candidates: {chunked:.2f} s "
           f"({chunked / engine:.2f}x the plain run); {len(stats.chunks.edge_a)} candidate edges")
-    fast_time, fast = timed(lambda: match_neurons(source, dtype=torch.bfloat16, candidates=3,
-                                                  device=device))
+    fast_time, fast = best_of(1, lambda: match_neurons(source, dtype=torch.bfloat16,
+                                                       candidates=3, device=device))
     same = set(zip(fast.index_a, fast.index_b)) == set(zip(found.index_a, found.index_b))
     print(f"(e) bfloat16 products + float32 re-check: {fast_time:.2f} s ({engine / fast_time:.2f}x "
           f"the float32 speed); re-check changed {fast.changed_pairs} of {len(fast.index_a)} "

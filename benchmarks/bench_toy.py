@@ -11,18 +11,12 @@ both times and their ratio; the batched model must be at least 3x faster.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 
 import torch
+from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
 from theory.toy_model import ToyConfig, train_toy_nets
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -38,8 +32,8 @@ def main(argv: list[str] | None = None) -> float:
     print(f"default sweep: widths {list(config.widths)} x seeds {list(config.seeds)} "
           f"({len(instances)} instances), n={config.n_features}, batch {config.batch}, "
           f"{config.steps} steps, {torch.get_num_threads()} threads, {args.device}")
-    batched = timed(lambda: train_toy_nets(config, device=args.device))
-    alone = timed(lambda: [train_toy_nets(replace(config, seeds=(s,), widths=(w,)),
+    batched, _ = best_of(1, lambda: train_toy_nets(config, device=args.device))
+    alone, _ = best_of(1, lambda: [train_toy_nets(replace(config, seeds=(s,), widths=(w,)),
                                           device=args.device) for s, w in instances])
     ratio = alone / batched
     print(f"batched {batched:8.2f} s   one by one {alone:8.2f} s   ratio {ratio:5.2f}x "
