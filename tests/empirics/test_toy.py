@@ -21,12 +21,7 @@ SMALL = ToyConfig(n_features=64, p=0.05, widths=(8, 16), seeds=(0, 1, 2), steps=
                   warmup=20, n_eval=4096)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def planted_nets(config: ToyConfig, planted, positions_b, *, seed: int = 0) -> ToyNets:

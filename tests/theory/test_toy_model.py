@@ -24,13 +24,7 @@ TINY = ToyConfig(n_features=64, p=0.05, widths=(4, 8), seeds=(0, 1), steps=30, b
                  warmup=3, n_eval=2048, log_every=10)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small products run fastest on one thread (and do not fight other jobs for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("change, message", [
