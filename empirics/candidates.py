@@ -57,13 +57,14 @@ def candidate_pass(
             for name, size in (("sum_a", n), ("sumsq_a", n), ("sum_b", m), ("sumsq_b", m),
                                ("cross", len(edge_a)))}
     tokens = torch.zeros(groups, dtype=torch.float64)
-    ma, mb = moments_a.to(device), moments_b.to(device)
+    scale_a, scale_b = _inverse_std(moments_a, device), _inverse_std(moments_b, device)
+    slots = torch.as_tensor(order, device=device)
     pattern, scratch = None, Scratch()
     for index, a, b in checked_batches(source):
         g = index % groups
         tokens[g] += a.shape[0]
-        za = _zscores(a.to(device), ma, scratch, "a")
-        zb = _zscores(b.to(device), mb, scratch, "b")
+        za = _zscores(a.to(device), moments_a.mean, scale_a, scratch, "a")
+        zb = _zscores(b.to(device), moments_b.mean, scale_b, scratch, "b")
         if pattern is None:
             pattern = _csr_pattern(edge_a[order], edge_b[order], (n, m), za.dtype, device)
         for side, z in (("a", za), ("b", zb)):
@@ -71,7 +72,7 @@ def candidate_pass(
             sums[f"sumsq_{side}"][g] += torch.mul(z, z, out=scratch.take("sq", z, z.dtype)
                                                   ).sum(dim=0)
         sampled = torch.sparse.sampled_addmm(pattern, za.T, zb, beta=0.0)
-        sums["cross"][g, torch.as_tensor(order, device=device)] += sampled.values()
+        sums["cross"][g, slots] += sampled.values()
     arrays = {name: value.cpu().numpy() for name, value in sums.items()}
     return ChunkStats(tokens=tokens.numpy(), edge_a=np.asarray(edge_a, dtype=np.int64),
                       edge_b=np.asarray(edge_b, dtype=np.int64), **arrays)
@@ -88,8 +89,14 @@ def _csr_pattern(rows: np.ndarray, cols: np.ndarray, shape, dtype, device) -> to
                                        size=shape, check_invariants=True)
 
 
-def _zscores(x: torch.Tensor, moments: Moments, scratch: Scratch, name: str) -> torch.Tensor:
+def _inverse_std(moments: Moments, device) -> torch.Tensor:
+    """1 / std per neuron (float64, on `device`); 0 for dead neurons."""
+    moments = moments.to(device)
+    return torch.where(moments.dead, torch.zeros_like(moments.m2), 1.0 / moments.std)
+
+
+def _zscores(x: torch.Tensor, mean: torch.Tensor, inverse_std: torch.Tensor, scratch: Scratch,
+             name: str) -> torch.Tensor:
     """(x - mean) / std in the working dtype, offset by the mean rounded to it; dead -> 0."""
     work = working_dtype(x)
-    inv = torch.where(moments.dead, torch.zeros_like(moments.m2), 1.0 / moments.std)
-    return scratch.shifted(name, x, moments.mean.to(work), work).mul_(inv.to(work))
+    return scratch.shifted(name, x, mean.to(x.device, work), work).mul_(inverse_std.to(work))

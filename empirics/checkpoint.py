@@ -75,8 +75,9 @@ class MatchState(Record):
         arrays = {"mean_a": ma.mean.cpu().numpy(), "m2_a": ma.m2.cpu().numpy(),
                   "mean_b": mb.mean.cpu().numpy(), "m2_b": mb.m2.cpu().numpy()}
         if self.done_blocks:
-            rows = TopK(torch.cat([self.rows().values, rows.values]),
-                              torch.cat([self.rows().indices, rows.indices]))
+            done = self.rows()
+            rows = TopK(torch.cat([done.values, rows.values]),
+                        torch.cat([done.indices, rows.indices]))
             cols = merge_partners(self.cols(), cols, self.keep)
         arrays.update(row_values=rows.values.numpy(), row_indices=rows.indices.numpy(),
                       col_values=cols.values.numpy(), col_indices=cols.indices.numpy())

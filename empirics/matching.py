@@ -204,14 +204,16 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
             device) -> Matches:
     rows, cols = state.rows(), state.cols()
     edge_a, edge_b, r_block = candidate_graph(rows, cols)
-    chunks, r = None, r_block
+    mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
+    chunks, r, changed, change = None, r_block, 0, None
     if recheck or groups:
         chunks = candidate_pass(source, *state.moments(), edge_a, edge_b,
                                 groups=max(groups, 1), device=device)
         r = chunks.correlations()[0]
         passes += 1
-    mutual = mutual_on_graph(edge_a, edge_b, r, k)[0]
-    changed = int((mutual != mutual_on_graph(edge_a, edge_b, r_block, k)[0]).sum())
+        rechecked = mutual_on_graph(edge_a, edge_b, r, k)[0]
+        changed, mutual = int((rechecked != mutual).sum()), rechecked
+        change = float(np.abs(r - r_block).max(initial=0.0))
     if min_correlation is not None:
         mutual &= r >= min_correlation
     order = np.lexsort((edge_b[mutual], edge_a[mutual]))
@@ -224,7 +226,7 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
         col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
         dead_a=moments_a.dead.cpu().numpy(), dead_b=moments_b.dead.cpu().numpy(),
         rechecked=chunks is not None,
-        max_recheck_change=float(np.abs(r - r_block).max()) if chunks is not None else None,
+        max_recheck_change=change,
         changed_pairs=changed, chunks=chunks if groups else None,
         block_rows=state.settings["block_rows"], passes=passes,
     )
