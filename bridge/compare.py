@@ -23,6 +23,7 @@ import numpy as np
 from bridge.agreement import predict_with_delta_method
 from bridge.records import Comparison, build_comparison
 from empirics.records import MatchRecord
+from empirics.resample import multinomial_weights
 from theory.records import RecordError, read_header, run_dir
 
 #: How to produce the records a family needs, printed when none exist.
@@ -84,17 +85,22 @@ def group_by_size(records: list[MatchRecord], size: str) -> dict[float, list[Mat
     return dict(sorted(groups.items()))
 
 
+def mean_counts(groups: dict[float, list[MatchRecord]]) -> np.ndarray:
+    """The mean Rosetta count of the records at each size (e.g. over seed pairs)."""
+    return np.array([np.mean([r.n_rosetta for r in rs]) for rs in groups.values()])
+
+
 def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
     """Sizes, mean counts per size, and input-resampled counts (sizes x replicates) when
     every record kept per-chunk sums over the same number of groups (shared weights, so the
     replicates stay paired across sizes)."""
     sizes = np.array(list(groups))
-    counts = np.array([np.mean([r.n_rosetta for r in rs]) for rs in groups.values()])
+    counts = mean_counts(groups)
     n_groups = {len(r.chunks["tokens"]) if r.chunks else 0 for rs in groups.values() for r in rs}
     if len(n_groups) != 1 or 0 in n_groups:
         return sizes, counts, None
     g = n_groups.pop()
-    weights = rng.multinomial(g, np.full(g, 1.0 / g), size=replicates).astype(float)
+    weights = multinomial_weights(g, replicates, rng=rng)
     reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
                      for rs in groups.values()])
     return sizes, counts, reps
@@ -181,7 +187,7 @@ def _null_fits(records: list[MatchRecord], args) -> list[str]:
     lines = []
     for null in sorted({r.null for r in records} - {"none"}):
         groups = group_by_size([r for r in records if r.null == null], args.size)
-        counts = np.array([np.mean([r.n_rosetta for r in rs]) for rs in groups.values()])
+        counts = mean_counts(groups)
         if len(groups) < 3 or np.any(counts <= 0):
             lines.append(f"null {null}: counts {counts.tolist()} at {len(groups)} sizes "
                          "(no power-law fit)")
