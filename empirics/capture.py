@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -45,6 +45,9 @@ class CapturedPair:
     `layer_sizes_a`/`layer_sizes_b` give the neurons per layer (`empirics.matching.layer_units`
     maps a global index back to (layer, unit)); `manifest` describes models, inputs and
     alignment (it keys the cache and belongs in records); `n_batches` counts the batches.
+    `sample_table()` maps every sample of the stream, in stream order, to its input: arrays
+    "input" (index into the inputs) and "start"/"end" (byte span, text) or "row"/"col"
+    (position on the target grid, images).
     """
 
     source: Source
@@ -52,6 +55,7 @@ class CapturedPair:
     layer_sizes_b: tuple[int, ...]
     manifest: dict
     n_batches: int
+    sample_table: Callable[[], dict[str, np.ndarray]]
 
 
 def _input_device(model: torch.nn.Module) -> torch.device:
@@ -68,7 +72,7 @@ def _batches(items: Sequence, per_batch: int) -> list[Sequence]:
     return [items[i:i + per_batch] for i in range(0, len(items), per_batch)]
 
 
-def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device):
+def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device, table):
     widths_a = tuple(layer_widths(model_a.model, model_a.architecture))
     widths_b = tuple(layer_widths(model_b.model, model_b.architecture))
     manifest = dict(manifest, model_a=model_a.identity, model_b=model_b.identity,
@@ -80,7 +84,7 @@ def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device)
         for a, b in stream():
             yield a.to(out_device), b.to(out_device)
 
-    return CapturedPair(source, widths_a, widths_b, manifest, n_batches)
+    return CapturedPair(source, widths_a, widths_b, manifest, n_batches, table)
 
 
 def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
@@ -121,7 +125,16 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                     store_dtype=str(store_dtype),
                     n_samples=int(sum(al.n_spans for al in alignments)),
                     pooling="mean over tokens of each shared-byte-boundary span")
-    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device)
+    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device,
+                 lambda: _span_table(alignments))
+
+
+def _span_table(alignments: list[SpanAlignment]) -> dict[str, np.ndarray]:
+    """Document index and byte span of every aligned span, in stream order."""
+    return {"input": np.repeat(np.arange(len(alignments), dtype=np.int64),
+                               [al.n_spans for al in alignments]),
+            "start": np.concatenate([al.starts for al in alignments]).astype(np.int64),
+            "end": np.concatenate([al.ends for al in alignments]).astype(np.int64)}
 
 
 def _text_side(loaded: LoadedModel, docs: list[TokenizedText], alignments: list[SpanAlignment],
@@ -179,7 +192,14 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                     target_grid=list(target_grid) if target_grid else "model B's grid",
                     prefix_tokens=[prefix_a, prefix_b], store_dtype=str(store_dtype),
                     resampling="bilinear, align_corners=False")
-    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device)
+    def table():
+        grid = tuple(target_grid or _patch_maps(model_b, images[:1], prefix_b)[0].shape[-2:])
+        image, row, col = np.meshgrid(np.arange(len(images)), np.arange(grid[0]),
+                                      np.arange(grid[1]), indexing="ij")
+        return {"input": image.ravel().astype(np.int64), "row": row.ravel().astype(np.int64),
+                "col": col.ravel().astype(np.int64)}
+
+    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device, table)
 
 
 def prefix_tokens(loaded: LoadedModel) -> int:

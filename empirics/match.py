@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from empirics.capture import image_pair_source, text_pair_source
+from empirics.examples import ExamplesRecord, collect_examples
 from empirics.load import MissingModelError, load_model
 from empirics.matching import match_neurons
 from empirics.nulls import permute_tokens
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-activations", action="store_true",
                    help="keep the aligned activations on disk in the run directory, so the "
                         "engine's later passes read them instead of re-running the models")
+    p.add_argument("--examples", type=int, default=16,
+                   help="top-activating samples kept per neuron, gathered during the first "
+                        "pass and saved as an examples record beside the match (0: none)")
     return p
 
 
@@ -109,6 +113,9 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     source = pair.source
     if options["null"] == "permuted":
         source = permute_tokens(source, seed=options["seed"])
+    if options.get("examples"):
+        source, examples = collect_examples(source, sum(pair.layer_sizes_a),
+                                            sum(pair.layer_sizes_b), options["examples"])
     found = match_neurons(source, k=options["k"], candidates=options["candidates"],
                           groups=options["groups"], min_correlation=options["min_correlation"],
                           device=device, dtype=dtype,
@@ -119,8 +126,23 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         model_a=spec_a.name, model_b=spec_b.name, size_a=spec_a.n_params,
         size_b=spec_b.n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
+    if options.get("examples"):
+        examples_record(examples(), pair, spec_a.name, spec_b.name,
+                        inputs).save(directory / "examples")
     record.save(directory)
     return directory
+
+
+def examples_record(tops, pair, name_a: str, name_b: str, inputs: list) -> ExamplesRecord:
+    """The examples record of a pair from its two finished `TopExamples`."""
+    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops)
+    return ExamplesRecord(
+        config={"capture": pair.manifest, "k": tops[0].k}, model_a=name_a, model_b=name_b,
+        k=tops[0].k, layer_sizes_a=list(pair.layer_sizes_a),
+        layer_sizes_b=list(pair.layer_sizes_b), values_a=values_a, samples_a=samples_a,
+        values_b=values_b, samples_b=samples_b, sample_table=pair.sample_table(),
+        inputs=[item.id for item in inputs],
+        texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [])
 
 
 def _capture(models, family, inputs, options, device, cache):
@@ -156,7 +178,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
                "candidates": args.candidates, "groups": args.groups,
                "min_correlation": args.min_correlation, "download": args.download,
                "cache_dir": str(args.cache_dir) if args.cache_dir else None,
-               "cache_activations": args.cache_activations}
+               "cache_activations": args.cache_activations, "examples": args.examples}
     inputs = inputs_for(args)
     written = []
     for spec_a, spec_b in pairs:

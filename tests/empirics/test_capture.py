@@ -43,6 +43,13 @@ def test_text_stream_is_aligned_deterministic_and_whole_documents(text_models):
         assert a.shape[0] == b.shape[0] and a.shape[1] == 128 and b.shape[1] == 96
         assert torch.equal(a, a2) and torch.equal(b, b2)
     assert sum(a.shape[0] for a, _ in first) == pair.manifest["n_samples"]
+    table = pair.sample_table()
+    assert len(table["input"]) == pair.manifest["n_samples"]
+    assert np.all(np.diff(table["input"]) >= 0) and set(table["input"]) == set(range(7))
+    for doc in range(7):  # spans of a document are ordered, disjoint and inside its bytes
+        starts, ends = (table[key][table["input"] == doc] for key in ("start", "end"))
+        assert np.all(starts < ends) and np.all(ends[:-1] <= starts[1:])
+        assert starts[0] >= 0 and ends[-1] <= len(documents[doc].text.encode("utf-8"))
 
 
 def test_padded_batches_equal_single_document_runs(text_models):
@@ -117,6 +124,9 @@ def test_image_stream_resamples_to_model_b_grid(tmp_path):
     assert [a.shape for a, _ in batches] == [(18, 256), (18, 256), (9, 256)]
     assert [b.shape for _, b in batches] == [(18, 256), (18, 256), (9, 256)]
     assert pair.manifest["prefix_tokens"] == [1, 1]
+    table = pair.sample_table()
+    assert list(table["input"][:10]) == [0] * 9 + [1]
+    assert list(zip(table["row"][:4], table["col"][:4])) == [(0, 0), (0, 1), (0, 2), (1, 0)]
     for (a, b), (a2, b2) in zip(batches, _collect(pair.source)):
         assert torch.equal(a, a2) and torch.equal(b, b2)
     fine = image_pair_source(clip, dinov2, images[:2], images_per_batch=2, target_grid=(6, 6))

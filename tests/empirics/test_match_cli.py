@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from empirics.examples import ExamplesRecord
 from empirics.match import main, match_pair
 from empirics.records import MatchRecord
 from empirics.stimuli import default_corpus
@@ -11,7 +12,7 @@ from tests.empirics.models import save_text_model, train_tokenizers
 
 OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
            "tokens": 128, "k": 1, "candidates": 2, "groups": 4, "min_correlation": None,
-           "download": False, "cache_dir": None, "cache_activations": False}
+           "download": False, "cache_dir": None, "cache_activations": False, "examples": 3}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,10 @@ def test_a_pair_writes_a_record_and_is_reused(saved_pair, tmp_path):
     assert record.n_rosetta == live > 0 and np.allclose(record.pairs["r"], 1.0, atol=1e-5)
     assert np.array_equal(record.pairs["unit_a"], record.pairs["unit_b"])
     assert record.config["capture"]["kind"] == "text" and record.chunks["tokens"].shape == (4,)
+    examples = ExamplesRecord.load(directory / "examples")
+    assert examples.values_a.shape == (record.n_neurons_a, 3) and examples.texts[0] == docs[0].text
+    assert np.array_equal(examples.samples_a, examples.samples_b)
+    assert examples.samples_a.max() < len(examples.sample_table["input"])
     stamp = (directory / "record.json").stat().st_mtime_ns
     assert match_pair(spec_a, spec_a, **kwargs) == directory
     assert (directory / "record.json").stat().st_mtime_ns == stamp
