@@ -20,14 +20,13 @@ import dataclasses
 import itertools
 import logging
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import torch
 
 from empirics.matching import Matches, match_neurons
-from empirics.records import MatchRecord
-from theory.records import Record, record_exists, run_dir
+from empirics.records import MatchRecord, ToySweep
+from theory.records import record_exists, run_dir
 from theory.toy_model import (
     ToyConfig,
     hidden_activations,
@@ -46,44 +45,6 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 #: Seed of the shared evaluation set (distinct from every training stream by construction).
 EVAL_STREAM = 2**31 - 1
 BATCH_ROWS = 4096
-#: Per-width arrays of a ToySweep, each (pairs, widths).
-PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",
-               "isolation_rosetta", "isolation_nonrosetta", "dead", "null_neurons",
-               "null_max_correlation", "max_correlation")
-
-
-@dataclasses.dataclass(frozen=True)
-class ToySweep(Record):
-    """Rosetta counts and isolation of the toy family over widths and seed pairs.
-
-    `config` holds {"toy": ToyConfig.to_config(), "rho_star": float}. `pairs` (P, 2) are the
-    seed ids of each matched pair; `per_pair` maps each name of `PAIR_FIELDS` to (P, W);
-    `threshold_counts` (len(THRESHOLDS), P, W) counts R_neurons at each threshold;
-    `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
-    of the slope of log mean R on log N with the bootstrap interval over pairs.
-    """
-
-    kind: ClassVar[str] = "toy_sweep"
-    version: ClassVar[int] = 1
-
-    widths: np.ndarray
-    pairs: np.ndarray
-    per_pair: dict
-    threshold_counts: np.ndarray
-    final_loss: np.ndarray
-    exponent_neurons: list
-    exponent_features: list
-    level: float
-
-    def mean(self, name: str) -> np.ndarray:
-        """Mean over seed pairs of a `PAIR_FIELDS` array, (W,) (NaN where all are NaN)."""
-        values = self.per_pair[name]
-        with np.errstate(invalid="ignore"):
-            counts = np.sum(np.isfinite(values), axis=0)
-            return np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1),
-                            np.nan)
-
-
 def seed_pairs(seeds) -> list[tuple[int, int]]:
     """Every unordered pair of distinct seeds."""
     return list(itertools.combinations(seeds, 2))
