@@ -22,9 +22,10 @@ import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.records import Comparison, build_comparison
+from empirics.anchors import AnchorRecord, find_records
 from empirics.records import MatchRecord
 from empirics.resample import multinomial_weights
-from theory.records import RecordError, read_header, run_dir
+from theory.records import run_dir
 
 #: How to produce the records a family needs, printed when none exist.
 PRODUCERS = {
@@ -59,20 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="root of the Comparison run directory (default: --records)")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--anchors", action="store_true",
+                        help="fit the Rosetta anchor counts (records of python -m "
+                             "empirics.anchors) instead of the pairs' counts")
     return parser
 
 
 def find_match_records(root: Path, family: str) -> list[tuple[Path, MatchRecord]]:
     """Every MatchRecord of `family` under `root`, sorted by path."""
-    found = []
-    for path in sorted(root.rglob("record.json")):
-        try:
-            header = read_header(path.parent)
-        except RecordError:
-            continue
-        if header.get("kind") == MatchRecord.kind and header["fields"].get("family") == family:
-            found.append((path.parent, MatchRecord.load(path.parent)))
-    return found
+    return find_records(root, MatchRecord, family)
 
 
 def group_by_size(records: list[MatchRecord], size: str) -> dict[float, list[MatchRecord]]:
@@ -138,6 +134,8 @@ def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) ->
 def main(argv: list[str] | None = None) -> Path:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.anchors:
+        return _fit_anchors(parser, args)
     found = find_match_records(args.records, args.family)
     if not found and args.family == "toy":
         found = _run_toy_sweep(args)
@@ -146,6 +144,11 @@ def main(argv: list[str] | None = None) -> Path:
                                  f"{args.family} ... --out RUNS")
         parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}. "
                        f"Produce them with:\n  {producer.replace('RUNS', str(args.records))}\n")
+    return _fit(parser, args, found)
+
+
+def _fit(parser, args, found, series: str = "pairs") -> Path:
+    """Fit, print, record and plot the counts of `found` (MatchRecords or AnchorRecords)."""
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
     groups = group_by_size(real, args.size)
@@ -161,12 +164,15 @@ def main(argv: list[str] | None = None) -> Path:
               "closure": args.closure, "level": args.level, "margin": args.margin,
               "resamples": args.resamples, "replicates": args.replicates, "seed": args.seed,
               "records": sorted(str(path) for path, _ in found)}
+    if series != "pairs":
+        config["series"] = series
     comparison = build_comparison(
         config, args.family, sizes, counts, rng=rng, level=args.level,
         n_resamples=args.resamples, replicates=reps,
         prediction=prediction_for(args.beta, args.closure), margin=args.margin)
     null_lines = _null_fits(records, args)
-    directory = run_dir(args.out or args.records, "compare", config, args.family)
+    directory = run_dir(args.out or args.records, "compare", config,
+                        args.family if series == "pairs" else f"{args.family}-{series}")
     comparison.save(directory)
     print(f"family {args.family}: {len(real)} matched pairs at {len(groups)} sizes "
           f"(N = {args.size})")
@@ -178,6 +184,16 @@ def main(argv: list[str] | None = None) -> Path:
         print("figure: " + ", ".join(str(p) for p in paths))
     print(f"record: {directory}")
     return directory
+
+
+def _fit_anchors(parser, args) -> Path:
+    """The same fit over the family's AnchorRecords (anchor counts vs size)."""
+    found = find_records(args.records, AnchorRecord, args.family)
+    if not found:
+        parser.exit(1, f"no anchor records of family {args.family!r} under {args.records}. "
+                       f"Produce them with:\n  python -m empirics.anchors --family "
+                       f"{args.family} --records {args.records}\n")
+    return _fit(parser, args, found, series="anchors")
 
 
 def _null_fits(records: list[MatchRecord], args) -> list[str]:

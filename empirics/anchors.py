@@ -1,0 +1,309 @@
+"""Rosetta anchors: units of one anchor model matched in every other model of a set.
+
+The original definition of a Rosetta neuron (docs/report.md, "Anchors"): given an anchor
+model and models 1..m, each (anchor, i) pair is matched on its own (mutual nearest
+neighbours, or mutual top-k, as in `empirics.match`); an anchor unit is a Rosetta anchor when
+it has a mutual partner in *every* other model. The pairwise counts (units of the anchor
+matched in model i) and the coverage histogram (units matched in exactly j of the m models)
+are kept beside the anchor count. `AnchorRecord` reads like a MatchRecord for the bridge
+(`n_rosetta`, sizes, `null`), so `python -m bridge.compare --anchors` fits anchor counts
+against size as a second scaling series. Torch-free.
+
+    python -m empirics.anchors --family toy --records runs/empirics/toy-beta1.5-... [--anchor NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from empirics.records import MatchRecord
+from theory.records import Record, RecordError, read_header, record_exists, run_dir
+
+log = logging.getLogger("empirics.anchors")
+
+UNIT_FIELDS = ("layer", "unit", "partner_layer", "partner_unit", "r", "n_partners")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnchorRecord(Record):
+    """Rosetta anchors of one anchor model against `others`.
+
+    `units` maps "layer"/"unit" (R,) of the anchor's units and "partner_layer",
+    "partner_unit", "r", "n_partners" (R, m) of their best mutual partner (highest r) in each
+    other model, with the number of mutual partners there (> 1 only under mutual top-k).
+    `pairwise_counts[i]` counts the anchor's units matched in model i; `coverage[j]` those
+    matched in exactly j of the m models (`coverage[m] == n_anchors`).
+    """
+
+    kind: ClassVar[str] = "anchors"
+    version: ClassVar[int] = 1
+
+    family: str
+    anchor: str
+    others: list
+    null: str
+    k: int
+    min_correlation: float | None
+    size_anchor: float
+    sizes_others: list
+    layer_sizes_anchor: list
+    layer_sizes_others: list
+    n_anchors: int
+    pairwise_counts: list
+    coverage: np.ndarray
+    anchors_per_layer: np.ndarray
+    units: dict
+
+    # The attributes bridge.compare reads from a MatchRecord: the anchor set counts as one
+    # point whose N is the geometric mean of the anchor's size and the others' (for one other
+    # model it is the pair's N).
+    @property
+    def n_rosetta(self) -> int:
+        return self.n_anchors
+
+    @property
+    def n_neurons_a(self) -> int:
+        return int(sum(self.layer_sizes_anchor))
+
+    @property
+    def n_neurons_b(self) -> float:
+        return _geometric_mean([sum(sizes) for sizes in self.layer_sizes_others])
+
+    @property
+    def size_a(self) -> float:
+        return self.size_anchor
+
+    @property
+    def size_b(self) -> float:
+        return _geometric_mean(self.sizes_others)
+
+    @property
+    def chunks(self) -> dict:
+        """No per-chunk sums: the bridge fits anchor counts without data-level bars."""
+        return {}
+
+    @property
+    def model_names(self) -> list[str]:
+        return [self.anchor, *self.others]
+
+
+def _geometric_mean(values) -> float:
+    return float(np.exp(np.mean(np.log(np.asarray(values, dtype=float)))))
+
+
+def _oriented(record: MatchRecord, anchor: str):
+    """(anchor index, partner layer, partner unit, r, other name, other layer sizes)."""
+    p = record.pairs
+    if record.model_a == anchor:
+        side, other, sizes, other_sizes = "a", "b", record.layer_sizes_a, record.layer_sizes_b
+        name = record.model_b
+    elif record.model_b == anchor:
+        side, other, sizes, other_sizes = "b", "a", record.layer_sizes_b, record.layer_sizes_a
+        name = record.model_a
+    else:
+        raise ValueError(f"the match of {record.model_a} x {record.model_b} does not involve "
+                         f"the anchor {anchor}")
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    index = offsets[p[f"layer_{side}"]] + p[f"unit_{side}"]
+    return (index, p[f"layer_{other}"], p[f"unit_{other}"], p["r"], name, list(sizes),
+            list(other_sizes))
+
+
+def _best_partners(index, layer, unit, r, n_neurons: int):
+    """Per anchor unit: has a partner, best partner's layer/unit/r (highest r; the lower
+    partner (layer, unit) on ties), number of partners."""
+    order = np.lexsort((unit, layer, -r, index))
+    index, layer, unit, r = index[order], layer[order], unit[order], r[order]
+    first = np.ones(len(index), dtype=bool)
+    first[1:] = index[1:] != index[:-1]
+    best = {name: np.full(n_neurons, fill, dtype=dtype) for name, fill, dtype in
+            (("layer", -1, np.int64), ("unit", -1, np.int64), ("r", np.nan, np.float64))}
+    best["layer"][index[first]] = layer[first]
+    best["unit"][index[first]] = unit[first]
+    best["r"][index[first]] = r[first]
+    best["count"] = np.bincount(index, minlength=n_neurons).astype(np.int64)
+    return best
+
+
+def find_anchors(records: Sequence[MatchRecord], anchor: str, *,
+                 min_correlation: float | None = None, config: dict | None = None
+                 ) -> AnchorRecord:
+    """Intersect the mutual matches of (anchor, other_i) pairs through the anchor's units.
+
+    Parameters
+    ----------
+    records : one MatchRecord per other model, each pairing `anchor` (either side) with it;
+        all of the same family, null and k.
+    anchor : the anchor model's name.
+    min_correlation : drop pairs with r below it before intersecting (None: keep all).
+    config : what produced the records (goes into the record's config).
+    """
+    if not records:
+        raise ValueError(f"no match records for the anchor {anchor}")
+    _check_compatible(records)
+    oriented = [_oriented(record, anchor) for record in records]
+    sizes = oriented[0][5]
+    names = [o[4] for o in oriented]
+    for o, record in zip(oriented, records):
+        if o[5] != sizes:
+            raise ValueError(f"the anchor {anchor} has layers {o[5]} in the match with "
+                             f"{o[4]} but {sizes} in the match with {names[0]}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"the anchor {anchor} is matched more than once with the same model "
+                         f"({sorted(names)}); point --records at one run")
+    n = int(sum(sizes))
+    best = []
+    for index, layer, unit, r, *_ in oriented:
+        keep = r >= min_correlation if min_correlation is not None else np.ones(len(r), bool)
+        best.append(_best_partners(index[keep], layer[keep], unit[keep], r[keep], n))
+    matched = np.stack([b["count"] > 0 for b in best], axis=1)  # (n, m)
+    hits = matched.sum(axis=1)
+    chosen = np.flatnonzero(hits == len(records))
+    bounds = np.cumsum(sizes)
+    layer = np.searchsorted(bounds, chosen, side="right")
+    units = {"layer": layer.astype(np.int64),
+             "unit": (chosen - np.concatenate([[0], bounds[:-1]])[layer]).astype(np.int64),
+             "partner_layer": np.stack([b["layer"][chosen] for b in best], axis=1),
+             "partner_unit": np.stack([b["unit"][chosen] for b in best], axis=1),
+             "r": np.stack([b["r"][chosen] for b in best], axis=1),
+             "n_partners": np.stack([b["count"][chosen] for b in best], axis=1)}
+    return AnchorRecord(
+        config=config or {}, family=records[0].family, anchor=anchor, others=names,
+        null=records[0].null, k=records[0].k, min_correlation=min_correlation,
+        size_anchor=float(records[0].size_a if records[0].model_a == anchor
+                          else records[0].size_b),
+        sizes_others=[float(r.size_b if r.model_a == anchor else r.size_a) for r in records],
+        layer_sizes_anchor=sizes, layer_sizes_others=[o[6] for o in oriented],
+        n_anchors=len(chosen), pairwise_counts=[int(c) for c in matched.sum(axis=0)],
+        coverage=np.bincount(hits, minlength=len(records) + 1).astype(np.int64),
+        anchors_per_layer=np.bincount(layer, minlength=len(sizes)).astype(np.int64),
+        units=units)
+
+
+def _check_compatible(records: Sequence[MatchRecord]) -> None:
+    for field in ("family", "null", "k"):
+        values = {getattr(r, field) for r in records}
+        if len(values) > 1:
+            raise ValueError(f"the matches of an anchor set must share their {field}; got "
+                             f"{sorted(map(str, values))}")
+
+
+def anchor_sets(records: Sequence[MatchRecord], anchors: Sequence[str] = ()
+                ) -> dict[str, list[int]]:
+    """Which records form each anchor set: anchor name -> indices into `records`.
+
+    Without `anchors`, every connected group of models (linked by matched pairs) gets one
+    anchor: its model with the most partners (the first name in sorted order on ties).
+    """
+    partners = defaultdict(list)
+    for i, record in enumerate(records):
+        partners[record.model_a].append(i)
+        partners[record.model_b].append(i)
+    if anchors:
+        missing = [a for a in anchors if a not in partners]
+        if missing:
+            raise ValueError(f"no match records involve {missing}; models with records: "
+                             f"{sorted(partners)}")
+        return {a: partners[a] for a in anchors}
+    chosen, seen = {}, set()
+    for model in sorted(partners):
+        if model in seen:
+            continue
+        group = _component(model, partners, records)
+        seen |= group
+        best = min(group, key=lambda name: (-len(partners[name]), name))
+        chosen[best] = partners[best]
+    return chosen
+
+
+def _component(start: str, partners: dict, records) -> set[str]:
+    group, stack = {start}, [start]
+    while stack:
+        for i in partners[stack.pop()]:
+            for name in (records[i].model_a, records[i].model_b):
+                if name not in group:
+                    group.add(name)
+                    stack.append(name)
+    return group
+
+
+def find_records(root: Path, record_class, family: str) -> list[tuple[Path, Record]]:
+    """Every record of `record_class` and `family` under `root`, sorted by path."""
+    found = []
+    for path in sorted(Path(root).rglob("record.json")):
+        try:
+            header = read_header(path.parent)
+        except RecordError:
+            continue
+        if (header.get("kind") == record_class.kind
+                and header["fields"].get("family") == family):
+            found.append((path.parent, record_class.load(path.parent)))
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m empirics.anchors",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--family", required=True, help="family name in the MatchRecords")
+    p.add_argument("--records", type=Path, default=Path("runs"),
+                   help="root searched for MatchRecords (default runs/)")
+    p.add_argument("--anchor", nargs="+", default=(),
+                   help="anchor model names (default: one per connected group of models)")
+    p.add_argument("--min-correlation", type=float, default=None)
+    p.add_argument("--out", type=Path, default=None, help="root of the anchor runs "
+                   "(default: --records)")
+    p.add_argument("--force", action="store_true", help="recompute existing records")
+    p.add_argument("--report", action="store_true", help="write report.html in every run")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    found = find_records(args.records, MatchRecord, args.family)
+    if not found:
+        parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}; "
+                       "make them with python -m empirics.match (or theory.simulate for toy)\n")
+    written = []
+    for null in sorted({record.null for _, record in found}):
+        subset = [(path, record) for path, record in found if record.null == null]
+        try:
+            sets = anchor_sets([r for _, r in subset], args.anchor if null == "none" else ())
+            for anchor, indices in sets.items():
+                written.append(_write_set(anchor, [subset[i] for i in indices], args))
+        except ValueError as error:
+            parser.exit(1, f"{error}\n")
+    return written
+
+
+def _write_set(anchor: str, chosen: list[tuple[Path, MatchRecord]], args) -> Path:
+    config = {"family": args.family, "anchor": anchor, "null": chosen[0][1].null,
+              "min_correlation": args.min_correlation,
+              "matches": [{"path": str(path), "sha256": read_header(path)["arrays"]["sha256"]}
+                          for path, _ in chosen]}
+    directory = run_dir(args.out or args.records, "anchors", config, anchor)
+    if record_exists(directory) and not args.force:
+        log.info("reusing %s", directory)
+    else:
+        record = find_anchors([r for _, r in chosen], anchor,
+                              min_correlation=args.min_correlation, config=config)
+        record.save(directory)
+        log.info("%s (%s): %d anchors in %d models; pairwise %s", anchor, record.null,
+                 record.n_anchors, len(record.others) + 1, record.pairwise_counts)
+    if args.report:
+        from empirics.report import write_report
+
+        write_report(directory)
+    return directory
+
+
+if __name__ == "__main__":
+    main()
