@@ -9,31 +9,47 @@ import numpy as np
 from bridge.records import Comparison
 
 
-def plot_comparison(comparison: Comparison, stem: str | Path) -> list[Path]:
-    """Counts (with per-size error bars when present), the OLS fit and its exponent band,
-    and R/N on a second panel; saved as PNG and PDF."""
-    from theory.plot import apply_style, plt, save_figure
-
-    apply_style()
+def draw_comparison(comparison: Comparison, ax_count, ax_fraction, *, xlabel: str = "N",
+                    bands: tuple[str, ...] = ("ols-t",), colour: str = "C0",
+                    fit_colour: str = "C1", theory_colour: str = "k") -> None:
+    """Counts (with per-size error bars when present), the OLS fit and, for each interval
+    named in `bands` (keys of `comparison.intervals`), its exponent band pivoting at the
+    geometric mean of N, on `ax_count`, with the theory's exponent through the same pivot
+    when the comparison holds a prediction; R/N on `ax_fraction`. Both log-log."""
     fit = comparison.fits["ols-log"]
     n, count = comparison.sizes, comparison.counts
     grid = np.geomspace(n.min(), n.max(), 100)
     pivot = np.exp(np.mean(np.log(n)))
     centre = fit["prefactor"] * pivot ** fit["alpha"]
-    fig, (ax_count, ax_fraction) = plt.subplots(1, 2, figsize=(9, 3.6))
     bars = comparison.error_bars
     yerr = None if not bars else np.vstack([count - bars["low"], bars["high"] - count])
-    ax_count.errorbar(n, count, yerr=yerr, fmt="o", color="C0", label="measured R(N)")
-    ax_count.plot(grid, fit["prefactor"] * grid ** fit["alpha"], color="C1",
+    ax_count.errorbar(n, count, yerr=yerr, fmt="o", color=colour, label="measured R(N)")
+    ax_count.plot(grid, fit["prefactor"] * grid ** fit["alpha"], color=fit_colour,
                   label=f"fit alpha = {fit['alpha']:.3f}")
-    ax_count.fill_between(grid, centre * (grid / pivot) ** fit["low"],
-                          centre * (grid / pivot) ** fit["high"], color="C1", alpha=0.2,
-                          label=f"{fit['level']:.0%} exponent band")
-    ax_count.set(xscale="log", yscale="log", xlabel="N", ylabel="Rosetta count R(N)",
+    for i, key in enumerate(bands):
+        ci = comparison.intervals[key]
+        ax_count.fill_between(grid, centre * (grid / pivot) ** ci["low"],
+                              centre * (grid / pivot) ** ci["high"], color=fit_colour,
+                              alpha=0.2 + 0.15 * i, lw=0,
+                              label=f"{ci['level']:.0%} band ({ci['method']})")
+    if comparison.agreement:
+        alpha_pred = comparison.agreement["alpha_pred"]
+        ax_count.plot(grid, centre * (grid / pivot) ** alpha_pred, "--", color=theory_colour,
+                      lw=0.8, label=f"theory alpha = {alpha_pred:.3f}")
+    ax_count.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="Rosetta count R(N)",
                  title=comparison.family)
+    ax_fraction.plot(n, count / n, "o-", color=colour)
+    ax_fraction.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="R(N) / N")
+
+
+def plot_comparison(comparison: Comparison, stem: str | Path) -> list[Path]:
+    """`draw_comparison` on two panels, saved as PNG and PDF."""
+    from theory.plot import apply_style, plt, save_figure
+
+    apply_style()
+    fig, (ax_count, ax_fraction) = plt.subplots(1, 2, figsize=(9, 3.6))
+    draw_comparison(comparison, ax_count, ax_fraction)
     ax_count.legend(fontsize=8)
-    ax_fraction.plot(n, count / n, "o-", color="C0")
-    ax_fraction.set(xscale="log", yscale="log", xlabel="N", ylabel="R(N) / N")
     fig.tight_layout()
     paths = save_figure(fig, stem)
     plt.close(fig)

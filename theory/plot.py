@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # headless: figures are files, never windows
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter  # noqa: E402
 
 from theory.records import TheoryRun, atomic_write_bytes  # noqa: E402
 
@@ -45,13 +46,16 @@ def apply_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def save_figure(fig, stem: str | Path) -> list[Path]:
-    """Save `fig` as stem.png and stem.pdf (each written atomically); return the paths."""
+def save_figure(fig, stem: str | Path, *, tight: bool = True) -> list[Path]:
+    """Save `fig` as stem.png and stem.pdf (each written atomically); return the paths.
+
+    `tight=False` keeps the figure's own size (paper figures with a fixed width).
+    """
     paths = []
     for suffix in (".png", ".pdf"):
         path = Path(stem).with_suffix(suffix)
         buffer = BytesIO()
-        fig.savefig(buffer, format=suffix[1:], bbox_inches="tight")
+        fig.savefig(buffer, format=suffix[1:], bbox_inches="tight" if tight else None)
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths
@@ -129,15 +133,14 @@ def plot_theory_run(run: TheoryRun, stem: str | Path) -> list[Path]:
         plt.close(fig)
 
 
-def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
-    """Trained toy nets like the paper's Figure 27: Rosetta count, Rosetta isolation and
-    non-Rosetta isolation against width, each seed pair as a dot and the mean as a line.
+def draw_toy_sweep(sweep, predicted: TheoryRun, axes) -> None:
+    """Trained toy nets like the paper's Figure 27 on three axes: Rosetta count, Rosetta
+    isolation and non-Rosetta isolation against width, each seed pair as a dot and the mean
+    as a line.
 
-    `sweep` is a toy-family record (empirics.toy.ToySweep: `widths`, `per_pair` arrays of
+    `sweep` is a toy-family record (empirics.records.ToySweep: `widths`, `per_pair` arrays of
     shape (pairs, widths), `mean(name)`); `predicted` the allocation model at its widths.
     """
-    apply_style()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
     n = sweep.widths
     panels = [("rosetta_neurons", "Rosetta neurons R(N)", ROSETTA_COLOUR),
               ("isolation_rosetta", "isolation of Rosetta neurons", ROSETTA_COLOUR),
@@ -148,6 +151,7 @@ def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
                 color=colour, alpha=0.5)
         ax.plot(n, sweep.mean(name), "o-", ms=3, color=colour, label="trained (mean of pairs)")
         ax.set(xscale="log", xlabel="neurons N", title=title)
+        label_widths(ax, n)
     estimate, low, high = sweep.exponent_neurons
     axes[0].plot(n, sweep.mean("rosetta_features"), "s--", ms=3, color="0.3",
                  label="distinct dominant features")
@@ -155,15 +159,35 @@ def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
     axes[0].plot(n[count > 0], count[count > 0], "-", lw=0.8, color="k",
                  label=rf"allocation model ($N^{{{predicted.derived_exponent:.3g}}}$)")
     axes[0].plot(n, sweep.mean("null_neurons"), "x:", ms=4, color="0.5", label="untrained pair")
-    axes[0].set(yscale="symlog", ylabel="count",
-                title=f"R(N): slope {estimate:.2f} [{low:.2f}, {high:.2f}]")
-    axes[0].legend(loc="upper left")
+    axes[0].set_yscale("symlog", linthresh=1)  # the untrained null is often 0
+    axes[0].yaxis.set_major_formatter(ScalarFormatter())
+    axes[0].set(ylabel="count", title=f"R(N): slope {estimate:.2f} [{low:.2f}, {high:.2f}]")
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1, 0.08))
     for ax in axes[1:]:
-        ax.set(ylabel="share of input weight norm on the top feature", ylim=(0, 1))
+        ax.set(ylabel="top feature's share of weight norm", ylim=(0, 1))
+
+
+def label_widths(ax, widths) -> None:
+    """Tick a log x axis at the given widths, written as plain numbers (8, 16, ..., 128)."""
+    ax.xaxis.set_major_locator(FixedLocator(np.asarray(widths, dtype=float)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def toy_sweep_title(sweep) -> str:
+    """One line naming the toy sweep's configuration (the title of its figure)."""
     toy = sweep.config["toy"]
-    fig.suptitle(f"toy nets: beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:g}, "
-                 f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
-                 f"{len(sweep.pairs)} seed pairs")
+    return (f"toy nets: beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:g}, "
+            f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
+            f"{len(sweep.pairs)} seed pairs")
+
+
+def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
+    """`draw_toy_sweep` on one row of three panels, saved as stem.png and stem.pdf."""
+    apply_style()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+    draw_toy_sweep(sweep, predicted, axes)
+    fig.suptitle(toy_sweep_title(sweep))
     try:
         return save_figure(fig, stem)
     finally:

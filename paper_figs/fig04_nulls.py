@@ -1,0 +1,80 @@
+"""Fig. 4 and Fig. 26: the nulls. Rosetta counts of untrained-weight pairs (Fig. 4) and of
+input-permuted pairs (Fig. 26) against model size, next to the trained pairs' counts; one
+panel per family with both.
+
+Drawn from MatchRecords (`null` = "untrained" / "permuted" / "none"), grouped by the
+geometric mean of the pair's parameter counts and averaged over the pairs at a size with
+`bridge.compare.group_by_size` and `mean_counts`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from matplotlib.ticker import ScalarFormatter
+
+from bridge.compare import group_by_size, mean_counts
+from empirics.records import MatchRecord
+from paper_figs.figure import Figure, figure_main
+from paper_figs.records import MissingRecords, Need
+from paper_figs.style import COLOURS, panel_grid
+
+TRAINED = Need(MatchRecord, where={"null": "none"})
+NULLS = {
+    "untrained": ("untrained weights", "--init random"),
+    "permuted": ("permuted inputs", "--null permuted"),
+}
+
+
+def produced_by(null: str) -> str:
+    flag = NULLS[null][1]
+    return (f"python -m empirics.match --family FAMILY --all {flag} --out RUNS, next to the "
+            "trained pairs (python -m empirics.match --family FAMILY --all --out RUNS)")
+
+
+def family_counts(records, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes (geometric mean of the pair's parameters) and mean Rosetta counts per size."""
+    groups = group_by_size([r for r in records if r.family == family], "params")
+    return np.array(list(groups)), mean_counts(groups)
+
+
+def draw(records, fig, *, null: str) -> None:
+    """Per family (with both trained and null pairs): counts against size, log x, and a
+    symmetric-log y that keeps the null's zero counts in view."""
+    trained, nulls = ([found.record for found in group] for group in records)
+    families = sorted({r.family for r in nulls} & {r.family for r in trained})
+    if not families:
+        raise MissingRecords(f"no family has both trained and {null}-null MatchRecords")
+    for ax, family in zip(panel_grid(fig, len(families)), families):
+        top = 1.0
+        for group, colour, marker, label in (
+                (trained, COLOURS["rosetta"], "o-", "trained pairs"),
+                (nulls, COLOURS["null"], "x--", f"null: {NULLS[null][0]}")):
+            sizes, counts = family_counts(group, family)
+            ax.plot(sizes, counts, marker, color=colour, label=label)
+            top = max(top, counts.max())
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1)
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        # room below 0 and above the largest count (for the legend) keeps every marker whole
+        ax.set(xlabel="parameters N (geometric mean of the pair)",
+               ylabel="Rosetta count R(N)", title=family, ylim=(-0.3, 4.0 * top))
+        ax.legend(loc="upper left")
+
+
+def null_figure(name: str, caption: str, null: str) -> Figure:
+    return Figure(name, caption, (TRAINED, Need(MatchRecord, where={"null": null})),
+                  produced_by(null), functools.partial(draw, null=null))
+
+
+FIGURES = (null_figure("fig04_untrained_null", "Fig. 4, untrained-weights null", "untrained"),
+           null_figure("fig26_permuted_null", "Fig. 26, permuted-input null", "permuted"))
+
+
+def main(argv: list[str] | None = None):
+    return figure_main(FIGURES, argv, prog="python -m paper_figs.fig04_nulls")
+
+
+if __name__ == "__main__":
+    main()
