@@ -1,0 +1,122 @@
+"""Each figure renders from small records written in the test, into images of its size."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paper_figs import fig03_counts, fig04_nulls, fig05_frontiers, fig27_toy
+from paper_figs.figure import build_figures, render
+from paper_figs.records import RecordIndex
+from paper_figs.registry import all_figures
+from paper_figs.style import figure_pixels, new_figure
+from tests.paper_figs.builders import write_comparison, write_theory_run, write_toy_sweep
+from tests.paper_figs.conftest import PERMUTED, UNTRAINED, WIDTHS
+
+#: Grid (rows, columns) of each figure drawn from `records_root`: two families in Fig. 3
+#: (count and fraction each), one family with nulls, one allocation run (regimes and counts)
+#: and one toy sweep (three panels).
+GRIDS = {"fig03_counts": (2, 2), "fig04_untrained_null": (1, 1),
+         "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3)}
+
+
+def records_of(figure, root):
+    index = RecordIndex(root)
+    return tuple(index.select(need) for need in figure.requires)
+
+
+def drawn(figure, root):
+    fig = new_figure()
+    figure.draw(records_of(figure, root), fig)
+    return fig
+
+
+@pytest.mark.parametrize("figure", all_figures(), ids=lambda f: f.name)
+def test_each_figure_is_a_png_and_a_pdf_of_its_size(figure, records_root, tmp_path):
+    report = build_figures([figure], records_root, tmp_path)
+    assert report.skipped == {} and report.problems == []
+    png, pdf = report.built[figure.name]
+    assert (png, pdf) == (tmp_path / f"{figure.name}.png", tmp_path / f"{figure.name}.pdf")
+    with Image.open(png) as image:
+        assert image.size == figure_pixels(*GRIDS[figure.name])
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    assert pixels.std() > 10, "the image is blank"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
+
+
+def test_counts_figure_draws_the_comparison_on_log_axes_with_its_bands(records_root):
+    fig = drawn(fig03_counts.FIGURES[0], records_root)
+    language, _, vision, fraction = fig.axes
+    assert [language.get_title(), vision.get_title()] == ["language", "vision"]
+    comparison = fig03_counts.latest_per_family(
+        records_of(fig03_counts.FIGURES[0], records_root)[0])[1]
+    assert all(ax.get_xscale() == ax.get_yscale() == "log" for ax in fig.axes)
+    points = vision.containers[0].lines[0]  # the error-bar series of measured R(N)
+    np.testing.assert_allclose(points.get_ydata(), comparison.counts)
+    np.testing.assert_allclose(fraction.lines[0].get_ydata(), comparison.counts / comparison.sizes)
+    labels = vision.get_legend_handles_labels()[1]
+    assert any("data-parametric" in label for label in labels)
+    assert any(label.startswith("theory alpha = 0.667") for label in labels)
+    assert not any(label.startswith("theory") for label in language.get_legend_handles_labels()[1])
+    assert "parameters" in vision.get_xlabel()
+
+
+def test_counts_figure_prefers_sizes_in_parameters_then_the_newest(tmp_path, rng):
+    write_comparison(tmp_path, rng, family="toy", size="neurons", alpha=0.5)
+    chosen = write_comparison(tmp_path, rng, family="toy", size="params", alpha=0.7)
+    found = records_of(fig03_counts.FIGURES[0], tmp_path)[0]
+    (picked,) = fig03_counts.latest_per_family(found)
+    np.testing.assert_array_equal(picked.counts, chosen.counts)
+
+
+@pytest.mark.parametrize("figure, planted", [(fig04_nulls.FIGURES[0], UNTRAINED),
+                                             (fig04_nulls.FIGURES[1], PERMUTED)])
+def test_null_figures_put_the_null_counts_next_to_the_trained_ones(figure, planted,
+                                                                    records_root):
+    (ax,) = drawn(figure, records_root).axes
+    trained, null = ax.lines
+    np.testing.assert_allclose(null.get_xdata(), 10.0 * np.array(WIDTHS))
+    np.testing.assert_array_equal(null.get_ydata(), planted)
+    np.testing.assert_array_equal(trained.get_ydata(), [int(2 * w**0.6) for w in WIDTHS])
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "symlog"
+    assert ax.get_ylim()[0] < 0 < max(planted), "zero counts must stay inside the axes"
+
+
+def test_frontier_figure_has_one_row_per_run_ordered_by_beta(tmp_path):
+    for beta in (2.0, 1.5):
+        write_theory_run(tmp_path, beta=beta, points=3)
+    fig = drawn(fig05_frontiers.FIGURES[0], tmp_path)
+    assert len(fig.axes) == 4 + 2  # two rows of two panels, and the twin axis of each R/N
+    titles = [ax.get_title() for ax in fig.axes[:4:2]]
+    assert "1.5" in titles[0] and "2" in titles[1]
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+
+
+def test_toy_figure_pairs_each_sweep_with_its_prediction(tmp_path, rng):
+    write_toy_sweep(tmp_path, rng, beta=2.0)
+    write_toy_sweep(tmp_path, rng, beta=1.5, widths=(8, 16, 32, 64), prediction=False)
+    fig = drawn(fig27_toy.FIGURES[0], tmp_path)
+    assert len(fig.subfigs) == 1 and "beta=2" in fig.subfigs[0]._suptitle.get_text()
+    count = fig.axes[0]
+    np.testing.assert_array_equal(count.get_xticks(), [8, 16, 32])
+    assert [t.get_text() for t in count.get_xticklabels()] == ["8", "16", "32"]
+
+
+def test_a_sweep_without_its_prediction_is_skipped_with_the_command(tmp_path, rng):
+    write_toy_sweep(tmp_path, rng, prediction=False)
+    report = build_figures(fig27_toy.FIGURES, tmp_path, tmp_path / "out")
+    assert "no 'theory_run' records under empirics/" in report.skipped["fig27_toy"]
+    # a prediction left by another sweep does not belong to this one
+    write_theory_run(tmp_path).save(tmp_path / "empirics" / "removed-sweep" / "prediction")
+    report = build_figures(fig27_toy.FIGURES, tmp_path, tmp_path / "out")
+    assert "no toy sweep with its allocation-model prediction" in report.skipped["fig27_toy"]
+    assert f"python -m theory.simulate --beta 1.5 --out {tmp_path}" in report.skipped["fig27_toy"]
+    assert not (tmp_path / "out" / "fig27_toy.png").exists()
+
+
+def test_render_leaves_the_global_style_alone(records_root, tmp_path):
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    render(fig05_frontiers.FIGURES[0], records_of(fig05_frontiers.FIGURES[0], records_root),
+           tmp_path)
+    assert dict(matplotlib.rcParams) == before
