@@ -5,7 +5,10 @@ sample (aligned text span, image position, toy input) each came from. `observe_f
 wraps a `Source` so an observer sees every batch of the first complete pass over the stream,
 the pass the matching engine makes anyway: no second pass over the data is needed.
 `ExamplesRecord` stores both models' examples with the sample table that maps a sample index
-back to its input (document and byte span, or image and grid position).
+back to its input (document and byte span, or image and grid position). For images, `TopImages`
+also keeps every neuron's top images (by its peak over the image's positions) with its
+activation map on each, and the record holds small thumbnails, so a report can draw
+activation-map overlays from the record alone.
 """
 
 from __future__ import annotations
@@ -64,6 +67,61 @@ class TopExamples:
         return values, samples
 
 
+class TopImages:
+    """Streaming top-k images per neuron, ranked by the neuron's peak over an image's grid
+    positions, with the neuron's (H, W) activation map on each kept image.
+
+    Batches hold whole images, image-major (image, row, col), as `image_pair_source` yields
+    them. Maps are kept in float16: the state is neurons x k x H x W x 2 bytes.
+    """
+
+    def __init__(self, n_neurons: int, k: int, grid: tuple[int, int]):
+        if k < 1:
+            raise ValueError(f"at least one image per neuron is needed, got k={k}")
+        self.n_neurons, self.k, self.grid = int(n_neurons), int(k), tuple(grid)
+        self.n_images = 0
+        self._values = self._images = self._maps = None
+
+    def update(self, activations: torch.Tensor) -> None:
+        """Add one batch (images * H * W, neurons); its images follow those already seen."""
+        positions = self.grid[0] * self.grid[1]
+        rows = activations.shape[0]
+        if activations.ndim != 2 or activations.shape[1] != self.n_neurons or rows % positions:
+            raise ValueError(f"expected (images * {positions}, {self.n_neurons}) activations "
+                             f"of whole {self.grid} grids, got {tuple(activations.shape)}")
+        if rows == 0:
+            return
+        x = activations.float().reshape(rows // positions, positions, self.n_neurons)
+        values, order = sorted_topk(x.amax(dim=1).T, min(self.k, x.shape[0]), dim=1)
+        maps = x.permute(2, 0, 1).gather(1, order[..., None].expand(-1, -1, positions))
+        images = order + self.n_images
+        self.n_images += x.shape[0]
+        if self._values is not None:  # the running best come first: they win ties
+            values = torch.cat([self._values, values], dim=1)
+            images = torch.cat([self._images, images], dim=1)
+            maps = torch.cat([self._maps.float(), maps], dim=1)
+            values, keep = sorted_topk(values, min(self.k, values.shape[1]), dim=1)
+            images = images.gather(1, keep)
+            maps = maps.gather(1, keep[..., None].expand(-1, -1, positions))
+        self._values, self._images, self._maps = values, images, maps.half()
+
+    def result(self) -> dict[str, np.ndarray]:
+        """"values" (neurons, k) peaks, "inputs" (neurons, k) image indices (-1 and NaN past
+        the images seen) and "maps" (neurons, k, H, W) uint8: each map over its own peak,
+        clipped to [0, 1], times 255 (negative activations show as 0)."""
+        values = np.full((self.n_neurons, self.k), np.nan, dtype=np.float32)
+        images = np.full((self.n_neurons, self.k), -1, dtype=np.int64)
+        maps = np.zeros((self.n_neurons, self.k, *self.grid), dtype=np.uint8)
+        if self._values is not None:
+            kept = self._values.shape[1]
+            values[:, :kept] = self._values.cpu().numpy()
+            images[:, :kept] = self._images.cpu().numpy()
+            peak = self._values.clamp_min(torch.finfo(torch.float32).tiny)[..., None]
+            scaled = (self._maps.float() / peak).clamp(0, 1).mul(255).round()
+            maps[:, :kept] = scaled.to(torch.uint8).reshape(-1, kept, *self.grid).cpu().numpy()
+        return {"values": values, "inputs": images, "maps": maps}
+
+
 class FirstPass:
     """A `Source` whose first complete pass also calls `observer(batch_index, a, b)`.
 
@@ -100,11 +158,14 @@ class ExamplesRecord(Record):
     sample index to its input: "input" (index into `inputs`) plus "start"/"end" byte offsets
     (text) or "row"/"col" grid positions (images) or nothing more (toy inputs).
     `inputs` lists the input ids; `texts` the documents' text when the inputs are text, so
-    a report can be rendered from the record alone.
+    a report can be rendered from the record alone. `images` is {} unless the inputs are
+    images; then it holds `TopImages.result()` of each model ("values_a", "inputs_a",
+    "maps_a", the same with "_b") and "thumbnails" (images, S, S, 3) uint8 of the images
+    "thumbnail_inputs" (indices into `inputs`) that some neuron's top images include.
     """
 
     kind: ClassVar[str] = "examples"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     model_a: str
     model_b: str
@@ -118,25 +179,47 @@ class ExamplesRecord(Record):
     sample_table: dict
     inputs: list
     texts: list
+    images: dict
 
 
-def collect_examples(source: Source, n_a: int, n_b: int, k: int
-                     ) -> tuple[Source, Callable[[], tuple[TopExamples, TopExamples]]]:
+def collect_examples(source: Source, n_a: int, n_b: int, k: int,
+                     grid: tuple[int, int] | None = None
+                     ) -> tuple[Source, Callable[[], tuple]]:
     """Wrap `source` to gather both models' top-k examples on its first pass.
 
-    Returns the wrapped source and a function giving the two finished `TopExamples` (it
+    Returns the wrapped source and a function giving the two finished `TopExamples`, then,
+    when `grid` (the images' (H, W) sample grid) is given, the two finished `TopImages` (it
     reads the rest of the first pass if the stream has not been read through yet).
     """
     tops = (TopExamples(n_a, k), TopExamples(n_b, k))
+    if grid is not None:
+        tops += (TopImages(n_a, k, grid), TopImages(n_b, k, grid))
 
     def observe(index: int, a: torch.Tensor, b: torch.Tensor) -> None:
-        tops[0].update(a)
-        tops[1].update(b)
+        for top, batch in zip(tops, (a, b, a, b)):
+            top.update(batch)
 
     wrapped = FirstPass(source, observe)
 
-    def finished() -> tuple[TopExamples, TopExamples]:
+    def finished() -> tuple:
         wrapped.finish()
         return tops
 
     return wrapped, finished
+
+
+def thumbnail(image, size: int = 64) -> np.ndarray:
+    """A (size, size, 3) uint8 thumbnail of a PIL image: centre square crop, then resize.
+
+    Notes
+    -----
+    Vision preprocessing resizes the short side and centre-crops, so the patch grid covers
+    the centre square; overlays drawn on this thumbnail line up with it.
+    """
+    from PIL import Image
+
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    square = image.convert("RGB").crop((left, top, left + side, top + side))
+    return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

@@ -18,10 +18,11 @@ import argparse
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from empirics.capture import image_pair_source, text_pair_source
-from empirics.examples import ExamplesRecord, collect_examples
+from empirics.examples import ExamplesRecord, collect_examples, thumbnail
 from empirics.load import MissingModelError, load_model
 from empirics.matching import match_neurons
 from empirics.nulls import permute_tokens
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=16,
                    help="top-activating samples kept per neuron, gathered during the first "
                         "pass and saved as an examples record beside the match (0: none)")
+    p.add_argument("--report", action="store_true",
+                   help="write report.html (the neuron browser, empirics.report) in every "
+                        "pair's run directory")
     return p
 
 
@@ -115,7 +119,8 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         source = permute_tokens(source, seed=options["seed"])
     if options.get("examples"):
         source, examples = collect_examples(source, sum(pair.layer_sizes_a),
-                                            sum(pair.layer_sizes_b), options["examples"])
+                                            sum(pair.layer_sizes_b), options["examples"],
+                                            grid=image_grid(pair))
     found = match_neurons(source, k=options["k"], candidates=options["candidates"],
                           groups=options["groups"], min_correlation=options["min_correlation"],
                           device=device, dtype=dtype,
@@ -135,14 +140,33 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
 
 def examples_record(tops, pair, name_a: str, name_b: str, inputs: list) -> ExamplesRecord:
     """The examples record of a pair from its two finished `TopExamples`."""
-    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops)
+    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops[:2])
     return ExamplesRecord(
         config={"capture": pair.manifest, "k": tops[0].k}, model_a=name_a, model_b=name_b,
         k=tops[0].k, layer_sizes_a=list(pair.layer_sizes_a),
         layer_sizes_b=list(pair.layer_sizes_b), values_a=values_a, samples_a=samples_a,
         values_b=values_b, samples_b=samples_b, sample_table=pair.sample_table(),
         inputs=[item.id for item in inputs],
-        texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [])
+        texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [],
+        images=image_examples(tops[2:], inputs) if len(tops) > 2 else {})
+
+
+def image_grid(pair) -> tuple[int, int] | None:
+    """The (H, W) sample grid of an image pair (None for text)."""
+    if pair.manifest["kind"] != "image":
+        return None
+    table = pair.sample_table()
+    return int(table["row"].max()) + 1, int(table["col"].max()) + 1
+
+
+def image_examples(tops, inputs: list) -> dict:
+    """Both models' top images with their maps, and thumbnails of the images they show."""
+    found = {f"{name}_{side}": array for side, top in zip("ab", tops)
+             for name, array in top.result().items()}
+    shown = np.unique(np.concatenate([found["inputs_a"].ravel(), found["inputs_b"].ravel()]))
+    shown = shown[shown >= 0]
+    return found | {"thumbnails": np.stack([thumbnail(inputs[i].image) for i in shown]),
+                    "thumbnail_inputs": shown.astype(np.int64)}
 
 
 def _capture(models, family, inputs, options, device, cache):
@@ -191,6 +215,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
         except MissingModelError as error:
             parser.exit(1, f"{error}\n")
         log.info("record: %s", written[-1])
+        if args.report:
+            from empirics.report import write_report
+
+            log.info("report: %s", write_report(written[-1]))
     return written
 
 

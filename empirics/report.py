@@ -1,0 +1,266 @@
+"""python -m empirics.report RUN_DIR: a self-contained HTML neuron browser of a run.
+
+    python -m empirics.report runs/match/pythia-70m--opt-125m-<hash> [--out report.html]
+    python -m empirics.report runs/anchors/<anchor>-<hash>
+
+RUN_DIR holds a MatchRecord (`empirics.match`, examples in RUN_DIR/examples) or an
+AnchorRecord (`empirics.anchors`; each model's examples come from the examples records of the
+matches it names). The page lists the Rosetta pairs or anchors with their correlation, layer
+and (when RUN_DIR/selectivity holds per-neuron arrays) selectivity, plus non-Rosetta neurons of
+the same layers for contrast; clicking a row shows each model's top-activating contexts (text
+with the activating span highlighted) or top images with activation-map overlays, side by
+side. Everything is rendered from records, inlined in one file (no server, no external
+assets); all record text is escaped (docs/report.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from empirics.anchors import AnchorRecord
+from empirics.records import MatchRecord
+from empirics.report_data import model_examples, shared_inputs
+from empirics.report_page import PAGE
+from theory.records import RecordError, atomic_write_text, read_header
+
+log = logging.getLogger("empirics.report")
+
+ROSETTA, CONTRAST = 0, 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelView:
+    """One model's column: its layers, its side in an examples record and its metrics."""
+
+    name: str
+    layer_sizes: list
+    examples: object | None  # ExamplesRecord
+    side: str
+    selectivity: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Rows:
+    """Browser rows: `units` (rows, models) global neuron indices (-1: not in the row),
+    `r` (rows, models) correlation with the row's first model (NaN where none), `kind`
+    (rows,) ROSETTA or CONTRAST."""
+
+    units: np.ndarray
+    r: np.ndarray
+    kind: np.ndarray
+
+
+def global_units(layer: np.ndarray, unit: np.ndarray, layer_sizes) -> np.ndarray:
+    """(layer, unit) -> index in the engine's global order (layers concatenated)."""
+    offsets = np.concatenate([[0], np.cumsum(layer_sizes)[:-1]]).astype(np.int64)
+    return offsets[np.asarray(layer, dtype=np.int64)] + np.asarray(unit, dtype=np.int64)
+
+
+def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
+    """The title, model columns and Rosetta rows of a match or anchor run directory."""
+    kind = read_header(run_dir).get("kind")
+    if kind == MatchRecord.kind:
+        record = MatchRecord.load(run_dir)
+        examples = _examples(run_dir / "examples")
+        selectivity = _selectivity(run_dir / "selectivity")
+        models = [ModelView(record.model_a, record.layer_sizes_a, examples, "a",
+                            selectivity.get("a", {})),
+                  ModelView(record.model_b, record.layer_sizes_b, examples, "b",
+                            selectivity.get("b", {}))]
+        p = record.pairs
+        units = np.stack([global_units(p["layer_a"], p["unit_a"], record.layer_sizes_a),
+                          global_units(p["layer_b"], p["unit_b"], record.layer_sizes_b)], 1)
+        r = np.stack([np.full(len(p["r"]), np.nan), p["r"]], axis=1)
+        title = f"{record.model_a} x {record.model_b}: {record.n_rosetta} Rosetta pairs"
+    elif kind == AnchorRecord.kind:
+        record = AnchorRecord.load(run_dir)
+        models = _anchor_models(record)
+        u = record.units
+        units = np.concatenate([
+            global_units(u["layer"], u["unit"], record.layer_sizes_anchor)[:, None],
+            np.stack([global_units(u["partner_layer"][:, i], u["partner_unit"][:, i], sizes)
+                      for i, sizes in enumerate(record.layer_sizes_others)], axis=1)
+            if record.n_anchors else np.zeros((0, len(record.others)), np.int64)], axis=1)
+        r = np.concatenate([np.full((record.n_anchors, 1), np.nan), u["r"]], axis=1)
+        title = (f"anchor {record.anchor} x {len(record.others)} models: "
+                 f"{record.n_anchors} Rosetta anchors")
+    else:
+        raise RecordError(f"{run_dir} holds a {kind!r} record; the report needs a match or "
+                          "anchors run directory")
+    rows = Rows(units.astype(np.int64), r.astype(np.float64),
+                np.full(len(units), ROSETTA, dtype=np.int64))
+    return f"{title} ({record.family}, null: {record.null})", models, rows
+
+
+def _anchor_models(record: AnchorRecord) -> list[ModelView]:
+    """The anchor's and every other model's view, from the examples of their matches."""
+    views, anchor_view = [], None
+    for source, other, sizes in zip(record.config.get("matches", []), record.others,
+                                    record.layer_sizes_others):
+        directory = Path(source["path"])
+        examples = _examples(directory / "examples")
+        header = read_header(directory)
+        anchor_side = "a" if header["fields"]["model_a"] == record.anchor else "b"
+        other_side = "b" if anchor_side == "a" else "a"
+        selectivity = _selectivity(directory / "selectivity")
+        if anchor_view is None or (anchor_view.examples is None and examples is not None):
+            anchor_view = ModelView(record.anchor, record.layer_sizes_anchor, examples,
+                                    anchor_side, selectivity.get(anchor_side, {}))
+        views.append(ModelView(other, sizes, examples, other_side,
+                               selectivity.get(other_side, {})))
+    if anchor_view is None:  # a record built in code, without the matches it came from
+        anchor_view = ModelView(record.anchor, record.layer_sizes_anchor, None, "a", {})
+        views = [ModelView(o, s, None, "b", {}) for o, s in zip(record.others,
+                                                                 record.layer_sizes_others)]
+    return [anchor_view, *views]
+
+
+def _examples(directory: Path):
+    from empirics.examples import ExamplesRecord
+
+    if not (directory / "record.json").is_file():
+        log.info("no examples record in %s: the report lists neurons without examples",
+                 directory)
+        return None
+    return ExamplesRecord.load(directory)
+
+
+def _selectivity(directory: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Per-neuron arrays NAME_a / NAME_b of a record in `directory` -> {"a": {NAME: ...}}."""
+    if not (directory / "record.json").is_file():
+        return {}
+    from safetensors.numpy import load_file
+
+    header = read_header(directory)
+    arrays = load_file(directory / header["arrays"]["file"])
+    found = {"a": {}, "b": {}}
+    for name, values in arrays.items():
+        stem, _, side = name.rpartition("_")
+        if side in found and values.ndim == 1 and np.issubdtype(values.dtype, np.number):
+            found[side][stem.replace("/", ".")] = values.astype(np.float64)
+    return found
+
+
+def add_contrast(rows: Rows, models: list[ModelView], per_layer: int, *,
+                 rng: np.random.Generator) -> Rows:
+    """Append, for every model and layer, up to `per_layer` of its neurons that are in no
+    Rosetta row (drawn uniformly by `rng`), as single-model contrast rows."""
+    extra = []
+    for m, model in enumerate(models):
+        taken = np.zeros(int(sum(model.layer_sizes)), dtype=bool)
+        taken[rows.units[:, m][rows.units[:, m] >= 0]] = True
+        start = 0
+        for size in model.layer_sizes:
+            free = start + np.flatnonzero(~taken[start:start + size])
+            chosen = np.sort(rng.choice(free, min(per_layer, len(free)), replace=False))
+            block = np.full((len(chosen), len(models)), -1, dtype=np.int64)
+            block[:, m] = chosen
+            extra.append(block)
+            start += size
+    units = np.concatenate([rows.units, *extra]) if extra else rows.units
+    n_new = len(units) - len(rows.units)
+    return Rows(units, np.concatenate([rows.r, np.full((n_new, len(models)), np.nan)]),
+                np.concatenate([rows.kind, np.full(n_new, CONTRAST, dtype=np.int64)]))
+
+
+def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images: int = 8
+                  ) -> dict:
+    """The JSON data of the page: rows, per-model examples, documents or thumbnails."""
+    inputs = shared_inputs(models)
+    metrics = sorted({name for model in models for name in model.selectivity})
+    payload = {"title": title, "kind": inputs["kind"], "models": [m.name for m in models],
+               "metrics": metrics, "rowKind": rows.kind.tolist(),
+               "layers": [], "unitsInLayer": [], "r": [], "selectivity": {},
+               "examples": [], "documents": inputs["documents"], "thumbs": inputs["thumbs"],
+               "grid": inputs["grid"]}
+    for m, model in enumerate(models):
+        units = rows.units[:, m]
+        layer, unit = _layer_units(units, model.layer_sizes)
+        payload["layers"].append(layer.tolist())
+        payload["unitsInLayer"].append(unit.tolist())
+        payload["r"].append(_floats(rows.r[:, m]))
+        payload["examples"].append(model_examples(model, units, inputs, max_images=max_images))
+    for name in metrics:
+        payload["selectivity"][name] = [
+            _floats(np.where(rows.units[:, m] >= 0,
+                             model.selectivity[name][np.maximum(rows.units[:, m], 0)], np.nan))
+            if name in model.selectivity else [None] * len(rows.kind)
+            for m, model in enumerate(models)]
+    return payload
+
+
+def _layer_units(units: np.ndarray, layer_sizes) -> tuple[np.ndarray, np.ndarray]:
+    bounds = np.cumsum(layer_sizes)
+    layer = np.searchsorted(bounds, np.maximum(units, 0), side="right")
+    unit = np.maximum(units, 0) - np.concatenate([[0], bounds[:-1]])[layer]
+    return np.where(units >= 0, layer, -1), np.where(units >= 0, unit, -1)
+
+
+def _floats(values: np.ndarray, digits: int = 4) -> list:
+    """Floats rounded to `digits` significant digits, None for NaN (strict JSON)."""
+    return [None if not np.isfinite(v) else float(f"{v:.{digits}g}") for v in values]
+
+
+def render_html(payload: dict) -> str:
+    """The page with the payload inlined as JSON that no byte sequence can break out of."""
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    head, _, rest = PAGE.partition("__TITLE__")
+    middle, _, tail = rest.partition("__DATA__")
+    return head + _escape(payload["title"]) + middle + data + tail
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, *, contrast: int = 20,
+                 max_images: int = 8, seed: int = 0) -> Path:
+    """Render the report of `run_dir` into `out` (default RUN_DIR/report.html), atomically."""
+    run_dir = Path(run_dir)
+    title, models, rows = load_run(run_dir)
+    rows = add_contrast(rows, models, contrast, rng=np.random.default_rng(seed))
+    path = Path(out) if out is not None else run_dir / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, render_html(build_payload(title, models, rows,
+                                                      max_images=max_images)))
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m empirics.report",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path, help="a match or anchors run directory")
+    p.add_argument("--out", type=Path, default=None, help="default RUN_DIR/report.html")
+    p.add_argument("--contrast", type=int, default=20,
+                   help="non-Rosetta neurons per model and layer shown for contrast")
+    p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
+    p.add_argument("--seed", type=int, default=0, help="seed of the contrast draw")
+    return p
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.contrast < 0 or args.images < 1:
+        parser.error("--contrast must be >= 0 and --images >= 1")
+    try:
+        path = write_report(args.run_dir, args.out, contrast=args.contrast,
+                            max_images=args.images, seed=args.seed)
+    except (RecordError, ValueError) as error:
+        parser.exit(1, f"{error}\n")
+    print(f"report: {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""The neuron browser: rendered from records, opened in a real headless chromium."""
+
+import dataclasses
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from empirics.anchors import main as anchors_main
+from empirics.examples import ExamplesRecord, TopImages
+from empirics.match import match_pair
+from empirics.records import MatchRecord
+from empirics.report import main as report_main
+from empirics.report import write_report
+from empirics.stimuli import default_corpus, synthetic_images
+from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
+from theory.records import Record, RecordError
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
+           "tokens": 128, "k": 1, "candidates": 2, "groups": 0, "min_correlation": None,
+           "download": False, "cache_dir": None, "cache_activations": False, "examples": 4}
+ODD_TEXTS = [
+    "before <script>window.hacked = 1; alert('x')</script> after",
+    'an image <img src=x onerror="window.hacked = 2"> and &amp; entities </textarea>',
+    "long line " + "word " * 4000 + "<b>end</b>",
+    "caf\udce9 bytes that are not UTF-8: \udcff\udcfe then </script><!-- done",
+]
+#: (document, span) of each planted example: the tags, the entity, the tail, the bad bytes.
+SPANS = [(0, "<script>window.hacked = 1; alert('x')</script>"),
+         (1, '<img src=x onerror="window.hacked = 2">'), (2, "<b>end</b>"), (3, "\udcff\udcfe")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable,
+                                              args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def open_report(browser, path: Path):
+    """The opened page and the lists its console errors and dialogs will land in."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors, dialogs = [], []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.reportFirstRenderMs !== undefined")
+    return page, errors, dialogs
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _byte_span(text: str, span: str) -> tuple[int, int]:
+    raw, needle = (s.encode("utf-8", "surrogateescape") for s in (text, span))
+    start = raw.index(needle)
+    return start, start + len(needle)
+
+
+@pytest.fixture
+def odd_run(tmp_path):
+    """A match run written by hand: pair p shares example SPANS[p] on both sides; a third
+    pair has r = 0.2 (for the filter)."""
+    table = {"input": [], "start": [], "end": []}
+    for doc, span in SPANS:
+        start, end = _byte_span(ODD_TEXTS[doc], span)
+        for key, value in zip(table, (doc, start, end)):
+            table[key].append(value)
+    samples = np.full((8, 2), -1, dtype=np.int64)
+    samples[[0, 1, 2, 3], 0] = [0, 1, 2, 3]
+    values = np.where(samples >= 0, 5.0 - np.arange(8)[:, None], np.nan).astype(np.float32)
+    ExamplesRecord(
+        config={}, model_a="model<a>", model_b="model&b", k=2, layer_sizes_a=[4, 4],
+        layer_sizes_b=[4, 4], values_a=values, samples_a=samples, values_b=values,
+        samples_b=samples, sample_table={k: np.array(v, dtype=np.int64) for k, v in
+                                         table.items()},
+        inputs=[f"doc{i}" for i in range(4)], texts=ODD_TEXTS, images={},
+    ).save(tmp_path / "examples")
+    units = np.array([0, 1, 2, 3], dtype=np.int64)
+    MatchRecord(
+        config={}, family="odd", model_a="model<a>", model_b="model&b", size_a=1.0,
+        size_b=1.0, null="none", k=1, min_correlation=None, n_tokens=4, n_neurons_a=8,
+        n_neurons_b=8, n_rosetta=4, dead_a=0, dead_b=0, layer_sizes_a=[4, 4],
+        layer_sizes_b=[4, 4],
+        pairs={"layer_a": 0 * units, "unit_a": units, "layer_b": 0 * units, "unit_b": units,
+               "r": np.array([0.9, 0.8, 0.7, 0.2])},
+        rosetta_per_layer_a=np.array([4, 0]), rosetta_per_layer_b=np.array([4, 0]),
+        rechecked=False, max_recheck_change=None, changed_pairs=0, chunks={},
+    ).save(tmp_path)
+    return tmp_path
+
+
+def test_odd_text_is_shown_as_text_and_never_runs(odd_run, browser):
+    path = write_report(odd_run, contrast=2)
+    html = path.read_text()
+    assert "<script>window" not in html and "<img" not in html and "</textarea>" not in html
+    assert html.count("<script") == 2 and "http" not in html.replace("http-equiv", "")
+    page, errors, dialogs = open_report(browser, path)
+    assert page.locator("tr.row").count() == 4 + 2 * 2  # layer 0 is all Rosetta
+    for row, (doc, span) in enumerate(SPANS):
+        page.click(f"tr.row[data-row='{row}']")
+        marks = page.locator("#detail .model[data-model='0'] mark")
+        shown = span.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        assert marks.first.text_content() == shown
+        assert page.locator("#detail .model").count() == 2
+    assert "\ufffd\ufffd" in page.locator("#detail mark").first.text_content()
+    assert page.evaluate("window.hacked") is None and dialogs == []
+    assert page.locator("script").count() == 2 and page.locator("img").count() == 0
+    assert page.locator("h1").text_content().startswith("model<a> x model&b")
+    page.click("tr.row[data-row='0']")
+    screenshot(page, "report-odd-text")
+    page.fill("#min-r", "0.5")
+    assert page.locator("tr.row").count() == 3
+    page.select_option("#kind", "1")
+    page.fill("#min-r", "")
+    assert page.locator("tr.row").count() == 4
+    assert errors == []
+
+
+def test_a_matched_text_pair_shows_each_neurons_top_spans(tmp_path, browser):
+    bpe, unigram = train_tokenizers()
+    spec_a = save_text_model(tmp_path / "a", "gpt_neox", bpe, seed=1)
+    spec_b = save_text_model(tmp_path / "b", "opt", unigram, seed=2)
+    docs = default_corpus()[:12]
+    directory = match_pair(spec_a, spec_b, family="language", inputs=docs, options=OPTIONS,
+                           out=tmp_path / "runs", device=torch.device("cpu"),
+                           paths=(tmp_path / "a", tmp_path / "b"))
+    out = report_main([str(directory), "--out", str(tmp_path / "report.html"),
+                       "--contrast", "3"])
+    record, examples = MatchRecord.load(directory), ExamplesRecord.load(directory / "examples")
+    page, errors, dialogs = open_report(browser, out)
+    strongest = int(np.argmax(record.pairs["r"]))
+    assert page.locator("tr.row").first.get_attribute("data-row") == str(strongest)
+    page.locator("tr.row").first.click()
+    unit = (record.pairs["unit_a"][strongest]
+            + sum(record.layer_sizes_a[:record.pairs["layer_a"][strongest]]))
+    for j in range(examples.k):
+        sample = examples.samples_a[unit, j]
+        doc, start, end = (int(examples.sample_table[key][sample])
+                           for key in ("input", "start", "end"))
+        expected = docs[doc].text.encode()[start:end].decode("utf-8", "replace")
+        example = page.locator("#detail .model[data-model='0'] .example").nth(j)
+        assert example.locator("mark").text_content() == expected
+        assert float(example.locator(".value").text_content()) == pytest.approx(
+            examples.values_a[unit, j], abs=1e-3)
+    assert page.locator("#detail .model[data-model='1'] .example").count() == examples.k
+    assert errors == [] and dialogs == []
+    screenshot(page, "report-text-pair")
+
+
+def test_top_images_keep_each_neurons_best_images_with_their_maps(rng):
+    grid, k = (2, 3), 3
+    batches = [torch.from_numpy(rng.standard_normal((n * 6, 4)).astype(np.float32))
+               for n in (2, 1, 3)]
+    top = TopImages(4, k, grid)
+    for batch in batches:
+        top.update(batch)
+    found = top.result()
+    whole = torch.cat(batches).numpy().reshape(6, 6, 4)
+    peaks = whole.max(axis=1)
+    for neuron in range(4):
+        order = np.argsort(-peaks[:, neuron], kind="stable")[:k]
+        assert np.array_equal(found["inputs"][neuron], order)
+        assert np.allclose(found["values"][neuron], peaks[order, neuron])
+        expected = np.clip(whole[order, :, neuron] / peaks[order, neuron, None], 0, 1) * 255
+        assert np.abs(found["maps"][neuron].reshape(k, 6) - expected).max() <= 1.0
+    with pytest.raises(ValueError, match=r"whole \(2, 3\) grids"):
+        top.update(torch.zeros(7, 4))
+
+
+def test_a_matched_image_pair_shows_images_with_activation_maps(tmp_path, browser):
+    spec = save_vision_model(tmp_path / "v1", seed=1)
+    spec_b = dataclasses.replace(save_vision_model(tmp_path / "v2", seed=2), name="tiny-b")
+    images = synthetic_images(5, size=64)
+    directory = match_pair(spec, spec_b, family="vision", inputs=images,
+                           options=OPTIONS | {"batch": 2, "examples": 3},
+                           out=tmp_path / "runs", device=torch.device("cpu"),
+                           paths=(tmp_path / "v1", tmp_path / "v2"))
+    examples = ExamplesRecord.load(directory / "examples")
+    assert examples.images["maps_a"].shape[1:] == (3, 4, 4)
+    assert examples.images["maps_a"].max() == 255 and examples.images["thumbnails"].shape[1:] \
+        == (64, 64, 3)
+    path = write_report(directory, contrast=1)
+    page, errors, dialogs = open_report(browser, path)
+    page.locator("tr.row").first.click()
+    page.wait_for_function("document.querySelectorAll('canvas[data-drawn]').length == 6")
+    row = int(page.locator("#detail").get_attribute("data-row"))
+    captions = page.locator("#detail .model[data-model='0'] figcaption").all_text_contents()
+    unit = _global(MatchRecord.load(directory), row)
+    expected = examples.images["inputs_a"][unit]
+    assert [int(re.search(r"image (\d+)", c).group(1)) for c in captions] == expected.tolist()
+    corner = page.evaluate("""() => {
+        const c = document.querySelector('canvas[data-drawn]');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+                          .slice(0, 4)); }""")
+    assert corner[3] == 255  # the thumbnail was drawn under the overlay
+    assert errors == [] and dialogs == []
+    screenshot(page, "report-image-pair")
+
+
+def _global(record: MatchRecord, row: int) -> int:
+    layer = record.pairs["layer_a"][row]
+    return int(record.pairs["unit_a"][row] + sum(record.layer_sizes_a[:layer]))
+
+
+def test_anchor_runs_show_every_model_of_the_set(tmp_path, browser):
+    bpe, _ = train_tokenizers()
+    spec = save_text_model(tmp_path / "a", "gpt_neox", bpe, seed=1)
+    docs = default_corpus()[:6]
+    for name in ("copy-1", "copy-2"):
+        match_pair(spec, dataclasses.replace(spec, name=name), family="language", inputs=docs,
+                   options=OPTIONS, out=tmp_path / "runs", device=torch.device("cpu"),
+                   paths=(tmp_path / "a", tmp_path / "a"))
+    [directory] = anchors_main(["--family", "language", "--records", str(tmp_path / "runs"),
+                                "--anchor", spec.name, "--report"])
+    page, errors, _ = open_report(browser, directory / "report.html")
+    page.locator("tr.row").first.click()
+    assert page.locator("#detail .model").count() == 3
+    marks = [page.locator(f"#detail .model[data-model='{m}'] mark").first.text_content()
+             for m in range(3)]
+    assert marks[0] == marks[1] == marks[2]  # the same weights: the same top span
+    assert errors == []
+
+
+def test_selectivity_columns_come_from_a_record_beside_the_match(odd_run):
+    @dataclasses.dataclass(frozen=True)
+    class Selectivity(Record):
+        kind = "selectivity_test"
+        values: dict
+
+    Selectivity(config={}, values={"a": np.arange(8.0), "b": np.arange(8.0) * 2}).save(
+        odd_run / "selectivity")
+    # the arrays are named values/a and values/b: not NAME_a, so no column appears
+    assert json.loads(_payload(write_report(odd_run)))["metrics"] == []
+    Selectivity(config={}, values={"kurtosis_a": np.arange(8.0),
+                                   "kurtosis_b": np.arange(8.0) * 2}).save(
+        odd_run / "selectivity")
+    payload = json.loads(_payload(write_report(odd_run, contrast=0)))
+    assert payload["metrics"] == ["values.kurtosis"]
+    assert payload["selectivity"]["values.kurtosis"] == [[0.0, 1.0, 2.0, 3.0],
+                                                         [0.0, 2.0, 4.0, 6.0]]
+
+
+def _payload(path: Path) -> str:
+    html = path.read_text()
+    return html.split('<script type="application/json" id="data">')[1].split("</script>")[0]
+
+
+def test_a_directory_without_a_run_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        report_main([str(tmp_path)])
+    assert "no record at" in capsys.readouterr().err
+    Record(config={}).save(tmp_path)
+    with pytest.raises(RecordError, match="needs a match or anchors run"):
+        write_report(tmp_path)
