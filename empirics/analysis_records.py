@@ -1,0 +1,168 @@
+"""Records of the analyses run on matched pairs (written by `python -m empirics.analyze`).
+
+Each analysis record describes one matched pair (`PairAnalysis`: family, both models, their
+sizes and neuron counts, the null label), so the bridge and the figures group them by size
+without opening the MatchRecord; `ActivationStatsRecord` is written by `empirics.match`
+beside the match. All are readable without torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import numpy as np
+
+from empirics.records import MatchRecord
+from theory.records import Record, RecordError, read_header
+
+#: Where each analysis's record lives inside a match run directory (`empirics.report` reads
+#: the per-neuron arrays of "selectivity" from there).
+ANALYSIS_DIRS = {name: name for name in ("selectivity", "specialization", "depth", "topk")}
+STATS_DIR = "stats"
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationStatsRecord(Record):
+    """Per-neuron power sums of both models' activations over the match's stream
+    (`empirics.selectivity.ActivationStats.result()`), neurons in the engine's order."""
+
+    kind: ClassVar[str] = "activation_stats"
+    version: ClassVar[int] = 1
+
+    model_a: str
+    model_b: str
+    stats_a: dict
+    stats_b: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class PairAnalysis(Record):
+    """Fields every analysis record shares: which pair, at which sizes."""
+
+    family: str
+    model_a: str
+    model_b: str
+    size_a: float
+    size_b: float
+    n_neurons_a: int
+    n_neurons_b: int
+    null: str
+
+
+def find_records(root: str | Path, cls: type[R], **fields) -> list[tuple[Path, R]]:
+    """Every record of class `cls` under `root` whose scalar fields equal `fields` (None
+    values are not checked), sorted by path."""
+    found = []
+    for path in sorted(Path(root).rglob("record.json")):
+        try:
+            header = read_header(path.parent)
+        except RecordError:
+            continue
+        wanted = all(header["fields"].get(k) == v for k, v in fields.items() if v is not None)
+        if header.get("kind") == cls.kind and wanted:
+            found.append((path.parent, cls.load(path.parent)))
+    return found
+
+
+def pair_fields(match: MatchRecord) -> dict:
+    """The `PairAnalysis` fields of a MatchRecord."""
+    return {name: getattr(match, name) for name in
+            ("family", "model_a", "model_b", "size_a", "size_b", "n_neurons_a", "n_neurons_b",
+             "null")}
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectivityRecord(PairAnalysis):
+    """Per-neuron selectivity metrics of both models, Rosetta and control populations.
+
+    `metrics` maps "<metric>_a" / "<metric>_b" to (neurons,) arrays (NaN where a neuron has
+    no value, e.g. dead); `masks` maps "rosetta_a", "control_a", ... to (neurons,) bool
+    masks; `summary[metric][population]` = [mean, low, high] over both models' neurons of the
+    population ("rosetta", "control") and `summary[metric][population + "_a"]` per side;
+    `judges` maps a judge's name to its prompt and, per population and side, the judged
+    neurons, their scores and their mean; `notes` says how the vocabulary projection was made
+    (the final norm folded in, whether directions were centred).
+    """
+
+    kind: ClassVar[str] = "selectivity"
+    version: ClassVar[int] = 1
+
+    metrics: dict
+    masks: dict
+    summary: dict
+    judges: dict
+    notes: dict
+    level: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecializationRecord(PairAnalysis):
+    """Category enrichment of the top-activating samples (empirics.specialization).
+
+    `categories` names the columns; `frequency` (C,) each category's share of the samples;
+    `enrichment` maps "rosetta_a", "control_a", "rosetta_b", "control_b" to (neurons, C);
+    `summary[population][category]` = [mean, low, high] over both models' neurons.
+    """
+
+    kind: ClassVar[str] = "specialization"
+    version: ClassVar[int] = 1
+
+    categories: list
+    frequency: np.ndarray
+    enrichment: dict
+    summary: dict
+    top_k: int
+    level: float
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthRecord(PairAnalysis):
+    """Share and rate of Rosetta neurons per normalized-depth bin, for both models
+    (empirics.depth); `edges` (n_bins + 1,) are the bins' edges on [0, 1]."""
+
+    kind: ClassVar[str] = "depth_profile"
+    version: ClassVar[int] = 1
+
+    edges: np.ndarray
+    share_a: np.ndarray
+    share_b: np.ndarray
+    rate_a: np.ndarray
+    rate_b: np.ndarray
+    n_layers_a: int
+    n_layers_b: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TopKRecord(PairAnalysis):
+    """Mutual top-k counts recounted on the run's candidate graph (empirics.robustness)."""
+
+    kind: ClassVar[str] = "topk"
+    version: ClassVar[int] = 1
+
+    ks: np.ndarray
+    counts: np.ndarray
+    keep: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityRecord(PairAnalysis):
+    """Rosetta count and overlap of one pair across input budgets, ordered by `n_tokens`.
+
+    `method` is "rerun" (separate matches on growing inputs: exact) or "graph" (one run's
+    candidate graph with a part of its chunk groups: approximate); `sources` names the match
+    records (rerun) or the weighted group counts (graph).
+    """
+
+    kind: ClassVar[str] = "stability"
+    version: ClassVar[int] = 1
+
+    method: str
+    n_tokens: np.ndarray
+    counts: np.ndarray
+    jaccard: np.ndarray
+    kept: np.ndarray
+    sources: list
