@@ -183,7 +183,42 @@ def _fit(parser, args, found, series: str = "pairs") -> Path:
         paths = plot_comparison(comparison, directory / "scaling")
         print("figure: " + ", ".join(str(p) for p in paths))
     print(f"record: {directory}")
+    _polarization(args, directory)
     return directory
+
+
+def _polarization(args, directory: Path) -> None:
+    """Print and record the polarization trends when selectivity records (or, for the toy,
+    a ToySweep) exist under --records; say how to make them otherwise."""
+    from bridge.trends import (
+        format_polarization,
+        polarization,
+        selectivity_points,
+        toy_points,
+    )
+    from empirics.analysis_records import SelectivityRecord, find_records
+    from empirics.records import ToySweep
+
+    if args.family == "toy":
+        sweeps = find_records(args.records, ToySweep)
+        if not sweeps:
+            return
+        path, sweep = sweeps[-1]
+        sizes, points = toy_points(sweep, level=args.level)
+        source, inputs = "toy-isolation", [str(path)]
+    else:
+        found = [(p, r) for p, r in find_records(args.records, SelectivityRecord,
+                                                 family=args.family) if r.null == "none"]
+        if not found:
+            print("polarization: no selectivity records; make them with python -m "
+                  f"empirics.analyze --runs {args.records} --family {args.family}")
+            return
+        sizes, points = selectivity_points([r for _, r in found], args.size)
+        source, inputs = "selectivity", [str(p) for p, _ in found]
+    result = polarization({"family": args.family, "level": args.level, "records": inputs},
+                          args.family, source, sizes, points, level=args.level)
+    result.save(directory / "polarization")
+    print("\n".join(format_polarization(result)))
 
 
 def _fit_anchors(parser, args) -> Path:
