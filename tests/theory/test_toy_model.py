@@ -9,12 +9,14 @@ import torch
 from theory.toy_model import (
     ToyConfig,
     ToyNets,
+    active_features,
     feature_errors,
     importances,
     init_toy_nets,
     instance_generator,
     learning_rate,
     neuron_isolation,
+    sample_batch,
     sample_eval_set,
     sample_features,
     train_toy_nets,
@@ -47,13 +49,17 @@ def test_config_round_trip_and_hidden_layout():
 
 def test_features_are_sparse_uniform_and_reproducible():
     config = replace(TINY, p=0.1)
-    x = sample_features(4000, config, generator=instance_generator(3))[0]
+    x = sample_features(4000, config, generator=instance_generator(3))
     active = x != 0
     assert active.float().mean().item() == pytest.approx(0.1, abs=0.005)
+    # independent entries: every feature fires at rate p, neighbours fire together at p^2
+    assert active.float().mean(0).sub(0.1).abs().max() < 0.02
+    both = (active[:, :-1] & active[:, 1:]).float().mean().item()
+    assert both == pytest.approx(0.01, abs=0.002)
     assert x.abs().max() <= 1.0
     assert x[active].abs().mean().item() == pytest.approx(0.5, abs=0.01)
     assert x[active].mean().item() == pytest.approx(0.0, abs=0.02)
-    again = sample_features(4000, config, generator=instance_generator(3))[0]
+    again = sample_features(4000, config, generator=instance_generator(3))
     assert torch.equal(x, again)
     assert not torch.equal(x, sample_eval_set(replace(config, n_eval=4000),
                                               generator=instance_generator(4)))
@@ -131,17 +137,33 @@ def test_a_net_wider_than_the_features_isolates_every_feature():
     assert best.min() > 0.95, best
 
 
+def test_a_sparse_batch_holds_each_seed_stream():
+    config = replace(TINY, p=0.1)
+    batch = sample_batch(50, config, generators=[instance_generator(s) for s in (3, 4)])
+    dense = torch.zeros(batch.shape).view(-1).index_put_((batch.flat,), batch.value)
+    for seed, stream in enumerate((3, 4)):
+        expected = sample_features(50, config, generator=instance_generator(stream))
+        assert torch.equal(dense.view(batch.shape)[seed], expected)
+    rebuilt = active_features(dense.view(batch.shape))
+    assert all(torch.equal(getattr(rebuilt, key), getattr(batch, key))
+               for key in ("flat", "row", "seed", "feature", "value"))
+
+
 def test_fused_loss_gradient_equals_autograd():
-    from theory.toy_model import _ReluRegression
+    """The sparse-target loss and its hand-formed gradient equal autograd's dense formula."""
+    from theory.toy_model import relu_regression
 
     gen = torch.Generator().manual_seed(0)
-    z = torch.randn(2, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
-    target, weight = torch.rand(2, 5, 7, dtype=torch.float64), torch.rand(7, dtype=torch.float64)
-    scale = torch.tensor([1.0, -2.0], dtype=torch.float64)
-    (_ReluRegression.apply(z, target, weight) * scale).sum().backward()
-    fused = z.grad.clone()
-    z.grad = None
-    reference = ((torch.relu(z) - target) ** 2 * weight).sum(-1).mean(-1)
-    (reference * scale).sum().backward()
-    torch.testing.assert_close(fused, z.grad)
-    torch.testing.assert_close(_ReluRegression.apply(z, target, weight), reference)
+    z = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64)
+    x = torch.where(torch.rand(2, 50, 7, generator=gen, dtype=torch.float64) < 0.3, x, 0.0)
+    weight = torch.rand(7, dtype=torch.float64)
+    for scale in (torch.ones(2, dtype=torch.float64), torch.tensor([1.0, -2.0]).double()):
+        fused = relu_regression(z, active_features(x), weight)
+        (fused * scale).sum().backward()
+        fused_grad, z.grad = z.grad.clone(), None
+        reference = ((torch.relu(z) - x.abs()) ** 2 * weight).sum(-1).mean(-1)
+        (reference * scale).sum().backward()
+        torch.testing.assert_close(fused_grad, z.grad)
+        torch.testing.assert_close(fused, reference)
+        z.grad = None
