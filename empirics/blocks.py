@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from empirics.distributed import SINGLE, Ranks
 from empirics.moments import (
     Moments,
     Scratch,
@@ -103,6 +104,7 @@ def block_pass(
     check: bool = False,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    ranks: Ranks = SINGLE,
 ) -> BlockSums:
     """Stream once; accumulate the block's shifted cross-products (and moments).
 
@@ -116,6 +118,9 @@ def block_pass(
         Also merge every neuron's moments; validate every batch (shapes, finiteness).
     device, dtype
         Where and in which precision the products run.
+    ranks : empirics.distributed.Ranks
+        For a data split: the offsets and fingerprint are rank 0's (its first batch is the
+        stream's), the sums and moments are combined over the ranks before returning.
 
     Notes
     -----
@@ -128,9 +133,11 @@ def block_pass(
         a, b = a.to(device), b.to(device)
         if acc is None:
             work = working_dtype(a)
-            stamp = fingerprint(a, b)
+            stamp = ranks.rank0_text(fingerprint(a, b))
             if reference is None:
                 frame_a, frame_b = Frame.first(a, work, dtype), Frame.first(b, work, dtype)
+                for tensor in (frame_a.shift, frame_a.scale, frame_b.shift, frame_b.scale):
+                    ranks.broadcast_(tensor)
             else:
                 frame_a = Frame.of(reference[0].to(device), work, dtype)
                 frame_b = Frame.of(reference[1].to(device), work, dtype)
@@ -153,7 +160,9 @@ def block_pass(
             pending = 0
     if acc32 is not None:
         acc.add_(acc32)
-    return BlockSums(acc, frame_a, frame_b, moments_a, moments_b, stamp)
+    if with_moments:
+        moments_a, moments_b = ranks.merge_moments(moments_a), ranks.merge_moments(moments_b)
+    return BlockSums(ranks.sum_(acc), frame_a, frame_b, moments_a, moments_b, stamp)
 
 
 def _accumulate(acc, acc32, ua, ub, scale_a, scale_b, dtype) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from empirics.blocks import working_dtype
+from empirics.distributed import SINGLE, Ranks
 from empirics.moments import Moments, Scratch, Source, checked_batches
 from empirics.resample import ChunkStats
 
@@ -34,6 +35,7 @@ def candidate_pass(
     *,
     groups: int = 1,
     device: torch.device | str = "cpu",
+    ranks: Ranks = SINGLE,
 ) -> ChunkStats:
     """Stream once and return the per-group sums over the edges (see module notes).
 
@@ -43,6 +45,9 @@ def candidate_pass(
         The candidate graph's edges as (A neuron, B neuron) indices, without repeats.
     groups : int
         Number of chunk groups G (>= 1).
+    ranks : empirics.distributed.Ranks
+        For a data split, batches join groups by their index in the whole stream and the
+        sums are added over the ranks.
 
     Notes
     -----
@@ -61,7 +66,7 @@ def candidate_pass(
     slots = torch.as_tensor(order, device=device)
     pattern, scratch = None, Scratch()
     for index, a, b in checked_batches(source):
-        g = index % groups
+        g = ranks.global_batch(index) % groups
         tokens[g] += a.shape[0]
         za = _zscores(a.to(device), moments_a.mean, scale_a, scratch, "a")
         zb = _zscores(b.to(device), moments_b.mean, scale_b, scratch, "b")
@@ -73,7 +78,8 @@ def candidate_pass(
                                                   ).sum(dim=0)
         sampled = torch.sparse.sampled_addmm(pattern, za.T, zb, beta=0.0)
         sums["cross"][g, slots] += sampled.values()
-    arrays = {name: value.cpu().numpy() for name, value in sums.items()}
+    arrays = {name: ranks.sum_(value).cpu().numpy() for name, value in sums.items()}
+    ranks.sum_(tokens)
     return ChunkStats(tokens=tokens.numpy(), edge_a=np.asarray(edge_a, dtype=np.int64),
                       edge_b=np.asarray(edge_b, dtype=np.int64), **arrays)
 

@@ -32,6 +32,7 @@ from empirics.blocks import (
 )
 from empirics.candidates import candidate_pass
 from empirics.checkpoint import MatchState, load_state
+from empirics.distributed import SINGLE, Ranks
 from empirics.moments import Source, checked_batches
 from empirics.resample import ChunkStats, mutual_on_graph
 from empirics.topk import TopK, sorted_topk
@@ -98,6 +99,7 @@ def match_neurons(
     recheck: bool | None = None,
     checkpoint: str | Path | None = None,
     progress: bool = False,
+    ranks: Ranks = SINGLE,
 ) -> Matches:
     """Stream the activations block by block and match neurons (see the module notes).
 
@@ -125,17 +127,33 @@ def match_neurons(
     checkpoint : path, optional
         Directory for the accumulation state, saved after every block; a later call with the
         same stream and settings resumes from it.
+    ranks : empirics.distributed.Ranks
+        This process's rank when several share the work (`source` then yields this rank's
+        shard for a data split, everything for a neuron split); default: one process.
     """
     keep = _check_options(k, candidates, groups)
     n, m = _widths(source)
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    block_rows = block_rows or block_size_for(m, memory)
+    block_rows = ranks.agree_min(block_rows or block_size_for(m, memory))
+    if ranks.shards_neurons:
+        block_rows = _neuron_share(n, block_rows, ranks.world)
     settings = {"n": n, "m": m, "keep": keep, "block_rows": block_rows, "dtype": str(dtype)}
-    state = load_state(checkpoint, settings) if checkpoint else None
-    state, passes = _stream_blocks(source, state or MatchState.fresh(settings), checkpoint,
-                                   device=device, dtype=dtype, progress=progress)
+    if ranks.shards_neurons:
+        settings |= {"rank": ranks.rank, "world": ranks.world}
+    directory = ranks.state_dir(checkpoint)
+    state = load_state(directory, settings) if directory else None
+    state, passes = _stream_blocks(source, state or MatchState.fresh(settings), directory,
+                                   device=device, dtype=dtype, progress=progress, ranks=ranks)
     return _finish(source, state, passes, k=k, groups=groups, min_correlation=min_correlation,
-                   recheck=dtype in REDUCED if recheck is None else recheck, device=device)
+                   recheck=dtype in REDUCED if recheck is None else recheck, device=device,
+                   ranks=ranks)
+
+
+def _neuron_share(n: int, block_rows: int, world: int) -> int:
+    """Block rows small enough that every rank of a neuron split gets a block."""
+    if n < world:
+        raise ValueError(f"model A has {n} neurons, too few to share over {world} ranks")
+    return min(block_rows, -(-n // world))
 
 
 def _check_options(k, candidates, groups) -> int:
@@ -154,40 +172,43 @@ def _widths(source: Source) -> tuple[int, int]:
         return a.shape[1], b.shape[1]
 
 
-def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, progress):
+def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, progress, ranks):
     n, block_rows = state.settings["n"], state.settings["block_rows"]
-    starts = list(range(0, n, block_rows))
+    starts = [range(0, n, block_rows)[b] for b in ranks.block_share(-(-n // block_rows))]
     passes = 0
     for start in tqdm(starts[state.done_blocks:], desc="correlation blocks",
                       disable=not progress, initial=state.done_blocks, total=len(starts)):
         rows = slice(start, min(start + block_rows, n))
-        sums, moments, used = _block(source, state, rows, device=device, dtype=dtype)
+        sums, moments, used = _block(source, state, rows, device=device, dtype=dtype,
+                                     ranks=ranks)
         passes += used
         r = block_correlation(sums, *moments, rows)
         r[:, moments[1].dead.to(r.device)] = -torch.inf
         r[moments[0].dead[rows].to(r.device)] = -torch.inf
         state = state.advance(moments, sums.fingerprint, *_reduce(r, rows.start, state.keep))
         if checkpoint:
-            state.save(checkpoint)
+            ranks.save_state(state, checkpoint)
     return state, passes
 
 
-def _block(source, state: MatchState, rows, *, device, dtype):
+def _block(source, state: MatchState, rows, *, device, dtype, ranks):
     """One block's pass; the first also learns the moments (and is redone once if the first
     batch's offsets were too far from the means, see empirics.blocks)."""
     moments = state.moments()
     if moments is not None:
         sums = block_pass(source, rows, moments, check=state.resumed, device=device,
-                          dtype=dtype)
+                          dtype=dtype, ranks=ranks)
         state.check_fingerprint(sums.fingerprint)
         return sums, moments, 1
-    sums = block_pass(source, rows, with_moments=True, check=True, device=device, dtype=dtype)
+    sums = block_pass(source, rows, with_moments=True, check=True, device=device, dtype=dtype,
+                      ranks=ranks)
     moments = (sums.moments_a, sums.moments_b)
     excess = max(shift_excess(sums.moments_a, sums.frame_a),
                  shift_excess(sums.moments_b, sums.frame_b))
     if excess <= SHIFT_LIMIT:
         return sums, moments, 1
-    sums = block_pass(source, rows, moments, with_moments=True, device=device, dtype=dtype)
+    sums = block_pass(source, rows, moments, with_moments=True, device=device, dtype=dtype,
+                      ranks=ranks)
     return sums, (sums.moments_a, sums.moments_b), 2
 
 
@@ -201,14 +222,14 @@ def _reduce(r: torch.Tensor, start: int, keep: int) -> tuple[TopK, TopK]:
 
 
 def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, recheck,
-            device) -> Matches:
-    rows, cols = state.rows(), state.cols()
+            device, ranks) -> Matches:
+    rows, cols = ranks.gather_partners(state.rows(), state.cols(), state.keep)
     edge_a, edge_b, r_block = candidate_graph(rows, cols)
     mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
     chunks, r, changed, change = None, r_block, 0, None
     if recheck or groups:
         chunks = candidate_pass(source, *state.moments(), edge_a, edge_b,
-                                groups=max(groups, 1), device=device)
+                                groups=max(groups, 1), device=device, ranks=ranks)
         r = chunks.correlations()[0]
         passes += 1
         rechecked = mutual_on_graph(edge_a, edge_b, r, k)[0]

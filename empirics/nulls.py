@@ -8,11 +8,12 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from empirics.distributed import SINGLE, Ranks
 from empirics.matching import Matches, match_neurons
 from empirics.moments import Source
 
 
-def permute_tokens(source: Source, *, seed: int) -> Source:
+def permute_tokens(source: Source, *, seed: int, ranks: Ranks = SINGLE) -> Source:
     """The same stream with B's tokens shuffled inside each batch (seeded, reproducible).
 
     Notes
@@ -21,12 +22,13 @@ def permute_tokens(source: Source, *, seed: int) -> Source:
     over the stream sees the same shuffled data (matching streams twice). Shuffling inside
     batches never holds more than one batch; it destroys the token alignment as long as a
     batch spans many independent inputs (documents, images): choose batches larger than any
-    correlation length of the inputs.
+    correlation length of the inputs. A rank of a data split draws by the batch's index in
+    the whole stream, so the shuffled data do not depend on the number of ranks.
     """
 
     def stream():
         for index, (a, b) in enumerate(source()):
-            rng = np.random.default_rng([seed, index])
+            rng = np.random.default_rng([seed, ranks.global_batch(index)])
             order = torch.from_numpy(rng.permutation(b.shape[0])).to(b.device)
             yield a, b[order]
 
