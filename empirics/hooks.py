@@ -75,11 +75,17 @@ class MlpCapture:
     `layers[i]` holds layer i's neuron vector as the module received it: (batch, tokens,
     width) for most architectures, (batch * tokens, width) for OPT, whose decoder layer
     flattens the sequence; `activations(batch_shape)` restores a common shape.
+
+    Under a device_map (a model spread over devices) each tensor stays on its layer's device
+    while the forward pass runs; `activations` brings them to one device: `device`, or by
+    default the first layer's.
     """
 
-    def __init__(self, n_layers: int, dtype: torch.dtype | None):
+    def __init__(self, n_layers: int, dtype: torch.dtype | None,
+                 device: torch.device | str | None = None):
         self.layers: list[torch.Tensor | None] = [None] * n_layers
         self.dtype = dtype
+        self.device = device
 
     def record(self, layer: int, value: torch.Tensor) -> None:
         """Keep layer `layer`'s tensor (detached, in the storage dtype)."""
@@ -91,7 +97,8 @@ class MlpCapture:
         missing = [i for i, x in enumerate(self.layers) if x is None]
         if missing:
             raise RuntimeError(f"MLP layers {missing} did not run in the forward pass")
-        return [x.reshape(*batch_shape, x.shape[-1]) for x in self.layers]
+        device = self.device if self.device is not None else self.layers[0].device
+        return [x.to(device).reshape(*batch_shape, x.shape[-1]) for x in self.layers]
 
     def clear(self) -> None:
         """Forget the captured tensors (before the next forward pass)."""
@@ -100,7 +107,8 @@ class MlpCapture:
 
 @contextmanager
 def capture_mlp(model: nn.Module, architecture: str | None = None, *,
-                dtype: torch.dtype | None = None) -> Iterator[MlpCapture]:
+                dtype: torch.dtype | None = None,
+                device: torch.device | str | None = None) -> Iterator[MlpCapture]:
     """Record the MLP neuron vector of every layer while the block runs.
 
     Parameters
@@ -109,6 +117,8 @@ def capture_mlp(model: nn.Module, architecture: str | None = None, *,
     architecture : `HOOK_POINTS` key; found from the model when omitted.
     dtype : storage dtype of the captured tensors (e.g. torch.float16); None keeps the
         model's dtype. Statistics downstream are accumulated in float64 regardless.
+    device : where `MlpCapture.activations` returns every layer (default: the first layer's
+        device; layers of a model spread by a device_map are captured where they run).
 
     Yields
     ------
@@ -120,7 +130,7 @@ def capture_mlp(model: nn.Module, architecture: str | None = None, *,
     exactly as it was.
     """
     modules = mlp_modules(model, architecture)
-    capture = MlpCapture(len(modules), dtype)
+    capture = MlpCapture(len(modules), dtype, device)
     handles = []
     try:
         for layer, module in enumerate(modules):

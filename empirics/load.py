@@ -56,8 +56,9 @@ class LoadedModel:
 
 def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "pretrained",
                dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-               device_map: str | dict | None = None, download: bool = False,
-               cache_dir: str | Path | None = None, seed: int = 0) -> LoadedModel:
+               device_map: str | dict | None = None, max_memory: dict | None = None,
+               download: bool = False, cache_dir: str | Path | None = None,
+               seed: int = 0) -> LoadedModel:
     """Load `spec`'s model in eval mode.
 
     Parameters
@@ -68,6 +69,8 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
     init : ``"pretrained"`` or ``"random"`` (same architecture, random weights, `seed`).
     dtype, device : parameter dtype and device; ignored for placement when `device_map` is
         given (transformers only, e.g. ``"auto"`` to spread a large model over GPUs).
+    max_memory : per-device limits for `device_map` (accelerate's ``{0: "70GiB", "cpu":
+        "200GiB"}``).
     download : allow network downloads (otherwise ``local_files_only``).
     cache_dir : Hugging Face cache directory (default: the library's).
     """
@@ -78,7 +81,8 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
             raise ValueError("device_map applies to transformers models only")
         return _load_open_clip(spec, path, init, dtype, device, download, cache_dir, seed)
     if spec.loader == "transformers":
-        return _load_transformers(spec, path, init, dtype, device, device_map, download,
+        placement = {"device_map": device_map, "max_memory": max_memory}
+        return _load_transformers(spec, path, init, dtype, device, placement, download,
                                   cache_dir, seed)
     raise ValueError(f"unknown loader {spec.loader!r} for {spec.name}")
 
@@ -128,7 +132,7 @@ def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
         raise MissingModelError(_missing_message(spec, missing, str(directory)))
 
 
-def _load_transformers(spec, path, init, dtype, device, device_map, download, cache_dir, seed):
+def _load_transformers(spec, path, init, dtype, device, placement, download, cache_dir, seed):
     import transformers
 
     source = _transformers_source(spec, path, init, download, cache_dir)
@@ -136,15 +140,14 @@ def _load_transformers(spec, path, init, dtype, device, device_map, download, ca
     model_class = (transformers.AutoModelForCausalLM if spec.kind == "text"
                    else transformers.AutoModel)
     if init == "pretrained":
-        model = model_class.from_pretrained(source, dtype=dtype, device_map=device_map,
-                                            **common)
+        model = model_class.from_pretrained(source, dtype=dtype, **placement, **common)
         config = model.config
     else:
         config = _random_config(spec, source, common)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = model_class.from_config(config, dtype=dtype)
-    if device_map is None or init == "random":
+    if placement["device_map"] is None or init == "random":
         model = model.to(device)
     processor = _processor(spec, source, common)
     identity = dict(name=spec.name, loader="transformers", source=str(source), init=init,

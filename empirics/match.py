@@ -21,13 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from empirics.analysis_records import STATS_DIR, ActivationStatsRecord
 from empirics.capture import image_pair_source, text_pair_source
+from empirics.distributed import SINGLE, SPLITS, Ranks, launched_ranks, shard_inputs, stop_group
 from empirics.examples import ExamplesRecord, collect_examples, thumbnail
 from empirics.load import MissingModelError, load_model
 from empirics.matching import match_neurons
 from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord
 from empirics.registry import ModelSpec, get_spec, matched_pairs
+from empirics.selectivity import collect_activation_stats
 from empirics.stimuli import (
     default_corpus,
     load_image_folder,
@@ -53,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true",
                        help="every matched-scale pair of " + ", ".join(
                            f"{k}: {a} x {b}" for k, (a, b) in FAMILY_PAIRS.items()))
+    p.add_argument("--path-a", type=Path, help="local checkpoint of model A")
+    p.add_argument("--path-b", type=Path, help="local checkpoint of model B")
+    p.add_argument("--split", choices=SPLITS, default="data",
+                   help="under torchrun: share the batches (data) or A's neuron blocks")
+    p.add_argument("--report", action="store_true",
+                   help="write report.html (the neuron browser, empirics.report) in every "
+                        "pair's run directory")
+    return add_match_options(p)
+
+
+def add_match_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of one pair's run (shared with `python -m empirics.sweep`)."""
     p.add_argument("--init", choices=("pretrained", "random"), default="pretrained")
     p.add_argument("--null", choices=("none", "permuted"), default="none")
     p.add_argument("--docs", type=int, default=None, help="documents to use (default: all)")
@@ -68,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                    help="model weights and product precision")
-    p.add_argument("--path-a", type=Path, help="local checkpoint of model A")
-    p.add_argument("--path-b", type=Path, help="local checkpoint of model B")
+    p.add_argument("--device-map", default=None,
+                   help="spread each model over devices (transformers/accelerate), e.g. auto")
+    p.add_argument("--max-memory", type=parse_max_memory, default=None,
+                   help="per-device memory for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
     p.add_argument("--cache-dir", type=Path, help="Hugging Face cache directory")
     p.add_argument("--download", action="store_true", help="allow downloading weights")
     p.add_argument("--seed", type=int, default=0, help="seed of random inits and the null")
@@ -81,9 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", type=int, default=16,
                    help="top-activating samples kept per neuron, gathered during the first "
                         "pass and saved as an examples record beside the match (0: none)")
-    p.add_argument("--report", action="store_true",
-                   help="write report.html (the neuron browser, empirics.report) in every "
-                        "pair's run directory")
     return p
 
 
@@ -93,47 +107,70 @@ def pairs_for(args) -> list[tuple[ModelSpec, ModelSpec]]:
     return list(matched_pairs(*FAMILY_PAIRS[args.family]))
 
 
+def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
+                options: dict) -> dict:
+    """The configuration that names a pair's run directory (and goes into its record)."""
+    return {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
+            "inputs": [item.id for item in inputs], **options}
+
+
+def pair_directory(out: Path, config: dict) -> Path:
+    return run_dir(out, "match", config, f"{config['model_a']}--{config['model_b']}")
+
+
 def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
                options: dict, out: Path, device: torch.device, paths=(None, None),
-               force: bool = False) -> Path:
+               force: bool = False, placement: dict | None = None,
+               ranks: Ranks = SINGLE) -> Path:
     """Load, capture, match and save one pair; return the record's directory.
 
     `options` holds init, null, seed, dtype (name), batch, tokens, k, candidates, groups,
     min_correlation, cache_dir and download; it goes into the record's config whole.
+    `placement` ({"device_map": ..., "max_memory": ...}) spreads large models over devices;
+    with `ranks` several processes share the run (empirics.distributed; rank 0 writes).
     """
-    config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
-              "inputs": [item.id for item in inputs], **options}
-    directory = run_dir(out, "match", config, f"{spec_a.name}--{spec_b.name}")
+    config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options)
+    directory = pair_directory(out, config)
     if record_exists(directory) and not force:
         log.info("reusing %s", directory)
         return directory
     dtype = DTYPES[options["dtype"]]
     models = [load_model(spec, path=path, init=options["init"], dtype=dtype, device=device,
                          download=options["download"], cache_dir=options["cache_dir"],
-                         seed=options["seed"] + side)
+                         seed=options["seed"] + side, **(placement or {}))
               for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
-    cache = directory / "activations" if options.get("cache_activations") else None
-    pair = _capture(models, family, inputs, options, device, cache)
-    source = pair.source
+    pair, source = _stream(models, family, inputs, options, device, directory, ranks)
     if options["null"] == "permuted":
-        source = permute_tokens(source, seed=options["seed"])
-    if options.get("examples"):
+        source = permute_tokens(source, seed=options["seed"], ranks=ranks)
+    examples = options.get("examples") and not ranks.shards_data
+    if examples:
         source, examples = collect_examples(source, sum(pair.layer_sizes_a),
                                             sum(pair.layer_sizes_b), options["examples"],
                                             grid=image_grid(pair))
+    stats = not ranks.shards_data
+    if stats:
+        source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
+                                                 sum(pair.layer_sizes_b))
     found = match_neurons(source, k=options["k"], candidates=options["candidates"],
                           groups=options["groups"], min_correlation=options["min_correlation"],
-                          device=device, dtype=dtype,
-                          checkpoint=directory / "state", progress=True)
+                          device=device, dtype=dtype, checkpoint=directory / "state",
+                          progress=ranks.writer, ranks=ranks)
+    if not ranks.writer:
+        return directory
     null = "untrained" if options["init"] == "random" else options["null"]
     record = MatchRecord.from_matches(
         found, config=config | {"capture": pair.manifest}, family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=spec_a.n_params,
         size_b=spec_b.n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
-    if options.get("examples"):
+    if examples:
         examples_record(examples(), pair, spec_a.name, spec_b.name,
                         inputs).save(directory / "examples")
+    if stats:
+        stats_a, stats_b = (side.result() for side in stats())
+        ActivationStatsRecord(config={"capture": pair.manifest}, model_a=spec_a.name,
+                              model_b=spec_b.name, stats_a=stats_a,
+                              stats_b=stats_b).save(directory / STATS_DIR)
     record.save(directory)
     return directory
 
@@ -169,6 +206,24 @@ def image_examples(tops, inputs: list) -> dict:
                     "thumbnail_inputs": shown.astype(np.int64)}
 
 
+def _stream(models, family, inputs, options, device, directory, ranks):
+    """The pair over all inputs (manifest, layer sizes) and this rank's activation stream.
+
+    A data split's rank captures only its own batches (`shard_inputs`) and caches them in its
+    own folder; the whole inputs are only tokenized or preprocessed for the manifest.
+    """
+    cache = directory / "activations" if options.get("cache_activations") else None
+    if not ranks.shards_data:
+        pair = _capture(models, family, inputs, options, device, cache)
+        return pair, pair.source
+    if options.get("examples"):
+        log.warning("examples are not gathered when ranks share the batches")
+    cache = cache and cache / f"rank-{ranks.rank}-of-{ranks.world}"
+    shard = shard_inputs(inputs, options["batch"], ranks)
+    return (_capture(models, family, inputs, options, device, None),
+            _capture(models, family, shard, options, device, cache).source)
+
+
 def _capture(models, family, inputs, options, device, cache):
     if family == "language":
         return text_pair_source(*models, inputs, docs_per_batch=options["batch"],
@@ -197,29 +252,61 @@ def main(argv: list[str] | None = None) -> list[Path]:
         pairs = pairs_for(args)
     except (ValueError, KeyError) as error:
         parser.error(str(error))
-    options = {"init": args.init, "null": args.null, "seed": args.seed, "dtype": args.dtype,
-               "batch": args.batch, "tokens": args.tokens, "k": args.k,
-               "candidates": args.candidates, "groups": args.groups,
-               "min_correlation": args.min_correlation, "download": args.download,
-               "cache_dir": str(args.cache_dir) if args.cache_dir else None,
-               "cache_activations": args.cache_activations, "examples": args.examples}
+    ranks, device = launched_ranks(device, split=args.split)
     inputs = inputs_for(args)
     written = []
-    for spec_a, spec_b in pairs:
-        log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name, args.init,
-                 len(inputs))
-        try:
-            written.append(match_pair(spec_a, spec_b, family=args.family, inputs=inputs,
-                                      options=options, out=args.out, device=device,
-                                      paths=(args.path_a, args.path_b), force=args.force))
-        except MissingModelError as error:
-            parser.exit(1, f"{error}\n")
-        log.info("record: %s", written[-1])
-        if args.report:
-            from empirics.report import write_report
+    try:
+        for spec_a, spec_b in pairs:
+            log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name, args.init,
+                     len(inputs))
+            try:
+                written.append(match_pair(
+                    spec_a, spec_b, family=args.family, inputs=inputs, options=options_of(args),
+                    out=args.out, device=device, paths=(args.path_a, args.path_b),
+                    force=args.force, placement=placement_of(args), ranks=ranks))
+            except MissingModelError as error:
+                parser.exit(1, f"{error}\n")
+            log.info("record: %s", written[-1])
+            if args.report and ranks.writer:
+                from empirics.report import write_report
 
-            log.info("report: %s", write_report(written[-1]))
+                log.info("report: %s", write_report(written[-1]))
+    finally:
+        stop_group()
     return written
+
+
+def options_of(args) -> dict:
+    """The options of a pair's run that go into its record's configuration."""
+    return {"init": args.init, "null": args.null, "seed": args.seed, "dtype": args.dtype,
+            "batch": args.batch, "tokens": args.tokens, "k": args.k,
+            "candidates": args.candidates, "groups": args.groups,
+            "min_correlation": args.min_correlation, "download": args.download,
+            "cache_dir": str(args.cache_dir) if args.cache_dir else None,
+            "cache_activations": args.cache_activations, "examples": args.examples}
+
+
+def placement_of(args) -> dict:
+    """Where the models' layers go (not part of the configuration: results do not depend
+    on it beyond rounding)."""
+    if args.device_map is None:
+        if args.max_memory is not None:
+            raise SystemExit("--max-memory needs --device-map (e.g. --device-map auto)")
+        return {}
+    return {"device_map": args.device_map, "max_memory": args.max_memory}
+
+
+def parse_max_memory(text: str) -> dict:
+    """'0=70GiB,cpu=200GiB' -> {0: '70GiB', 'cpu': '200GiB'} (accelerate's max_memory)."""
+    limits = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise argparse.ArgumentTypeError(f"expected DEVICE=SIZE items such as 0=70GiB, "
+                                             f"got {item!r}")
+        key = key.strip()
+        limits[int(key) if key.isdigit() else key] = value.strip()
+    return limits
 
 
 if __name__ == "__main__":
