@@ -1,0 +1,81 @@
+"""python -m empirics.sweep: pairs as independent submitit jobs, skipped once recorded."""
+
+import numpy as np
+import pytest
+
+from empirics.match import options_of
+from empirics.records import MatchRecord
+from empirics.stimuli import default_corpus
+from empirics.sweep import (
+    PairJob,
+    SweepSettings,
+    main,
+    make_executor,
+    submit_sweep,
+    sweep_jobs,
+)
+from tests.empirics.models import save_text_model, train_tokenizers
+
+ARGS = ["--family", "language", "--docs", "6", "--batch", "2", "--tokens", "64",
+        "--groups", "2", "--examples", "0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny models saved under registry names (as a user's model folder would hold them)."""
+    bpe, unigram = train_tokenizers()
+    root = tmp_path_factory.mktemp("sweep-models")
+    specs = {"pythia-70m": save_text_model(root / "pythia-70m", "gpt_neox", bpe, seed=1),
+             "opt-125m": save_text_model(root / "opt-125m", "opt", unigram, seed=2)}
+    return root, specs
+
+
+def _settings(out, **options):
+    from empirics.match import build_parser
+
+    args = build_parser().parse_args(["--pair", "x", "y", *ARGS])
+    return SweepSettings("language", default_corpus()[:6], options_of(args) | options, out,
+                         device="cpu")
+
+
+def _stamps(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("match/*/record.json")}
+
+
+# submitit's debug executor leaves its log files' handlers open (a ResourceWarning of its own)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_two_pairs_run_once_and_are_skipped_on_rerun(models, tmp_path):
+    root, specs = models
+    a, b = specs["pythia-70m"], specs["opt-125m"]
+    jobs = [PairJob(a, b, (root / "pythia-70m", root / "opt-125m")),
+            PairJob(b, a, (root / "opt-125m", root / "pythia-70m"))]
+    settings = _settings(tmp_path)
+    first = submit_sweep(jobs, settings, make_executor("debug", tmp_path / "jobs"))
+    assert len(first.finished) == 2 and not first.skipped and not first.failed
+    forward, backward = (MatchRecord.load(d) for d in first.finished)
+    assert (forward.model_a, backward.model_a) == (a.name, b.name)
+    assert forward.n_rosetta == backward.n_rosetta > 0  # mutual matching is symmetric
+    assert np.allclose(np.sort(forward.pairs["r"]), np.sort(backward.pairs["r"]), atol=1e-9)
+    stamps = _stamps(tmp_path)
+    again = submit_sweep(jobs, settings, make_executor("debug", tmp_path / "jobs"))
+    assert again.skipped == [job.name for job in jobs] and not again.finished
+    assert _stamps(tmp_path) == stamps
+
+
+def test_cli_on_the_local_executor_reports_failures_and_skips_finished_pairs(models, tmp_path):
+    root, _ = models
+    argv = [*ARGS, "--executor", "local", "--model-dir", str(root), "--out", str(tmp_path),
+            "--pairs", "pythia-70m:opt-125m", "pythia-160m:opt-125m"]  # no pythia-160m here
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 1
+    (record,) = tmp_path.glob("match/*/record.json")
+    assert MatchRecord.load(record.parent).model_a == "pythia-70m"
+    assert list((tmp_path / "sweep-jobs").glob("*_log.out"))  # they ran as submitit jobs
+    stamps = _stamps(tmp_path)
+    jobs = sweep_jobs("language", argv[-2:], root)
+    report = submit_sweep(jobs, _settings(tmp_path), make_executor("local", tmp_path / "jobs"))
+    assert report.skipped == ["pythia-70m--opt-125m"] and not report.finished
+    (name, message), = report.failed
+    assert name == "pythia-160m--opt-125m" and "not available offline" in message
+    assert _stamps(tmp_path) == stamps
