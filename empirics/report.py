@@ -132,7 +132,8 @@ def _examples(directory: Path):
 
 
 def _selectivity(directory: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Per-neuron arrays NAME_a / NAME_b of a record in `directory` -> {"a": {NAME: ...}}."""
+    """Per-neuron numeric arrays NAME_a / NAME_b of the record in `directory` (as
+    `empirics.analyze` writes a SelectivityRecord's "metrics") -> {"a": {NAME: ...}}."""
     if not (directory / "record.json").is_file():
         return {}
     from safetensors.numpy import load_file
@@ -143,7 +144,7 @@ def _selectivity(directory: Path) -> dict[str, dict[str, np.ndarray]]:
     for name, values in arrays.items():
         stem, _, side = name.rpartition("_")
         if side in found and values.ndim == 1 and np.issubdtype(values.dtype, np.number):
-            found[side][stem.replace("/", ".")] = values.astype(np.float64)
+            found[side][stem.rpartition("/")[2]] = values.astype(np.float64)
     return found
 
 

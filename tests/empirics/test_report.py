@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from empirics.analyses import selectivity_record
 from empirics.anchors import main as anchors_main
 from empirics.examples import ExamplesRecord, TopImages
 from empirics.match import match_pair
@@ -238,23 +239,25 @@ def test_anchor_runs_show_every_model_of_the_set(tmp_path, browser):
     assert errors == []
 
 
-def test_selectivity_columns_come_from_a_record_beside_the_match(odd_run):
-    @dataclasses.dataclass(frozen=True)
-    class Selectivity(Record):
-        kind = "selectivity_test"
-        values: dict
-
-    Selectivity(config={}, values={"a": np.arange(8.0), "b": np.arange(8.0) * 2}).save(
-        odd_run / "selectivity")
-    # the arrays are named values/a and values/b: not NAME_a, so no column appears
+def test_selectivity_columns_come_from_the_analysis_beside_the_match(odd_run, browser):
     assert json.loads(_payload(write_report(odd_run)))["metrics"] == []
-    Selectivity(config={}, values={"kurtosis_a": np.arange(8.0),
-                                   "kurtosis_b": np.arange(8.0) * 2}).save(
+    match = MatchRecord.load(odd_run)
+    metrics = {"kurtosis_a": np.arange(8.0), "kurtosis_b": 2 * np.arange(8.0),
+               "sparsity_a": np.full(8, 0.5), "sparsity_b": np.full(8, np.nan)}
+    selectivity_record(match, metrics, config={}, rng=np.random.default_rng(0)).save(
         odd_run / "selectivity")
-    payload = json.loads(_payload(write_report(odd_run, contrast=0)))
-    assert payload["metrics"] == ["values.kurtosis"]
-    assert payload["selectivity"]["values.kurtosis"] == [[0.0, 1.0, 2.0, 3.0],
-                                                         [0.0, 2.0, 4.0, 6.0]]
+    path = write_report(odd_run, contrast=0)
+    payload = json.loads(_payload(path))
+    assert payload["metrics"] == ["kurtosis", "sparsity"]  # the masks are not metrics
+    assert payload["selectivity"]["kurtosis"] == [[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0]]
+    assert payload["selectivity"]["sparsity"][1] == [None] * 4
+    page, errors, _ = open_report(browser, path)
+    headers = page.locator("#head th").all_text_contents()
+    assert headers[-2:] == ["kurtosis", "sparsity"]
+    page.locator("#head th").nth(len(headers) - 2).click()  # sort by kurtosis, largest first
+    assert page.locator("tr.row").first.get_attribute("data-row") == "3"
+    page.fill("#min-sel", "2")  # row means 0, 1.5, 3, 4.5
+    assert page.locator("tr.row").count() == 2 and errors == []
 
 
 def _payload(path: Path) -> str:
