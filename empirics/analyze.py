@@ -169,8 +169,9 @@ def _selectivity(path: Path, match: MatchRecord, args, config):
         found, notes = _vocabulary_metrics(match, args)
         metrics.update(found)
     if not metrics:
-        raise _Skip(f"no activation statistics in {path / STATS_DIR} (re-run empirics.match) "
-                    "and no --vocabulary for a language pair")
+        raise _Skip(f"no activation statistics in {path / STATS_DIR} (empirics.match writes "
+                    "them; a toy pair's selectivity is its ToySweep's isolation) and no "
+                    "--vocabulary for a language pair")
     rng = np.random.default_rng(args.seed)
     record = analyses.selectivity_record(match, metrics, config=config, rng=rng,
                                          level=args.level, notes=notes)

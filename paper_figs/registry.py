@@ -15,15 +15,14 @@ MODULES = (
     "paper_figs.fig04_nulls",
     "paper_figs.fig05_frontiers",
     "paper_figs.fig27_toy",
+    "paper_figs.fig06_polarization",
+    "paper_figs.fig07_specialization",
+    "paper_figs.fig25_topk",
+    "paper_figs.fig31_depth",
+    "paper_figs.fig33_stability",
 )
 
-PLANNED = {
-    "fig06_polarization": "Fig. 6, polarization",
-    "fig07_specialization": "Fig. 7, specialization",
-    "fig25_topk": "Fig. 25, top-k robustness",
-    "fig31_depth": "Fig. 31, depth",
-    "fig33_stability": "Fig. 33, stability",
-}
+PLANNED: dict[str, str] = {}
 
 
 def all_figures() -> list:

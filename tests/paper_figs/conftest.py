@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.paper_figs.analysis_builders import write_analyses
 from tests.paper_figs.builders import (
     match_record,
     write_comparison,
@@ -21,7 +22,8 @@ PERMUTED = (1, 2, 4, 8)
 @pytest.fixture(scope="module")
 def records_root(tmp_path_factory):
     """Every kind a figure draws from: one allocation run, one toy sweep with its
-    prediction, Comparisons of two families, and trained / null MatchRecords of 'vision'."""
+    prediction, Comparisons of two families, trained / null MatchRecords of 'vision' and the
+    analysis records of 'vision' (tests.paper_figs.analysis_builders)."""
     root = tmp_path_factory.mktemp("runs")
     rng = np.random.default_rng(20261121)
     write_theory_run(root)
@@ -32,4 +34,5 @@ def records_root(tmp_path_factory):
         write_match(root, match_record("vision", width, int(2 * width**0.6)))
         write_match(root, match_record("vision", width, untrained, null="untrained"))
         write_match(root, match_record("vision", width, permuted, null="permuted"))
+    write_analyses(root, rng)
     return root

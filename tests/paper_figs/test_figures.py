@@ -16,7 +16,9 @@ from tests.paper_figs.conftest import PERMUTED, UNTRAINED, WIDTHS
 #: (count and fraction each), one family with nulls, one allocation run (regimes and counts)
 #: and one toy sweep (three panels).
 GRIDS = {"fig03_counts": (2, 2), "fig04_untrained_null": (1, 1),
-         "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3)}
+         "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3),
+         "fig06_polarization": (1, 1), "fig07_specialization": (1, 1), "fig25_topk": (1, 1),
+         "fig31_depth": (1, 2), "fig33_stability": (1, 2)}
 
 
 def records_of(figure, root):
