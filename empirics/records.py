@@ -102,7 +102,8 @@ class MatchRecord(Record):
 #: Per-width arrays of a ToySweep, each (pairs, widths).
 PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",
                "isolation_rosetta", "isolation_nonrosetta", "dead", "null_neurons",
-               "null_max_correlation", "max_correlation")
+               "null_max_correlation", "permuted_neurons", "permuted_max_correlation",
+               "max_correlation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +118,7 @@ class ToySweep(Record):
     """
 
     kind: ClassVar[str] = "toy_sweep"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     widths: np.ndarray
     pairs: np.ndarray

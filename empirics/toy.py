@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from empirics.matching import Matches, match_neurons
+from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord, ToySweep
 from theory.records import record_exists, run_dir
 from theory.toy_model import (
@@ -44,7 +45,13 @@ FAMILY = "toy"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 #: Seed of the shared evaluation set (distinct from every training stream by construction).
 EVAL_STREAM = 2**31 - 1
-BATCH_ROWS = 4096
+#: Rows per batch of the evaluation stream, and the chunk groups kept for the data-level
+#: bootstrap (batch i -> group i mod GROUPS): the default 8192 evaluation inputs give 32
+#: batches, so every group holds one batch and every input sits in exactly one group.
+BATCH_ROWS = 256
+GROUPS = 32
+
+
 def seed_pairs(seeds) -> list[tuple[int, int]]:
     """Every unordered pair of distinct seeds."""
     return list(itertools.combinations(seeds, 2))
@@ -60,17 +67,24 @@ def activation_source(h_a: torch.Tensor, h_b: torch.Tensor, batch_rows: int = BA
     return stream
 
 
-def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu") -> Matches:
-    """Mutual nearest neighbours (every r) between two nets' activations on the same inputs."""
-    return match_neurons(activation_source(h_a, h_b), k=1, device=device)
+def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
+               permuted_seed: int | None = None) -> Matches:
+    """Mutual nearest neighbours (every r) between two nets' activations on the same inputs,
+    with per-chunk statistics for the bootstrap; `permuted_seed` shuffles B's inputs inside
+    each batch (the input-permutation null)."""
+    source = activation_source(h_a, h_b)
+    if permuted_seed is not None:
+        source = permute_tokens(source, seed=permuted_seed)
+    return match_neurons(source, k=1, candidates=2, groups=GROUPS, device=device)
 
 
 def above(matches: Matches, rho_star: float) -> Matches:
-    """The same matches restricted to pairs with r >= rho_star (the Rosetta neurons)."""
+    """The same matches restricted to pairs with r >= rho_star (the Rosetta neurons); the
+    threshold is kept, so resampled counts apply it too."""
     keep = matches.correlation >= rho_star
     return dataclasses.replace(matches, index_a=matches.index_a[keep],
                                index_b=matches.index_b[keep],
-                               correlation=matches.correlation[keep])
+                               correlation=matches.correlation[keep], min_correlation=rho_star)
 
 
 def pair_statistics(rosetta: Matches, iso_a, iso_b, dominant_a, dominant_b) -> dict:
@@ -123,13 +137,14 @@ def pair_bootstrap(widths, counts, *, rng: np.random.Generator, n_resamples: int
     return [estimate, *(float(q) for q in np.quantile(slopes, [tail, 1.0 - tail]))]
 
 
-def measure_nets(nets, eval_x, *, rho_star: float, device="cpu",
-                 on_match=None) -> tuple[np.ndarray, dict, np.ndarray]:
+def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
+                 permuted_seed: int | None = None) -> tuple[np.ndarray, dict, np.ndarray]:
     """Match every seed pair at every width; return pairs (P, 2), per-pair statistics
     {name of `pair_statistics`: (P, W)} and threshold counts (len(THRESHOLDS), P, W).
 
     `on_match(width, seed_a, seed_b, matches)` (optional) receives every pair's matches
-    (all mutual pairs, before the threshold), e.g. to save a MatchRecord.
+    (all mutual pairs, before the threshold), e.g. to save a MatchRecord; `permuted_seed`
+    matches under the input-permutation null instead.
     """
     config = nets.config
     hidden = hidden_activations(nets, eval_x.to(nets.w_in.device))
@@ -140,7 +155,8 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu",
     for (p, (a, b)), (w, width) in itertools.product(enumerate(pairs),
                                                      enumerate(config.widths)):
         part = config.hidden_slice(width)
-        matches = match_pair(hidden[a, :, part], hidden[b, :, part], device=device)
+        matches = match_pair(hidden[a, :, part], hidden[b, :, part], device=device,
+                             permuted_seed=permuted_seed)
         if on_match is not None:
             on_match(width, config.seeds[a], config.seeds[b], matches)
         thresholds[:, p, w] = [np.sum(matches.correlation >= t) for t in THRESHOLDS]
@@ -154,15 +170,28 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu",
 
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
                        progress: bool = False, on_match=None) -> ToySweep:
-    """Train the sweep, match trained pairs and untrained pairs, and bundle a ToySweep."""
+    """Train the sweep, match trained pairs, untrained pairs (the untrained null) and
+    trained pairs on permuted inputs (the permutation null), and bundle a ToySweep.
+
+    `on_match(width, seed_a, seed_b, matches, null)` (optional) receives every match with
+    its null label ("none", "untrained" or "permuted").
+    """
     eval_x = sample_eval_set(config, generator=instance_generator(EVAL_STREAM, device=device))
     trained = train_toy_nets(config, device=device, progress=progress)
+
+    def labelled(null):
+        return None if on_match is None else (lambda *match: on_match(*match, null))
+
     pairs, stats, thresholds = measure_nets(trained.nets, eval_x, rho_star=rho_star,
-                                            device=device, on_match=on_match)
-    _, null, _ = measure_nets(init_toy_nets(config, device=device), eval_x,
-                              rho_star=rho_star, device=device)
+                                            device=device, on_match=labelled("none"))
+    _, null, _ = measure_nets(init_toy_nets(config, device=device), eval_x, rho_star=rho_star,
+                              device=device, on_match=labelled("untrained"))
+    _, permuted, _ = measure_nets(trained.nets, eval_x, rho_star=rho_star, device=device,
+                                  on_match=labelled("permuted"), permuted_seed=EVAL_STREAM)
     stats["null_neurons"] = null["rosetta_neurons"]
     stats["null_max_correlation"] = null["max_correlation"]
+    stats["permuted_neurons"] = permuted["rosetta_neurons"]
+    stats["permuted_max_correlation"] = permuted["max_correlation"]
     widths = np.array(config.widths, dtype=np.float64)
     rng = np.random.default_rng(list(config.seeds))
     return ToySweep(
@@ -176,33 +205,36 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
 
 
 def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,
-                 seed_a: int, seed_b: int) -> MatchRecord:
+                 seed_a: int, seed_b: int, null: str = "none") -> MatchRecord:
     """The MatchRecord of one toy pair (Rosetta neurons at rho_star; size = parameters)."""
     size = 2 * config.n_features * width + width + config.n_features
     name = f"toy-n{config.n_features}-beta{config.beta:g}-N{width}"
     return MatchRecord.from_matches(
         above(matches, rho_star), family=FAMILY, model_a=f"{name}-seed{seed_a}",
         model_b=f"{name}-seed{seed_b}", size_a=size, size_b=size, layer_sizes_a=[width],
-        layer_sizes_b=[width],
+        layer_sizes_b=[width], null=null,
         config={"toy": config.to_config(), "rho_star": float(rho_star), "width": width,
-                "seeds": [seed_a, seed_b], "k": 1, "n_tokens": int(matches.n_tokens)},
+                "seeds": [seed_a, seed_b], "k": 1, "n_tokens": int(matches.n_tokens),
+                "null": null, "groups": GROUPS, "batch_rows": BATCH_ROWS},
     )
 
 
 def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force: bool = False,
                   device="cpu", progress: bool = False) -> tuple[ToySweep, Path]:
     """Measure the toy family into a run directory derived from the whole config (reused
-    unless `force`); every pair's MatchRecord goes to matches/N<width>-s<a>-s<b>."""
+    unless `force`); every pair's MatchRecord goes to matches/N<width>-s<a>-s<b>, those of
+    the nulls to matches/<null>-N<width>-s<a>-s<b>."""
     directory = run_dir(out, "empirics", {"toy": config.to_config(), "rho_star": rho_star},
                         label=f"toy-beta{config.beta:g}-rho{rho_star:g}")
     if record_exists(directory) and not force:
         log.info("reusing the toy record in %s (pass --force to recompute)", directory)
         return ToySweep.load(directory), directory
 
-    def save(width, seed_a, seed_b, matches):
+    def save(width, seed_a, seed_b, matches, null):
         record = match_record(matches, config=config, rho_star=rho_star, width=width,
-                              seed_a=seed_a, seed_b=seed_b)
-        record.save(directory / "matches" / f"N{width}-s{seed_a}-s{seed_b}")
+                              seed_a=seed_a, seed_b=seed_b, null=null)
+        prefix = "" if null == "none" else f"{null}-"
+        record.save(directory / "matches" / f"{prefix}N{width}-s{seed_a}-s{seed_b}")
 
     sweep = measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
                                on_match=save)

@@ -206,7 +206,7 @@ def run_toy(params: AllocationParams, config: ToyConfig, args, measure_toy) -> P
 TOY_COLUMNS = (
     ("N", "{:>6.0f}"), ("R_neur", "{:>7.2f}"), ("range", "{:>9}"), ("R_feat", "{:>7.2f}"),
     ("R_pred", "{:>7.0f}"), ("s_Ros", "{:>7.3f}"), ("s_non", "{:>7.3f}"), ("null", "{:>6.2f}"),
-    ("loss", "{:>9.2e}"),
+    ("perm", "{:>6.2f}"), ("loss", "{:>9.2e}"),
 )
 
 
@@ -218,7 +218,8 @@ def format_toy_table(sweep, predicted: TheoryRun) -> str:
                [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(counts.min(0), counts.max(0))],
                sweep.mean("rosetta_features"), predicted.sweep["rosetta_count"],
                sweep.mean("isolation_rosetta"), sweep.mean("isolation_nonrosetta"),
-               sweep.mean("null_neurons"), sweep.final_loss.mean(0)]
+               sweep.mean("null_neurons"), sweep.mean("permuted_neurons"),
+               sweep.final_loss.mean(0)]
     rows = [" ".join(f"{name:>{len(fmt.format(0))}}" for name, fmt in TOY_COLUMNS)]
     for i in range(len(sweep.widths)):
         rows.append(" ".join(fmt.format(col[i]) for (_, fmt), col in zip(TOY_COLUMNS, columns)))

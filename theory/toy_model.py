@@ -367,7 +367,7 @@ def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -
     """
     nets = init_toy_nets(config, device=device)
     params = [p.requires_grad_() for p in nets.parameters()]
-    optimiser = torch.optim.Adam(params, lr=config.lr)
+    optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
     data = [instance_generator(seed, device=device) for seed in config.seeds]
     steps, history = [], []
     for step in tqdm(range(config.steps), desc="toy nets", disable=not progress):

@@ -8,6 +8,7 @@ import torch
 
 from empirics.records import MatchRecord
 from empirics.toy import (
+    GROUPS,
     THRESHOLDS,
     ToySweep,
     measure_nets,
@@ -78,11 +79,20 @@ def test_toy_sweep_record_match_records_and_null(tmp_path):
     assert np.all(loaded.per_pair["rosetta_features"] <= counts)
     assert np.all(loaded.per_pair["null_neurons"] < counts)
     assert np.all(loaded.per_pair["null_max_correlation"] < 0.5)
+    assert np.all(loaded.per_pair["permuted_neurons"] < counts)
+    assert np.all(loaded.per_pair["permuted_max_correlation"] < 0.5)
     assert np.all(loaded.final_loss > 0) and loaded.final_loss.shape == (3, 2)
     record = MatchRecord.load(directory / "matches" / "N16-s0-s2")
     assert record.family == "toy" and record.n_rosetta == counts[1, 1]
     assert np.all(record.pairs["r"] >= 0.5) and record.layer_sizes_a == [16]
-    assert len(list((directory / "matches").iterdir())) == 6
+    # the chunk statistics recount the same Rosetta pairs (threshold included)
+    assert record.resampled_counts(np.ones((1, GROUPS))).tolist() == [record.n_rosetta]
+    nulls = [MatchRecord.load(directory / "matches" / f"{null}-N16-s0-s2")
+             for null in ("untrained", "permuted")]
+    assert [r.null for r in nulls] == ["untrained", "permuted"]
+    assert [r.n_rosetta for r in nulls] == [loaded.per_pair["null_neurons"][1, 1],
+                                            loaded.per_pair["permuted_neurons"][1, 1]]
+    assert len(list((directory / "matches").iterdir())) == 18
     again, same = run_toy_sweep(SMALL, rho_star=0.5, out=tmp_path)
     assert same == directory
     np.testing.assert_array_equal(again.per_pair["rosetta_neurons"], counts)
