@@ -84,6 +84,9 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
         placement = {"device_map": device_map, "max_memory": max_memory}
         return _load_transformers(spec, path, init, dtype, device, placement, download,
                                   cache_dir, seed)
+    if spec.loader == "toy":
+        raise ValueError(f"{spec.name} is a toy net: it is trained in code, not loaded; run "
+                         "`python -m empirics.match --family toy --all` (or theory.simulate)")
     raise ValueError(f"unknown loader {spec.loader!r} for {spec.name}")
 
 

@@ -29,7 +29,7 @@ from empirics.load import MissingModelError, load_model
 from empirics.matching import match_neurons
 from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord
-from empirics.registry import ModelSpec, get_spec, matched_pairs
+from empirics.registry import ModelSpec, family_specs, get_spec, matched_pairs
 from empirics.selectivity import collect_activation_stats
 from empirics.stimuli import (
     default_corpus,
@@ -44,6 +44,7 @@ log = logging.getLogger("empirics.match")
 
 #: The cross-family pairs at matched scale that `--all` runs, per kind.
 FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}
+KINDS = {"language": "text", "vision": "vision"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_match_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of one pair's run (shared with `python -m empirics.sweep`)."""
     p.add_argument("--init", choices=("pretrained", "random"), default="pretrained")
+    p.add_argument("--beta", type=float, default=1.5,
+                   help="toy family: importance exponent of the trained nets")
     p.add_argument("--null", choices=("none", "permuted"), default="none")
     p.add_argument("--docs", type=int, default=None, help="documents to use (default: all)")
     p.add_argument("--tokens", type=int, default=512, help="max tokens per document")
@@ -209,16 +212,17 @@ def image_examples(tops, inputs: list) -> dict:
 def _stream(models, family, inputs, options, device, directory, ranks):
     """The pair over all inputs (manifest, layer sizes) and this rank's activation stream.
 
-    A data split's rank captures only its own batches (`shard_inputs`) and caches them in its
-    own folder; the whole inputs are only tokenized or preprocessed for the manifest.
+    A data split's rank captures only its own batches (`shard_inputs`); the whole inputs are
+    only tokenized or preprocessed for the manifest. Each rank caches in its own folder.
     """
     cache = directory / "activations" if options.get("cache_activations") else None
+    if cache is not None and ranks.world > 1:
+        cache = cache / f"rank-{ranks.rank}-of-{ranks.world}"
     if not ranks.shards_data:
         pair = _capture(models, family, inputs, options, device, cache)
         return pair, pair.source
     if options.get("examples"):
         log.warning("examples are not gathered when ranks share the batches")
-    cache = cache and cache / f"rank-{ranks.rank}-of-{ranks.world}"
     shard = shard_inputs(inputs, options["batch"], ranks)
     return (_capture(models, family, inputs, options, device, None),
             _capture(models, family, shard, options, device, cache).source)
@@ -240,16 +244,37 @@ def inputs_for(args) -> list:
     return load_image_folder(args.image_dir) if args.image_dir else synthetic_images(args.images)
 
 
+def match_toy(args, parser) -> Path:
+    """The toy family: train the registry's toy widths (or the pair's width) under several
+    seeds and match every seed pair, with both nulls (`empirics.toy.run_toy_sweep`)."""
+    from empirics.toy import config_for_specs, run_toy_sweep
+
+    try:
+        specs = [get_spec(name) for name in args.pair] if args.pair else family_specs("toy")
+        config = config_for_specs(specs, beta=args.beta)
+    except (ValueError, KeyError) as error:
+        parser.error(str(error))
+    rho_star = 0.5 if args.min_correlation is None else args.min_correlation
+    sweep, directory = run_toy_sweep(config, rho_star=rho_star, out=args.out, force=args.force,
+                                     device=resolve_device(args.device), progress=True)
+    log.info("toy sweep over widths %s: %s (MatchRecords in %s)", list(config.widths),
+             directory, directory / "matches")
+    return directory
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.family == "toy":
-        parser.exit(2, "the toy family is trained and matched by `python -m theory.simulate "
-                       "--beta B` (its records feed `python -m bridge.compare --family toy`)\n")
+        return [match_toy(args, parser)]
     try:
         device = resolve_device(args.device)
         pairs = pairs_for(args)
+        for spec in {spec for pair in pairs for spec in pair}:
+            if spec.kind != KINDS[args.family]:
+                raise ValueError(f"{spec.name} is a {spec.kind} model, not a {args.family} "
+                                 "model")
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     ranks, device = launched_ranks(device, split=args.split)

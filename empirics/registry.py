@@ -34,6 +34,8 @@ HOOK_POINTS = {
     "dinov2": "encoder.layer.{layer}.mlp.fc2",
     "dinov2_swiglu": "encoder.layer.{layer}.mlp.down_proj",
     "open_clip_vit": "transformer.resblocks.{layer}.mlp.c_proj",
+    # toy superposition nets (theory.toy_model): h = ReLU(W1 x + b1) is the input of W2
+    "toy": "w_out",
 }
 
 
@@ -207,7 +209,18 @@ DINOV2 = (
     _dinov2("giant", 1136480768, 40, 1536, 24, swiglu=True),
 )
 
-SPECS: tuple[ModelSpec, ...] = PYTHIA + OPT + GPT2 + QWEN25 + OPENCLIP + DINOV2
+def _toy(width, n_features=512) -> ModelSpec:
+    """A toy net of `theory.toy_model` (one hidden layer of `width` ReLU neurons reading
+    `n_features` sparse features); it is trained in code, seeds give the independent runs."""
+    return _spec("toy", "toy", "toy", "toy", f"toy-n{n_features}-N{width}",
+                 2 * n_features * width + width + n_features, 1, width,
+                 config=dict(n_features=n_features, width=width))
+
+
+#: The default toy sweep's widths (theory.toy_model.ToyConfig), as a family like any other.
+TOY = tuple(_toy(width) for width in (8, 16, 32, 64, 128))
+
+SPECS: tuple[ModelSpec, ...] = PYTHIA + OPT + GPT2 + QWEN25 + OPENCLIP + DINOV2 + TOY
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -242,6 +242,19 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
     return sweep, directory
 
 
+def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
+    """The sweep of registry toy specs (`empirics.registry.TOY`): their widths, one feature
+    count, the default training settings."""
+    if any(spec.loader != "toy" for spec in specs):
+        raise ValueError(f"toy specs are needed, got {[spec.name for spec in specs]}")
+    features = {spec.config["n_features"] for spec in specs}
+    if len(features) != 1:
+        raise ValueError(f"toy specs of one feature count are needed, got "
+                         f"{[spec.name for spec in specs]}")
+    widths = tuple(sorted({spec.d_mlp for spec in specs}))
+    return ToyConfig(n_features=features.pop(), beta=beta, widths=widths, seeds=tuple(seeds))
+
+
 def main(argv: list[str] | None = None) -> Path:
     """python -m empirics.toy: `python -m theory.simulate` with this module's measurement
     injected (the same flags), an entry point that keeps the import direction."""

@@ -6,7 +6,8 @@ import torch
 
 from empirics.examples import ExamplesRecord
 from empirics.match import main, match_pair
-from empirics.records import MatchRecord
+from empirics.records import MatchRecord, ToySweep
+from empirics.registry import get_spec
 from empirics.stimuli import default_corpus
 from tests.empirics.models import save_text_model, train_tokenizers
 
@@ -68,10 +69,25 @@ def test_missing_weights_exit_with_the_way_to_supply_them(tmp_path, capsys):
     assert "pythia-70m" in err and "huggingface-cli download" in err
 
 
-def test_unknown_models_and_the_toy_family_are_explained(tmp_path, capsys):
+def test_unknown_models_and_models_of_another_family_are_explained(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--family", "language", "--pair", "nope", "opt-125m", "--device", "cpu"])
     assert "unknown model 'nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["--family", "toy", "--all"])
-    assert "theory.simulate" in capsys.readouterr().err
+        main(["--family", "toy", "--pair", "toy-n512-N8", "pythia-70m", "--out", str(tmp_path)])
+    assert "toy specs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--family", "vision", "--pair", "toy-n512-N8", "dinov2-base", "--device", "cpu"])
+    assert "toy-n512-N8 is a toy model, not a vision model" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_toy_family_runs_through_the_same_command(tmp_path):
+    directory, = main(["--family", "toy", "--pair", "toy-n512-N8", "toy-n512-N8",
+                       "--beta", "2.0", "--device", "cpu", "--out", str(tmp_path)])
+    sweep = ToySweep.load(directory)
+    assert sweep.config["toy"]["beta"] == 2.0 and sweep.widths.tolist() == [8.0]
+    records = [MatchRecord.load(path) for path in sorted((directory / "matches").iterdir())]
+    assert {r.null for r in records} == {"none", "untrained", "permuted"}
+    assert all(r.family == "toy" and r.size_a == get_spec("toy-n512-N8").n_params
+               for r in records)

@@ -7,9 +7,14 @@ import transformers
 
 from empirics.hooks import layer_widths
 from empirics.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
+from theory.toy_model import ToyConfig, init_toy_nets
 
 
 def _meta_model(spec):
+    if spec.loader == "toy":
+        config = ToyConfig(n_features=spec.config["n_features"], widths=(spec.config["width"],),
+                           seeds=(0,))
+        return init_toy_nets(config)
     with torch.device("meta"):
         if spec.loader == "open_clip":
             return open_clip.create_model(spec.open_clip[0], pretrained=None,
@@ -25,7 +30,10 @@ def _meta_model(spec):
 def test_spec_matches_its_architecture(spec):
     model = _meta_model(spec)
     assert sum(p.numel() for p in model.parameters()) == spec.n_params
-    assert layer_widths(model, spec.architecture) == list(spec.layer_sizes)
+    if spec.loader == "toy":
+        assert list(model.w_out.shape[1:2]) == list(spec.layer_sizes)
+    else:
+        assert layer_widths(model, spec.architecture) == list(spec.layer_sizes)
     assert spec.n_neurons == spec.n_layers * spec.d_mlp
     assert spec.architecture in HOOK_POINTS and spec.hook_point.startswith("input of ")
 
