@@ -23,8 +23,9 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
+from empirics.analysis_records import find_records as find_fields
 from empirics.records import MatchRecord
-from theory.records import Record, RecordError, read_header, record_exists, run_dir
+from theory.records import Record, read_header, record_exists, run_dir
 
 log = logging.getLogger("empirics.anchors")
 
@@ -236,16 +237,7 @@ def _component(start: str, partners: dict, records) -> set[str]:
 
 def find_records(root: Path, record_class, family: str) -> list[tuple[Path, Record]]:
     """Every record of `record_class` and `family` under `root`, sorted by path."""
-    found = []
-    for path in sorted(Path(root).rglob("record.json")):
-        try:
-            header = read_header(path.parent)
-        except RecordError:
-            continue
-        if (header.get("kind") == record_class.kind
-                and header["fields"].get("family") == family):
-            found.append((path.parent, record_class.load(path.parent)))
-    return found
+    return find_fields(root, record_class, family=family)
 
 
 def build_parser() -> argparse.ArgumentParser:
