@@ -65,7 +65,7 @@ def build_figures(figures, root: str | Path, out: str | Path,
         records = tuple(index.select(need) for need in figure.requires)
         missing = [need.describe() for need, found in zip(figure.requires, records) if not found]
         if missing:
-            skipped[figure.name] = (f"no {' and no '.join(missing)} under {root}; "
+            skipped[figure.name] = (f"no {' and no '.join(missing)} in {root}; "
                                     f"produce them with: {command}")
             continue
         try:

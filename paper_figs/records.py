@@ -87,5 +87,5 @@ class RecordIndex:
 
     def _skip(self, message: str) -> None:
         if message not in self.problems:
-            log.warning("skipping a record: %s", message)
+            log.info("skipping a record: %s", message)
             self.problems.append(message)

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_after_the_main_command_figures_5_and_27_are_built(tmp_path, capsys,
                                                             one_torch_thread):
-    """The README's main command (here on a small grid and a short toy sweep) writes the
-    records of Figs. 5 and 27; the others are listed with the command that makes theirs."""
+    """The README's main command (here on a small grid and a short toy sweep) writes at
+    least the records of Figs. 5 and 27; the others are listed with the command that makes
+    theirs."""
     from theory.simulate import main as simulate
 
     runs, out = tmp_path / "runs", tmp_path / "figures"
@@ -26,14 +27,15 @@ def test_after_the_main_command_figures_5_and_27_are_built(tmp_path, capsys,
               "--no-plot", "--out", str(runs)])
     capsys.readouterr()
     report = main(["--records", str(runs), "--out", str(out)])
-    assert set(report.built) == {"fig05_frontiers", "fig27_toy"}
-    assert sorted(p.name for p in out.iterdir()) == [
-        "fig05_frontiers.pdf", "fig05_frontiers.png", "fig27_toy.pdf", "fig27_toy.png"]
+    assert set(report.built) >= {"fig05_frontiers", "fig27_toy"}
+    assert {p.name for p in out.iterdir()} == {
+        f"{name}{suffix}" for name in report.built for suffix in (".png", ".pdf")}
     printed = capsys.readouterr().out
     assert f"python -m bridge.compare --family FAMILY --size params --beta 1.5 --records {runs}" \
         in report.skipped["fig03_counts"]
-    assert "--init random" in report.skipped["fig04_untrained_null"]
-    assert "--null permuted" in report.skipped["fig26_permuted_null"]
+    for name, flag in (("fig04_untrained_null", "--init random"),
+                       ("fig26_permuted_null", "--null permuted")):
+        assert name in report.built or flag in report.skipped[name]
     for name in [*report.skipped, *report.built]:
         assert name in printed
     assert set(PLANNED) <= set(report.skipped)
