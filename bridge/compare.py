@@ -22,7 +22,8 @@ import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.records import Comparison, build_comparison
-from empirics.anchors import AnchorRecord, find_records
+from empirics.analysis_records import find_records
+from empirics.anchors import AnchorRecord
 from empirics.records import MatchRecord
 from empirics.resample import multinomial_weights
 from theory.records import run_dir
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def find_match_records(root: Path, family: str) -> list[tuple[Path, MatchRecord]]:
     """Every MatchRecord of `family` under `root`, sorted by path."""
-    return find_records(root, MatchRecord, family)
+    return find_records(root, MatchRecord, family=family)
 
 
 def group_by_size(records: list[MatchRecord], size: str) -> dict[float, list[MatchRecord]]:
@@ -223,7 +224,7 @@ def _polarization(args, directory: Path) -> None:
 
 def _fit_anchors(parser, args) -> Path:
     """The same fit over the family's AnchorRecords (anchor counts vs size)."""
-    found = find_records(args.records, AnchorRecord, args.family)
+    found = find_records(args.records, AnchorRecord, family=args.family)
     if not found:
         parser.exit(1, f"no anchor records of family {args.family!r} under {args.records}. "
                        f"Produce them with:\n  python -m empirics.anchors --family "

@@ -23,13 +23,11 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from empirics.analysis_records import find_records as find_fields
+from empirics.analysis_records import find_records
 from empirics.records import MatchRecord
 from theory.records import Record, read_header, record_exists, run_dir
 
 log = logging.getLogger("empirics.anchors")
-
-UNIT_FIELDS = ("layer", "unit", "partner_layer", "partner_unit", "r", "n_partners")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,11 +233,6 @@ def _component(start: str, partners: dict, records) -> set[str]:
     return group
 
 
-def find_records(root: Path, record_class, family: str) -> list[tuple[Path, Record]]:
-    """Every record of `record_class` and `family` under `root`, sorted by path."""
-    return find_fields(root, record_class, family=family)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m empirics.anchors",
                                 description=__doc__.splitlines()[0])
@@ -260,7 +253,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    found = find_records(args.records, MatchRecord, args.family)
+    found = find_records(args.records, MatchRecord, family=args.family)
     if not found:
         parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}; "
                        "make them with python -m empirics.match (or theory.simulate for toy)\n")
