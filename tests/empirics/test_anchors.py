@@ -1,5 +1,7 @@
 """Rosetta anchors: units of an anchor matched in every other model of a set."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from empirics.anchors import AnchorRecord, anchor_sets, find_anchors
 from empirics.anchors import main as anchors_main
 from empirics.matching import match_neurons
 from empirics.records import MatchRecord
+from tests.bridge.test_compare import planted_record
 from tests.empirics.conftest import make_source
 from theory.records import run_dir
 
@@ -112,16 +115,9 @@ def test_each_group_of_models_gets_the_best_connected_anchor(planted_set):
 
 
 def _planted_pair(anchor: str, other: str, width: int, count: int) -> MatchRecord:
-    units = np.arange(count, dtype=np.int64)
-    return MatchRecord(
-        config={"pair": [anchor, other]}, family="test", model_a=anchor, model_b=other,
-        size_a=10.0 * width, size_b=10.0 * width, null="none", k=1, min_correlation=None,
-        n_tokens=1000, n_neurons_a=width, n_neurons_b=width, n_rosetta=count, dead_a=0,
-        dead_b=0, layer_sizes_a=[width], layer_sizes_b=[width],
-        pairs={"layer_a": 0 * units, "unit_a": units, "layer_b": 0 * units, "unit_b": units,
-               "r": np.full(count, 0.9)},
-        rosetta_per_layer_a=np.array([count]), rosetta_per_layer_b=np.array([count]),
-        rechecked=False, max_recheck_change=None, changed_pairs=0, chunks={})
+    """A pair record whose first `count` units are matched (unit i with unit i)."""
+    return dataclasses.replace(planted_record(width, count), config={"pair": [anchor, other]},
+                               model_a=anchor, model_b=other)
 
 
 def test_cli_writes_anchor_records_that_the_bridge_fits_as_a_series(tmp_path, capsys):
