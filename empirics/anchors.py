@@ -144,19 +144,8 @@ def find_anchors(records: Sequence[MatchRecord], anchor: str, *,
     min_correlation : drop pairs with r below it before intersecting (None: keep all).
     config : what produced the records (goes into the record's config).
     """
-    if not records:
-        raise ValueError(f"no match records for the anchor {anchor}")
-    _check_compatible(records)
-    oriented = [_oriented(record, anchor) for record in records]
-    sizes = oriented[0][5]
-    names = [o[4] for o in oriented]
-    for o, record in zip(oriented, records):
-        if o[5] != sizes:
-            raise ValueError(f"the anchor {anchor} has layers {o[5]} in the match with "
-                             f"{o[4]} but {sizes} in the match with {names[0]}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"the anchor {anchor} is matched more than once with the same model "
-                         f"({sorted(names)}); point --records at one run")
+    oriented = _checked(records, anchor)
+    sizes, names = oriented[0][5], [o[4] for o in oriented]
     n = int(sum(sizes))
     best = []
     for index, layer, unit, r, *_ in oriented:
@@ -186,12 +175,26 @@ def find_anchors(records: Sequence[MatchRecord], anchor: str, *,
         units=units)
 
 
-def _check_compatible(records: Sequence[MatchRecord]) -> None:
+def _checked(records: Sequence[MatchRecord], anchor: str) -> list[tuple]:
+    """The records oriented from the anchor (`_oriented`), refusing a set that mixes
+    families, nulls, k or the anchor's layers, or repeats a model."""
+    if not records:
+        raise ValueError(f"no match records for the anchor {anchor}")
     for field in ("family", "null", "k"):
         values = {getattr(r, field) for r in records}
         if len(values) > 1:
             raise ValueError(f"the matches of an anchor set must share their {field}; got "
                              f"{sorted(map(str, values))}")
+    oriented = [_oriented(record, anchor) for record in records]
+    sizes, names = oriented[0][5], [o[4] for o in oriented]
+    for o in oriented:
+        if o[5] != sizes:
+            raise ValueError(f"the anchor {anchor} has layers {o[5]} in the match with "
+                             f"{o[4]} but {sizes} in the match with {names[0]}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"the anchor {anchor} is matched more than once with the same model "
+                         f"({sorted(names)}); point --records at one run")
+    return oriented
 
 
 def anchor_sets(records: Sequence[MatchRecord], anchors: Sequence[str] = ()
