@@ -21,6 +21,7 @@ from pathlib import Path
 
 import submitit
 
+from empirics.distributed import SINGLE, SPLITS, launched_ranks, stop_group
 from empirics.match import (
     FAMILY_PAIRS,
     add_match_options,
@@ -56,7 +57,8 @@ class PairJob:
 @dataclass(frozen=True)
 class SweepSettings:
     """What every job of a sweep shares: the inputs, the options of `empirics.match`, where
-    records go, the device name (resolved on the node) and the models' placement."""
+    records go, the device name (resolved on the node), the models' placement, and the
+    processes (`tasks`) that share each pair's work (empirics.distributed, `split`)."""
 
     family: str
     inputs: list
@@ -65,6 +67,8 @@ class SweepSettings:
     device: str = "auto"
     placement: dict = field(default_factory=dict)
     force: bool = False
+    tasks: int = 1
+    split: str = "data"
 
     def directory(self, job: PairJob) -> Path:
         config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,
@@ -83,22 +87,37 @@ class SweepReport:
 
 
 def run_pair(job: PairJob, settings: SweepSettings) -> str:
-    """The body of one job: match the pair (or reuse its record); its record directory."""
+    """The body of one job (each of its tasks): match the pair, or reuse its record; return
+    the record directory. A job of several tasks joins them in one process group."""
     device = resolve_device(settings.device)
-    return str(match_pair(job.spec_a, job.spec_b, family=settings.family,
-                          inputs=settings.inputs, options=settings.options, out=settings.out,
-                          device=device, paths=job.paths, placement=settings.placement,
-                          force=settings.force))
+    ranks = SINGLE
+    if settings.tasks > 1:
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        ranks, device = launched_ranks(device, split=settings.split)
+    try:
+        return str(match_pair(job.spec_a, job.spec_b, family=settings.family,
+                              inputs=settings.inputs, options=settings.options,
+                              out=settings.out, device=device, paths=job.paths,
+                              placement=settings.placement, force=settings.force,
+                              ranks=ranks))
+    finally:
+        stop_group()
 
 
-def make_executor(kind: str, folder: str | Path, **slurm) -> submitit.Executor:
+def make_executor(kind: str, folder: str | Path, *, tasks: int = 1,
+                  **slurm) -> submitit.Executor:
     """A submitit executor: `slurm` (keyword options such as slurm_partition, gpus_per_node,
-    timeout_min, slurm_array_parallelism), `local` (subprocesses) or `debug` (in process)."""
+    timeout_min, slurm_array_parallelism), `local` (subprocesses) or `debug` (in process,
+    one task, stops in pdb on an error). `tasks` processes run each job."""
     if kind not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {kind!r}")
+    if kind == "debug" and tasks > 1:
+        raise ValueError("the debug executor runs one task per job")
     executor = submitit.AutoExecutor(folder=folder, cluster=kind)
     if kind == "slurm":
         executor.update_parameters(**slurm)
+    if kind != "debug":
+        executor.update_parameters(tasks_per_node=tasks)
     return executor
 
 
@@ -125,7 +144,7 @@ def submit_sweep(jobs: list[PairJob], settings: SweepSettings, executor: submiti
         outcomes = ((job, executor.submit(run_pair, job, settings)) for job in pending)
     for job, submitted in outcomes:
         try:
-            report.finished.append(submitted.result())
+            report.finished.append(submitted.results()[0])  # task 0's, as every task's
         except Exception as error:  # a failed pair must not stop the sweep
             report.failed.append((job.name, _error_line(error)))
             log.error("pair %s failed: %s", job.name, _error_line(error))
@@ -173,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     slurm = p.add_argument_group("slurm")
     slurm.add_argument("--partition", help="Slurm partition")
     slurm.add_argument("--gpus", type=int, default=1, help="GPUs per job")
+    p.add_argument("--tasks", type=int, default=1,
+                   help="processes per job sharing each pair (one per GPU; torch.distributed)")
+    p.add_argument("--split", choices=SPLITS, default="data",
+                   help="how the tasks of a job share a pair: batches or A's neuron blocks")
     slurm.add_argument("--cpus", type=int, default=8, help="CPUs per job")
     slurm.add_argument("--mem-gb", type=int, default=64, help="memory per job")
     slurm.add_argument("--hours", type=float, default=12.0, help="time limit per job")
@@ -197,11 +220,12 @@ def main(argv: list[str] | None = None) -> SweepReport:
     try:
         jobs = sweep_jobs(args.family, args.pairs, args.model_dir)
         settings = SweepSettings(args.family, inputs_for(args), options_of(args), args.out,
-                                 args.device, placement_of(args), args.force)
+                                 args.device, placement_of(args), args.force, args.tasks,
+                                 args.split)
+        executor = make_executor(args.executor, args.jobs_dir or args.out / "sweep-jobs",
+                                 tasks=args.tasks, **slurm_options(args))
     except (ValueError, KeyError) as error:
         parser.error(str(error))
-    folder = args.jobs_dir or args.out / "sweep-jobs"
-    executor = make_executor(args.executor, folder, **slurm_options(args))
     report = submit_sweep(jobs, settings, executor, wait=args.wait)
     log.info("skipped (record exists): %d, finished: %d, failed: %d, submitted: %s",
              len(report.skipped), len(report.finished), len(report.failed),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from empirics.checkpoint import MatchState
 from empirics.distributed import Ranks, free_port, run_local_ranks, shard_inputs
 from empirics.match import match_pair
 from empirics.matching import match_neurons
@@ -56,7 +57,7 @@ def test_a_failing_rank_fails_the_run_and_the_run_resumes(tmp_path):
                             timeout_s=20)
     assert codes[0] != 0 and codes[1] != 0
     assert not list(tmp_path.glob("rank-*.npz"))
-    assert (checkpoint / "record.json").is_file()  # the last finished block's state only
+    assert MatchState.load(checkpoint).done_blocks == 1  # the last finished block's state
     again = run_local_ranks(match_on_ranks, 2, "data", str(tmp_path), -1, str(checkpoint))
     assert again == [0, 0]
     resumed, single = np.load(tmp_path / "rank-0.npz"), _single()
@@ -95,6 +96,7 @@ def saved_models(tmp_path_factory):
         save_text_model(root / "b", "opt", unigram, seed=2)
 
 
+@pytest.mark.slow
 def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path):
     root, spec_a, spec_b = saved_models
     common = ["--family", "language", "--docs", "12", "--batch", "2", "--tokens", "96",
@@ -125,3 +127,25 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     for name in single.chunks:
         np.testing.assert_allclose(merged.chunks[name], single.chunks[name], atol=1e-6)
     assert merged.config["capture"] == single.config["capture"]
+
+
+def test_a_model_spread_by_a_device_map_captures_the_same_activations(saved_models):
+    """Layers placed by accelerate (layer 1 offloaded to disk, run through accelerate's
+    hooks) give the activations of the model loaded whole."""
+    from empirics.capture import text_pair_source
+    from empirics.load import load_model
+
+    root, spec, _ = saved_models
+    placement = {f"gpt_neox.{name}": "cpu" for name in
+                 ("embed_in", "emb_dropout", "layers.0", "final_layer_norm", "rotary_emb")}
+    placement |= {"gpt_neox.layers.1": "disk", "lm_head": "cpu"}
+    spread = load_model(spec, path=root / "a", device_map=placement,
+                        max_memory={"cpu": "2GiB"})
+    assert hasattr(spread.model.gpt_neox.layers[1], "_hf_hook")  # dispatched by accelerate
+    whole = load_model(spec, path=root / "a")
+    pair = text_pair_source(spread, whole, default_corpus()[:4], docs_per_batch=2,
+                            max_tokens=64)
+    batches = list(pair.source())
+    assert len(batches) == 2 and batches[0][0].shape[1] == sum(pair.layer_sizes_a)
+    for a, b in batches:
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

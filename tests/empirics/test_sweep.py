@@ -1,5 +1,8 @@
 """python -m empirics.sweep: pairs as independent submitit jobs, skipped once recorded."""
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -79,3 +82,23 @@ def test_cli_on_the_local_executor_reports_failures_and_skips_finished_pairs(mod
     (name, message), = report.failed
     assert name == "pythia-160m--opt-125m" and "not available offline" in message
     assert _stamps(tmp_path) == stamps
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
+    """Two processes of one local job share the pair over gloo (submitit's torch.distributed
+    environment); the record equals one process's, in the same run directory."""
+    root, specs = models
+    job = PairJob(specs["pythia-70m"], specs["opt-125m"],
+                  (root / "pythia-70m", root / "opt-125m"))
+    one = submit_sweep([job], _settings(tmp_path / "one"), make_executor("debug", tmp_path / "j"))
+    two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two"), tasks=2),
+                       make_executor("local", tmp_path / "jobs", tasks=2))
+    assert len(two.finished) == 1, two.failed
+    assert Path(one.finished[0]).name == Path(two.finished[0]).name
+    single, shared = MatchRecord.load(one.finished[0]), MatchRecord.load(two.finished[0])
+    assert shared.n_rosetta == single.n_rosetta > 0 and shared.n_tokens == single.n_tokens
+    for name in single.pairs:
+        np.testing.assert_allclose(shared.pairs[name], single.pairs[name], atol=1e-6)
+    assert len(list((tmp_path / "jobs").glob("*_result.pkl"))) == 2  # one per task
