@@ -153,7 +153,7 @@ def _neuron_share(n: int, block_rows: int, world: int) -> int:
     """Block rows small enough that every rank of a neuron split gets a block."""
     if n < world:
         raise ValueError(f"model A has {n} neurons, too few to share over {world} ranks")
-    return min(block_rows, -(-n // world))
+    return min(block_rows, n // world)  # then there are at least `world` blocks
 
 
 def _check_options(k, candidates, groups) -> int:

@@ -13,7 +13,7 @@ import torch
 from empirics.checkpoint import MatchState
 from empirics.distributed import Ranks, free_port, run_local_ranks, shard_inputs
 from empirics.match import match_pair
-from empirics.matching import match_neurons
+from empirics.matching import _neuron_share, match_neurons
 from empirics.records import MatchRecord
 from empirics.stimuli import default_corpus
 from tests.empirics.conftest import make_source
@@ -86,6 +86,10 @@ def test_shards_cover_every_batch_once_in_stream_order():
         Ranks(2, 2)
     assert [list(Ranks(r, 3, "neurons").block_share(7)) for r in range(3)] == [
         [0, 1], [2, 3], [4, 5, 6]]
+    for n, world in [(5, 4), (41, 3), (40, 2), (7, 7)]:  # every rank of a neuron split works
+        rows = _neuron_share(n, 64, world)
+        shares = [Ranks(r, world, "neurons").block_share(-(-n // rows)) for r in range(world)]
+        assert all(len(share) for share in shares) and shares[-1].stop == -(-n // rows)
 
 
 @pytest.fixture(scope="module")
