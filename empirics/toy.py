@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from empirics.examples import ExamplesRecord, collect_examples
 from empirics.matching import Matches, match_neurons
 from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord, ToySweep
@@ -50,6 +51,8 @@ EVAL_STREAM = 2**31 - 1
 #: batches, so every group holds one batch and every input sits in exactly one group.
 BATCH_ROWS = 256
 GROUPS = 32
+#: Top evaluation inputs kept per neuron for the examples record (the neuron browser).
+EXAMPLES = 8
 
 
 def seed_pairs(seeds) -> list[tuple[int, int]]:
@@ -68,14 +71,54 @@ def activation_source(h_a: torch.Tensor, h_b: torch.Tensor, batch_rows: int = BA
 
 
 def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
-               permuted_seed: int | None = None) -> Matches:
+               permuted_seed: int | None = None, examples: int = 0
+               ) -> tuple[Matches, tuple | None]:
     """Mutual nearest neighbours (every r) between two nets' activations on the same inputs,
     with per-chunk statistics for the bootstrap; `permuted_seed` shuffles B's inputs inside
-    each batch (the input-permutation null)."""
+    each batch (the input-permutation null). With `examples` > 0 each neuron's top inputs
+    are gathered on the way (the two `TopExamples`, else None)."""
     source = activation_source(h_a, h_b)
     if permuted_seed is not None:
         source = permute_tokens(source, seed=permuted_seed)
-    return match_neurons(source, k=1, candidates=2, groups=GROUPS, device=device)
+    if examples:
+        source, finished = collect_examples(source, h_a.shape[1], h_b.shape[1], examples)
+    matches = match_neurons(source, k=1, candidates=2, groups=GROUPS, device=device)
+    return matches, (finished() if examples else None)
+
+
+def describe_inputs(eval_x: torch.Tensor) -> list[str]:
+    """One line per evaluation input naming its active features, e.g. "#7: f3=+0.41
+    f90=-0.88", the input ids a report shows for a neuron's top inputs."""
+    rows, features = (eval_x != 0).nonzero(as_tuple=True)
+    values = eval_x[rows, features].tolist()
+    lines = [[f"#{i}:"] for i in range(eval_x.shape[0])]
+    for row, feature, value in zip(rows.tolist(), features.tolist(), values):
+        lines[row].append(f"f{feature}={value:+.2f}")
+    return [" ".join(line) for line in lines]
+
+
+def examples_record(tops, *, width: int, seed_a: int, seed_b: int, inputs: list[str],
+                    name: str) -> ExamplesRecord:
+    """The examples record of one toy pair: every neuron's top evaluation inputs.
+
+    Only the inputs some neuron shows are stored, each as a one-line text (`describe_inputs`)
+    whose whole line is the sample's span, so the neuron browser lists them like text.
+    """
+    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops)
+    used = np.unique(np.concatenate([samples_a.ravel(), samples_b.ravel()]))
+    used = used[used >= 0]
+    texts = [inputs[i] for i in used]
+    position = np.full(len(inputs), -1, dtype=np.int64)
+    position[used] = np.arange(len(used))
+    lengths = np.array([len(text.encode("utf-8")) for text in texts] + [0], dtype=np.int64)
+    return ExamplesRecord(
+        config={"width": width, "seeds": [seed_a, seed_b], "k": tops[0].k},
+        model_a=f"{name}-seed{seed_a}", model_b=f"{name}-seed{seed_b}", k=tops[0].k,
+        layer_sizes_a=[width], layer_sizes_b=[width], values_a=values_a, samples_a=samples_a,
+        values_b=values_b, samples_b=samples_b,
+        sample_table={"input": position, "start": np.zeros(len(inputs), dtype=np.int64),
+                      "end": lengths[position]},
+        inputs=[f"eval-{i}" for i in used], texts=texts, images={})
 
 
 def above(matches: Matches, rho_star: float) -> Matches:
@@ -142,9 +185,9 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
     """Match every seed pair at every width; return pairs (P, 2), per-pair statistics
     {name of `pair_statistics`: (P, W)} and threshold counts (len(THRESHOLDS), P, W).
 
-    `on_match(width, seed_a, seed_b, matches)` (optional) receives every pair's matches
-    (all mutual pairs, before the threshold), e.g. to save a MatchRecord; `permuted_seed`
-    matches under the input-permutation null instead.
+    `on_match(width, seed_a, seed_b, matches, tops)` (optional) receives every pair's
+    matches (all mutual pairs, before the threshold) and its top-`EXAMPLES` inputs per neuron,
+    e.g. to save the records; `permuted_seed` matches under the input-permutation null.
     """
     config = nets.config
     hidden = hidden_activations(nets, eval_x.to(nets.w_in.device))
@@ -155,10 +198,11 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
     for (p, (a, b)), (w, width) in itertools.product(enumerate(pairs),
                                                      enumerate(config.widths)):
         part = config.hidden_slice(width)
-        matches = match_pair(hidden[a, :, part], hidden[b, :, part], device=device,
-                             permuted_seed=permuted_seed)
+        matches, tops = match_pair(hidden[a, :, part], hidden[b, :, part], device=device,
+                                   permuted_seed=permuted_seed,
+                                   examples=EXAMPLES if on_match is not None else 0)
         if on_match is not None:
-            on_match(width, config.seeds[a], config.seeds[b], matches)
+            on_match(width, config.seeds[a], config.seeds[b], matches, tops)
         thresholds[:, p, w] = [np.sum(matches.correlation >= t) for t in THRESHOLDS]
         row = pair_statistics(above(matches, rho_star), iso[a, part], iso[b, part],
                               dominant[a, part], dominant[b, part])
@@ -168,15 +212,20 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
     return seeds, stats, thresholds
 
 
+def evaluation_inputs(config: ToyConfig, *, device="cpu") -> torch.Tensor:
+    """The shared evaluation inputs every pair is matched on (n_eval, n)."""
+    return sample_eval_set(config, generator=instance_generator(EVAL_STREAM, device=device))
+
+
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
                        progress: bool = False, on_match=None) -> ToySweep:
     """Train the sweep, match trained pairs, untrained pairs (the untrained null) and
     trained pairs on permuted inputs (the permutation null), and bundle a ToySweep.
 
-    `on_match(width, seed_a, seed_b, matches, null)` (optional) receives every match with
-    its null label ("none", "untrained" or "permuted").
+    `on_match(width, seed_a, seed_b, matches, tops, null)` (optional) receives every match
+    with its examples and its null label ("none", "untrained" or "permuted").
     """
-    eval_x = sample_eval_set(config, generator=instance_generator(EVAL_STREAM, device=device))
+    eval_x = evaluation_inputs(config, device=device)
     trained = train_toy_nets(config, device=device, progress=progress)
 
     def labelled(null):
@@ -204,11 +253,16 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
     )
 
 
+def net_name(config: ToyConfig, width: int) -> str:
+    """The model name of one toy net width (seed appended per model)."""
+    return f"toy-n{config.n_features}-beta{config.beta:g}-N{width}"
+
+
 def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,
                  seed_a: int, seed_b: int, null: str = "none") -> MatchRecord:
     """The MatchRecord of one toy pair (Rosetta neurons at rho_star; size = parameters)."""
     size = 2 * config.n_features * width + width + config.n_features
-    name = f"toy-n{config.n_features}-beta{config.beta:g}-N{width}"
+    name = net_name(config, width)
     return MatchRecord.from_matches(
         above(matches, rho_star), family=FAMILY, model_a=f"{name}-seed{seed_a}",
         model_b=f"{name}-seed{seed_b}", size_a=size, size_b=size, layer_sizes_a=[width],
@@ -230,11 +284,18 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
         log.info("reusing the toy record in %s (pass --force to recompute)", directory)
         return ToySweep.load(directory), directory
 
-    def save(width, seed_a, seed_b, matches, null):
+    inputs = []
+
+    def save(width, seed_a, seed_b, matches, tops, null):
         record = match_record(matches, config=config, rho_star=rho_star, width=width,
                               seed_a=seed_a, seed_b=seed_b, null=null)
         prefix = "" if null == "none" else f"{null}-"
-        record.save(directory / "matches" / f"{prefix}N{width}-s{seed_a}-s{seed_b}")
+        target = directory / "matches" / f"{prefix}N{width}-s{seed_a}-s{seed_b}"
+        if not inputs:
+            inputs.extend(describe_inputs(evaluation_inputs(config, device=device)))
+        examples_record(tops, width=width, seed_a=seed_a, seed_b=seed_b, inputs=inputs,
+                        name=net_name(config, width)).save(target / "examples")
+        record.save(target)
 
     sweep = measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
                                on_match=save)

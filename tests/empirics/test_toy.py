@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from empirics.examples import ExamplesRecord
 from empirics.records import MatchRecord
 from empirics.toy import (
+    EXAMPLES,
     GROUPS,
     THRESHOLDS,
     ToySweep,
@@ -16,7 +18,14 @@ from empirics.toy import (
     run_toy_sweep,
     seed_pairs,
 )
-from theory.toy_model import ToyConfig, ToyNets, instance_generator, sample_eval_set
+from theory.toy_model import (
+    ToyConfig,
+    ToyNets,
+    instance_generator,
+    neuron_isolation,
+    sample_eval_set,
+    train_toy_nets,
+)
 
 SMALL = ToyConfig(n_features=64, p=0.05, widths=(8, 16), seeds=(0, 1, 2), steps=200, batch=128,
                   warmup=20, n_eval=4096)
@@ -47,7 +56,7 @@ def test_neurons_isolating_the_same_feature_are_matched_as_rosetta_pairs():
     x = sample_eval_set(config, generator=instance_generator(5))
     seen = {}
     pairs, stats, thresholds = measure_nets(
-        nets, x, rho_star=0.7, on_match=lambda w, a, b, m: seen.setdefault((w, a, b), m))
+        nets, x, rho_star=0.7, on_match=lambda w, a, b, m, tops: seen.setdefault((w, a, b), m))
     matches = seen[(24, 0, 1)]
     rosetta = {(int(a), int(b)) for a, b, r in
                zip(matches.index_a, matches.index_b, matches.correlation) if r >= 0.7}
@@ -93,6 +102,15 @@ def test_toy_sweep_record_match_records_and_null(tmp_path):
     assert [r.n_rosetta for r in nulls] == [loaded.per_pair["null_neurons"][1, 1],
                                             loaded.per_pair["permuted_neurons"][1, 1]]
     assert len(list((directory / "matches").iterdir())) == 18
+    examples = ExamplesRecord.load(directory / "matches" / "N16-s0-s2" / "examples")
+    assert examples.values_a.shape == (16, EXAMPLES) and len(examples.texts) <= 2 * 16 * EXAMPLES
+    # a neuron's top inputs hold the neuron's dominant feature
+    nets = train_toy_nets(SMALL).nets
+    iso, dominant, _ = (t[0, SMALL.hidden_slice(16)].numpy() for t in neuron_isolation(nets))
+    best = int(np.argmax(np.where(examples.values_a[:, 0] > 0, iso, 0.0)))  # alive
+    top_inputs = [examples.texts[examples.sample_table["input"][i]]
+                  for i in examples.samples_a[best, :3]]
+    assert all(f" f{dominant[best]}=" in line for line in top_inputs), top_inputs
     again, same = run_toy_sweep(SMALL, rho_star=0.5, out=tmp_path)
     assert same == directory
     np.testing.assert_array_equal(again.per_pair["rosetta_neurons"], counts)

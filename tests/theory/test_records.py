@@ -125,3 +125,12 @@ def test_arrays_may_not_hide_in_json_fields(tmp_path):
 
     with pytest.raises(TypeError, match="arrays"):
         Bad(config={}, mixed={"a": np.zeros(2), "b": 1}).save(tmp_path)
+
+
+def test_written_files_get_the_umask_mode_not_the_temporary_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        records.atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
