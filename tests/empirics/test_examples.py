@@ -69,3 +69,12 @@ def test_examples_ride_along_the_engine_and_agree_with_its_data(rng):
     values, samples = top_b.result()
     assert np.array_equal(values, np.take_along_axis(whole_b.T, samples, axis=1))
     assert np.array_equal(samples[:, 0], whole_b.argmax(axis=0))
+
+
+def test_image_examples_keep_at_most_the_image_cap():
+    grid, batches = (2, 2), [(torch.rand(8, 3), torch.rand(8, 2)) for _ in range(3)]
+    source, finished = collect_examples(lambda: iter(batches), 3, 2, k=6, grid=grid, images=4)
+    list(source())
+    top_a, _, images_a, images_b = finished()
+    assert top_a.k == 6 and images_a.k == images_b.k == 4
+    assert images_a.result()["maps"].shape == (3, 4, 2, 2)
