@@ -29,13 +29,15 @@ from empirics.matching import Matches, match_neurons
 from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord, ToySweep
 from theory.records import record_exists, run_dir
+from theory.toy_data import (
+    instance_generator,
+    sample_eval_set,
+)
 from theory.toy_model import (
     ToyConfig,
     hidden_activations,
     init_toy_nets,
-    instance_generator,
     neuron_isolation,
-    sample_eval_set,
     train_toy_nets,
 )
 

@@ -18,12 +18,14 @@ from empirics.toy import (
     run_toy_sweep,
     seed_pairs,
 )
+from theory.toy_data import (
+    instance_generator,
+    sample_eval_set,
+)
 from theory.toy_model import (
     ToyConfig,
     ToyNets,
-    instance_generator,
     neuron_isolation,
-    sample_eval_set,
     train_toy_nets,
 )
 

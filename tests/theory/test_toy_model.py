@@ -6,19 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from theory.toy_model import (
-    ToyConfig,
-    ToyNets,
+from theory.toy_data import (
     active_features,
-    feature_errors,
-    importances,
-    init_toy_nets,
     instance_generator,
-    learning_rate,
-    neuron_isolation,
     sample_batch,
     sample_eval_set,
     sample_features,
+)
+from theory.toy_model import (
+    ToyConfig,
+    ToyNets,
+    feature_errors,
+    importances,
+    init_toy_nets,
+    learning_rate,
+    neuron_isolation,
     train_toy_nets,
 )
 
