@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,19 @@ def open_report(browser, path: Path):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(path.as_uri())
-    page.wait_for_function("window.reportFirstRenderMs !== undefined")
+    wait_until(page, "window.reportFirstRenderMs !== undefined")
     return page, errors, dialogs
+
+
+def wait_until(page, expression: str, timeout_s: float = 20.0) -> None:
+    """Poll `expression` from the test side. Playwright's wait_for_function polls inside the
+    page with eval, which the report's content security policy (rightly) refuses once the
+    condition is not already true on the first check."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page never satisfied {expression!r}")
+        page.wait_for_timeout(50)
 
 
 def screenshot(page, name: str) -> Path:
@@ -200,7 +212,7 @@ def test_a_matched_image_pair_shows_images_with_activation_maps(tmp_path, browse
     path = write_report(directory, contrast=1)
     page, errors, dialogs = open_report(browser, path)
     page.locator("tr.row").first.click()
-    page.wait_for_function("document.querySelectorAll('canvas[data-drawn]').length == 6")
+    wait_until(page, "document.querySelectorAll('canvas[data-drawn]').length == 6")
     row = int(page.locator("#detail").get_attribute("data-row"))
     captions = page.locator("#detail .model[data-model='0'] figcaption").all_text_contents()
     unit = _global(MatchRecord.load(directory), row)
