@@ -231,3 +231,35 @@ def thumbnail(image, size: int = 64) -> np.ndarray:
     left, top = (width - side) // 2, (height - side) // 2
     square = image.convert("RGB").crop((left, top, left + side, top + side))
     return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+
+
+def pair_examples_record(tops, pair, name_a: str, name_b: str, inputs: list) -> ExamplesRecord:
+    """The examples record of a captured pair (`empirics.capture.CapturedPair`) from the
+    finished tops of `collect_examples` (two `TopExamples`, then two `TopImages` if any)."""
+    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops[:2])
+    return ExamplesRecord(
+        config={"capture": pair.manifest, "k": tops[0].k}, model_a=name_a, model_b=name_b,
+        k=tops[0].k, layer_sizes_a=list(pair.layer_sizes_a),
+        layer_sizes_b=list(pair.layer_sizes_b), values_a=values_a, samples_a=samples_a,
+        values_b=values_b, samples_b=samples_b, sample_table=pair.sample_table(),
+        inputs=[item.id for item in inputs],
+        texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [],
+        images=image_examples(tops[2:], inputs) if len(tops) > 2 else {})
+
+
+def image_grid(pair) -> tuple[int, int] | None:
+    """The (H, W) sample grid of an image pair (None for text)."""
+    if pair.manifest["kind"] != "image":
+        return None
+    table = pair.sample_table()
+    return int(table["row"].max()) + 1, int(table["col"].max()) + 1
+
+
+def image_examples(tops, inputs: list) -> dict:
+    """Both models' top images with their maps, and thumbnails of the images they show."""
+    found = {f"{name}_{side}": array for side, top in zip("ab", tops)
+             for name, array in top.result().items()}
+    shown = np.unique(np.concatenate([found["inputs_a"].ravel(), found["inputs_b"].ravel()]))
+    shown = shown[shown >= 0]
+    return found | {"thumbnails": np.stack([thumbnail(inputs[i].image) for i in shown]),
+                    "thumbnail_inputs": shown.astype(np.int64)}

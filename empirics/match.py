@@ -18,13 +18,12 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from empirics.analysis_records import STATS_DIR, ActivationStatsRecord
 from empirics.capture import image_pair_source, text_pair_source
 from empirics.distributed import SINGLE, SPLITS, Ranks, launched_ranks, shard_inputs, stop_group
-from empirics.examples import ExamplesRecord, collect_examples, thumbnail
+from empirics.examples import collect_examples, image_grid, pair_examples_record
 from empirics.load import MissingModelError, load_model
 from empirics.matching import match_neurons
 from empirics.nulls import permute_tokens
@@ -167,7 +166,7 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         size_b=spec_b.n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
     if examples:
-        examples_record(examples(), pair, spec_a.name, spec_b.name,
+        pair_examples_record(examples(), pair, spec_a.name, spec_b.name,
                         inputs).save(directory / "examples")
     if stats:
         stats_a, stats_b = (side.result() for side in stats())
@@ -176,37 +175,6 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
                               stats_b=stats_b).save(directory / STATS_DIR)
     record.save(directory)
     return directory
-
-
-def examples_record(tops, pair, name_a: str, name_b: str, inputs: list) -> ExamplesRecord:
-    """The examples record of a pair from its two finished `TopExamples`."""
-    (values_a, samples_a), (values_b, samples_b) = (top.result() for top in tops[:2])
-    return ExamplesRecord(
-        config={"capture": pair.manifest, "k": tops[0].k}, model_a=name_a, model_b=name_b,
-        k=tops[0].k, layer_sizes_a=list(pair.layer_sizes_a),
-        layer_sizes_b=list(pair.layer_sizes_b), values_a=values_a, samples_a=samples_a,
-        values_b=values_b, samples_b=samples_b, sample_table=pair.sample_table(),
-        inputs=[item.id for item in inputs],
-        texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [],
-        images=image_examples(tops[2:], inputs) if len(tops) > 2 else {})
-
-
-def image_grid(pair) -> tuple[int, int] | None:
-    """The (H, W) sample grid of an image pair (None for text)."""
-    if pair.manifest["kind"] != "image":
-        return None
-    table = pair.sample_table()
-    return int(table["row"].max()) + 1, int(table["col"].max()) + 1
-
-
-def image_examples(tops, inputs: list) -> dict:
-    """Both models' top images with their maps, and thumbnails of the images they show."""
-    found = {f"{name}_{side}": array for side, top in zip("ab", tops)
-             for name, array in top.result().items()}
-    shown = np.unique(np.concatenate([found["inputs_a"].ravel(), found["inputs_b"].ravel()]))
-    shown = shown[shown >= 0]
-    return found | {"thumbnails": np.stack([thumbnail(inputs[i].image) for i in shown]),
-                    "thumbnail_inputs": shown.astype(np.int64)}
 
 
 def _stream(models, family, inputs, options, device, directory, ranks):
