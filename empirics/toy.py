@@ -220,14 +220,16 @@ def evaluation_inputs(config: ToyConfig, *, device="cpu") -> torch.Tensor:
 
 
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
-                       progress: bool = False, on_match=None) -> ToySweep:
+                       progress: bool = False, on_match=None,
+                       eval_x: torch.Tensor | None = None) -> ToySweep:
     """Train the sweep, match trained pairs, untrained pairs (the untrained null) and
     trained pairs on permuted inputs (the permutation null), and bundle a ToySweep.
 
     `on_match(width, seed_a, seed_b, matches, tops, null)` (optional) receives every match
-    with its examples and its null label ("none", "untrained" or "permuted").
+    with its examples and its null label ("none", "untrained" or "permuted"). `eval_x`
+    (default: `evaluation_inputs(config)`) is the shared evaluation set.
     """
-    eval_x = evaluation_inputs(config, device=device)
+    eval_x = evaluation_inputs(config, device=device) if eval_x is None else eval_x
     trained = train_toy_nets(config, device=device, progress=progress)
 
     def labelled(null):
@@ -286,21 +288,20 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
         log.info("reusing the toy record in %s (pass --force to recompute)", directory)
         return ToySweep.load(directory), directory
 
-    inputs = []
+    eval_x = evaluation_inputs(config, device=device)
+    inputs = describe_inputs(eval_x)
 
     def save(width, seed_a, seed_b, matches, tops, null):
         record = match_record(matches, config=config, rho_star=rho_star, width=width,
                               seed_a=seed_a, seed_b=seed_b, null=null)
         prefix = "" if null == "none" else f"{null}-"
         target = directory / "matches" / f"{prefix}N{width}-s{seed_a}-s{seed_b}"
-        if not inputs:
-            inputs.extend(describe_inputs(evaluation_inputs(config, device=device)))
         examples_record(tops, width=width, seed_a=seed_a, seed_b=seed_b, inputs=inputs,
                         name=net_name(config, width)).save(target / "examples")
         record.save(target)
 
     sweep = measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
-                               on_match=save)
+                               on_match=save, eval_x=eval_x)
     sweep.save(directory)
     return sweep, directory
 

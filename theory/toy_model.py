@@ -221,7 +221,7 @@ class _ReluRegression(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z, active_flat, active_seed, active_target, weight):
+    def forward(ctx, z, active_flat, active_seed, active_target, active_weighted, weight):
         n_seeds, n_samples, _ = z.shape
         scale = 2.0 / n_samples
         relu = z.clamp_min(0.0)
@@ -230,11 +230,10 @@ class _ReluRegression(torch.autograd.Function):
         loss = torch.stack([torch.dot(a, b) for a, b in zip(relu.view(n_seeds, -1),
                                                            grad.view(n_seeds, -1))]).mul_(0.5)
         at_active = relu.view(-1)[active_flat]
-        feature = active_flat % z.shape[-1]
-        weighted = weight[feature] * active_target
-        loss.index_add_(0, active_seed, weighted * (active_target - 2.0 * at_active),
+        loss.index_add_(0, active_seed, active_weighted * (active_target - 2.0 * at_active),
                         alpha=1.0 / n_samples)
-        grad.view(-1).index_add_(0, active_flat, weighted * (at_active > 0), alpha=-scale)
+        grad.view(-1).index_add_(0, active_flat, active_weighted * (at_active > 0),
+                                 alpha=-scale)
         ctx.save_for_backward(grad)
         return loss
 
@@ -243,14 +242,21 @@ class _ReluRegression(torch.autograd.Function):
         (grad,) = ctx.saved_tensors
         if not bool((grad_loss == 1).all()):
             grad = grad * grad_loss[:, None, None]
-        return grad, None, None, None, None
+        return grad, None, None, None, None, None
+
+
+def sparse_target(active: ActiveFeatures, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The loss's view of the target |x| on the active entries: flat position, seed, |x| and
+    I_r |x| (the same for every width of a batch, so formed once per step)."""
+    target = active.value.abs()
+    return active.flat, active.seed, target, weight[active.feature] * target
 
 
 def relu_regression(z: torch.Tensor, active: ActiveFeatures, weight: torch.Tensor
                     ) -> torch.Tensor:
     """Per-seed loss mean_t sum_r I_r (ReLU(z) - |x|)^2 of pre-activations z (S, T, n)
     against the batch whose active entries are `active` (see `_ReluRegression`)."""
-    return _ReluRegression.apply(z, active.flat, active.seed, active.value.abs(), weight)
+    return _ReluRegression.apply(z, *sparse_target(active, weight), weight)
 
 
 def instance_losses(nets: ToyNets, active: ActiveFeatures) -> torch.Tensor:
@@ -263,8 +269,9 @@ def instance_losses(nets: ToyNets, active: ActiveFeatures) -> torch.Tensor:
     # full-size gradient per width
     parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
                 nets.b_out.unbind(dim=1))
-    return torch.stack([relu_regression(torch.baddbmm(bias[:, None, :], h, w), active, weight)
-                        for h, w, bias in parts], dim=1)
+    target = sparse_target(active, weight)
+    return torch.stack([_ReluRegression.apply(torch.baddbmm(bias[:, None, :], h, w), *target,
+                                              weight) for h, w, bias in parts], dim=1)
 
 
 def feature_errors(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
