@@ -11,6 +11,7 @@ the inputs and the models run in eval mode, so every pass yields the same data. 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -84,7 +85,9 @@ def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device,
         for a, b in stream():
             yield a.to(out_device), b.to(out_device)
 
-    return CapturedPair(source, widths_a, widths_b, manifest, n_batches, table)
+    # cached: an image table runs model B once for its grid, and the grid and the examples
+    # record both ask for it
+    return CapturedPair(source, widths_a, widths_b, manifest, n_batches, functools.cache(table))
 
 
 def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
