@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
-from bridge.records import Comparison, build_comparison
+from bridge.comparison import Comparison, build_comparison
 from empirics.analysis_records import find_records
 from empirics.anchors import AnchorRecord
 from empirics.records import MatchRecord
 from empirics.resample import multinomial_weights
-from theory.records import run_dir
+from runstore import run_dir
 
 #: How to produce the records a family needs, printed when none exist.
 PRODUCERS = {

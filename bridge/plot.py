@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.records import Comparison
+from bridge.comparison import Comparison
 
 
 def draw_comparison(comparison: Comparison, ax_count, ax_fraction, *, xlabel: str = "N",

@@ -20,7 +20,7 @@ from scipy import stats
 from bridge.agreement import fit_trend
 from empirics.analysis_records import SelectivityRecord
 from empirics.records import ToySweep
-from theory.records import Record
+from runstore import Record
 
 POPULATIONS = ("rosetta", "control")
 

@@ -15,7 +15,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from empirics.records import MatchRecord
-from theory.records import Record, RecordError, read_header
+from runstore import Record, RecordError, read_header
 
 #: Where each analysis's record lives inside a match run directory (`empirics.report` reads
 #: the per-neuron arrays of "selectivity" from there).

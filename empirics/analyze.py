@@ -33,7 +33,7 @@ from empirics.analysis_records import (
 )
 from empirics.examples import ExamplesRecord
 from empirics.records import MatchRecord
-from theory.records import config_hash, read_header, record_exists, run_dir
+from runstore import config_hash, read_header, record_exists, run_dir
 
 log = logging.getLogger("empirics.analyze")
 ANALYSES = ("depth", "topk", "selectivity", "specialization", "stability")

@@ -25,7 +25,7 @@ import numpy as np
 
 from empirics.analysis_records import find_records
 from empirics.records import MatchRecord
-from theory.records import Record, read_header, record_exists, run_dir
+from runstore import Record, read_header, record_exists, run_dir
 
 log = logging.getLogger("empirics.anchors")
 

@@ -17,7 +17,7 @@ import torch
 
 from empirics.moments import Moments
 from empirics.topk import TopK, merge_partners
-from theory.records import Record, RecordError, record_exists
+from runstore import Record, RecordError, record_exists
 
 
 @dataclasses.dataclass(frozen=True)

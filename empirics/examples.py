@@ -21,7 +21,7 @@ import torch
 
 from empirics.moments import Source
 from empirics.topk import TopK, merge_partners, sorted_topk
-from theory.records import Record
+from runstore import Record
 
 Observer = Callable[[int, torch.Tensor, torch.Tensor], None]
 

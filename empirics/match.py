@@ -36,7 +36,7 @@ from empirics.stimuli import (
     load_text_files,
     synthetic_images,
 )
-from theory.records import record_exists, run_dir
+from runstore import record_exists, run_dir
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from empirics.resample import ChunkStats, resampled_counts
-from theory.records import Record
+from runstore import Record
 
 
 @dataclasses.dataclass(frozen=True)

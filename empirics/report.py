@@ -27,7 +27,7 @@ from empirics.anchors import AnchorRecord
 from empirics.records import MatchRecord
 from empirics.report_data import model_examples, shared_inputs
 from empirics.report_page import PAGE
-from theory.records import RecordError, atomic_write_text, read_header
+from runstore import RecordError, atomic_write_text, read_header
 
 log = logging.getLogger("empirics.report")
 

@@ -33,7 +33,7 @@ from empirics.match import (
     placement_of,
 )
 from empirics.registry import ModelSpec, get_spec, matched_pairs
-from theory.records import record_exists
+from runstore import record_exists
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.sweep")

@@ -28,7 +28,7 @@ from empirics.examples import ExamplesRecord, collect_examples
 from empirics.matching import Matches, match_neurons
 from empirics.nulls import permute_tokens
 from empirics.records import MatchRecord, ToySweep
-from theory.records import record_exists, run_dir
+from runstore import record_exists, run_dir
 from theory.toy_data import (
     instance_generator,
     sample_eval_set,

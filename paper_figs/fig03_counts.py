@@ -9,10 +9,10 @@ the geometric mean of the two models' sizes and computes every fit and interval)
 
 from __future__ import annotations
 
+from bridge.comparison import Comparison
 from bridge.plot import draw_comparison
-from bridge.records import Comparison
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import COLOURS, panel_grid
 
 REQUIRES = (Need(Comparison, stage="compare"),)

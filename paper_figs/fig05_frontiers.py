@@ -5,10 +5,10 @@ row per TheoryRun (drawn by theory.plot.draw_frontiers and draw_counts)."""
 from __future__ import annotations
 
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import panel_grid
 from theory.plot import draw_counts, draw_frontiers
-from theory.records import TheoryRun
+from theory.sweep import TheoryRun
 
 REQUIRES = (Need(TheoryRun, stage="theory"),)
 PRODUCED_BY = "python -m theory.simulate --beta 1.5 --out RUNS"

@@ -14,7 +14,7 @@ import numpy as np
 
 from bridge.trends import POPULATIONS, Polarization
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import COLOURS, panel_grid
 
 REQUIRES = (Need(Polarization, stage="compare"),)

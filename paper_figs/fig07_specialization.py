@@ -14,7 +14,7 @@ import numpy as np
 from empirics.analysis_records import SpecializationRecord
 from paper_figs.analysis import by_family, pair_size, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import COLOURS, panel_grid
 
 REQUIRES = (Need(SpecializationRecord, stage="match"),)

@@ -15,7 +15,7 @@ import numpy as np
 from empirics.analysis_records import TopKRecord
 from paper_figs.analysis import by_family, pair_size, size_colours
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import panel_grid
 
 REQUIRES = (Need(TopKRecord, stage="match"),)

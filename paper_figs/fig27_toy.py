@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from empirics.records import ToySweep
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import MissingRecords, Need
+from paper_figs.needs import MissingRecords, Need
 from paper_figs.style import PANEL
 from theory.plot import draw_toy_sweep, toy_sweep_title
-from theory.records import TheoryRun
+from theory.sweep import TheoryRun
 
 #: The toy sweep, and the allocation model at its widths, saved in its "prediction" folder.
 REQUIRES = (Need(ToySweep, stage="empirics"), Need(TheoryRun, stage="empirics"))

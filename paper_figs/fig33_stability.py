@@ -15,7 +15,7 @@ from matplotlib.ticker import NullLocator
 from empirics.analysis_records import StabilityRecord
 from paper_figs.analysis import by_family, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
-from paper_figs.records import Need
+from paper_figs.needs import Need
 from paper_figs.style import panel_grid
 
 REQUIRES = (Need(StabilityRecord, stage="analysis"),)

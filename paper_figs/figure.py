@@ -15,7 +15,7 @@ from typing import Callable
 
 import matplotlib
 
-from paper_figs.records import Found, MissingRecords, Need, RecordIndex
+from paper_figs.needs import Found, MissingRecords, Need, RecordIndex
 from paper_figs.style import RC, new_figure, save_figure
 
 #: Placeholder for the records root in `Figure.produced_by`.

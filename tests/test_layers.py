@@ -39,7 +39,7 @@ def test_records_and_closed_forms_load_without_torch():
     import sys
 
     code = (
-        "import sys; import theory.records, theory.allocation, theory.sweep;"
+        "import sys; import runstore, theory.allocation, theory.sweep;"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

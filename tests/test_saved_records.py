@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.records import Comparison
+from bridge.comparison import Comparison
 from bridge.trends import Polarization
 from empirics.analysis_records import (
     ActivationStatsRecord,
@@ -22,7 +22,7 @@ from empirics.checkpoint import MatchState
 from empirics.examples import ExamplesRecord
 from empirics.records import MatchRecord, ToySweep
 from empirics.report import write_report
-from theory.records import TheoryRun
+from theory.sweep import TheoryRun
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "records-2026-12-01"
 CLASSES = (TheoryRun, ToySweep, MatchRecord, ExamplesRecord, MatchState, ActivationStatsRecord,

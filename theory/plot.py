@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter  # noqa: E402
 
-from theory.records import TheoryRun, atomic_write_bytes  # noqa: E402
+from runstore import atomic_write_bytes  # noqa: E402
+from theory.sweep import TheoryRun  # noqa: E402
 
 STYLE = {
     "figure.dpi": 150,

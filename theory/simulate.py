@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runstore import record_exists, run_dir
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run, plot_toy_sweep
-from theory.records import TheoryRun, record_exists, run_dir
-from theory.sweep import build_theory_run, loglog_slope, width_grid
+from theory.sweep import TheoryRun, build_theory_run, loglog_slope, width_grid
 from theory.toy_model import ToyConfig
 
 log = logging.getLogger("theory.simulate")

@@ -1,14 +1,18 @@
-"""The allocation model over a grid of widths, and the exponent fitted on it."""
+"""The allocation model over a grid of widths, the exponent fitted on it, and the TheoryRun
+record that holds both."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from runstore import Record
 from theory import symbolic
 from theory.allocation import solve_allocation
 from theory.params import AllocationParams
-from theory.records import TheoryRun
 
 #: Per-width quantities stored in a TheoryRun (attributes of `Allocation`).
 SWEEP_FIELDS = (
@@ -121,3 +125,25 @@ def _budget_crossover(params: AllocationParams, forms) -> float:
         return float("nan")
     shape = params.benefit.shape
     return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape))
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryRun(Record):
+    """The allocation model solved over a grid of widths (written by `theory.simulate`).
+
+    `config` holds {"params": AllocationParams.to_config(), "widths": [...], "seed": int}.
+    Arrays are indexed by width; `SWEEP_FIELDS` in theory.sweep lists them.
+    """
+
+    kind: ClassVar[str] = "theory_run"
+    version: ClassVar[int] = 1
+
+    sweep: dict  # name -> np.ndarray over widths (saved as safetensors arrays)
+    derived_exponent: float  # slope of log R vs log N from theory.symbolic
+    derived_exponent_expr: str  # the same as a sympy expression in beta
+    fitted_exponent: float  # OLS slope of log R vs log N (R >= min_fit_count, budget slack)
+    fitted_exponent_bound: float  # largest slope error the floor staircase can cause
+    n_fit_points: int
+    min_fit_count: int
+    rosetta_mean_limit: float  # m_inf: the Rosetta mean isolation as r_tau -> inf
+    budget_crossover: float  # N_*: width above which the hard budget is slack (P1; else NaN)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from bridge.compare import main
-from bridge.records import Comparison
+from bridge.comparison import Comparison
 from empirics.matching import match_neurons
 from empirics.records import MatchRecord
+from runstore import run_dir
 from tests.empirics.conftest import make_source
-from theory.records import run_dir
 
 
 def planted_record(width: int, count: int, family="test", null="none") -> MatchRecord:

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from bridge.compare import main as compare
-from bridge.records import Comparison
+from bridge.comparison import Comparison
 from empirics.anchors import AnchorRecord, anchor_sets, find_anchors
 from empirics.anchors import main as anchors_main
 from empirics.matching import match_neurons
 from empirics.records import MatchRecord
+from runstore import run_dir
 from tests.bridge.test_compare import planted_record
 from tests.empirics.conftest import make_source
-from theory.records import run_dir
 
 TOKENS = 2000
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from empirics.matching import match_neurons
+from runstore import RecordError
 from tests.empirics.conftest import make_source
-from theory.records import RecordError
 
 
 class Interrupted(RuntimeError):

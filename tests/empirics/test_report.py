@@ -19,8 +19,8 @@ from empirics.records import MatchRecord
 from empirics.report import main as report_main
 from empirics.report import write_report
 from empirics.stimuli import default_corpus, synthetic_images
+from runstore import Record, RecordError
 from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
-from theory.records import Record, RecordError
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,

@@ -12,7 +12,7 @@ from empirics.analysis_records import (
     StabilityRecord,
     TopKRecord,
 )
-from theory.records import run_dir
+from runstore import run_dir
 
 CATEGORIES = ["code", "data", "prose"]
 KS = (1, 2, 5, 10)

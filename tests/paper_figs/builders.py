@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 
 from bridge.agreement import Prediction
-from bridge.records import build_comparison
+from bridge.comparison import build_comparison
 from empirics.records import PAIR_FIELDS, MatchRecord, ToySweep
+from runstore import run_dir
 from theory.params import AllocationParams
-from theory.records import run_dir
 from theory.sweep import build_theory_run, width_grid
 
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from paper_figs import fig03_counts, fig04_nulls, fig05_frontiers, fig27_toy
 from paper_figs.figure import build_figures, render
-from paper_figs.records import RecordIndex
+from paper_figs.needs import RecordIndex
 from paper_figs.registry import all_figures
 from paper_figs.style import figure_pixels, new_figure
 from tests.paper_figs.builders import write_comparison, write_theory_run, write_toy_sweep

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from theory.records import TheoryRun
 from theory.simulate import main
+from theory.sweep import TheoryRun
 
 SMALL = ["--n-min", "16", "--n-max", "65536", "--points", "7", "--no-train"]
 

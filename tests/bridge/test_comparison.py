@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from bridge.agreement import Prediction
-from bridge.records import Comparison, build_comparison
-from theory.records import RecordError, TheoryRun
+from bridge.comparison import Comparison, build_comparison
+from runstore import RecordError
+from theory.sweep import TheoryRun
 
 
 def family_counts(k=6, seed=0):

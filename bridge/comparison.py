@@ -22,7 +22,7 @@ from bridge.bootstrap import (
 )
 from bridge.diagnostics import check_curvature, compare_aicc, predict_largest
 from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson
-from theory.records import Record
+from runstore import Record
 
 
 @dataclass(frozen=True)

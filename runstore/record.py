@@ -21,10 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
-import re
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -32,6 +29,8 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
+
+from runstore.files import atomic_write_bytes, atomic_write_text
 
 RECORD_FILE = "record.json"
 PACKAGE = "rosetta-scaling"
@@ -129,48 +128,14 @@ def read_header(directory: str | Path) -> dict:
         raise RecordError(f"{path} is not valid JSON ({error}); delete it and re-run") from error
 
 
-def record_exists(directory: str | Path) -> bool:
-    return (Path(directory) / RECORD_FILE).is_file()
 
 
-def config_hash(config: dict, length: int = 12) -> str:
-    """A stable hash of a whole config (canonical JSON: sorted keys, floats as repr)."""
-    text = json.dumps(to_json_ready(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def run_dir(root: str | Path, stage: str, config: dict, label: str = "") -> Path:
-    """The run directory of `config`: root/stage/<label>-<hash of the whole config>.
-
-    Two configs that differ in any field get different directories, so they never overwrite
-    each other; `label` only makes the name readable.
-    """
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-")
-    name = f"{slug}-{config_hash(config)}" if slug else config_hash(config)
-    return Path(root) / stage / name
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would (umask applied)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def to_json_ready(value: Any) -> Any:
@@ -243,25 +208,3 @@ def _remove_stale_arrays(directory: Path, keep: str) -> None:
     for path in directory.glob("arrays-*.safetensors"):
         if path.name != keep:
             path.unlink(missing_ok=True)
-
-
-@dataclasses.dataclass(frozen=True)
-class TheoryRun(Record):
-    """The allocation model solved over a grid of widths (written by `theory.simulate`).
-
-    `config` holds {"params": AllocationParams.to_config(), "widths": [...], "seed": int}.
-    Arrays are indexed by width; `SWEEP_FIELDS` in theory.sweep lists them.
-    """
-
-    kind: ClassVar[str] = "theory_run"
-    version: ClassVar[int] = 1
-
-    sweep: dict  # name -> np.ndarray over widths (saved as safetensors arrays)
-    derived_exponent: float  # slope of log R vs log N from theory.symbolic
-    derived_exponent_expr: str  # the same as a sympy expression in beta
-    fitted_exponent: float  # OLS slope of log R vs log N (R >= min_fit_count, budget slack)
-    fitted_exponent_bound: float  # largest slope error the floor staircase can cause
-    n_fit_points: int
-    min_fit_count: int
-    rosetta_mean_limit: float  # m_inf: the Rosetta mean isolation as r_tau -> inf
-    budget_crossover: float  # N_*: width above which the hard budget is slack (P1; else NaN)

@@ -8,8 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from theory import records
-from theory.records import Record, RecordError, config_hash, read_header, run_dir
+from runstore import Record, RecordError, config_hash, files, read_header, run_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +95,7 @@ def test_crash_while_replacing_keeps_the_old_record(tmp_path, monkeypatch):
             raise OSError("disk full")
         real_replace(src, dst)
 
-    monkeypatch.setattr(records.os, "replace", crash_on_header)
+    monkeypatch.setattr(files.os, "replace", crash_on_header)
     with pytest.raises(OSError, match="disk full"):
         make_sample(2.0).save(tmp_path)
     monkeypatch.undo()
@@ -130,7 +129,7 @@ def test_arrays_may_not_hide_in_json_fields(tmp_path):
 def test_written_files_get_the_umask_mode_not_the_temporary_0600(tmp_path):
     old = os.umask(0o022)
     try:
-        records.atomic_write_text(tmp_path / "a.txt", "x")
+        files.atomic_write_text(tmp_path / "a.txt", "x")
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

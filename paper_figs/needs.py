@@ -1,7 +1,7 @@
 """Finding the records a figure draws from: scan a records root once, select by need.
 
 A `Need` names a record class (its `kind`), optionally the first folder under the records
-root it must lie in (the stage of `theory.records.run_dir`: "theory", "match", "compare",
+root it must lie in (the stage of `runstore.run_dir`: "theory", "match", "compare",
 "empirics") and header fields it must have (e.g. {"null": "untrained"}). Selection reads
 only the small `record.json` headers; arrays are loaded for the records a figure uses.
 """
@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from theory.records import RECORD_FILE, Record, RecordError, read_header
+from runstore import RECORD_FILE, Record, RecordError, read_header
 
 log = logging.getLogger("paper_figs")
 

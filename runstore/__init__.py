@@ -1,0 +1,32 @@
+"""The ground floor every stage stands on: records (frozen dataclasses saved as JSON plus
+safetensors arrays), atomic writes, and run directories keyed by the whole config.
+
+Torch-free, and importing nothing of the package's stages (docs/design.md, "Layers").
+"""
+
+from runstore.files import atomic_write_bytes, atomic_write_text
+from runstore.record import (
+    RECORD_FILE,
+    Record,
+    RecordError,
+    from_json_ready,
+    git_revision,
+    package_version,
+    read_header,
+    to_json_ready,
+)
+from runstore.runs import (
+    config_hash,
+    find_records,
+    made_with,
+    record_exists,
+    reuse_or_build,
+    run_dir,
+)
+
+__all__ = [
+    "RECORD_FILE", "Record", "RecordError", "atomic_write_bytes", "atomic_write_text",
+    "config_hash", "find_records", "from_json_ready", "git_revision", "made_with",
+    "package_version", "read_header", "record_exists", "reuse_or_build", "run_dir",
+    "to_json_ready",
+]

@@ -1,0 +1,79 @@
+"""Run directories: one per whole configuration (a hash), found again by kind and fields, and
+reused instead of recomputed unless forced (docs/design.md, "Records")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from runstore.record import RECORD_FILE, Record, RecordError, read_header, to_json_ready
+
+R = TypeVar("R", bound=Record)
+
+log = logging.getLogger("runstore")
+
+
+def record_exists(directory: str | Path) -> bool:
+    """Whether `directory` holds a finished record (its record.json)."""
+    return (Path(directory) / RECORD_FILE).is_file()
+
+
+def config_hash(config: dict, length: int = 12) -> str:
+    """A stable hash of a whole config (canonical JSON: sorted keys, floats as repr)."""
+    text = json.dumps(to_json_ready(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def run_dir(root: str | Path, stage: str, config: dict, label: str = "") -> Path:
+    """The run directory of `config`: root/stage/<label>-<hash of the whole config>.
+
+    Two configs that differ in any field get different directories, so they never overwrite
+    each other; `label` only makes the name readable.
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-")
+    name = f"{slug}-{config_hash(config)}" if slug else config_hash(config)
+    return Path(root) / stage / name
+
+
+def find_records(root: str | Path, cls: type[R], **fields) -> list[tuple[Path, R]]:
+    """Every record of class `cls` under `root` whose scalar fields equal `fields` (None
+    values are not checked), sorted by path; unreadable record files are passed over."""
+    found = []
+    for path in sorted(Path(root).rglob(RECORD_FILE)):
+        try:
+            header = read_header(path.parent)
+        except RecordError:
+            continue
+        wanted = all(header["fields"].get(k) == v for k, v in fields.items() if v is not None)
+        if header.get("kind") == cls.kind and wanted:
+            found.append((path.parent, cls.load(path.parent)))
+    return found
+
+
+def made_with(directory: str | Path, config: dict) -> bool:
+    """Whether `directory` holds a finished record made with exactly `config`."""
+    if not record_exists(directory):
+        return False
+    return config_hash(read_header(directory)["config"]) == config_hash(config)
+
+
+def reuse_or_build(directory: str | Path, cls: type[R], build: Callable[[], R | None], *,
+                   force: bool = False, config: dict | None = None) -> tuple[R | None, bool]:
+    """The record of `cls` saved in `directory`, or a new one from `build()` saved there.
+
+    The saved record is reused unless `force`, or, when `config` is given, unless it was made
+    with another config. `build` may return None (a process that does not write, such as a
+    non-zero rank); nothing is saved then. Returns (record, reused).
+    """
+    reusable = made_with(directory, config) if config is not None else record_exists(directory)
+    if reusable and not force:
+        log.info("reusing %s (pass --force to recompute)", directory)
+        return cls.load(directory), True
+    record = build()
+    if record is not None:
+        record.save(directory)
+    return record, False
