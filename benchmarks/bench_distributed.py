@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.distributed import SINGLE, Ranks, run_local_ranks, shard_source
-from empirics.matching import match_neurons
+from empirics.engine.distributed import SINGLE, Ranks, run_local_ranks, shard_source
+from empirics.engine.matching import match_neurons
 
 REPEATS = 2
 ROUNDS = 3

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.matching import match_neurons
+from empirics.engine.matching import match_neurons
 
 
 def planted_data(tokens: int, neurons: int, seed: int = 0):

@@ -22,9 +22,9 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord
-from empirics.report import write_report
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.report.build import write_report
 
 LAYERS, WIDTH = 12, 3072
 DOCS, DOC_BYTES = 2000, 2000

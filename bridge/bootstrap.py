@@ -7,7 +7,7 @@ Two kinds of resampling answer two questions:
   tests/bridge), so the headline stays the OLS t interval of `powerlaw.fit_power_law`.
 - `replicate_exponent_ci` / `parametric_exponent_ci`: the data-level uncertainty. Each size's
   count is itself an estimate from finite inputs; resampling the inputs inside each size (the
-  engine's per-chunk statistics, `empirics.resample`) gives replicate counts, or a standard
+  engine's per-chunk statistics, `empirics.records.chunks`) gives replicate counts, or a standard
   error per size. Both propagate that uncertainty into alpha and give per-size error bars.
 """
 

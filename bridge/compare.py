@@ -22,11 +22,10 @@ import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.comparison import Comparison, build_comparison
-from empirics.analysis_records import find_records
-from empirics.anchors import AnchorRecord
-from empirics.records import MatchRecord
-from empirics.resample import multinomial_weights
-from runstore import run_dir
+from empirics.records.anchors import AnchorRecord
+from empirics.records.chunks import multinomial_weights
+from empirics.records.match import MatchRecord
+from runstore import find_records, run_dir
 
 #: How to produce the records a family needs, printed when none exist.
 PRODUCERS = {
@@ -197,8 +196,9 @@ def _polarization(args, directory: Path) -> None:
         selectivity_points,
         toy_points,
     )
-    from empirics.analysis_records import SelectivityRecord, find_records
-    from empirics.records import ToySweep
+    from empirics.records.analysis import SelectivityRecord
+    from empirics.records.toy import ToySweep
+    from runstore import find_records
 
     if args.family == "toy":
         sweeps = find_records(args.records, ToySweep)

@@ -18,8 +18,8 @@ import numpy as np
 from scipy import stats
 
 from bridge.agreement import fit_trend
-from empirics.analysis_records import SelectivityRecord
-from empirics.records import ToySweep
+from empirics.records.analysis import SelectivityRecord
+from empirics.records.toy import ToySweep
 from runstore import Record
 
 POPULATIONS = ("rosetta", "control")

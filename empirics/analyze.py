@@ -24,16 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from empirics import analyses
-from empirics.analysis_records import (
-    ANALYSIS_DIRS,
-    STATS_DIR,
-    ActivationStatsRecord,
-    find_records,
-)
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord
-from runstore import config_hash, read_header, record_exists, run_dir
+from empirics.analysis import pair_records
+from empirics.records.analysis import ANALYSIS_DIRS, STATS_DIR, ActivationStatsRecord
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from runstore import config_hash, find_records, read_header, record_exists, run_dir
 
 log = logging.getLogger("empirics.analyze")
 ANALYSES = ("depth", "topk", "selectivity", "specialization", "stability")
@@ -105,7 +100,7 @@ def _choices(args) -> tuple[list[str], list[int]]:
 def _analyse_pair(path: Path, match: MatchRecord, args, chosen, ks, categories) -> list[Path]:
     common = {"match": str(path), "match_hash": config_hash(match.config)}
     builders = {
-        "depth": lambda config: analyses.depth_record(match, config=config, n_bins=args.bins),
+        "depth": lambda config: pair_records.depth_record(match, config=config, n_bins=args.bins),
         "topk": lambda config: _topk(match, ks, config),
         "selectivity": lambda config: _selectivity(path, match, args, config),
         "specialization": lambda config: _specialization(path, match, args, config, categories),
@@ -147,12 +142,12 @@ def _current(directory: Path, config: dict) -> bool:
 def _topk(match: MatchRecord, ks, config):
     if not match.chunks:
         raise _Skip("the match kept no candidate graph (run empirics.match with --groups > 0)")
-    keep = analyses.candidates_kept(match)
+    keep = pair_records.candidates_kept(match)
     usable = [k for k in ks if k <= keep]
     if len(usable) < len(ks):
         log.warning("  topk: k > %d needs a match with --candidates %d; counting k = %s",
                     keep, max(ks), usable)
-    return analyses.topk_record(match, usable, config=config)
+    return pair_records.topk_record(match, usable, config=config)
 
 
 def _load_optional(directory: Path, cls):
@@ -164,7 +159,7 @@ def _selectivity(path: Path, match: MatchRecord, args, config):
     examples = _load_optional(path / "examples", ExamplesRecord)
     metrics, notes = {}, {}
     if stats is not None:
-        metrics.update(analyses.activation_metrics(stats, examples))
+        metrics.update(pair_records.activation_metrics(stats, examples))
     if args.vocabulary and match.config.get("capture", {}).get("kind") == "text":
         found, notes = _vocabulary_metrics(match, args)
         metrics.update(found)
@@ -173,7 +168,7 @@ def _selectivity(path: Path, match: MatchRecord, args, config):
                     "them; a toy pair's selectivity is its ToySweep's isolation) and no "
                     "--vocabulary for a language pair")
     rng = np.random.default_rng(args.seed)
-    record = analyses.selectivity_record(match, metrics, config=config, rng=rng,
+    record = pair_records.selectivity_record(match, metrics, config=config, rng=rng,
                                          level=args.level, notes=notes)
     if not args.judge:
         return record
@@ -184,7 +179,7 @@ def _selectivity(path: Path, match: MatchRecord, args, config):
 
 def _model_spec(name: str, paths: dict[str, Path]):
     """The registry's spec of `name`, or one read from its local checkpoint's config.json."""
-    from empirics.registry import ModelSpec, get_spec
+    from empirics.models.registry import ModelSpec, get_spec
 
     try:
         return get_spec(name)
@@ -201,9 +196,9 @@ def _vocabulary_metrics(match: MatchRecord, args) -> tuple[dict, dict]:
     folded in; the models are loaded exactly as the match loaded them (init and seed)."""
     import torch
 
-    from empirics.load import load_model
-    from empirics.selectivity import vocabulary_kurtosis
-    from empirics.unembedding import effective_unembedding, output_directions
+    from empirics.analysis.selectivity import vocabulary_kurtosis
+    from empirics.models.load import load_model
+    from empirics.models.unembedding import effective_unembedding, output_directions
     from theory.runtime import resolve_device
 
     device = resolve_device(args.device)
@@ -233,8 +228,8 @@ def _name_path(item: str) -> tuple[str, Path]:
 
 def _judge(args, record, examples: ExamplesRecord, rng: np.random.Generator) -> dict:
     """The judge's scores of up to --judge-neurons Rosetta and control neurons per model."""
-    from empirics.judge import judge_neurons, load_judge
-    from empirics.selectivity import mean_interval
+    from empirics.analysis.judge import judge_neurons, load_judge
+    from empirics.analysis.selectivity import mean_interval
 
     judge = load_judge(args.judge)
     found = {"name": judge.name, "prompt": judge.prompt}
@@ -254,7 +249,7 @@ def _specialization(path: Path, match: MatchRecord, args, config, categories):
     if examples is None:
         raise _Skip(f"no examples record in {path / 'examples'} (empirics.match --examples K)")
     try:
-        return analyses.specialization_record(match, examples, config=config, level=args.level,
+        return pair_records.specialization_record(match, examples, config=config, level=args.level,
                                               rng=np.random.default_rng(args.seed),
                                               categories=categories)
     except ValueError as error:
@@ -263,13 +258,13 @@ def _specialization(path: Path, match: MatchRecord, args, config, categories):
 
 def _stability(found, args) -> list[Path]:
     written = []
-    for group in analyses.budget_groups(found):
+    for group in pair_records.budget_groups(found):
         config = {"analysis": "stability", "matches": [str(p) for p, _ in group]}
         directory = run_dir(args.runs, "analysis",
                             config, f"stability-{group[0][1].model_a}--{group[0][1].model_b}")
         if _current(directory, config) and not args.force:
             continue
-        analyses.stability_record(group, config=config).save(directory)
+        pair_records.stability_record(group, config=config).save(directory)
         written.append(directory)
     return written
 

@@ -21,18 +21,16 @@ from pathlib import Path
 
 import submitit
 
-from empirics.distributed import SINGLE, SPLITS, launched_ranks, stop_group
-from empirics.match import (
+from empirics.engine.distributed import SINGLE, SPLITS, launched_ranks, stop_group
+from empirics.match import add_match_options, options_of, placement_of
+from empirics.models.registry import ModelSpec, get_spec, matched_pairs
+from empirics.pipeline.match import (
     FAMILY_PAIRS,
-    add_match_options,
     inputs_for,
     match_pair,
-    options_of,
     pair_config,
     pair_directory,
-    placement_of,
 )
-from empirics.registry import ModelSpec, get_spec, matched_pairs
 from runstore import record_exists
 from theory.runtime import resolve_device
 
@@ -58,7 +56,7 @@ class PairJob:
 class SweepSettings:
     """What every job of a sweep shares: the inputs, the options of `empirics.match`, where
     records go, the device name (resolved on the node), the models' placement, and the
-    processes (`tasks`) that share each pair's work (empirics.distributed, `split`)."""
+    processes (`tasks`) that share each pair's work (empirics.engine.distributed, `split`)."""
 
     family: str
     inputs: list

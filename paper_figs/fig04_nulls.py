@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.ticker import ScalarFormatter
 
 from bridge.compare import group_by_size, mean_counts
-from empirics.records import MatchRecord
+from empirics.records.match import MatchRecord
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import MissingRecords, Need
 from paper_figs.style import COLOURS, panel_grid

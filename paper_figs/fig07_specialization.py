@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empirics.analysis_records import SpecializationRecord
+from empirics.records.analysis import SpecializationRecord
 from paper_figs.analysis import by_family, pair_size, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from empirics.analysis_records import TopKRecord
+from empirics.records.analysis import TopKRecord
 from paper_figs.analysis import by_family, pair_size, size_colours
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need

@@ -4,7 +4,7 @@ sweep; drawn by theory.plot.draw_toy_sweep, the same drawing `theory.simulate` s
 
 from __future__ import annotations
 
-from empirics.records import ToySweep
+from empirics.records.toy import ToySweep
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import MissingRecords, Need
 from paper_figs.style import PANEL

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empirics.analysis_records import DepthRecord
+from empirics.records.analysis import DepthRecord
 from paper_figs.analysis import by_family, size_colours
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need

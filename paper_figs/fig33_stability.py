@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import NullLocator
 
-from empirics.analysis_records import StabilityRecord
+from empirics.records.analysis import StabilityRecord
 from paper_figs.analysis import by_family, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need

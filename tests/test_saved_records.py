@@ -9,7 +9,8 @@ import pytest
 
 from bridge.comparison import Comparison
 from bridge.trends import Polarization
-from empirics.analysis_records import (
+from empirics.engine.checkpoint import MatchState
+from empirics.records.analysis import (
     ActivationStatsRecord,
     DepthRecord,
     SelectivityRecord,
@@ -17,11 +18,11 @@ from empirics.analysis_records import (
     StabilityRecord,
     TopKRecord,
 )
-from empirics.anchors import AnchorRecord
-from empirics.checkpoint import MatchState
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord, ToySweep
-from empirics.report import write_report
+from empirics.records.anchors import AnchorRecord
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.records.toy import ToySweep
+from empirics.report.build import write_report
 from theory.sweep import TheoryRun
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "records-2026-12-01"

@@ -38,7 +38,7 @@ log = logging.getLogger("theory.simulate")
 
 #: "module:function" measuring the toy family: f(ToyConfig, *, rho_star, out, force, device,
 #: progress) -> (record, directory), the record exposing what `format_toy_table` reads.
-TOY_MEASUREMENT = "empirics.toy:run_toy_sweep"
+TOY_MEASUREMENT = "empirics.pipeline.toy:run_toy_sweep"
 
 COLUMNS = (
     ("N", "n_neurons", "{:>12.0f}"),

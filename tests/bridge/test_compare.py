@@ -7,8 +7,8 @@ import pytest
 
 from bridge.compare import main
 from bridge.comparison import Comparison
-from empirics.matching import match_neurons
-from empirics.records import MatchRecord
+from empirics.engine.matching import match_neurons
+from empirics.records.match import MatchRecord
 from runstore import run_dir
 from tests.empirics.conftest import make_source
 

@@ -6,8 +6,8 @@ import pytest
 
 from bridge.compare import main
 from bridge.trends import Polarization, polarization, read_claim, selectivity_points, toy_points
-from empirics.analysis_records import SelectivityRecord
-from empirics.records import ToySweep
+from empirics.records.analysis import SelectivityRecord
+from empirics.records.toy import ToySweep
 from tests.bridge.test_compare import planted_record, write
 
 

@@ -9,9 +9,9 @@ import torch
 import transformers
 from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer, processors
 
-from empirics.load import LoadedModel
-from empirics.registry import ModelSpec
-from empirics.stimuli import default_corpus
+from empirics.capture.stimuli import default_corpus
+from empirics.models.load import LoadedModel
+from empirics.models.registry import ModelSpec
 
 VOCAB = 320
 

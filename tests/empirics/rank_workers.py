@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from empirics.distributed import Ranks, shard_source
-from empirics.matching import match_neurons
+from empirics.engine.distributed import Ranks, shard_source
+from empirics.engine.matching import match_neurons
 from tests.empirics.conftest import make_source
 
 SPLITS = [300, 700, 1500, 1600, 2400]  # six batches of uneven length

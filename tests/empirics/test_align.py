@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.align import (
+from empirics.capture.align import (
     TokenizedText,
     align_tokens,
     char_to_byte_offsets,
@@ -15,7 +15,7 @@ from empirics.align import (
     token_units,
     tokenize_with_bytes,
 )
-from empirics.stimuli import default_corpus
+from empirics.capture.stimuli import default_corpus
 from tests.empirics.models import train_tokenizers
 
 

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.analysis_records import (
+from empirics.analyze import main
+from empirics.capture.stimuli import default_corpus
+from empirics.pipeline.match import match_pair
+from empirics.records.analysis import (
     ActivationStatsRecord,
     DepthRecord,
     SelectivityRecord,
@@ -12,9 +15,6 @@ from empirics.analysis_records import (
     StabilityRecord,
     TopKRecord,
 )
-from empirics.analyze import main
-from empirics.match import match_pair
-from empirics.stimuli import default_corpus
 from tests.empirics.models import save_text_model, train_tokenizers
 from tests.empirics.test_match_cli import OPTIONS
 

@@ -7,10 +7,11 @@ import pytest
 
 from bridge.compare import main as compare
 from bridge.comparison import Comparison
-from empirics.anchors import AnchorRecord, anchor_sets, find_anchors
+from empirics.analysis.anchors import anchor_sets, find_anchors
 from empirics.anchors import main as anchors_main
-from empirics.matching import match_neurons
-from empirics.records import MatchRecord
+from empirics.engine.matching import match_neurons
+from empirics.records.anchors import AnchorRecord
+from empirics.records.match import MatchRecord
 from runstore import run_dir
 from tests.bridge.test_compare import planted_record
 from tests.empirics.conftest import make_source

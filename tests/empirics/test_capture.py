@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.align import align_tokens, pool_spans, tokenize_with_bytes
-from empirics.cache import CacheMismatchError
-from empirics.capture import image_pair_source, text_pair_source
-from empirics.hooks import capture_mlp
-from empirics.load import load_model
-from empirics.matching import match_neurons
-from empirics.stimuli import default_corpus, synthetic_images
+from empirics.capture.align import align_tokens, pool_spans, tokenize_with_bytes
+from empirics.capture.cache import CacheMismatchError
+from empirics.capture.pair import image_pair_source, text_pair_source
+from empirics.capture.stimuli import default_corpus, synthetic_images
+from empirics.engine.matching import match_neurons
+from empirics.models.hooks import capture_mlp
+from empirics.models.load import load_model
 from tests.empirics.models import (
     save_text_model,
     save_vision_model,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from empirics.matching import match_neurons
+from empirics.engine.matching import match_neurons
 from runstore import RecordError
 from tests.empirics.conftest import make_source
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from empirics.analyses import depth_record
-from empirics.depth import depth_bins, depth_profile, normalized_depth
+from empirics.analysis.depth import depth_bins, depth_profile, normalized_depth
+from empirics.analysis.pair_records import depth_record
 from tests.bridge.test_compare import planted_record
 
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.checkpoint import MatchState
-from empirics.distributed import Ranks, free_port, run_local_ranks, shard_inputs
-from empirics.match import match_pair
-from empirics.matching import _neuron_share, match_neurons
-from empirics.records import MatchRecord
-from empirics.stimuli import default_corpus
+from empirics.capture.stimuli import default_corpus
+from empirics.engine.checkpoint import MatchState
+from empirics.engine.distributed import Ranks, free_port, run_local_ranks, shard_inputs
+from empirics.engine.matching import _neuron_share, match_neurons
+from empirics.pipeline.match import match_pair
+from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
 from tests.empirics.models import save_text_model, train_tokenizers
 from tests.empirics.rank_workers import OPTIONS, SPLITS, match_on_ranks, planted_arrays
@@ -118,7 +118,7 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
                "batch": 2, "tokens": 96, "k": 1, "candidates": 3, "groups": 4,
                "min_correlation": None, "download": False, "cache_dir": None,
                "cache_activations": False, "examples": 0}
-    from empirics.registry import get_spec
+    from empirics.models.registry import get_spec
 
     one = match_pair(get_spec("pythia-70m"), get_spec("opt-125m"), family="language",
                      inputs=default_corpus()[:12], options=options, out=tmp_path / "one",
@@ -136,8 +136,8 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
 def test_a_model_spread_by_a_device_map_captures_the_same_activations(saved_models):
     """Layers placed by accelerate (layer 1 offloaded to disk, run through accelerate's
     hooks) give the activations of the model loaded whole."""
-    from empirics.capture import text_pair_source
-    from empirics.load import load_model
+    from empirics.capture.pair import text_pair_source
+    from empirics.models.load import load_model
 
     root, spec, _ = saved_models
     placement = {f"gpt_neox.{name}": "cpu" for name in

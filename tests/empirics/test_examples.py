@@ -6,8 +6,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from empirics.examples import FirstPass, TopExamples, collect_examples
-from empirics.matching import match_neurons
+from empirics.analysis.examples import FirstPass, TopExamples, collect_examples
+from empirics.engine.matching import match_neurons
 
 
 def _batches(rng, sizes, n):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.hooks import layer_widths
-from empirics.load import MissingModelError, load_model
-from empirics.registry import get_spec
+from empirics.models.hooks import layer_widths
+from empirics.models.load import MissingModelError, load_model
+from empirics.models.registry import get_spec
 from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
 
 

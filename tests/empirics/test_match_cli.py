@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.examples import ExamplesRecord
-from empirics.match import main, match_pair
-from empirics.records import MatchRecord, ToySweep
-from empirics.registry import get_spec
-from empirics.stimuli import default_corpus
+from empirics.capture.stimuli import default_corpus
+from empirics.match import main
+from empirics.models.registry import get_spec
+from empirics.pipeline.match import match_pair
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.records.toy import ToySweep
 from tests.empirics.models import save_text_model, train_tokenizers
 
 OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,

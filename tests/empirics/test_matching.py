@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirics.matching import layer_units, match_neurons
-from empirics.nulls import permute_tokens
+from empirics.engine.matching import layer_units, match_neurons
+from empirics.engine.nulls import permute_tokens
 from tests.empirics.conftest import brute_mutual, make_source
 
 
@@ -95,7 +95,7 @@ def test_pairs_are_rechecked_in_float64(planted):
 
 
 def test_sorted_topk_equals_a_stable_full_sort(rng):
-    from empirics.topk import sorted_topk
+    from empirics.engine.topk import sorted_topk
 
     values = torch.from_numpy(rng.integers(0, 4, size=(50, 30)).astype(np.float64))
     values[3] = -torch.inf
@@ -135,7 +135,7 @@ def test_reduced_precision_with_spare_candidates_gives_the_float32_pairs(rng):
 
 
 def test_match_under_seeds_runs_every_seed(planted):
-    from empirics.nulls import match_under_seeds
+    from empirics.engine.nulls import match_under_seeds
 
     a, b, _ = planted
     source = make_source(a, b, [1000, 2000])
@@ -162,7 +162,7 @@ def test_engine_equals_mutual_top_k_of_corrcoef(seed, tokens, n, m, k, block_row
 
 
 def test_memory_sets_the_block_size_and_not_the_result(planted):
-    from empirics.matching import available_memory, block_size_for
+    from empirics.engine.matching import available_memory, block_size_for
 
     a, b, where = planted
     source = make_source(a, b, [1500])

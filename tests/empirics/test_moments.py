@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirics.blocks import correlation_rows
-from empirics.moments import batch_moments, merge_moments, stream_moments
+from empirics.engine.blocks import correlation_rows
+from empirics.engine.moments import batch_moments, merge_moments, stream_moments
 from tests.empirics.conftest import make_source
 
 

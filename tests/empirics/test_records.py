@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from empirics.matching import match_neurons
-from empirics.records import MatchRecord
+from empirics.engine.matching import match_neurons
+from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
 
 
@@ -49,7 +49,7 @@ def test_records_load_without_torch(planted, tmp_path):
     record.save(tmp_path)
     code = ("import sys; sys.modules['torch'] = None\n"
             "import numpy as np\n"
-            "from empirics.records import MatchRecord\n"
+            "from empirics.records.match import MatchRecord\n"
             f"r = MatchRecord.load({str(tmp_path)!r})\n"
             "print(r.n_rosetta, r.resampled_counts(np.ones((1, 3)))[0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -5,8 +5,8 @@ import pytest
 import torch
 import transformers
 
-from empirics.hooks import layer_widths
-from empirics.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
+from empirics.models.hooks import layer_widths
+from empirics.models.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
 from theory.toy_model import ToyConfig, init_toy_nets
 
 

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.analyses import selectivity_record
+from empirics.analysis.examples import TopImages
+from empirics.analysis.pair_records import selectivity_record
 from empirics.anchors import main as anchors_main
-from empirics.examples import ExamplesRecord, TopImages
-from empirics.match import match_pair
-from empirics.records import MatchRecord
-from empirics.report import main as report_main
-from empirics.report import write_report
-from empirics.stimuli import default_corpus, synthetic_images
+from empirics.capture.stimuli import default_corpus, synthetic_images
+from empirics.pipeline.match import match_pair
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.report.__main__ import main as report_main
+from empirics.report.build import write_report
 from runstore import Record, RecordError
 from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
 

@@ -5,12 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirics.matching import match_neurons
-from empirics.resample import (
-    multinomial_weights,
-    mutual_on_graph,
-    resampled_counts,
-)
+from empirics.engine.matching import match_neurons
+from empirics.records.chunks import multinomial_weights, mutual_on_graph, resampled_counts
 from tests.empirics.conftest import brute_mutual, make_source
 
 
@@ -88,7 +84,7 @@ def test_resampling_needs_no_torch():
 
     code = ("import sys; sys.modules['torch'] = None\n"
             "import numpy as np\n"
-            "from empirics.resample import ChunkStats, resampled_counts\n"
+            "from empirics.records.chunks import ChunkStats, resampled_counts\n"
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

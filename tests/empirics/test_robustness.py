@@ -4,15 +4,15 @@ pairs across input budgets."""
 import numpy as np
 import pytest
 
-from empirics.analyses import budget_groups, stability_record, topk_record
-from empirics.matching import match_neurons
-from empirics.records import MatchRecord
-from empirics.robustness import (
+from empirics.analysis.pair_records import budget_groups, stability_record, topk_record
+from empirics.analysis.robustness import (
     budget_stability,
     graph_budget_counts,
     mutual_topk_counts,
     pair_keys,
 )
+from empirics.engine.matching import match_neurons
+from empirics.records.match import MatchRecord
 from tests.empirics.conftest import brute_mutual, make_source
 
 

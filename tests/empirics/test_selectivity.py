@@ -9,11 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from empirics.examples import ExamplesRecord
-from empirics.hooks import mlp_modules
-from empirics.judge import judge_neurons, load_judge, render_examples
-from empirics.load import LoadedModel
-from empirics.selectivity import (
+from empirics.analysis.judge import judge_neurons, load_judge, render_examples
+from empirics.analysis.selectivity import (
     ActivationStats,
     activation_proxies,
     excess_kurtosis,
@@ -21,7 +18,10 @@ from empirics.selectivity import (
     size_matched_control,
     vocabulary_kurtosis,
 )
-from empirics.unembedding import effective_unembedding, output_directions
+from empirics.models.hooks import mlp_modules
+from empirics.models.load import LoadedModel
+from empirics.models.unembedding import effective_unembedding, output_directions
+from empirics.records.examples import ExamplesRecord
 from tests.empirics.models import tiny_config, tiny_spec
 
 

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from empirics.analyses import specialization_record
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord
-from empirics.specialization import (
+from empirics.analysis.pair_records import specialization_record
+from empirics.analysis.specialization import (
     CORPUS_CATEGORIES,
     category_enrichment,
     document_categories,
     sample_categories,
 )
-from empirics.stimuli import default_corpus
+from empirics.capture.stimuli import default_corpus
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
 
 
 def test_every_corpus_document_has_its_group_as_category():

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from empirics.capture.stimuli import default_corpus
 from empirics.match import options_of
-from empirics.records import MatchRecord
-from empirics.stimuli import default_corpus
+from empirics.records.match import MatchRecord
 from empirics.sweep import (
     PairJob,
     SweepSettings,

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord
-from empirics.toy import (
+from empirics.pipeline.toy import (
     EXAMPLES,
     GROUPS,
     THRESHOLDS,
@@ -18,6 +16,8 @@ from empirics.toy import (
     run_toy_sweep,
     seed_pairs,
 )
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
 from theory.toy_data import (
     instance_generator,
     sample_eval_set,

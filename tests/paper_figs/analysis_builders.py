@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bridge.trends import polarization
-from empirics.analysis_records import (
+from empirics.records.analysis import (
     DepthRecord,
     SpecializationRecord,
     StabilityRecord,

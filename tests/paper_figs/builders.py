@@ -8,7 +8,8 @@ import numpy as np
 
 from bridge.agreement import Prediction
 from bridge.comparison import build_comparison
-from empirics.records import PAIR_FIELDS, MatchRecord, ToySweep
+from empirics.records.match import MatchRecord
+from empirics.records.toy import PAIR_FIELDS, ToySweep
 from runstore import run_dir
 from theory.params import AllocationParams
 from theory.sweep import build_theory_run, width_grid

@@ -1,5 +1,4 @@
-"""MatchRecord: one matched model pair, the empirics stage's output (torch-free to read);
-ToySweep: the toy family's counts and isolation over widths (written by `empirics.toy`).
+"""MatchRecord: one matched model pair, the empirics stage's output (torch-free).
 
 It holds the Rosetta count and the matched pairs with their layers, per-layer totals, dead
 neurons, the re-check figures and, when the run kept them, the per-chunk statistics from which
@@ -13,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from empirics.resample import ChunkStats, resampled_counts
+from empirics.records.chunks import ChunkStats, resampled_counts
 from runstore import Record
 
 
@@ -57,8 +56,8 @@ class MatchRecord(Record):
     def from_matches(cls, matches, *, config: dict, family: str, model_a: str,
                      model_b: str, size_a: float, size_b: float, layer_sizes_a,
                      layer_sizes_b, null: str = "none") -> MatchRecord:
-        """Build the record of an `empirics.matching.Matches` result."""
-        from empirics.matching import layer_units
+        """Build the record of an `empirics.engine.matching.Matches` result."""
+        from empirics.engine.matching import layer_units
 
         layer_a, unit_a = layer_units(matches.index_a, layer_sizes_a)
         layer_b, unit_b = layer_units(matches.index_b, layer_sizes_b)
@@ -93,46 +92,7 @@ class MatchRecord(Record):
         return ChunkStats(**self.chunks)
 
     def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
-        """R under each row of chunk-group weights (see empirics.resample), with the same k
+        """R under each row of chunk-group weights (see empirics.records.chunks), with the same k
         and correlation threshold as the match."""
         return resampled_counts(self.chunk_stats(), weights, k=self.k,
                                 min_correlation=self.min_correlation)
-
-
-#: Per-width arrays of a ToySweep, each (pairs, widths).
-PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",
-               "isolation_rosetta", "isolation_nonrosetta", "dead", "null_neurons",
-               "null_max_correlation", "permuted_neurons", "permuted_max_correlation",
-               "max_correlation")
-
-
-@dataclasses.dataclass(frozen=True)
-class ToySweep(Record):
-    """Rosetta counts and isolation of the toy family over widths and seed pairs.
-
-    `config` holds {"toy": ToyConfig.to_config(), "rho_star": float}. `pairs` (P, 2) are the
-    seed ids of each matched pair; `per_pair` maps each name of `PAIR_FIELDS` to (P, W);
-    `threshold_counts` (len(empirics.toy.THRESHOLDS), P, W) counts R_neurons at each threshold;
-    `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
-    of the slope of log mean R on log N with the bootstrap interval over pairs.
-    """
-
-    kind: ClassVar[str] = "toy_sweep"
-    version: ClassVar[int] = 2
-
-    widths: np.ndarray
-    pairs: np.ndarray
-    per_pair: dict
-    threshold_counts: np.ndarray
-    final_loss: np.ndarray
-    exponent_neurons: list
-    exponent_features: list
-    level: float
-
-    def mean(self, name: str) -> np.ndarray:
-        """Mean over seed pairs of a `PAIR_FIELDS` array, (W,) (NaN where all are NaN)."""
-        values = self.per_pair[name]
-        with np.errstate(invalid="ignore"):
-            counts = np.sum(np.isfinite(values), axis=0)
-            return np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1),
-                            np.nan)

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from empirics.resample import ChunkStats, mutual_on_graph
+from empirics.records.chunks import ChunkStats, mutual_on_graph
 
 
 def mutual_topk_counts(stats: ChunkStats, ks: Sequence[int], *, keep: int,

@@ -21,7 +21,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from empirics.registry import HOOK_POINTS
+from empirics.models.registry import HOOK_POINTS
 
 
 def architecture_of(model: nn.Module) -> str:
@@ -36,7 +36,7 @@ def architecture_of(model: nn.Module) -> str:
     elif hasattr(model, "transformer") and hasattr(model.transformer, "resblocks"):
         return "open_clip_vit"
     raise ValueError(f"no MLP hook point known for {type(model).__name__}; add one to "
-                     "empirics.registry.HOOK_POINTS")
+                     "empirics.models.registry.HOOK_POINTS")
 
 
 def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Module]:

@@ -3,7 +3,7 @@
 Two measurements, both per neuron (docs/selectivity.md):
 
 - `vocabulary_kurtosis`: the excess kurtosis of a neuron's direct effect on the logits,
-  W_out[i] . W_U (language models; `empirics.unembedding` builds both matrices with the final
+  W_out[i] . W_U (language models; `empirics.models.unembedding` builds both matrices with the final
   norm folded in). A neuron that promotes a few tokens has a heavy-tailed vector (high
   kurtosis); one that shifts all logits alike has a near-Gaussian one (about 0).
 - `ActivationStats` + `activation_proxies`: streaming power sums of each neuron's activation
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from empirics.examples import FirstPass
-from empirics.moments import Source
+from empirics.analysis.examples import FirstPass
+from empirics.engine.moments import Source
 
 #: Names of the activation proxies, in the order `activation_proxies` returns them.
 PROXIES = ("activation_kurtosis", "hoyer_sparsity", "top_zscore")
@@ -54,7 +54,7 @@ def vocabulary_kurtosis(directions: torch.Tensor, unembedding: torch.Tensor, *,
     Parameters
     ----------
     directions : (neurons, d_model) output weights W_out of the neurons (already centred
-        when the final norm is a LayerNorm; see `empirics.unembedding`).
+        when the final norm is a LayerNorm; see `empirics.models.unembedding`).
     unembedding : (d_model, vocab) effective unembedding (final norm's gain folded in).
     block_rows : neurons projected at once; a block holds block_rows x vocab float32 values.
 

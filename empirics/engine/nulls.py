@@ -8,9 +8,9 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from empirics.distributed import SINGLE, Ranks
-from empirics.matching import Matches, match_neurons
-from empirics.moments import Source
+from empirics.engine.distributed import SINGLE, Ranks
+from empirics.engine.matching import Matches, match_neurons
+from empirics.engine.moments import Source
 
 
 def permute_tokens(source: Source, *, seed: int, ranks: Ranks = SINGLE) -> Source:

@@ -2,7 +2,7 @@
 
 Each builder takes a MatchRecord (plus, where needed, its examples and activation statistics
 and per-neuron metrics computed elsewhere) and returns a record of
-`empirics.analysis_records`; `python -m empirics.analyze` finds the inputs on disk and saves
+`empirics.records.analysis`; `python -m empirics.analyze` finds the inputs on disk and saves
 the outputs. Neurons are indexed globally (layers concatenated in order), as in the engine.
 """
 
@@ -13,7 +13,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from empirics.analysis_records import (
+from empirics.analysis.depth import depth_profile
+from empirics.analysis.robustness import budget_stability, mutual_topk_counts, pair_keys
+from empirics.analysis.selectivity import activation_proxies, mean_interval, size_matched_control
+from empirics.analysis.specialization import (
+    category_enrichment,
+    document_categories,
+    sample_categories,
+    summarize_enrichment,
+)
+from empirics.records.analysis import (
     ActivationStatsRecord,
     DepthRecord,
     SelectivityRecord,
@@ -22,17 +31,8 @@ from empirics.analysis_records import (
     TopKRecord,
     pair_fields,
 )
-from empirics.depth import depth_profile
-from empirics.examples import ExamplesRecord
-from empirics.records import MatchRecord
-from empirics.robustness import budget_stability, mutual_topk_counts, pair_keys
-from empirics.selectivity import activation_proxies, mean_interval, size_matched_control
-from empirics.specialization import (
-    category_enrichment,
-    document_categories,
-    sample_categories,
-    summarize_enrichment,
-)
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
 
 SIDES = ("a", "b")
 

@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 import torch
 import torch.distributed as dist
 
-from empirics.moments import Moments, Source, merge_moments
-from empirics.topk import TopK, merge_partners
+from empirics.engine.moments import Moments, Source, merge_moments
+from empirics.engine.topk import TopK, merge_partners
 
 SPLITS = ("data", "neurons")
 

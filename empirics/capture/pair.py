@@ -6,7 +6,8 @@ zero-argument callable giving a fresh iterator of aligned batches (a, b), a of s
 model B, the same samples in the same order. A batch holds whole documents or images (the
 units of the data-level bootstrap). The stream is deterministic: batches are fixed slices of
 the inputs and the models run in eval mode, so every pass yields the same data. With
-`cache_dir` the first full pass is written to disk and later passes read it (`empirics.cache`).
+`cache_dir` the first full pass is written to disk and later passes read it
+(`empirics.capture.cache`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from empirics.align import (
+from empirics.capture.align import (
     SpanAlignment,
     TokenizedText,
     align_tokens,
@@ -30,11 +31,11 @@ from empirics.align import (
     resample_grid,
     tokenize_with_bytes,
 )
-from empirics.cache import cached_stream
-from empirics.hooks import capture_mlp, layer_widths
-from empirics.load import LoadedModel
-from empirics.moments import Source
-from empirics.stimuli import ImageStimulus, TextDocument, stimuli_digest
+from empirics.capture.cache import cached_stream
+from empirics.capture.stimuli import ImageStimulus, TextDocument, stimuli_digest
+from empirics.engine.moments import Source
+from empirics.models.hooks import capture_mlp, layer_widths
+from empirics.models.load import LoadedModel
 
 ALIGNMENT_VERSION = 1
 
@@ -43,7 +44,7 @@ ALIGNMENT_VERSION = 1
 class CapturedPair:
     """An aligned activation stream and what it is made of.
 
-    `layer_sizes_a`/`layer_sizes_b` give the neurons per layer (`empirics.matching.layer_units`
+    `layer_sizes_a`/`layer_sizes_b` give the neurons per layer (`empirics.records.neurons`
     maps a global index back to (layer, unit)); `manifest` describes models, inputs and
     alignment (it keys the cache and belongs in records); `n_batches` counts the batches.
     `sample_table()` maps every sample of the stream, in stream order, to its input: arrays

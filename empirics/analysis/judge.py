@@ -6,7 +6,7 @@ examples share one clear meaning). `judge_neurons` renders the examples from an
 `ExamplesRecord` alone (text snippets with the span marked, or image ids with the patch
 position) and returns the scores with the prompt, which the selectivity record stores so a
 judged result can always be traced to the exact instructions that produced it. No judge is
-built in: the automatic proxies are in `empirics.selectivity`; `python -m empirics.analyze
+built in: the automatic proxies are in `empirics.analysis.selectivity`; `python -m empirics.analyze
 --judge module:factory` plugs one in.
 """
 
@@ -18,8 +18,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from empirics.examples import ExamplesRecord
-from empirics.matching import layer_units
+from empirics.engine.matching import layer_units
+from empirics.records.examples import ExamplesRecord
 
 MARK = ("[[", "]]")
 

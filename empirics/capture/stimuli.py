@@ -1,6 +1,6 @@
 """Text and image inputs with stable ids and sha256 digests (which go into records).
 
-Defaults need no network: the embedded corpus of `empirics.corpus` and procedurally drawn
+Defaults need no network: the embedded corpus of `empirics.capture.corpus` and procedurally drawn
 images (gratings, blobs, rectangles, noise textures) from a seeded generator. A user's own text
 files or image folder load through the same types.
 """
@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from empirics.corpus import DOCUMENTS
+from empirics.capture.corpus import DOCUMENTS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 

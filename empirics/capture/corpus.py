@@ -3,7 +3,7 @@
 Prose is public domain (historical documents, pre-1900 literature, scripture in old
 translations); code and data documents were written for this package. Several documents are
 non-ASCII (accents, Greek, Cyrillic, CJK, symbols, emoji) so that byte-level token alignment is
-exercised on every run. Each entry is (document id, text); `empirics.stimuli` wraps them.
+exercised on every run. Each entry is (document id, text); `empirics.capture.stimuli` wraps them.
 """
 
 from __future__ import annotations

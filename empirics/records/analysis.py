@@ -9,13 +9,12 @@ beside the match. All are readable without torch.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from empirics.records import MatchRecord
-from runstore import Record, RecordError, read_header
+from empirics.records.match import MatchRecord
+from runstore import Record
 
 #: Where each analysis's record lives inside a match run directory (`empirics.report` reads
 #: the per-neuron arrays of "selectivity" from there).
@@ -28,7 +27,7 @@ R = TypeVar("R", bound=Record)
 @dataclasses.dataclass(frozen=True)
 class ActivationStatsRecord(Record):
     """Per-neuron power sums of both models' activations over the match's stream
-    (`empirics.selectivity.ActivationStats.result()`), neurons in the engine's order."""
+    (`empirics.analysis.selectivity.ActivationStats.result()`), neurons in the engine's order."""
 
     kind: ClassVar[str] = "activation_stats"
     version: ClassVar[int] = 1
@@ -51,21 +50,6 @@ class PairAnalysis(Record):
     n_neurons_a: int
     n_neurons_b: int
     null: str
-
-
-def find_records(root: str | Path, cls: type[R], **fields) -> list[tuple[Path, R]]:
-    """Every record of class `cls` under `root` whose scalar fields equal `fields` (None
-    values are not checked), sorted by path."""
-    found = []
-    for path in sorted(Path(root).rglob("record.json")):
-        try:
-            header = read_header(path.parent)
-        except RecordError:
-            continue
-        wanted = all(header["fields"].get(k) == v for k, v in fields.items() if v is not None)
-        if header.get("kind") == cls.kind and wanted:
-            found.append((path.parent, cls.load(path.parent)))
-    return found
 
 
 def pair_fields(match: MatchRecord) -> dict:
@@ -101,7 +85,7 @@ class SelectivityRecord(PairAnalysis):
 
 @dataclasses.dataclass(frozen=True)
 class SpecializationRecord(PairAnalysis):
-    """Category enrichment of the top-activating samples (empirics.specialization).
+    """Category enrichment of the top-activating samples (empirics.analysis.specialization).
 
     `categories` names the columns; `frequency` (C,) each category's share of the samples;
     `enrichment` maps "rosetta_a", "control_a", "rosetta_b", "control_b" to (neurons, C);
@@ -122,7 +106,7 @@ class SpecializationRecord(PairAnalysis):
 @dataclasses.dataclass(frozen=True)
 class DepthRecord(PairAnalysis):
     """Share and rate of Rosetta neurons per normalized-depth bin, for both models
-    (empirics.depth); `edges` (n_bins + 1,) are the bins' edges on [0, 1]."""
+    (empirics.analysis.depth); `edges` (n_bins + 1,) are the bins' edges on [0, 1]."""
 
     kind: ClassVar[str] = "depth_profile"
     version: ClassVar[int] = 1
@@ -138,7 +122,7 @@ class DepthRecord(PairAnalysis):
 
 @dataclasses.dataclass(frozen=True)
 class TopKRecord(PairAnalysis):
-    """Mutual top-k counts recounted on the run's candidate graph (empirics.robustness)."""
+    """Mutual top-k counts recounted on the run's candidate graph (empirics.analysis.robustness)."""
 
     kind: ClassVar[str] = "topk"
     version: ClassVar[int] = 1

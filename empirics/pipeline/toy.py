@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from empirics.examples import ExamplesRecord, collect_examples
-from empirics.matching import Matches, match_neurons
-from empirics.nulls import permute_tokens
-from empirics.records import MatchRecord, ToySweep
+from empirics.analysis.examples import collect_examples
+from empirics.engine.matching import Matches, match_neurons
+from empirics.engine.nulls import permute_tokens
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.records.toy import ToySweep
 from runstore import record_exists, run_dir
 from theory.toy_data import (
     instance_generator,
@@ -41,7 +43,7 @@ from theory.toy_model import (
     train_toy_nets,
 )
 
-log = logging.getLogger("empirics.toy")
+log = logging.getLogger("empirics.pipeline.toy")
 
 FAMILY = "toy"
 #: Thresholds rho* reported besides the headline one (notes section 3.2, step 5).
@@ -307,7 +309,7 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
 
 
 def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
-    """The sweep of registry toy specs (`empirics.registry.TOY`): their widths, one feature
+    """The sweep of registry toy specs (`empirics.models.registry.TOY`): their widths, one feature
     count, the default training settings."""
     if any(spec.loader != "toy" for spec in specs):
         raise ValueError(f"toy specs are needed, got {[spec.name for spec in specs]}")
@@ -320,7 +322,7 @@ def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    """python -m empirics.toy: `python -m theory.simulate` with this module's measurement
+    """python -m empirics.pipeline.toy: `python -m theory.simulate` with this module's measurement
     injected (the same flags), an entry point that keeps the import direction."""
     from theory.simulate import main as simulate
 

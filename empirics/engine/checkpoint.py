@@ -15,8 +15,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from empirics.moments import Moments
-from empirics.topk import TopK, merge_partners
+from empirics.engine.moments import Moments
+from empirics.engine.topk import TopK, merge_partners
 from runstore import Record, RecordError, record_exists
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from empirics.hooks import architecture_of
-from empirics.registry import ModelSpec
+from empirics.models.hooks import architecture_of
+from empirics.models.registry import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -15,23 +15,30 @@ assets); all record text is escaped (docs/report.md).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from empirics.anchors import AnchorRecord
-from empirics.records import MatchRecord
-from empirics.report_data import model_examples, shared_inputs
-from empirics.report_page import PAGE
+from empirics.records.anchors import AnchorRecord
+from empirics.records.match import MatchRecord
+from empirics.report.data import model_examples, shared_inputs
 from runstore import RecordError, atomic_write_text, read_header
 
 log = logging.getLogger("empirics.report")
 
 ROSETTA, CONTRAST = 0, 1
+
+#: The page (HTML, CSS and JavaScript; package data). `__TITLE__` is replaced by the escaped
+#: title and `__DATA__` by the payload as JSON in which every <, > and & is a \\u escape,
+#: inside a non-executed application/json script element. The script builds every element
+#: with the DOM (textContent, never innerHTML), renders one page of rows at a time and a
+#: neuron's examples only when it is opened (docs/report.md). Its content security policy
+#: forbids every network request.
+PAGE = resources.files("empirics.report").joinpath("page.html").read_text(encoding="utf-8")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +129,7 @@ def _anchor_models(record: AnchorRecord) -> list[ModelView]:
 
 
 def _examples(directory: Path):
-    from empirics.examples import ExamplesRecord
+    from empirics.records.examples import ExamplesRecord
 
     if not (directory / "record.json").is_file():
         log.info("no examples record in %s: the report lists neurons without examples",
@@ -234,34 +241,3 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, contrast
     atomic_write_text(path, render_html(build_payload(title, models, rows,
                                                       max_images=max_images)))
     return path
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.report",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path, help="a match or anchors run directory")
-    p.add_argument("--out", type=Path, default=None, help="default RUN_DIR/report.html")
-    p.add_argument("--contrast", type=int, default=20,
-                   help="non-Rosetta neurons per model and layer shown for contrast")
-    p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
-    p.add_argument("--seed", type=int, default=0, help="seed of the contrast draw")
-    return p
-
-
-def main(argv: list[str] | None = None) -> Path:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.contrast < 0 or args.images < 1:
-        parser.error("--contrast must be >= 0 and --images >= 1")
-    try:
-        path = write_report(args.run_dir, args.out, contrast=args.contrast,
-                            max_images=args.images, seed=args.seed)
-    except (RecordError, ValueError) as error:
-        parser.exit(1, f"{error}\n")
-    print(f"report: {path}")
-    return path
-
-
-if __name__ == "__main__":
-    main()

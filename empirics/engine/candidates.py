@@ -4,7 +4,7 @@ One more pass over the stream after the blocks. For every edge (i, j) of the can
 (each neuron's best partners) and every group of batches it sums z_a[i] z_b[j]; for every
 neuron the sums of z and z^2. These give the edges' Pearson r in float32-per-batch /
 float64-overall precision (the re-check of reduced-precision products) and, through
-`empirics.resample`, the Rosetta count under resampling of the input chunks.
+`empirics.records.chunks`, the Rosetta count under resampling of the input chunks.
 
 Notes
 -----
@@ -20,10 +20,10 @@ import warnings
 import numpy as np
 import torch
 
-from empirics.blocks import working_dtype
-from empirics.distributed import SINGLE, Ranks
-from empirics.moments import Moments, Scratch, Source, checked_batches
-from empirics.resample import ChunkStats
+from empirics.engine.blocks import working_dtype
+from empirics.engine.distributed import SINGLE, Ranks
+from empirics.engine.moments import Moments, Scratch, Source, checked_batches
+from empirics.records.chunks import ChunkStats
 
 
 def candidate_pass(
@@ -45,7 +45,7 @@ def candidate_pass(
         The candidate graph's edges as (A neuron, B neuron) indices, without repeats.
     groups : int
         Number of chunk groups G (>= 1).
-    ranks : empirics.distributed.Ranks
+    ranks : empirics.engine.distributed.Ranks
         For a data split, batches join groups by their index in the whole stream and the
         sums are added over the ranks.
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from empirics.distributed import SINGLE, Ranks
-from empirics.moments import (
+from empirics.engine.distributed import SINGLE, Ranks
+from empirics.engine.moments import (
     Moments,
     Scratch,
     Source,
@@ -118,7 +118,7 @@ def block_pass(
         Also merge every neuron's moments; validate every batch (shapes, finiteness).
     device, dtype
         Where and in which precision the products run.
-    ranks : empirics.distributed.Ranks
+    ranks : empirics.engine.distributed.Ranks
         For a data split: the offsets and fingerprint are rank 0's (its first batch is the
         stream's), the sums and moments are combined over the ranks before returning.
 

@@ -5,7 +5,7 @@ correlation block (rows x m), reduced at once to every row's best partners and m
 every column's running best partners; only O((n + m) k) candidates survive. A pair (i, j) is
 mutual top-k when j is among row i's best k and i among column j's best k; k = 1 gives mutual
 nearest neighbours. The survivors form a candidate graph on which the mutual pairs are read
-off (`empirics.resample.mutual_on_graph`), after an optional candidate pass that re-checks
+off (`empirics.records.chunks.mutual_on_graph`), after an optional candidate pass that re-checks
 every edge in float32 and keeps per-chunk sums for the data-level bootstrap.
 
 Ties are broken deterministically: among equal correlations the lower index wins (stable
@@ -23,19 +23,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from empirics.blocks import (
+from empirics.engine.blocks import (
     REDUCED,
     SHIFT_LIMIT,
     block_correlation,
     block_pass,
     shift_excess,
 )
-from empirics.candidates import candidate_pass
-from empirics.checkpoint import MatchState, load_state
-from empirics.distributed import SINGLE, Ranks
-from empirics.moments import Source, checked_batches
-from empirics.resample import ChunkStats, mutual_on_graph
-from empirics.topk import TopK, sorted_topk
+from empirics.engine.candidates import candidate_pass
+from empirics.engine.checkpoint import MatchState, load_state
+from empirics.engine.distributed import SINGLE, Ranks
+from empirics.engine.moments import Source, checked_batches
+from empirics.engine.topk import TopK, sorted_topk
+from empirics.records.chunks import ChunkStats, mutual_on_graph
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def match_neurons(
     checkpoint : path, optional
         Directory for the accumulation state, saved after every block; a later call with the
         same stream and settings resumes from it.
-    ranks : empirics.distributed.Ranks
+    ranks : empirics.engine.distributed.Ranks
         This process's rank when several share the work (`source` then yields this rank's
         shard for a data split, everything for a neuron split); default: one process.
     """
@@ -193,7 +193,7 @@ def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, prog
 
 def _block(source, state: MatchState, rows, *, device, dtype, ranks):
     """One block's pass; the first also learns the moments (and is redone once if the first
-    batch's offsets were too far from the means, see empirics.blocks)."""
+    batch's offsets were too far from the means, see empirics.engine.blocks)."""
     moments = state.moments()
     if moments is not None:
         sums = block_pass(source, rows, moments, check=state.resumed, device=device,

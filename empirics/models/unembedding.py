@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from empirics.hooks import mlp_modules
-from empirics.load import LoadedModel
+from empirics.models.hooks import mlp_modules
+from empirics.models.load import LoadedModel
 
 #: Module path (suffix) of the final norm per architecture; OPT falls back to the last
 #: block's norm when the model is post-LN (see the module notes).

@@ -19,10 +19,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from empirics.corpus import CODE, DATA, MULTILINGUAL, PROSE
-from empirics.selectivity import mean_interval
+from empirics.analysis.selectivity import mean_interval
+from empirics.capture.corpus import CODE, DATA, MULTILINGUAL, PROSE
 
-#: The embedded corpus's categories: the group each document belongs to in empirics.corpus.
+#: The embedded corpus's categories: the group each document belongs to in empirics.capture.corpus.
 CORPUS_CATEGORIES = {doc_id: category
                      for category, group in (("prose", PROSE), ("multilingual", MULTILINGUAL),
                                              ("code", CODE), ("data", DATA))

@@ -1,0 +1,2 @@
+"""Pipelines: one function per command that loads, captures, matches or analyses and saves
+the records (the CLI shells parse arguments and call them)."""

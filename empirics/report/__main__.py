@@ -1,0 +1,46 @@
+"""python -m empirics.report RUN_DIR: write the neuron browser of a match or anchor run
+(empirics.report.build).
+
+    python -m empirics.report runs/match/pythia-70m--opt-125m-<hash> [--out report.html]
+    python -m empirics.report runs/anchors/<anchor>-<hash>
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from empirics.report.build import write_report
+from runstore import RecordError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m empirics.report",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path, help="a match or anchors run directory")
+    p.add_argument("--out", type=Path, default=None, help="default RUN_DIR/report.html")
+    p.add_argument("--contrast", type=int, default=20,
+                   help="non-Rosetta neurons per model and layer shown for contrast")
+    p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
+    p.add_argument("--seed", type=int, default=0, help="seed of the contrast draw")
+    return p
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.contrast < 0 or args.images < 1:
+        parser.error("--contrast must be >= 0 and --images >= 1")
+    try:
+        path = write_report(args.run_dir, args.out, contrast=args.contrast,
+                            max_images=args.images, seed=args.seed)
+    except (RecordError, ValueError) as error:
+        parser.exit(1, f"{error}\n")
+    print(f"report: {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
