@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special, stats
 
-from bridge.powerlaw import check_level, check_points, fit_power_law, log_log_slopes
+from bridge.powerlaw import check_level, check_points, fit_power_law
+from theory.slopes import log_log_slopes
 
 
 @dataclass(frozen=True)

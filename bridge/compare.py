@@ -15,15 +15,14 @@ import argparse
 import json
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.comparison import Comparison, build_comparison
+from bridge.points import family_points, group_by_size, mean_counts
 from empirics.records.anchors import AnchorRecord
-from empirics.records.chunks import multinomial_weights
 from empirics.records.match import MatchRecord
 from runstore import find_records, run_dir
 
@@ -69,37 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
 def find_match_records(root: Path, family: str) -> list[tuple[Path, MatchRecord]]:
     """Every MatchRecord of `family` under `root`, sorted by path."""
     return find_records(root, MatchRecord, family=family)
-
-
-def group_by_size(records: list[MatchRecord], size: str) -> dict[float, list[MatchRecord]]:
-    """Records keyed by N: the geometric mean of the two models' neurons or parameters."""
-    groups = defaultdict(list)
-    for record in records:
-        a, b = ((record.n_neurons_a, record.n_neurons_b) if size == "neurons"
-                else (record.size_a, record.size_b))
-        groups[float(np.sqrt(a * b))].append(record)
-    return dict(sorted(groups.items()))
-
-
-def mean_counts(groups: dict[float, list[MatchRecord]]) -> np.ndarray:
-    """The mean Rosetta count of the records at each size (e.g. over seed pairs)."""
-    return np.array([np.mean([r.n_rosetta for r in rs]) for rs in groups.values()])
-
-
-def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
-    """Sizes, mean counts per size, and input-resampled counts (sizes x replicates) when
-    every record kept per-chunk sums over the same number of groups (shared weights, so the
-    replicates stay paired across sizes)."""
-    sizes = np.array(list(groups))
-    counts = mean_counts(groups)
-    n_groups = {len(r.chunks["tokens"]) if r.chunks else 0 for rs in groups.values() for r in rs}
-    if len(n_groups) != 1 or 0 in n_groups:
-        return sizes, counts, None
-    g = n_groups.pop()
-    weights = multinomial_weights(g, replicates, rng=rng)
-    reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
-                     for rs in groups.values()])
-    return sizes, counts, reps
 
 
 def prediction_for(beta: float | None, closure: str):

@@ -2,8 +2,8 @@
 
 Two estimators of the same law: ordinary least squares of log R on log N (the headline, with a
 Student-t interval) and a quasi-Poisson GLM with log link (a count-aware cross-check). Both
-return a `PowerLawFit`. `log_log_slopes` is the closed-form OLS slope over many rows at once,
-which the bootstrap and the diagnostics use.
+return a `PowerLawFit`. The closed-form OLS slope over many rows at once, which the bootstrap
+and the diagnostics use, is `theory.slopes.log_log_slopes`.
 
 Notes
 -----
@@ -21,6 +21,8 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+from theory.slopes import log_log_slopes
 
 MIN_SIZES = 3
 
@@ -95,31 +97,6 @@ def check_level(level: float) -> float:
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     return float(level)
-
-
-def log_log_slopes(log_n: np.ndarray, log_count: np.ndarray) -> np.ndarray:
-    """OLS slopes of log_count on log_n along the last axis (broadcasting over the rest).
-
-    Parameters
-    ----------
-    log_n, log_count : arrays (..., n_points); rows are independent fits.
-
-    Returns
-    -------
-    array (...): the slope of each row; NaN where all log_n of a row are equal.
-
-    Notes
-    -----
-    Centred sums (not the normal equations) keep the slope accurate when log N is far from 0.
-    A row with one distinct size has no slope; NaN marks it for the caller to drop, without a
-    division warning.
-    """
-    x = log_n - log_n.mean(axis=-1, keepdims=True)
-    y = log_count - log_count.mean(axis=-1, keepdims=True)
-    sxx = np.sum(x * x, axis=-1)
-    sxy = np.sum(x * y, axis=-1)
-    degenerate = sxx <= 1e-24 * np.max(np.abs(log_n), axis=-1) ** 2
-    return np.where(degenerate, np.nan, sxy / np.where(degenerate, 1.0, sxx))
 
 
 def fit_power_law(n, count, *, level: float = 0.95) -> PowerLawFit:

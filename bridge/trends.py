@@ -11,13 +11,13 @@ states, without forcing it, whether the claim's two halves hold at the interval 
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from typing import ClassVar, Sequence
 
 import numpy as np
 from scipy import stats
 
 from bridge.agreement import fit_trend
+from bridge.points import group_by_size
 from empirics.records.analysis import SelectivityRecord
 from empirics.records.toy import ToySweep
 from runstore import Record
@@ -50,12 +50,8 @@ def selectivity_points(records: Sequence[SelectivityRecord], size: str = "neuron
     """Sizes (geometric mean of the pair's neurons or parameters) and, per metric and
     population, the mean / low / high of the records at each size (averaged over records
     of one size, e.g. seed pairs), from the records' pooled summaries."""
-    groups = defaultdict(list)
-    for record in records:
-        a, b = ((record.n_neurons_a, record.n_neurons_b) if size == "neurons"
-                else (record.size_a, record.size_b))
-        groups[float(np.sqrt(a * b))].append(record)
-    sizes = np.array(sorted(groups))
+    groups = group_by_size(records, size)
+    sizes = np.array(list(groups))
     metrics = sorted({m for r in records for m in r.summary})
     points = {}
     for metric, population in ((m, p) for m in metrics for p in POPULATIONS):

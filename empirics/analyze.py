@@ -25,10 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from empirics.analysis import pair_records
-from empirics.records.analysis import ANALYSIS_DIRS, STATS_DIR, ActivationStatsRecord
+from empirics.records.analysis import (
+    ANALYSIS_DIRS,
+    STATS_DIR,
+    ActivationStatsRecord,
+    StabilityRecord,
+)
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
-from runstore import config_hash, find_records, read_header, record_exists, run_dir
+from runstore import config_hash, find_records, record_exists, reusable, reuse_or_build, run_dir
 
 log = logging.getLogger("empirics.analyze")
 ANALYSES = ("depth", "topk", "selectivity", "specialization", "stability")
@@ -115,7 +120,7 @@ def _analyse_pair(path: Path, match: MatchRecord, args, chosen, ks, categories) 
     for name in (n for n in chosen if n in builders):
         directory = path / ANALYSIS_DIRS[name]
         config = {"analysis": name, **common, **settings[name]}
-        if _current(directory, config) and not args.force:
+        if reusable(directory, force=args.force, config=config):
             log.info("  %s: reusing %s", name, directory)
             continue
         try:
@@ -130,13 +135,6 @@ def _analyse_pair(path: Path, match: MatchRecord, args, chosen, ks, categories) 
 
 class _Skip(Exception):
     """An analysis that this run's records cannot support (the reason is logged)."""
-
-
-def _current(directory: Path, config: dict) -> bool:
-    """A record exists in `directory` and was made with `config`."""
-    if not record_exists(directory):
-        return False
-    return config_hash(read_header(directory)["config"]) == config_hash(config)
 
 
 def _topk(match: MatchRecord, ks, config):
@@ -262,10 +260,12 @@ def _stability(found, args) -> list[Path]:
         config = {"analysis": "stability", "matches": [str(p) for p, _ in group]}
         directory = run_dir(args.runs, "analysis",
                             config, f"stability-{group[0][1].model_a}--{group[0][1].model_b}")
-        if _current(directory, config) and not args.force:
-            continue
-        pair_records.stability_record(group, config=config).save(directory)
-        written.append(directory)
+        _, reused = reuse_or_build(
+            directory, StabilityRecord,
+            lambda: pair_records.stability_record(group, config=config), force=args.force,
+            config=config, load=False)
+        if not reused:
+            written.append(directory)
     return written
 
 

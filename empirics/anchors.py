@@ -5,9 +5,10 @@ model and models 1..m, each (anchor, i) pair is matched on its own (mutual neare
 neighbours, or mutual top-k, as in `empirics.match`); an anchor unit is a Rosetta anchor when
 it has a mutual partner in *every* other model. The pairwise counts (units of the anchor
 matched in model i) and the coverage histogram (units matched in exactly j of the m models)
-are kept beside the anchor count. `AnchorRecord` reads like a MatchRecord for the bridge
-(`n_rosetta`, sizes, `null`), so `python -m bridge.compare --anchors` fits anchor counts
-against size as a second scaling series. Torch-free.
+are kept beside the anchor count. An `AnchorRecord` is a point of a scaling series like a
+MatchRecord (`empirics.records.pair.ScalingPoint`), so `python -m bridge.compare --anchors`
+fits anchor counts against size as a second series. The work is
+`empirics.pipeline.anchors.write_anchor_sets`; this command reads records only.
 
     python -m empirics.anchors --family toy --records runs/empirics/toy-beta1.5-... [--anchor NAME]
 """
@@ -18,32 +19,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from empirics.analysis.anchors import anchor_sets, find_anchors
+from empirics.pipeline.anchors import write_anchor_sets
 from empirics.records.match import MatchRecord
-from runstore import find_records, read_header, record_exists, run_dir
-
-log = logging.getLogger("empirics.anchors")
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+from runstore import find_records
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m empirics.anchors",
-                                description=__doc__.splitlines()[0])
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--family", required=True, help="family name in the MatchRecords")
     p.add_argument("--records", type=Path, default=Path("runs"),
                    help="root searched for MatchRecords (default runs/)")
@@ -65,37 +48,12 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if not found:
         parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}; "
                        "make them with python -m empirics.match (or theory.simulate for toy)\n")
-    written = []
-    for null in sorted({record.null for _, record in found}):
-        subset = [(path, record) for path, record in found if record.null == null]
-        try:
-            sets = anchor_sets([r for _, r in subset], args.anchor if null == "none" else ())
-            for anchor, indices in sets.items():
-                written.append(_write_set(anchor, [subset[i] for i in indices], args))
-        except ValueError as error:
-            parser.exit(1, f"{error}\n")
-    return written
-
-
-def _write_set(anchor: str, chosen: list[tuple[Path, MatchRecord]], args) -> Path:
-    config = {"family": args.family, "anchor": anchor, "null": chosen[0][1].null,
-              "min_correlation": args.min_correlation,
-              "matches": [{"path": str(path), "sha256": read_header(path)["arrays"]["sha256"]}
-                          for path, _ in chosen]}
-    directory = run_dir(args.out or args.records, "anchors", config, anchor)
-    if record_exists(directory) and not args.force:
-        log.info("reusing %s", directory)
-    else:
-        record = find_anchors([r for _, r in chosen], anchor,
-                              min_correlation=args.min_correlation, config=config)
-        record.save(directory)
-        log.info("%s (%s): %d anchors in %d models; pairwise %s", anchor, record.null,
-                 record.n_anchors, len(record.others) + 1, record.pairwise_counts)
-    if args.report:
-        from empirics.report.build import write_report
-
-        write_report(directory)
-    return directory
+    try:
+        return write_anchor_sets(found, args.family, out=args.out or args.records,
+                                 anchors=args.anchor, min_correlation=args.min_correlation,
+                                 force=args.force, report=args.report)
+    except ValueError as error:
+        parser.exit(1, f"{error}\n")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ SIZE_MAP = "viridis"
 
 
 def pair_size(record) -> float:
-    """N of a pair: the geometric mean of the two models' parameter counts."""
-    return float(np.sqrt(record.size_a * record.size_b))
+    """N of a pair as the analysis figures draw it: its parameters (`PairSizes.pair_size`)."""
+    return record.pair_size("params")
 
 
 def by_family(records, null: str = "none") -> dict[str, list]:

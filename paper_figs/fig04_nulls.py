@@ -14,7 +14,7 @@ import functools
 import numpy as np
 from matplotlib.ticker import ScalarFormatter
 
-from bridge.compare import group_by_size, mean_counts
+from bridge.points import group_by_size, mean_counts
 from empirics.records.match import MatchRecord
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import MissingRecords, Need

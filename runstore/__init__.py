@@ -20,6 +20,7 @@ from runstore.runs import (
     find_records,
     made_with,
     record_exists,
+    reusable,
     reuse_or_build,
     run_dir,
 )
@@ -27,6 +28,6 @@ from runstore.runs import (
 __all__ = [
     "RECORD_FILE", "Record", "RecordError", "atomic_write_bytes", "atomic_write_text",
     "config_hash", "find_records", "from_json_ready", "git_revision", "made_with",
-    "package_version", "read_header", "record_exists", "reuse_or_build", "run_dir",
+    "package_version", "read_header", "record_exists", "reusable", "reuse_or_build", "run_dir",
     "to_json_ready",
 ]

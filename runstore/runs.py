@@ -61,18 +61,27 @@ def made_with(directory: str | Path, config: dict) -> bool:
     return config_hash(read_header(directory)["config"]) == config_hash(config)
 
 
+def reusable(directory: str | Path, *, force: bool = False, config: dict | None = None) -> bool:
+    """Whether the record in `directory` is to be reused: it exists (made with `config`,
+    when given) and `force` is not set."""
+    if force:
+        return False
+    return made_with(directory, config) if config is not None else record_exists(directory)
+
+
 def reuse_or_build(directory: str | Path, cls: type[R], build: Callable[[], R | None], *,
-                   force: bool = False, config: dict | None = None) -> tuple[R | None, bool]:
+                   force: bool = False, config: dict | None = None, load: bool = True
+                   ) -> tuple[R | None, bool]:
     """The record of `cls` saved in `directory`, or a new one from `build()` saved there.
 
     The saved record is reused unless `force`, or, when `config` is given, unless it was made
-    with another config. `build` may return None (a process that does not write, such as a
-    non-zero rank); nothing is saved then. Returns (record, reused).
+    with another config; with `load=False` a reused record is not read (None is returned in
+    its place). `build` may return None (a process that does not write, such as a non-zero
+    rank); nothing is saved then. Returns (record, reused).
     """
-    reusable = made_with(directory, config) if config is not None else record_exists(directory)
-    if reusable and not force:
+    if reusable(directory, force=force, config=config):
         log.info("reusing %s (pass --force to recompute)", directory)
-        return cls.load(directory), True
+        return (cls.load(directory) if load else None), True
     record = build()
     if record is not None:
         record.save(directory)

@@ -1,46 +1,181 @@
-"""Import direction: paper_figs -> bridge -> empirics -> theory (docs/design.md).
+"""The import rules of docs/design.md ("Layers"), read from the source with `ast`.
 
-A module may import only packages to its right; bridge and paper_figs must read records
-without torch.
+Every module's dependencies are its import statements (at any depth, so a function-level
+import counts), the package modules it names in string constants ("empirics.x",
+"empirics.x:function") and the modules given to `importlib.import_module`. Rules:
+
+- stages: paper_figs -> bridge -> empirics -> theory -> runstore; a library module imports
+  only its own stage or those to its right;
+- commands (`COMMANDS`, the `python -m` shells) may import any library module; no module
+  imports a command;
+- inside empirics: the engine imports neither models nor capture; models import nothing
+  else of empirics; records and the report import only records;
+- no cycle among the modules;
+- runstore, empirics' records, the report, bridge and paper_figs import without torch.
 """
 
+from __future__ import annotations
+
 import ast
+import re
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["paper_figs", "bridge", "empirics", "theory"]
-TORCH_FREE = {"paper_figs", "bridge"}
+STAGES = ("runstore", "theory", "empirics", "bridge", "paper_figs")
+COMMANDS = {"theory.simulate", "empirics.match", "empirics.analyze", "empirics.anchors",
+            "empirics.sweep", "empirics.toy", "empirics.report.__main__", "bridge.compare",
+            "paper_figs.__main__"}
+TORCH_FREE = ("runstore", "empirics.records", "empirics.report", "bridge", "paper_figs")
+NAMED = re.compile(r"^((?:%s)(?:\.\w+)*)(?::\w+)?$" % "|".join(STAGES))
 
 
-def imported_packages(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for stage in STAGES for p in sorted((ROOT / stage).rglob("*.py"))}
+
+
+def resolve(name: str) -> str | None:
+    """The package module `name` is, or is inside (`a.b.function` -> `a.b`)."""
+    while name and name not in modules():
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _absolute(node: ast.ImportFrom, here: str) -> str:
+    if not node.level:
+        return node.module or ""
+    package = here if modules()[here].name == "__init__.py" else here.rpartition(".")[0]
+    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _logger_names(tree: ast.AST) -> set[int]:
+    """ids of the string constants that name a logger (`getLogger("empirics.match")`)."""
+    return {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "getLogger"
+            and node.args}
+
+
+@cache
+def dependencies(name: str, *, named: bool = True) -> frozenset[str]:
+    """The package modules `name` imports and, with `named`, names in strings (itself and
+    its parent packages excluded; logger names are not dependencies)."""
+    tree = ast.parse(modules()[name].read_text())
+    found, loggers = set(), _logger_names(tree)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, name)
+            found |= {f"{base}.{alias.name}" for alias in node.names} | {base}
+        elif (named and isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in loggers):
+            match = NAMED.match(node.value.strip())
+            if match:
+                found.add(match.group(1))
+    resolved = {resolve(n) for n in found}
+    return frozenset(d for d in resolved if d and d != name and not name.startswith(d + "."))
 
 
-@pytest.mark.parametrize("package", ORDER)
-def test_packages_import_only_to_their_right(package):
-    forbidden = set(ORDER[: ORDER.index(package)])
-    if package in TORCH_FREE:
-        forbidden |= {"torch"}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        bad = imported_packages(path) & forbidden
-        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+def stage(name: str) -> str:
+    return name.split(".")[0]
 
 
-def test_records_and_closed_forms_load_without_torch():
-    import subprocess
-    import sys
+def area(name: str) -> str:
+    """empirics' subpackage of a module ("models", "engine", ...), or its own name."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 2 else name
 
-    code = (
-        "import sys; import runstore, theory.allocation, theory.sweep;"
-        "assert 'torch' not in sys.modules, 'torch was imported'"
-    )
+
+def test_the_rules_see_named_modules_and_function_level_imports():
+    assert "empirics.pipeline.toy" in dependencies("theory.simulate")  # inside a function
+    assert "empirics.engine.matching" in dependencies("empirics.pipeline.match")
+    assert resolve("empirics.records.match.MatchRecord") == "empirics.records.match"
+    assert NAMED.match("empirics.pipeline.toy:run_toy_sweep").group(1) == "empirics.pipeline.toy"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_a_library_module_imports_only_its_stage_and_those_below(name):
+    if name in COMMANDS:
+        return
+    allowed = set(STAGES[: STAGES.index(stage(name)) + 1])
+    bad = sorted(d for d in dependencies(name) if stage(d) not in allowed)
+    assert not bad, f"{name} imports {bad}"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_imports_a_command(name):
+    """A command may run another in a subprocess (by its name); nothing imports one."""
+    bad = sorted(dependencies(name, named=name not in COMMANDS) & COMMANDS)
+    assert not bad, f"{name} imports the command(s) {bad}"
+
+
+RULES = {  # empirics subpackage -> subpackages of empirics it may not import
+    "engine": {"models", "capture", "analysis", "report", "pipeline"},
+    "models": {"capture", "engine", "analysis", "records", "report", "pipeline"},
+    "records": {"models", "capture", "engine", "analysis", "report", "pipeline"},
+    "report": {"models", "capture", "engine", "analysis", "pipeline"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in modules() if area(n) in RULES
+                                        and n.startswith("empirics.")))
+def test_empirics_subpackages_keep_their_rooms(name):
+    forbidden = RULES[area(name)]
+    bad = sorted(d for d in dependencies(name)
+                 if d.startswith("empirics.") and area(d) in forbidden)
+    assert not bad, f"{name} ({area(name)}) imports {bad}"
+
+
+def test_there_is_no_import_cycle():
+    state, cycles = {}, []
+
+    def visit(name, path):
+        state[name] = "open"
+        for dep in sorted(dependencies(name)):
+            if state.get(dep) == "open":
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, path + [dep])
+        state[name] = "done"
+
+    for name in sorted(modules()):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+#: Makes `import torch` fail in a subprocess (without a None entry in sys.modules, which
+#: libraries that probe sys.modules for torch would trip over).
+BLOCK_TORCH = """import importlib, importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked")
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_records_report_bridge_and_figures_import_without_torch():
+    names = sorted(n for n in modules() if n.startswith(TORCH_FREE) and not n.endswith("__main__"))
+    code = (BLOCK_TORCH + f"for name in {names!r}:\n    importlib.import_module(name)\n"
+            "assert 'torch' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(names) > 30
+
+
+def test_the_allocation_model_loads_without_torch():
+    code = BLOCK_TORCH + "import runstore, theory.allocation, theory.sweep, theory.symbolic\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]

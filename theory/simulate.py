@@ -6,39 +6,33 @@ a run directory derived from the whole config. An existing record is reused unle
 
 Unless --no-train, it then runs the toy sweep: toy superposition nets with the same beta are
 trained at --widths x --seeds (theory.toy_model) and measured with the matching engine
-(rho* = --tau, notes section 3.4), and R(N) measured is printed next to R(N) predicted by the
+(rho* = --tau, docs/theory.md), and R(N) measured is printed next to R(N) predicted by the
 allocation model at the same widths (with n_features = --features), plus a Figure-27-style
-plot. The measurement belongs to `empirics` (the import direction forbids theory to import
-it), so `main` takes it as the argument `measure_toy`; called from the command line, the
-shell looks it up by name (`TOY_MEASUREMENT`) at run time. The science in theory/ never
-calls empirics, and the measurement never sees the prediction.
+plot. The measurement belongs to `empirics` (`empirics.pipeline.toy`); this command, like
+every command, may use any stage, while no library module of theory/ imports empirics and
+the measurement never sees the prediction. `python -m empirics.toy` runs the toy part alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import logging
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from runstore import record_exists, run_dir
+from runstore import reuse_or_build, run_dir
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run, plot_toy_sweep
-from theory.sweep import TheoryRun, build_theory_run, loglog_slope, width_grid
-from theory.toy_model import ToyConfig
+from theory.runtime import resolve_device
+from theory.sweep import TheoryRun, build_theory_run, width_grid
+from theory.toy_config import ToyConfig
+from theory.toy_flags import add_toy_flags, toy_config_from_flags
 
 log = logging.getLogger("theory.simulate")
-
-#: "module:function" measuring the toy family: f(ToyConfig, *, rho_star, out, force, device,
-#: progress) -> (record, directory), the record exposing what `format_toy_table` reads.
-TOY_MEASUREMENT = "empirics.pipeline.toy:run_toy_sweep"
 
 COLUMNS = (
     ("N", "n_neurons", "{:>12.0f}"),
@@ -81,32 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
     toy = parser.add_argument_group("toy sweep (trained toy superposition nets)")
     toy.add_argument("--no-train", action="store_true", help="skip the toy sweep")
-    toy.add_argument("--widths", type=_int_list, default=ToyConfig.widths,
-                     help="comma-separated hidden widths (default %(default)s)")
-    toy.add_argument("--seeds", type=int, default=len(ToyConfig.seeds),
-                     help="seeds per width (>= 2; every pair is matched)")
-    toy.add_argument("--steps", type=int, default=ToyConfig.steps, help="Adam steps")
-    toy.add_argument("--features", type=int, default=ToyConfig.n_features,
-                     help="input features n")
-    toy.add_argument("--p", type=float, default=ToyConfig.p, help="feature probability")
-    toy.add_argument("--batch", type=int, default=ToyConfig.batch, help="samples per step")
-    toy.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    add_toy_flags(toy)
     return parser
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
-
-
-def toy_config_from_args(args: argparse.Namespace) -> ToyConfig:
-    if args.seeds < 2:
-        raise ValueError(f"--seeds must be at least 2 (a pair to match), got {args.seeds}")
-    return ToyConfig(n_features=args.features, p=args.p, beta=args.beta, widths=args.widths,
-                     seeds=tuple(range(args.seeds)), steps=args.steps, batch=args.batch,
-                     warmup=min(ToyConfig.warmup, args.steps // 10))
 
 
 def params_from_args(args: argparse.Namespace) -> AllocationParams:
@@ -155,12 +125,8 @@ def format_summary(run: TheoryRun) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, *, measure_toy=None) -> Path:
-    """Run the command; return the allocation run's directory. Bad input exits with status 2.
-
-    `measure_toy` measures the toy family (signature of `TOY_MEASUREMENT`); by default the
-    one named there.
-    """
+def main(argv: list[str] | None = None) -> Path:
+    """Run the command; return the allocation run's directory. Bad input exits with status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -168,7 +134,7 @@ def main(argv: list[str] | None = None, *, measure_toy=None) -> Path:
     try:
         params = params_from_args(args)
         widths = widths_from_args(args)
-        toy_config = None if args.no_train else toy_config_from_args(args)
+        toy_config = None if args.no_train else toy_config_from_flags(args, beta=args.beta)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     config = {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed}
@@ -182,19 +148,19 @@ def main(argv: list[str] | None = None, *, measure_toy=None) -> Path:
         print("figure: " + ", ".join(str(p) for p in paths))
     print(f"record: {directory}")
     if toy_config is not None:
-        run_toy(params, toy_config, args, measure_toy or _lookup(TOY_MEASUREMENT))
+        run_toy(params, toy_config, args)
     return directory
 
 
-def run_toy(params: AllocationParams, config: ToyConfig, args, measure_toy) -> Path:
-    """Measure the toy family, predict R(N) at its widths, print both and plot them."""
-    device = _resolve_device(args.device)
-    sweep, directory = measure_toy(config, rho_star=args.tau, out=args.out, force=args.force,
-                                   device=device, progress=sys.stderr.isatty())
-    toy_params = dataclasses.replace(params, n_features=float(config.n_features))
-    predicted = build_theory_run(toy_params, np.array(config.widths, dtype=np.float64),
-                                 seed=args.seed)
-    predicted.save(directory / "prediction")
+def run_toy(params: AllocationParams, config: ToyConfig, args: argparse.Namespace) -> Path:
+    """Train and measure the toy family (`empirics.pipeline.toy`), print it next to the
+    allocation model at its widths and plot both."""
+    # The measurement needs the matching engine, one stage up; a command may use any stage.
+    from empirics.pipeline.toy import format_toy_table, measure_and_predict
+
+    sweep, predicted, directory = measure_and_predict(
+        params, config, rho_star=args.tau, out=args.out, force=args.force,
+        device=resolve_device(args.device), progress=sys.stderr.isatty(), seed=args.seed)
     print(format_toy_table(sweep, predicted))
     if not args.no_plot:
         paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
@@ -203,62 +169,9 @@ def run_toy(params: AllocationParams, config: ToyConfig, args, measure_toy) -> P
     return directory
 
 
-TOY_COLUMNS = (
-    ("N", "{:>6.0f}"), ("R_neur", "{:>7.2f}"), ("range", "{:>9}"), ("R_feat", "{:>7.2f}"),
-    ("R_pred", "{:>7.0f}"), ("s_Ros", "{:>7.3f}"), ("s_non", "{:>7.3f}"), ("null", "{:>6.2f}"),
-    ("perm", "{:>6.2f}"), ("loss", "{:>9.2e}"),
-)
-
-
-def format_toy_table(sweep, predicted: TheoryRun) -> str:
-    """R(N) measured (mean and range over seed pairs) next to R(N) predicted, isolation of
-    Rosetta and non-Rosetta neurons, the untrained-pair null, and both fitted exponents."""
-    counts = sweep.per_pair["rosetta_neurons"]
-    columns = [sweep.widths, sweep.mean("rosetta_neurons"),
-               [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(counts.min(0), counts.max(0))],
-               sweep.mean("rosetta_features"), predicted.sweep["rosetta_count"],
-               sweep.mean("isolation_rosetta"), sweep.mean("isolation_nonrosetta"),
-               sweep.mean("null_neurons"), sweep.mean("permuted_neurons"),
-               sweep.final_loss.mean(0)]
-    rows = [" ".join(f"{name:>{len(fmt.format(0))}}" for name, fmt in TOY_COLUMNS)]
-    for i in range(len(sweep.widths)):
-        rows.append(" ".join(fmt.format(col[i]) for (_, fmt), col in zip(TOY_COLUMNS, columns)))
-    positive = predicted.sweep["rosetta_count"] > 0
-    slope = (loglog_slope(sweep.widths[positive], predicted.sweep["rosetta_count"][positive])
-             if positive.sum() >= 2 else float("nan"))
-    level = f"{100 * sweep.level:g}%"
-    rows += [
-        f"toy nets: rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed pairs; "
-        f"exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
-        f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs)",
-        f"allocation model at the same widths: fitted {slope:.3f}, derived "
-        f"{predicted.derived_exponent:.4f} ({predicted.derived_exponent_expr})",
-    ]
-    return "\n".join(rows)
-
-
-def _interval(values) -> str:
-    estimate, low, high = values
-    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def _lookup(target: str):
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _resolve_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _load_or_solve(params, widths, args, directory: Path) -> TheoryRun:
-    if record_exists(directory) and not args.force:
-        log.info("reusing the record in %s (pass --force to recompute)", directory)
-        return TheoryRun.load(directory)
-    run = build_theory_run(params, widths, seed=args.seed, progress=sys.stderr.isatty())
-    run.save(directory)
+    run, _ = reuse_or_build(directory, TheoryRun, lambda: build_theory_run(
+        params, widths, seed=args.seed, progress=sys.stderr.isatty()), force=args.force)
     return run
 
 

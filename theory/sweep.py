@@ -13,6 +13,7 @@ from runstore import Record
 from theory import symbolic
 from theory.allocation import solve_allocation
 from theory.params import AllocationParams
+from theory.slopes import log_log_slope
 
 #: Per-width quantities stored in a TheoryRun (attributes of `Allocation`).
 SWEEP_FIELDS = (
@@ -58,11 +59,6 @@ def sweep_allocation(
     }
 
 
-def loglog_slope(x, y) -> float:
-    """Ordinary least-squares slope of log y against log x."""
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
 def staircase_bound(widths, counts) -> float:
     """Largest OLS slope error that rounding counts down to integers can cause.
 
@@ -90,7 +86,7 @@ def fit_exponent(
     keep = (counts >= min_count) & (np.asarray(multipliers) == 0)
     if keep.sum() < 2:
         return float("nan"), float("nan"), int(keep.sum())
-    slope = loglog_slope(widths[keep], counts[keep])
+    slope = log_log_slope(widths[keep], counts[keep])
     return slope, staircase_bound(widths[keep], counts[keep]), int(keep.sum())
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from theory.toy_model import ToyConfig
+from theory.toy_config import ToyConfig
 
 
 @dataclass(frozen=True)

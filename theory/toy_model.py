@@ -27,104 +27,18 @@ with the standard scale the pilot failed to train at N >= 16.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from theory.toy_config import ToyConfig
 from theory.toy_data import (
     ActiveFeatures,
     instance_generator,
     sample_batch,
 )
-from theory.validation import check_real
-
-
-@dataclass(frozen=True)
-class ToyConfig:
-    """One sweep of toy nets: features, data, widths x seeds and the optimiser.
-
-    Parameters
-    ----------
-    n_features : number of input features n (should exceed the largest width).
-    p : probability that a feature is active in a sample (p n active on average).
-    beta : importance exponent, I_r = r^-beta (> 0; the theory needs > 1).
-    widths : hidden widths N (distinct positive integers).
-    seeds : seed ids; every width is trained once per seed.
-    steps, batch : optimiser steps and fresh samples per step.
-    lr, warmup, final_lr : peak Adam learning rate, linear warm-up steps, and the cosine
-        decay's end as a fraction of lr.
-    init_scale : initial weights are init_scale * N(0, 1/fan_in) (fan_in of W1 is p n).
-    n_eval : samples of the shared evaluation set (about n_eval p firings per feature).
-    """
-
-    n_features: int = 512
-    p: float = 0.02
-    beta: float = 1.5
-    widths: tuple[int, ...] = (8, 16, 32, 64, 128)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 1500
-    batch: int = 256
-    lr: float = 3e-3
-    warmup: int = 200
-    final_lr: float = 0.05
-    init_scale: float = 0.05
-    n_eval: int = 8192
-    log_every: int = 50
-
-    def __post_init__(self) -> None:
-        for name in ("n_features", "steps", "batch", "n_eval", "log_every"):
-            _check_count(name, getattr(self, name))
-        _check_count("warmup", self.warmup, low=0)
-        check_real("p", self.p, low=0.0, high=1.0, low_open=True)
-        check_real("beta", self.beta, low=0.0, low_open=True)
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        check_real("final_lr", self.final_lr, low=0.0, high=1.0)
-        check_real("init_scale", self.init_scale, low=0.0, low_open=True)
-        object.__setattr__(self, "widths", _check_ids("widths", self.widths, low=1))
-        object.__setattr__(self, "seeds", _check_ids("seeds", self.seeds, low=0))
-        if self.warmup >= self.steps:
-            raise ValueError(f"warmup ({self.warmup}) must be shorter than steps ({self.steps})")
-
-    @property
-    def n_hidden(self) -> int:
-        """Hidden units of one seed over all widths (the concatenated hidden axis)."""
-        return sum(self.widths)
-
-    def hidden_slice(self, width: int) -> slice:
-        """The slice of the concatenated hidden axis that belongs to `width`."""
-        index = self.widths.index(width)
-        start = sum(self.widths[:index])
-        return slice(start, start + width)
-
-    def to_config(self) -> dict:
-        config = asdict(self)
-        config["widths"], config["seeds"] = list(self.widths), list(self.seeds)
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> ToyConfig:
-        config = dict(config)
-        config["widths"], config["seeds"] = tuple(config["widths"]), tuple(config["seeds"])
-        return cls(**config)
-
-
-def _check_count(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _check_ids(name: str, values, low: int) -> tuple[int, ...]:
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for value in values:
-        _check_count(name, value, low=low)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must be distinct, got {list(values)}")
-    return values
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
+from empirics.records.neurons import global_units, layer_units
 
 
 def _oriented(record: MatchRecord, anchor: str):
@@ -35,8 +36,7 @@ def _oriented(record: MatchRecord, anchor: str):
     else:
         raise ValueError(f"the match of {record.model_a} x {record.model_b} does not involve "
                          f"the anchor {anchor}")
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    index = offsets[p[f"layer_{side}"]] + p[f"unit_{side}"]
+    index = global_units(p[f"layer_{side}"], p[f"unit_{side}"], sizes)
     return (index, p[f"layer_{other}"], p[f"unit_{other}"], p["r"], name, list(sizes),
             list(other_sizes))
 
@@ -80,10 +80,8 @@ def find_anchors(records: Sequence[MatchRecord], anchor: str, *,
     matched = np.stack([b["count"] > 0 for b in best], axis=1)  # (n, m)
     hits = matched.sum(axis=1)
     chosen = np.flatnonzero(hits == len(records))
-    bounds = np.cumsum(sizes)
-    layer = np.searchsorted(bounds, chosen, side="right")
-    units = {"layer": layer.astype(np.int64),
-             "unit": (chosen - np.concatenate([[0], bounds[:-1]])[layer]).astype(np.int64),
+    layer, unit = layer_units(chosen, sizes)
+    units = {"layer": layer.astype(np.int64), "unit": unit.astype(np.int64),
              "partner_layer": np.stack([b["layer"][chosen] for b in best], axis=1),
              "partner_unit": np.stack([b["unit"][chosen] for b in best], axis=1),
              "r": np.stack([b["r"][chosen] for b in best], axis=1),

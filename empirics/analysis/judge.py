@@ -18,8 +18,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from empirics.engine.matching import layer_units
 from empirics.records.examples import ExamplesRecord
+from empirics.records.neurons import layer_units
 
 MARK = ("[[", "]]")
 

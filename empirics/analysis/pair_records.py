@@ -33,20 +33,15 @@ from empirics.records.analysis import (
 )
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
+from empirics.records.neurons import global_units, neuron_layers
 
 SIDES = ("a", "b")
-
-
-def neuron_layers(layer_sizes: Sequence[int]) -> np.ndarray:
-    """(neurons,) layer index of every global neuron index."""
-    return np.repeat(np.arange(len(layer_sizes)), layer_sizes)
 
 
 def rosetta_mask(match: MatchRecord, side: str) -> np.ndarray:
     """(neurons,) bool: the side's neurons that belong to a mutual pair."""
     sizes = getattr(match, f"layer_sizes_{side}")
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    index = offsets[match.pairs[f"layer_{side}"]] + match.pairs[f"unit_{side}"]
+    index = global_units(match.pairs[f"layer_{side}"], match.pairs[f"unit_{side}"], sizes)
     mask = np.zeros(int(sum(sizes)), dtype=bool)
     mask[index] = True
     return mask

@@ -266,13 +266,3 @@ def candidate_graph(rows: TopK, cols: TopK) -> tuple[np.ndarray, np.ndarray, np.
     m = int(b.max()) + 1 if len(b) else 1
     _, first = np.unique(a.astype(np.int64) * m + b, return_index=True)
     return a[first], b[first], r[first]
-
-
-def layer_units(index: np.ndarray, layer_sizes) -> tuple[np.ndarray, np.ndarray]:
-    """Map global neuron indices to (layer, unit) given each layer's width."""
-    bounds = np.cumsum(layer_sizes)
-    if len(index) and (index.min() < 0 or index.max() >= bounds[-1]):
-        raise ValueError(f"neuron index out of range for layers of sizes {list(layer_sizes)}")
-    layer = np.searchsorted(bounds, index, side="right")
-    start = np.concatenate([[0], bounds[:-1]])
-    return layer, index - start[layer]

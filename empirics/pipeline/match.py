@@ -5,6 +5,7 @@ activation statistics) in a run directory derived from the whole configuration.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -19,43 +20,102 @@ from empirics.capture.stimuli import (
     load_text_files,
     synthetic_images,
 )
-from empirics.engine.distributed import (
-    SINGLE,
-    Ranks,
-    shard_inputs,
-)
+from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.models.load import load_model
 from empirics.models.registry import ModelSpec, get_spec, matched_pairs
+from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
-from runstore import record_exists, run_dir
+from empirics.report.build import write_report
+from runstore import reuse_or_build, run_dir
+from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
 
-
 #: The cross-family pairs at matched scale that `--all` runs, per kind.
 FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}
-
-
 KINDS = {"language": "text", "vision": "vision"}
-
-
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def pairs_for(args) -> list[tuple[ModelSpec, ModelSpec]]:
-    if args.pair:
-        return [(get_spec(args.pair[0]), get_spec(args.pair[1]))]
-    return list(matched_pairs(*FAMILY_PAIRS[args.family]))
+@dataclasses.dataclass(frozen=True)
+class MatchSettings:
+    """Everything `python -m empirics.match` does for a real family: the pairs (registry
+    names; None: every matched-scale pair of the family), local checkpoints of A and B, the
+    inputs, the options that go into each record, where records go and where models run,
+    how processes under torchrun share a pair (`split`), and whether to write the browser."""
+
+    family: str
+    pair: tuple | None = None
+    paths: tuple = (None, None)
+    inputs: InputChoice = InputChoice()
+    options: MatchOptions = MatchOptions()
+    out: Path = Path("runs")
+    placement: Placement = Placement()
+    split: str = "data"
+    force: bool = False
+    report: bool = False
+
+
+def pairs_for(family: str, pair: tuple | None = None) -> list[tuple[ModelSpec, ModelSpec]]:
+    """The specs of `pair` (two registry names), or every matched-scale pair of `family`;
+    a model of another kind than the family's is refused by name."""
+    if pair:
+        specs = [(get_spec(pair[0]), get_spec(pair[1]))]
+    else:
+        specs = list(matched_pairs(*FAMILY_PAIRS[family]))
+    for spec in {spec for both in specs for spec in both}:
+        if spec.kind != KINDS[family]:
+            raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
+    return specs
+
+
+def inputs_for(family: str, choice: InputChoice) -> list:
+    """The inputs of a family's pairs (documents or images)."""
+    if family == "language":
+        documents = load_text_files(choice.text) if choice.text else default_corpus()
+        return documents[: choice.docs] if choice.docs else documents
+    if choice.image_dir:
+        return load_image_folder(choice.image_dir)
+    return synthetic_images(choice.images)
+
+
+def run_match(settings: MatchSettings) -> list[Path]:
+    """Match every pair of `settings`; return the record directories in order.
+
+    Under torchrun the processes share each pair (`settings.split`); rank 0 writes. A
+    missing model raises `MissingModelError` naming what is missing and how to supply it.
+    """
+    pairs = pairs_for(settings.family, settings.pair)
+    ranks, device = launched_ranks(resolve_device(settings.placement.device),
+                                   split=settings.split)
+    inputs = inputs_for(settings.family, settings.inputs)
+    written = []
+    try:
+        for spec_a, spec_b in pairs:
+            log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
+                     settings.options.init, len(inputs))
+            written.append(match_pair(
+                spec_a, spec_b, family=settings.family, inputs=inputs,
+                options=settings.options, out=settings.out, device=device,
+                paths=settings.paths, force=settings.force, placement=settings.placement,
+                ranks=ranks))
+            log.info("record: %s", written[-1])
+            if settings.report and ranks.writer:
+                log.info("report: %s", write_report(written[-1]))
+        ranks.barrier()  # every rank leaves the group together, after rank 0 has written
+    finally:
+        stop_group()
+    return written
 
 
 def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
-                options: dict) -> dict:
+                options: MatchOptions) -> dict:
     """The configuration that names a pair's run directory (and goes into its record)."""
     return {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
-            "inputs": [item.id for item in inputs], **options}
+            "inputs": [item.id for item in inputs], **options.to_config()}
 
 
 def pair_directory(out: Path, config: dict) -> Path:
@@ -63,45 +123,54 @@ def pair_directory(out: Path, config: dict) -> Path:
 
 
 def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
-               options: dict, out: Path, device: torch.device, paths=(None, None),
-               force: bool = False, placement: dict | None = None,
+               options: MatchOptions, out: Path, device: torch.device,
+               paths=(None, None), force: bool = False, placement: Placement = Placement(),
                ranks: Ranks = SINGLE) -> Path:
     """Load, capture, match and save one pair; return the record's directory.
 
-    `options` holds init, null, seed, dtype (name), batch, tokens, k, candidates, groups,
-    min_correlation, cache_dir and download; it goes into the record's config whole.
-    `placement` ({"device_map": ..., "max_memory": ...}) spreads large models over devices;
-    with `ranks` several processes share the run (empirics.distributed; rank 0 writes).
+    `options` goes into the record's config whole; `device` is where activations and the
+    engine run, and `placement` may spread large models over devices; with `ranks` several
+    processes share the run (empirics.engine.distributed; rank 0 writes).
     """
     config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options)
     directory = pair_directory(out, config)
-    if record_exists(directory) and not force:
-        log.info("reusing %s", directory)
-        return directory
-    dtype = DTYPES[options["dtype"]]
-    models = [load_model(spec, path=path, init=options["init"], dtype=dtype, device=device,
-                         download=options["download"], cache_dir=options["cache_dir"],
-                         seed=options["seed"] + side, **(placement or {}))
+    reuse_or_build(directory, MatchRecord,
+                   lambda: _match_and_save(spec_a, spec_b, family=family, inputs=inputs,
+                                           options=options, config=config, directory=directory,
+                                           device=device, paths=paths, placement=placement,
+                                           ranks=ranks),
+                   force=force, load=False)
+    return directory
+
+
+def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, directory, device,
+                    paths, placement, ranks) -> MatchRecord | None:
+    """The pair's MatchRecord (its examples and statistics saved beside it), or None on a
+    rank that does not write."""
+    dtype = DTYPES[options.dtype]
+    models = [load_model(spec, path=path, init=options.init, dtype=dtype, device=device,
+                         download=options.download, cache_dir=options.cache_dir,
+                         seed=options.seed + side, **placement.loader_options())
               for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
     pair, source = _stream(models, family, inputs, options, device, directory, ranks)
-    if options["null"] == "permuted":
-        source = permute_tokens(source, seed=options["seed"], ranks=ranks)
-    examples = options.get("examples") and not ranks.shards_data
+    if options.null == "permuted":
+        source = permute_tokens(source, seed=options.seed, ranks=ranks)
+    examples = options.examples and not ranks.shards_data
     if examples:
         source, examples = collect_examples(source, sum(pair.layer_sizes_a),
-                                            sum(pair.layer_sizes_b), options["examples"],
+                                            sum(pair.layer_sizes_b), options.examples,
                                             grid=image_grid(pair))
     stats = not ranks.shards_data
     if stats:
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
-    found = match_neurons(source, k=options["k"], candidates=options["candidates"],
-                          groups=options["groups"], min_correlation=options["min_correlation"],
+    found = match_neurons(source, k=options.k, candidates=options.candidates,
+                          groups=options.groups, min_correlation=options.min_correlation,
                           device=device, dtype=dtype, checkpoint=directory / "state",
                           progress=ranks.writer, ranks=ranks)
     if not ranks.writer:
-        return directory
-    null = "untrained" if options["init"] == "random" else options["null"]
+        return None
+    null = "untrained" if options.init == "random" else options.null
     record = MatchRecord.from_matches(
         found, config=config | {"capture": pair.manifest}, family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=spec_a.n_params,
@@ -109,14 +178,13 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         layer_sizes_b=pair.layer_sizes_b, null=null)
     if examples:
         pair_examples_record(examples(), pair, spec_a.name, spec_b.name,
-                        inputs).save(directory / "examples")
+                             inputs).save(directory / "examples")
     if stats:
         stats_a, stats_b = (side.result() for side in stats())
         ActivationStatsRecord(config={"capture": pair.manifest}, model_a=spec_a.name,
                               model_b=spec_b.name, stats_a=stats_a,
                               stats_b=stats_b).save(directory / STATS_DIR)
-    record.save(directory)
-    return directory
+    return record
 
 
 def _stream(models, family, inputs, options, device, directory, ranks):
@@ -125,30 +193,23 @@ def _stream(models, family, inputs, options, device, directory, ranks):
     A data split's rank captures only its own batches (`shard_inputs`); the whole inputs are
     only tokenized or preprocessed for the manifest. Each rank caches in its own folder.
     """
-    cache = directory / "activations" if options.get("cache_activations") else None
+    cache = directory / "activations" if options.cache_activations else None
     if cache is not None and ranks.world > 1:
         cache = cache / f"rank-{ranks.rank}-of-{ranks.world}"
     if not ranks.shards_data:
         pair = _capture(models, family, inputs, options, device, cache)
         return pair, pair.source
-    if options.get("examples"):
+    if options.examples:
         log.warning("examples are not gathered when ranks share the batches")
-    shard = shard_inputs(inputs, options["batch"], ranks)
+    shard = shard_inputs(inputs, options.batch, ranks)
     return (_capture(models, family, inputs, options, device, None),
             _capture(models, family, shard, options, device, cache).source)
 
 
 def _capture(models, family, inputs, options, device, cache):
     if family == "language":
-        return text_pair_source(*models, inputs, docs_per_batch=options["batch"],
-                                max_tokens=options["tokens"], out_device=device,
+        return text_pair_source(*models, inputs, docs_per_batch=options.batch,
+                                max_tokens=options.tokens, out_device=device,
                                 cache_dir=cache, progress=True)
-    return image_pair_source(*models, inputs, images_per_batch=options["batch"],
+    return image_pair_source(*models, inputs, images_per_batch=options.batch,
                              out_device=device, cache_dir=cache, progress=True)
-
-
-def inputs_for(args) -> list:
-    if args.family == "language":
-        documents = load_text_files(args.text) if args.text else default_corpus()
-        return documents[: args.docs] if args.docs else documents
-    return load_image_folder(args.image_dir) if args.image_dir else synthetic_images(args.images)

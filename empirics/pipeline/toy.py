@@ -30,18 +30,16 @@ from empirics.engine.nulls import permute_tokens
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
-from runstore import record_exists, run_dir
+from runstore import reuse_or_build, run_dir
+from theory.params import AllocationParams
+from theory.slopes import positive_log_log_slopes
+from theory.sweep import TheoryRun, build_theory_run
+from theory.toy_config import ToyConfig
 from theory.toy_data import (
     instance_generator,
     sample_eval_set,
 )
-from theory.toy_model import (
-    ToyConfig,
-    hidden_activations,
-    init_toy_nets,
-    neuron_isolation,
-    train_toy_nets,
-)
+from theory.toy_model import hidden_activations, init_toy_nets, neuron_isolation, train_toy_nets
 
 log = logging.getLogger("empirics.pipeline.toy")
 
@@ -160,23 +158,15 @@ def pair_statistics(rosetta: Matches, iso_a, iso_b, dominant_a, dominant_b) -> d
     }
 
 
-def loglog_fit(widths, counts) -> float:
-    """OLS slope of log count on log width over the positive counts (NaN if < 2)."""
-    keep = np.asarray(counts) > 0
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(np.asarray(widths)[keep]), np.log(counts[keep]), 1)[0])
-
-
 def pair_bootstrap(widths, counts, *, rng: np.random.Generator, n_resamples: int = 2000,
                    level: float = 0.95) -> list[float]:
     """[estimate, low, high]: slope of log mean count, percentile interval from resampling
     the seed pairs (rows of `counts`, (P, W)) with replacement within each width."""
     counts = np.asarray(counts, dtype=np.float64)
-    estimate = loglog_fit(widths, counts.mean(axis=0))
+    estimate = float(positive_log_log_slopes(widths, counts.mean(axis=0)))
     index = rng.integers(0, counts.shape[0], size=(n_resamples, *counts.shape))
     means = np.take_along_axis(counts[None], index, axis=1).mean(axis=1)
-    slopes = np.array([loglog_fit(widths, row) for row in means])
+    slopes = positive_log_log_slopes(widths, means)
     slopes = slopes[np.isfinite(slopes)]
     if not len(slopes):
         return [estimate, float("nan"), float("nan")]
@@ -286,10 +276,16 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
     the nulls to matches/<null>-N<width>-s<a>-s<b>."""
     directory = run_dir(out, "empirics", {"toy": config.to_config(), "rho_star": rho_star},
                         label=f"toy-beta{config.beta:g}-rho{rho_star:g}")
-    if record_exists(directory) and not force:
-        log.info("reusing the toy record in %s (pass --force to recompute)", directory)
-        return ToySweep.load(directory), directory
+    sweep, _ = reuse_or_build(
+        directory, ToySweep, lambda: _measure_into(config, directory, rho_star=rho_star,
+                                                   device=device, progress=progress),
+        force=force)
+    return sweep, directory
 
+
+def _measure_into(config: ToyConfig, directory: Path, *, rho_star: float, device,
+                  progress: bool) -> ToySweep:
+    """The toy family's sweep, each pair's records saved under `directory`/matches."""
     eval_x = evaluation_inputs(config, device=device)
     inputs = describe_inputs(eval_x)
 
@@ -302,10 +298,8 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
                         name=net_name(config, width)).save(target / "examples")
         record.save(target)
 
-    sweep = measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
-                               on_match=save, eval_x=eval_x)
-    sweep.save(directory)
-    return sweep, directory
+    return measure_toy_family(config, rho_star=rho_star, device=device, progress=progress,
+                              on_match=save, eval_x=eval_x)
 
 
 def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
@@ -321,13 +315,54 @@ def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
     return ToyConfig(n_features=features.pop(), beta=beta, widths=widths, seeds=tuple(seeds))
 
 
-def main(argv: list[str] | None = None) -> Path:
-    """python -m empirics.pipeline.toy: `python -m theory.simulate` with this module's measurement
-    injected (the same flags), an entry point that keeps the import direction."""
-    from theory.simulate import main as simulate
+def measure_and_predict(params: AllocationParams, config: ToyConfig, *, rho_star: float,
+                        out: str | Path, force: bool = False, device="cpu",
+                        progress: bool = False, seed: int = 0
+                        ) -> tuple[ToySweep, TheoryRun, Path]:
+    """Measure the toy family (`run_toy_sweep`) and solve the allocation model `params` at
+    its widths with its feature count; the prediction is saved beside the sweep
+    (DIR/prediction). The measurement never sees the prediction."""
+    sweep, directory = run_toy_sweep(config, rho_star=rho_star, out=out, force=force,
+                                     device=device, progress=progress)
+    toy_params = dataclasses.replace(params, n_features=float(config.n_features))
+    predicted = build_theory_run(toy_params, np.array(config.widths, dtype=np.float64),
+                                 seed=seed)
+    predicted.save(directory / "prediction")
+    return sweep, predicted, directory
 
-    return simulate(argv, measure_toy=run_toy_sweep)
+
+TOY_COLUMNS = (
+    ("N", "{:>6.0f}"), ("R_neur", "{:>7.2f}"), ("range", "{:>9}"), ("R_feat", "{:>7.2f}"),
+    ("R_pred", "{:>7.0f}"), ("s_Ros", "{:>7.3f}"), ("s_non", "{:>7.3f}"), ("null", "{:>6.2f}"),
+    ("perm", "{:>6.2f}"), ("loss", "{:>9.2e}"),
+)
 
 
-if __name__ == "__main__":
-    main()
+def format_toy_table(sweep, predicted: TheoryRun) -> str:
+    """R(N) measured (mean and range over seed pairs) next to R(N) predicted, isolation of
+    Rosetta and non-Rosetta neurons, the untrained-pair null, and both fitted exponents."""
+    counts = sweep.per_pair["rosetta_neurons"]
+    columns = [sweep.widths, sweep.mean("rosetta_neurons"),
+               [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(counts.min(0), counts.max(0))],
+               sweep.mean("rosetta_features"), predicted.sweep["rosetta_count"],
+               sweep.mean("isolation_rosetta"), sweep.mean("isolation_nonrosetta"),
+               sweep.mean("null_neurons"), sweep.mean("permuted_neurons"),
+               sweep.final_loss.mean(0)]
+    rows = [" ".join(f"{name:>{len(fmt.format(0))}}" for name, fmt in TOY_COLUMNS)]
+    for i in range(len(sweep.widths)):
+        rows.append(" ".join(fmt.format(col[i]) for (_, fmt), col in zip(TOY_COLUMNS, columns)))
+    slope = float(positive_log_log_slopes(sweep.widths, predicted.sweep["rosetta_count"]))
+    level = f"{100 * sweep.level:g}%"
+    rows += [
+        f"toy nets: rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed pairs; "
+        f"exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
+        f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs)",
+        f"allocation model at the same widths: fitted {slope:.3f}, derived "
+        f"{predicted.derived_exponent:.4f} ({predicted.derived_exponent_expr})",
+    ]
+    return "\n".join(rows)
+
+
+def _interval(values) -> str:
+    estimate, low, high = values
+    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"

@@ -14,6 +14,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from empirics.records.match import MatchRecord
+from empirics.records.pair import PairSizes
 from runstore import Record
 
 #: Where each analysis's record lives inside a match run directory (`empirics.report` reads
@@ -39,7 +40,7 @@ class ActivationStatsRecord(Record):
 
 
 @dataclasses.dataclass(frozen=True)
-class PairAnalysis(Record):
+class PairAnalysis(PairSizes, Record):
     """Fields every analysis record shares: which pair, at which sizes."""
 
     family: str

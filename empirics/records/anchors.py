@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from empirics.records.pair import check_size, geometric_mean
 from runstore import Record
 
 
@@ -42,38 +43,29 @@ class AnchorRecord(Record):
     anchors_per_layer: np.ndarray
     units: dict
 
-    # The attributes bridge.compare reads from a MatchRecord: the anchor set counts as one
-    # point whose N is the geometric mean of the anchor's size and the others' (for one other
-    # model it is the pair's N).
+    # A point of a scaling series (empirics.records.pair.ScalingPoint): the anchor set
+    # counts as one point whose N is the geometric mean of the anchor's size and the
+    # others' (for one other model it is the pair's N).
     @property
     def n_rosetta(self) -> int:
         return self.n_anchors
 
     @property
-    def n_neurons_a(self) -> int:
-        return int(sum(self.layer_sizes_anchor))
-
-    @property
-    def n_neurons_b(self) -> float:
-        return _geometric_mean([sum(sizes) for sizes in self.layer_sizes_others])
-
-    @property
-    def size_a(self) -> float:
-        return self.size_anchor
-
-    @property
-    def size_b(self) -> float:
-        return _geometric_mean(self.sizes_others)
-
-    @property
-    def chunks(self) -> dict:
+    def n_chunk_groups(self) -> int:
         """No per-chunk sums: the bridge fits anchor counts without data-level bars."""
-        return {}
+        return 0
+
+    def pair_size(self, size: str = "neurons") -> float:
+        if check_size(size) == "neurons":
+            anchor = sum(self.layer_sizes_anchor)
+            others = [sum(sizes) for sizes in self.layer_sizes_others]
+        else:
+            anchor, others = self.size_anchor, self.sizes_others
+        return geometric_mean([anchor, geometric_mean(others)])
+
+    def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
+        raise ValueError(f"the anchor set of {self.anchor} kept no per-chunk statistics")
 
     @property
     def model_names(self) -> list[str]:
         return [self.anchor, *self.others]
-
-
-def _geometric_mean(values) -> float:
-    return float(np.exp(np.mean(np.log(np.asarray(values, dtype=float)))))

@@ -18,7 +18,7 @@ class ExamplesRecord(Record):
     """Top-activating samples of both models of a matched pair.
 
     `values_*`/`samples_*` are (neurons, k) with neurons in the engine's global order
-    (`empirics.engine.matching.layer_units` maps them to layer and unit); `sample_table` maps each
+    (`empirics.records.neurons` maps them to layer and unit); `sample_table` maps each
     sample index to its input: "input" (index into `inputs`) plus "start"/"end" byte offsets
     (text) or "row"/"col" grid positions (images) or nothing more (toy inputs).
     `inputs` lists the input ids; `texts` the documents' text when the inputs are text, so

@@ -13,11 +13,13 @@ from typing import ClassVar
 import numpy as np
 
 from empirics.records.chunks import ChunkStats, resampled_counts
+from empirics.records.neurons import layer_units
+from empirics.records.pair import PairSizes
 from runstore import Record
 
 
 @dataclasses.dataclass(frozen=True)
-class MatchRecord(Record):
+class MatchRecord(PairSizes, Record):
     """`config` holds everything that produced the record (models, inputs, engine settings).
 
     `size_a`/`size_b` are parameter counts; `n_neurons_*` the matched neurons (all layers).
@@ -57,8 +59,6 @@ class MatchRecord(Record):
                      model_b: str, size_a: float, size_b: float, layer_sizes_a,
                      layer_sizes_b, null: str = "none") -> MatchRecord:
         """Build the record of an `empirics.engine.matching.Matches` result."""
-        from empirics.engine.matching import layer_units
-
         layer_a, unit_a = layer_units(matches.index_a, layer_sizes_a)
         layer_b, unit_b = layer_units(matches.index_b, layer_sizes_b)
         return cls(
@@ -84,6 +84,11 @@ class MatchRecord(Record):
     def rosetta_fraction(self) -> float:
         """R / N with N the smaller model's neuron count (a pair can hold at most that many)."""
         return self.n_rosetta / min(self.n_neurons_a, self.n_neurons_b)
+
+    @property
+    def n_chunk_groups(self) -> int:
+        """Chunk groups whose sums the run kept (0 when none)."""
+        return len(self.chunks["tokens"]) if self.chunks else 0
 
     def chunk_stats(self) -> ChunkStats:
         if not self.chunks:

@@ -25,6 +25,7 @@ import numpy as np
 
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
+from empirics.records.neurons import global_units, layer_units
 from empirics.report.data import model_examples, shared_inputs
 from runstore import RecordError, atomic_write_text, read_header
 
@@ -61,12 +62,6 @@ class Rows:
     units: np.ndarray
     r: np.ndarray
     kind: np.ndarray
-
-
-def global_units(layer: np.ndarray, unit: np.ndarray, layer_sizes) -> np.ndarray:
-    """(layer, unit) -> index in the engine's global order (layers concatenated)."""
-    offsets = np.concatenate([[0], np.cumsum(layer_sizes)[:-1]]).astype(np.int64)
-    return offsets[np.asarray(layer, dtype=np.int64)] + np.asarray(unit, dtype=np.int64)
 
 
 def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
@@ -189,7 +184,7 @@ def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images
                "grid": inputs["grid"]}
     for m, model in enumerate(models):
         units = rows.units[:, m]
-        layer, unit = _layer_units(units, model.layer_sizes)
+        layer, unit = layer_units(units, model.layer_sizes, missing=-1)
         payload["layers"].append(layer.tolist())
         payload["unitsInLayer"].append(unit.tolist())
         payload["r"].append(_floats(rows.r[:, m]))
@@ -201,13 +196,6 @@ def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images
             if name in model.selectivity else [None] * len(rows.kind)
             for m, model in enumerate(models)]
     return payload
-
-
-def _layer_units(units: np.ndarray, layer_sizes) -> tuple[np.ndarray, np.ndarray]:
-    bounds = np.cumsum(layer_sizes)
-    layer = np.searchsorted(bounds, np.maximum(units, 0), side="right")
-    unit = np.maximum(units, 0) - np.concatenate([[0], bounds[:-1]])[layer]
-    return np.where(units >= 0, layer, -1), np.where(units >= 0, unit, -1)
 
 
 def _floats(values: np.ndarray, digits: int = 4) -> list:

@@ -5,7 +5,8 @@ import pytest
 from scipy import stats
 
 from bridge.bootstrap import case_bootstrap, parametric_exponent_ci, replicate_exponent_ci
-from bridge.powerlaw import fit_power_law, log_log_slopes
+from bridge.powerlaw import fit_power_law
+from theory.slopes import log_log_slopes
 
 
 def planted(k=6, alpha=0.6, sigma=0.1, seed=0):

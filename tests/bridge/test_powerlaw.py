@@ -6,11 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from bridge.powerlaw import (
-    fit_power_law,
-    fit_power_law_quasi_poisson,
-    log_log_slopes,
-)
+from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson
 
 FITTERS = [fit_power_law, fit_power_law_quasi_poisson]
 alphas = st.floats(0.05, 1.5)
@@ -79,13 +75,6 @@ def test_ols_fit_matches_scipy_linregress_and_t_interval():
     half = stats.t.ppf(0.95, df=4) * ref.stderr
     assert (fit.low, fit.high) == pytest.approx((ref.slope - half, ref.slope + half), rel=1e-10)
     assert fit.df == 4 and fit.fraction_exponent == pytest.approx(ref.slope - 1)
-
-
-def test_log_log_slopes_broadcast_rows_and_mark_single_size_rows():
-    x = np.log(sizes(5))
-    y = np.stack([0.3 * x, 0.9 * x + 2.0])
-    np.testing.assert_allclose(log_log_slopes(x, y), [0.3, 0.9], rtol=1e-12)
-    assert np.isnan(log_log_slopes(np.full(4, x[2]), np.arange(4.0)))
 
 
 def test_quasi_poisson_dispersion_tracks_overdispersion(rng):

@@ -1,5 +1,7 @@
 """python -m empirics.analyze end to end on tiny models matched in the test."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -26,7 +28,7 @@ def matched(tmp_path_factory):
     root = tmp_path_factory.mktemp("analyze")
     spec_a = save_text_model(root / "a", "gpt_neox", bpe, seed=1)
     spec_b = save_text_model(root / "b", "opt", unigram, seed=2)
-    options = OPTIONS | {"candidates": 10, "examples": 4}
+    options = dataclasses.replace(OPTIONS, candidates=10, examples=4)
     runs = [match_pair(spec_a, spec_b, family="language", inputs=default_corpus()[:docs],
                        options=options, out=root / "runs", device=torch.device("cpu"),
                        paths=(root / "a", root / "b")) for docs in (12, 32)]

@@ -132,7 +132,7 @@ def test_cli_writes_anchor_records_that_the_bridge_fits_as_a_series(tmp_path, ca
             record.save(run_dir(tmp_path, "match", record.config, other))
     written = anchors_main(["--family", "test", "--records", str(tmp_path)])
     assert len(written) == len(widths)
-    loaded = sorted((AnchorRecord.load(d) for d in written), key=lambda r: r.n_neurons_a)
+    loaded = sorted((AnchorRecord.load(d) for d in written), key=lambda r: r.pair_size())
     assert [r.anchor for r in loaded] == [f"a{w}" for w in widths]
     assert [r.n_anchors for r in loaded] == [int(round(2.0 * w ** 0.6)) for w in widths]
     stamp = (written[0] / "record.json").stat().st_mtime_ns

@@ -15,6 +15,7 @@ from empirics.engine.checkpoint import MatchState
 from empirics.engine.distributed import Ranks, free_port, run_local_ranks, shard_inputs
 from empirics.engine.matching import _neuron_share, match_neurons
 from empirics.pipeline.match import match_pair
+from empirics.pipeline.options import MatchOptions
 from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
 from tests.empirics.models import save_text_model, train_tokenizers
@@ -114,10 +115,7 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
-    options = {"init": "pretrained", "null": "permuted", "seed": 0, "dtype": "float32",
-               "batch": 2, "tokens": 96, "k": 1, "candidates": 3, "groups": 4,
-               "min_correlation": None, "download": False, "cache_dir": None,
-               "cache_activations": False, "examples": 0}
+    options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0)
     from empirics.models.registry import get_spec
 
     one = match_pair(get_spec("pythia-70m"), get_spec("opt-125m"), family="language",

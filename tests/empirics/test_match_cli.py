@@ -1,5 +1,7 @@
 """python -m empirics.match: one pair end to end on tiny models saved in the test."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,14 +10,13 @@ from empirics.capture.stimuli import default_corpus
 from empirics.match import main
 from empirics.models.registry import get_spec
 from empirics.pipeline.match import match_pair
+from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from tests.empirics.models import save_text_model, train_tokenizers
 
-OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
-           "tokens": 128, "k": 1, "candidates": 2, "groups": 4, "min_correlation": None,
-           "download": False, "cache_dir": None, "cache_activations": False, "examples": 3}
+OPTIONS = MatchOptions(batch=4, tokens=128, candidates=2, groups=4, examples=3)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,11 @@ def test_permuted_null_and_random_init_are_labelled(saved_pair, tmp_path):
     common = dict(family="language", inputs=docs, out=tmp_path, device=torch.device("cpu"),
                   paths=(root / "a", root / "b"))
     permuted = MatchRecord.load(match_pair(
-        spec_a, spec_b, options=OPTIONS | {"null": "permuted", "cache_activations": True},
-        **common))
+        spec_a, spec_b,
+        options=dataclasses.replace(OPTIONS, null="permuted", cache_activations=True), **common))
     assert list((tmp_path / "match").glob("*/activations/manifest.json"))
     untrained = MatchRecord.load(
-        match_pair(spec_a, spec_b, options=OPTIONS | {"init": "random"}, **common))
+        match_pair(spec_a, spec_b, options=dataclasses.replace(OPTIONS, init="random"), **common))
     assert (permuted.null, untrained.null) == ("permuted", "untrained")
     assert permuted.config != untrained.config
 

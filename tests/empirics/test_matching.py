@@ -6,8 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirics.engine.matching import layer_units, match_neurons
+from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
+from empirics.records.neurons import layer_units
 from tests.empirics.conftest import brute_mutual, make_source
 
 

@@ -16,6 +16,7 @@ from empirics.analysis.pair_records import selectivity_record
 from empirics.anchors import main as anchors_main
 from empirics.capture.stimuli import default_corpus, synthetic_images
 from empirics.pipeline.match import match_pair
+from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.report.__main__ import main as report_main
@@ -24,9 +25,7 @@ from runstore import Record, RecordError
 from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-OPTIONS = {"init": "pretrained", "null": "none", "seed": 0, "dtype": "float32", "batch": 4,
-           "tokens": 128, "k": 1, "candidates": 2, "groups": 0, "min_correlation": None,
-           "download": False, "cache_dir": None, "cache_activations": False, "examples": 4}
+OPTIONS = MatchOptions(batch=4, tokens=128, candidates=2, groups=0, examples=4)
 ODD_TEXTS = [
     "before <script>window.hacked = 1; alert('x')</script> after",
     'an image <img src=x onerror="window.hacked = 2"> and &amp; entities </textarea>',
@@ -203,7 +202,7 @@ def test_a_matched_image_pair_shows_images_with_activation_maps(tmp_path, browse
     spec_b = dataclasses.replace(save_vision_model(tmp_path / "v2", seed=2), name="tiny-b")
     images = synthetic_images(5, size=64)
     directory = match_pair(spec, spec_b, family="vision", inputs=images,
-                           options=OPTIONS | {"batch": 2, "examples": 3},
+                           options=dataclasses.replace(OPTIONS, batch=2, examples=3),
                            out=tmp_path / "runs", device=torch.device("cpu"),
                            paths=(tmp_path / "v1", tmp_path / "v2"))
     examples = ExamplesRecord.load(directory / "examples")

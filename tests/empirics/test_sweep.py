@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from empirics.capture.stimuli import default_corpus
-from empirics.match import options_of
-from empirics.records.match import MatchRecord
-from empirics.sweep import (
+from empirics.pipeline.options import MatchOptions, Placement
+from empirics.pipeline.sweep import (
     PairJob,
     SweepSettings,
-    main,
     make_executor,
     submit_sweep,
     sweep_jobs,
 )
+from empirics.records.match import MatchRecord
+from empirics.sweep import main
 from tests.empirics.models import save_text_model, train_tokenizers
 
 ARGS = ["--family", "language", "--docs", "6", "--batch", "2", "--tokens", "64",
@@ -34,11 +34,8 @@ def models(tmp_path_factory):
 
 
 def _settings(out, **options):
-    from empirics.match import build_parser
-
-    args = build_parser().parse_args(["--pair", "x", "y", *ARGS])
-    return SweepSettings("language", default_corpus()[:6], options_of(args) | options, out,
-                         device="cpu")
+    matching = MatchOptions(batch=2, tokens=64, groups=2, examples=0, **options)
+    return SweepSettings("language", default_corpus()[:6], matching, out, Placement("cpu"))
 
 
 def _stamps(out):

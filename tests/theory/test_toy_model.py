@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from theory.toy_config import ToyConfig
 from theory.toy_data import (
     active_features,
     instance_generator,
@@ -14,7 +15,6 @@ from theory.toy_data import (
     sample_features,
 )
 from theory.toy_model import (
-    ToyConfig,
     ToyNets,
     feature_errors,
     importances,

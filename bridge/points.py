@@ -1,0 +1,45 @@
+"""A family's records as points of a scaling series: grouped by their size N, the mean count
+at each size, and the counts under resampling of the inputs (from the records' per-chunk
+sums). Records are `empirics.records.pair.ScalingPoint`s: match records or anchor sets."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence, TypeVar
+
+import numpy as np
+
+from empirics.records.chunks import multinomial_weights
+from empirics.records.pair import ScalingPoint
+
+R = TypeVar("R")
+
+
+def group_by_size(records: Sequence[R], size: str = "neurons") -> dict[float, list[R]]:
+    """Records keyed by their N (`pair_size`: the geometric mean of the two models' neurons
+    or parameters), smallest first."""
+    groups = defaultdict(list)
+    for record in records:
+        groups[record.pair_size(size)].append(record)
+    return dict(sorted(groups.items()))
+
+
+def mean_counts(groups: dict[float, list[ScalingPoint]]) -> np.ndarray:
+    """The mean Rosetta count of the records at each size (e.g. over seed pairs)."""
+    return np.array([np.mean([r.n_rosetta for r in rs]) for rs in groups.values()])
+
+
+def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
+    """Sizes, mean counts per size, and input-resampled counts (sizes x replicates) when
+    every record kept per-chunk sums over the same number of groups (shared weights, so the
+    replicates stay paired across sizes)."""
+    sizes = np.array(list(groups))
+    counts = mean_counts(groups)
+    n_groups = {r.n_chunk_groups for rs in groups.values() for r in rs}
+    if len(n_groups) != 1 or 0 in n_groups:
+        return sizes, counts, None
+    g = n_groups.pop()
+    weights = multinomial_weights(g, replicates, rng=rng)
+    reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
+                     for rs in groups.values()])
+    return sizes, counts, reps

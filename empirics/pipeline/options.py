@@ -1,0 +1,116 @@
+"""The settings of a pair's run as frozen dataclasses, each field listed once with its flag.
+
+`MatchOptions` goes into a pair's record config whole (`to_config`); `InputChoice` says which
+inputs are used (their ids go into the config); `Placement` says where the models run (not part
+of the config: results do not depend on it beyond rounding). `add_flags` turns a dataclass's
+fields into command-line flags and `from_flags` reads them back, so `python -m empirics.match`
+and `python -m empirics.sweep` share one definition and neither imports the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def flag(default: Any, help: str, **argparse_options) -> Any:
+    """A dataclass field with its command-line help (and `type`, `choices`, `nargs`...)."""
+    return dataclasses.field(default=default, metadata={"help": help, **argparse_options})
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchOptions:
+    """How one pair is matched; the record's config holds every field."""
+
+    init: str = flag("pretrained", "weights: pretrained, or random (the untrained null)",
+                     choices=("pretrained", "random"))
+    null: str = flag("none", "input null: none, or permuted (B's samples shuffled in a batch)",
+                     choices=("none", "permuted"))
+    seed: int = flag(0, "seed of random inits and of the permutation null", type=int)
+    dtype: str = flag("float32", "model weights and product precision",
+                      choices=("bfloat16", "float16", "float32"))
+    batch: int = flag(8, "documents or images per batch", type=int)
+    tokens: int = flag(512, "max tokens per document", type=int)
+    k: int = flag(1, "mutual top-k (1: nearest neighbours)", type=int)
+    candidates: int = flag(3, "partners kept per neuron", type=int)
+    groups: int = flag(64, "chunk groups for the data-level bootstrap", type=int)
+    min_correlation: float | None = flag(None, "drop mutual pairs with r below this",
+                                         type=float)
+    download: bool = flag(False, "allow downloading weights")
+    cache_dir: str | None = flag(None, "Hugging Face cache directory", type=str)
+    cache_activations: bool = flag(False, "keep the aligned activations on disk in the run "
+                                   "directory, so the engine's later passes read them instead "
+                                   "of re-running the models")
+    examples: int = flag(16, "top-activating samples kept per neuron, gathered during the "
+                         "first pass and saved beside the match (0: none)", type=int)
+
+    def to_config(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputChoice:
+    """Which inputs a family's pairs see: the embedded corpus or text files (language), or
+    synthetic images or an image folder (vision)."""
+
+    docs: int | None = flag(None, "documents to use (default: all)", type=int)
+    text: tuple | None = flag(None, "text files instead of the embedded corpus", type=Path,
+                              nargs="+")
+    images: int = flag(64, "synthetic images to use", type=int)
+    image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
+
+
+def parse_max_memory(text: str) -> dict:
+    """'0=70GiB,cpu=200GiB' -> {0: '70GiB', 'cpu': '200GiB'} (accelerate's max_memory)."""
+    limits = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise argparse.ArgumentTypeError(f"expected DEVICE=SIZE items such as 0=70GiB, "
+                                             f"got {item!r}")
+        key = key.strip()
+        limits[int(key) if key.isdigit() else key] = value.strip()
+    return limits
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where the models run: a device (resolved where the job runs), and optionally each
+    model spread over devices through accelerate."""
+
+    device: str = flag("auto", "auto (CUDA when present), cpu or cuda[:i]")
+    device_map: str | None = flag(None, "spread each model over devices "
+                                  "(transformers/accelerate), e.g. auto")
+    max_memory: dict | None = flag(None, "per-device memory for --device-map, e.g. "
+                                   "0=70GiB,1=70GiB,cpu=200GiB", type=parse_max_memory)
+
+    def __post_init__(self):
+        if self.max_memory is not None and self.device_map is None:
+            raise ValueError("--max-memory needs --device-map (e.g. --device-map auto)")
+
+    def loader_options(self) -> dict:
+        """Keyword arguments of `load_model` for the models' placement."""
+        if self.device_map is None:
+            return {}
+        return {"device_map": self.device_map, "max_memory": self.max_memory}
+
+
+def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type) -> None:
+    """One flag per field of the dataclass `cls` (`--field-name`; booleans are switches)."""
+    for field in dataclasses.fields(cls):
+        options = dict(field.metadata)
+        name = "--" + field.name.replace("_", "-")
+        if field.default is False:
+            parser.add_argument(name, action="store_true", help=options["help"])
+        else:
+            parser.add_argument(name, default=field.default, **options)
+
+
+def from_flags(cls: type[T], args: argparse.Namespace) -> T:
+    """The dataclass `cls` from the parsed flags that `add_flags` defined."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -1,0 +1,169 @@
+"""A family's pairs as independent jobs (submitit): a Slurm job array, or on one machine one
+subprocess after another (`local`; `debug` runs them in this process). A pair whose record
+exists is skipped before anything is submitted, and a job checks again before it loads a model,
+so a sweep is simply re-submitted after failures. Every job writes its record exactly as
+`python -m empirics.match` would (same run directory, same config).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import submitit
+
+from empirics.engine.distributed import SINGLE, launched_ranks, stop_group
+from empirics.models.registry import ModelSpec, get_spec, matched_pairs
+from empirics.pipeline.match import (
+    FAMILY_PAIRS,
+    match_pair,
+    pair_config,
+    pair_directory,
+)
+from empirics.pipeline.options import MatchOptions, Placement
+from runstore import reusable
+from theory.runtime import resolve_device
+
+log = logging.getLogger("empirics.sweep")
+
+
+EXECUTORS = ("local", "slurm", "debug")
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """One pair to match; `paths` are local checkpoints (None: the Hugging Face cache)."""
+
+    spec_a: ModelSpec
+    spec_b: ModelSpec
+    paths: tuple = (None, None)
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec_a.name}--{self.spec_b.name}"
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What every job of a sweep shares: the inputs, the options of `empirics.match`, where
+    records go, the models' placement (its device resolved on the node), and the
+    processes (`tasks`) that share each pair's work (empirics.engine.distributed, `split`)."""
+
+    family: str
+    inputs: list
+    options: MatchOptions
+    out: Path
+    placement: Placement = Placement()
+    force: bool = False
+    tasks: int = 1
+    split: str = "data"
+
+    def directory(self, job: PairJob) -> Path:
+        config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,
+                             options=self.options)
+        return pair_directory(self.out, config)
+
+
+@dataclass
+class SweepReport:
+    """Pairs skipped (record found), finished, failed (with the error) or submitted (job ids)."""
+
+    skipped: list = field(default_factory=list)
+    finished: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    submitted: list = field(default_factory=list)
+
+
+def run_pair(job: PairJob, settings: SweepSettings) -> str:
+    """The body of one job (each of its tasks): match the pair, or reuse its record; return
+    the record directory. A job of several tasks joins them in one process group."""
+    device = resolve_device(settings.placement.device)
+    ranks = SINGLE
+    if settings.tasks > 1:
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        ranks, device = launched_ranks(device, split=settings.split)
+    try:
+        return str(match_pair(job.spec_a, job.spec_b, family=settings.family,
+                              inputs=settings.inputs, options=settings.options,
+                              out=settings.out, device=device, paths=job.paths,
+                              placement=settings.placement, force=settings.force,
+                              ranks=ranks))
+    finally:
+        stop_group()
+
+
+def make_executor(kind: str, folder: str | Path, *, tasks: int = 1,
+                  **slurm) -> submitit.Executor:
+    """A submitit executor: `slurm` (keyword options such as slurm_partition, gpus_per_node,
+    timeout_min, slurm_array_parallelism), `local` (subprocesses) or `debug` (in process,
+    one task, stops in pdb on an error). `tasks` processes run each job."""
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {kind!r}")
+    if kind == "debug" and tasks > 1:
+        raise ValueError("the debug executor runs one task per job")
+    executor = submitit.AutoExecutor(folder=folder, cluster=kind)
+    if kind == "slurm":
+        executor.update_parameters(**slurm)
+    if kind != "debug":
+        executor.update_parameters(tasks_per_node=tasks)
+    return executor
+
+
+def submit_sweep(jobs: list[PairJob], settings: SweepSettings, executor: submitit.Executor,
+                 *, wait: bool = True) -> SweepReport:
+    """Skip the pairs whose record exists and run the others as independent jobs.
+
+    On a cluster the pending pairs go out as one job array; `wait` then collects their
+    results. Local and debug executors run one pair at a time (one machine's devices are
+    not shared between pairs) and always wait. A failed pair is reported, not raised.
+    """
+    report = SweepReport()
+    pending = []
+    for job in jobs:
+        if reusable(settings.directory(job), force=settings.force):
+            report.skipped.append(job.name)
+        else:
+            pending.append(job)
+    if executor.cluster == "slurm":
+        submitted = executor.map_array(run_pair, pending, [settings] * len(pending))
+        report.submitted = [j.job_id for j in submitted]
+        outcomes = zip(pending, submitted) if wait else ()
+    else:
+        outcomes = ((job, executor.submit(run_pair, job, settings)) for job in pending)
+    for job, submitted in outcomes:
+        try:
+            report.finished.append(submitted.results()[0])  # task 0's, as every task's
+        except Exception as error:  # a failed pair must not stop the sweep
+            report.failed.append((job.name, _error_line(error)))
+            log.error("pair %s failed: %s", job.name, _error_line(error))
+    return report
+
+
+def _error_line(error: Exception) -> str:
+    """The error's own line: for a failed job, the last exception line of its traceback."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line)]
+    if raised:
+        return raised[-1]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None) -> list[PairJob]:
+    """The pairs ("A:B" names, default: the family's matched-scale pairs) with local
+    checkpoints from `model_dir/<name>` where such a directory exists."""
+    if pairs:
+        specs = []
+        for text in pairs:
+            a, sep, b = text.partition(":")
+            if not sep:
+                raise ValueError(f"pairs are given as A:B, got {text!r}")
+            specs.append((get_spec(a), get_spec(b)))
+    else:
+        specs = list(matched_pairs(*FAMILY_PAIRS[family]))
+
+    def local(spec):
+        return model_dir / spec.name if model_dir and (model_dir / spec.name).is_dir() else None
+
+    return [PairJob(a, b, (local(a), local(b))) for a, b in specs]

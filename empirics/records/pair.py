@@ -1,0 +1,64 @@
+"""What the records of a matched pair share, and the interface of a point of a scaling series.
+
+`PairSizes` gives a record with a pair's fields (family, both models, their parameter counts
+`size_*` and neuron counts `n_neurons_*`, the null) its size N: the geometric mean of the
+two models' neurons or parameters (so a pair of equal models has N equal to either). It is
+the one definition of N used by the bridge's fits, the trends and the figures.
+
+`ScalingPoint` is what the bridge fits: one count at one size of a family. A `MatchRecord`
+is one (R at the pair's N); an `AnchorRecord` is one (the anchors at the geometric mean of
+the anchor's size and the others'). Torch-free.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+#: How N is measured: the pair's MLP neurons, or its parameters.
+SIZES = ("neurons", "params")
+
+
+def geometric_mean(values) -> float:
+    """The geometric mean of positive sizes (of two models: the size of their pair)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or np.any(values <= 0):
+        raise ValueError(f"sizes must be positive to form a pair size, got {values.tolist()}")
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def check_size(size: str) -> str:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    return size
+
+
+class PairSizes:
+    """Mixin of the records of one matched pair (fields n_neurons_a/b and size_a/b)."""
+
+    def pair_size(self, size: str = "neurons") -> float:
+        """N of the pair: the geometric mean of both models' neurons or parameters."""
+        if check_size(size) == "neurons":
+            return geometric_mean([self.n_neurons_a, self.n_neurons_b])
+        return geometric_mean([self.size_a, self.size_b])
+
+
+@runtime_checkable
+class ScalingPoint(Protocol):
+    """One point of a scaling series: a Rosetta count at a size, in a family, under a null."""
+
+    family: str
+    null: str
+
+    @property
+    def n_rosetta(self) -> int: ...
+
+    @property
+    def n_chunk_groups(self) -> int:
+        """Chunk groups whose sums were kept (0: no data-level resampling possible)."""
+
+    def pair_size(self, size: str = "neurons") -> float: ...
+
+    def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
+        """The count under each row of chunk-group weights (n_resamples, n_chunk_groups)."""

@@ -1,0 +1,39 @@
+"""The toy sweep's command-line flags, defined once for `python -m theory.simulate` and
+`python -m empirics.toy`, and the `ToyConfig` they describe."""
+
+from __future__ import annotations
+
+import argparse
+
+from theory.toy_config import ToyConfig
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """'8,16,32' -> (8, 16, 32), for argparse."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
+
+
+def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The toy nets' widths, seeds, training and device flags."""
+    group.add_argument("--widths", type=int_list, default=ToyConfig.widths,
+                       help="comma-separated hidden widths")
+    group.add_argument("--seeds", type=int, default=len(ToyConfig.seeds),
+                       help="seeds per width (>= 2; every pair is matched)")
+    group.add_argument("--steps", type=int, default=ToyConfig.steps, help="Adam steps")
+    group.add_argument("--features", type=int, default=ToyConfig.n_features,
+                       help="input features n")
+    group.add_argument("--p", type=float, default=ToyConfig.p, help="feature probability")
+    group.add_argument("--batch", type=int, default=ToyConfig.batch, help="samples per step")
+    group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+
+
+def toy_config_from_flags(args: argparse.Namespace, *, beta: float) -> ToyConfig:
+    """The ToyConfig of the flags of `add_toy_flags`; fewer than 2 seeds is refused."""
+    if args.seeds < 2:
+        raise ValueError(f"--seeds must be at least 2 (a pair to match), got {args.seeds}")
+    return ToyConfig(n_features=args.features, p=args.p, beta=beta, widths=args.widths,
+                     seeds=tuple(range(args.seeds)), steps=args.steps, batch=args.batch,
+                     warmup=min(ToyConfig.warmup, args.steps // 10))
