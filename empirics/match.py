@@ -23,7 +23,13 @@ from empirics.engine.distributed import SPLITS
 from empirics.models.load import MissingModelError
 from empirics.models.registry import family_specs, get_spec
 from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_for, run_match
-from empirics.pipeline.options import InputChoice, MatchOptions, Placement, add_flags, from_flags
+from empirics.pipeline.options import (
+    InputChoice,
+    MatchOptions,
+    Placement,
+    add_pair_flags,
+    from_flags,
+)
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
 from theory.runtime import resolve_device
 
@@ -49,11 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "pair's run directory")
     p.add_argument("--beta", type=float, default=1.5,
                    help="toy family: importance exponent of the trained nets")
-    p.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
-    p.add_argument("--force", action="store_true", help="recompute existing records")
-    add_flags(p.add_argument_group("inputs"), InputChoice)
-    add_flags(p.add_argument_group("matching (recorded in each pair's config)"), MatchOptions)
-    add_flags(p.add_argument_group("placement"), Placement)
+    add_pair_flags(p)
     return p
 
 

@@ -22,7 +22,13 @@ from empirics.pipeline.match import (
     FAMILY_PAIRS,
     inputs_for,
 )
-from empirics.pipeline.options import InputChoice, MatchOptions, Placement, add_flags, from_flags
+from empirics.pipeline.options import (
+    InputChoice,
+    MatchOptions,
+    Placement,
+    add_pair_flags,
+    from_flags,
+)
 from empirics.pipeline.sweep import (
     EXECUTORS,
     SweepReport,
@@ -75,11 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--hours", type=float, default=12.0, help="time limit per job")
     slurm.add_argument("--parallel", type=int, default=16, help="jobs of the array at once")
     slurm.add_argument("--wait", action="store_true", help="wait for the array to finish")
-    p.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
-    p.add_argument("--force", action="store_true", help="recompute existing records")
-    add_flags(p.add_argument_group("inputs"), InputChoice)
-    add_flags(p.add_argument_group("matching (recorded in each pair's config)"), MatchOptions)
-    add_flags(p.add_argument_group("placement"), Placement)
+    add_pair_flags(p)
     return p
 
 

@@ -15,9 +15,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from empirics.pipeline.toy import format_toy_table, measure_and_predict
+from empirics.pipeline.toy import measure_and_predict, toy_summary
 from theory.params import AllocationParams
-from theory.plot import plot_toy_sweep
 from theory.runtime import resolve_device
 from theory.toy_flags import add_toy_flags, toy_config_from_flags
 
@@ -50,11 +49,7 @@ def main(argv: list[str] | None = None) -> Path:
     sweep, predicted, directory = measure_and_predict(
         params, config, rho_star=args.rho_star, out=args.out, force=args.force, device=device,
         progress=True, seed=args.seed)
-    print(format_toy_table(sweep, predicted))
-    if not args.no_plot:
-        paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
-        print("figure: " + ", ".join(str(p) for p in paths))
-    print(f"toy record: {directory}")
+    print(toy_summary(sweep, predicted, directory, plot=not args.no_plot))
     return directory
 
 

@@ -26,10 +26,9 @@ import numpy as np
 from runstore import reuse_or_build, run_dir
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
-from theory.plot import plot_theory_run, plot_toy_sweep
+from theory.plot import plot_theory_run
 from theory.runtime import resolve_device
 from theory.sweep import TheoryRun, build_theory_run, width_grid
-from theory.toy_config import ToyConfig
 from theory.toy_flags import add_toy_flags, toy_config_from_flags
 
 log = logging.getLogger("theory.simulate")
@@ -140,7 +139,8 @@ def main(argv: list[str] | None = None) -> Path:
     config = {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed}
     label = f"{params.closure}-beta{params.beta:g}-tau{params.tau:g}"
     directory = run_dir(args.out, "theory", config, label=label)
-    run = _load_or_solve(params, widths, args, directory)
+    run, _ = reuse_or_build(directory, TheoryRun, lambda: build_theory_run(
+        params, widths, seed=args.seed, progress=sys.stderr.isatty()), force=args.force)
     print(format_table(run))
     print(format_summary(run))
     if not args.no_plot:
@@ -148,31 +148,15 @@ def main(argv: list[str] | None = None) -> Path:
         print("figure: " + ", ".join(str(p) for p in paths))
     print(f"record: {directory}")
     if toy_config is not None:
-        run_toy(params, toy_config, args)
+        # The toy nets are measured by the matching engine, one stage up (the toy family's
+        # pipeline); a command may use any stage, a library module of theory/ may not.
+        from empirics.pipeline.toy import measure_and_predict, toy_summary
+
+        sweep, predicted, toy_directory = measure_and_predict(
+            params, toy_config, rho_star=args.tau, out=args.out, force=args.force,
+            device=resolve_device(args.device), progress=sys.stderr.isatty(), seed=args.seed)
+        print(toy_summary(sweep, predicted, toy_directory, plot=not args.no_plot))
     return directory
-
-
-def run_toy(params: AllocationParams, config: ToyConfig, args: argparse.Namespace) -> Path:
-    """Train and measure the toy family (`empirics.pipeline.toy`), print it next to the
-    allocation model at its widths and plot both."""
-    # The measurement needs the matching engine, one stage up; a command may use any stage.
-    from empirics.pipeline.toy import format_toy_table, measure_and_predict
-
-    sweep, predicted, directory = measure_and_predict(
-        params, config, rho_star=args.tau, out=args.out, force=args.force,
-        device=resolve_device(args.device), progress=sys.stderr.isatty(), seed=args.seed)
-    print(format_toy_table(sweep, predicted))
-    if not args.no_plot:
-        paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
-        print("figure: " + ", ".join(str(p) for p in paths))
-    print(f"toy record: {directory}")
-    return directory
-
-
-def _load_or_solve(params, widths, args, directory: Path) -> TheoryRun:
-    run, _ = reuse_or_build(directory, TheoryRun, lambda: build_theory_run(
-        params, widths, seed=args.seed, progress=sys.stderr.isatty()), force=args.force)
-    return run
 
 
 if __name__ == "__main__":

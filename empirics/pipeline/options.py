@@ -57,7 +57,7 @@ class InputChoice:
     """Which inputs a family's pairs see: the embedded corpus or text files (language), or
     synthetic images or an image folder (vision)."""
 
-    docs: int | None = flag(None, "documents to use (default: all)", type=int)
+    docs: int | None = flag(None, "documents to use (None: all)", type=int)
     text: tuple | None = flag(None, "text files instead of the embedded corpus", type=Path,
                               nargs="+")
     images: int = flag(64, "synthetic images to use", type=int)
@@ -108,6 +108,17 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: ty
             parser.add_argument(name, action="store_true", help=options["help"])
         else:
             parser.add_argument(name, default=field.default, **options)
+
+
+def add_pair_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a pair's run shared by `empirics.match` and `empirics.sweep`: where
+    records go, --force, and the groups of `InputChoice`, `MatchOptions` and `Placement`."""
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
+    parser.add_argument("--force", action="store_true", help="recompute existing records")
+    add_flags(parser.add_argument_group("inputs"), InputChoice)
+    add_flags(parser.add_argument_group("matching (recorded in each pair's config)"),
+              MatchOptions)
+    add_flags(parser.add_argument_group("placement"), Placement)
 
 
 def from_flags(cls: type[T], args: argparse.Namespace) -> T:

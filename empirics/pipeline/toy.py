@@ -32,6 +32,7 @@ from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from runstore import reuse_or_build, run_dir
 from theory.params import AllocationParams
+from theory.plot import plot_toy_sweep
 from theory.slopes import positive_log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
@@ -366,3 +367,14 @@ def format_toy_table(sweep, predicted: TheoryRun) -> str:
 def _interval(values) -> str:
     estimate, low, high = values
     return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def toy_summary(sweep: ToySweep, predicted: TheoryRun, directory: Path, *, plot: bool) -> str:
+    """What the toy commands print: the table, and, with `plot`, the paths of the
+    Figure-27-style plot drawn into `directory`/rosetta_toy; then the record's directory."""
+    lines = [format_toy_table(sweep, predicted)]
+    if plot:
+        paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
+        lines.append("figure: " + ", ".join(str(p) for p in paths))
+    lines.append(f"toy record: {directory}")
+    return "\n".join(lines)
