@@ -4,7 +4,7 @@ panel per family with both.
 
 Drawn from MatchRecords (`null` = "untrained" / "permuted" / "none"), grouped by the
 geometric mean of the pair's parameter counts and averaged over the pairs at a size with
-`bridge.compare.group_by_size` and `mean_counts`.
+`bridge.points.group_by_size` and `mean_counts`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,208 @@
+"""A family's scaling fit from its saved records: R(N) = a N^alpha with its intervals, the
+theory's exponent against it, the nulls fitted the same way, and the polarization trends;
+written as a Comparison record (with a log-log plot) and a report to print. Torch-free."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bridge.agreement import predict_with_delta_method
+from bridge.comparison import Comparison, build_comparison
+from bridge.points import family_points, group_by_size, mean_counts
+from empirics.records.anchors import AnchorRecord
+from empirics.records.match import MatchRecord
+from empirics.records.pair import ScalingPoint
+from runstore import find_records, run_dir
+
+#: How to produce the records a family needs, named when none exist.
+PRODUCERS = {
+    "language": "python -m empirics.match --family language --all --device cuda --out RUNS "
+                "(needs the Pythia / OPT / GPT-2 / Qwen2.5 weights in the Hugging Face cache or "
+                "local directories; see empirics/models/registry.py for the ids)",
+    "vision": "python -m empirics.match --family vision --all --device cuda --out RUNS "
+              "(needs the OpenCLIP and DINOv2 weights in the Hugging Face cache or local "
+              "directories; see empirics/models/registry.py)",
+    "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
+}
+
+
+class CannotFit(LookupError):
+    """The records under the root do not support the fit (the message says why and, when
+    none exist, which command makes them)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareSettings:
+    """What `python -m bridge.compare` fits: which family's records (under `records`; its
+    anchor sets with `anchors`), N as neurons or parameters, the theory's prediction
+    (`beta`, `closure`), the interval level, the equivalence margin, resampling sizes and
+    seed, where the Comparison goes (`out`, default `records`) and whether to plot."""
+
+    family: str
+    records: Path = Path("runs")
+    beta: float | None = None
+    closure: str = "P1"
+    size: str = "neurons"
+    level: float = 0.95
+    margin: float = 0.1
+    resamples: int = 10_000
+    replicates: int = 200
+    seed: int = 0
+    out: Path | None = None
+    plot: bool = True
+    anchors: bool = False
+
+
+def find_series(settings: CompareSettings) -> list[tuple[Path, ScalingPoint]]:
+    """The family's MatchRecords (or AnchorRecords); `CannotFit` naming the command that
+    makes them when there are none."""
+    if settings.anchors:
+        found = find_records(settings.records, AnchorRecord, family=settings.family)
+        producer = (f"python -m empirics.anchors --family {settings.family} --records "
+                    f"{settings.records}")
+        kind = "anchor records"
+    else:
+        found = find_match_records(settings.records, settings.family)
+        producer = PRODUCERS.get(settings.family, "python -m empirics.match --family "
+                                 f"{settings.family} ... --out RUNS")
+        producer = producer.replace("RUNS", str(settings.records))
+        kind = "MatchRecords"
+    if not found:
+        raise CannotFit(f"no {kind} of family {settings.family!r} under {settings.records}. "
+                        f"Produce them with:\n  {producer}")
+    return found
+
+
+def find_match_records(root: Path, family: str) -> list[tuple[Path, MatchRecord]]:
+    """Every MatchRecord of `family` under `root`, sorted by path."""
+    return find_records(root, MatchRecord, family=family)
+
+
+def prediction_for(beta: float | None, closure: str):
+    if beta is None:
+        return None
+    from theory.symbolic import exponent
+
+    return predict_with_delta_method(lambda b: exponent(closure, b), beta)
+
+
+def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) -> str:
+    lines = [f"{'N':>12} {'pairs':>5} {'R(N)':>10} {'R/N':>9} {'bar low':>9} {'bar high':>9}"]
+    bars = comparison.error_bars
+    for i, (size, records) in enumerate(groups.items()):
+        low = f"{bars['low'][i]:9.1f}" if bars else f"{'-':>9}"
+        high = f"{bars['high'][i]:9.1f}" if bars else f"{'-':>9}"
+        lines.append(f"{size:12.4g} {len(records):5d} {comparison.counts[i]:10.1f} "
+                     f"{comparison.counts[i] / size:9.2e} {low} {high}")
+    lines.append("")
+    for method, ci in comparison.intervals.items():
+        lines.append(f"alpha [{method}]: {ci['estimate']:.3f} [{ci['low']:.3f}, "
+                     f"{ci['high']:.3f}]")
+    if comparison.agreement:
+        a = comparison.agreement
+        lines.append(f"predicted alpha {a['alpha_pred']:.3f}: z = {a['z']:.2f}, "
+                     f"TOST p = {a['tost_p']:.3f} (margin {a['margin']:g})")
+    lines.extend(null_lines)
+    lines.append(f"verdict: {comparison.verdict}")
+    return "\n".join(lines)
+
+
+def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, ScalingPoint]]
+                   ) -> tuple[Path, str]:
+    """Fit, record and plot the counts of `found` (MatchRecords, or AnchorRecords with
+    `settings.anchors`); return the Comparison's directory and the report to print.
+
+    Raises `CannotFit` when the records do not support a fit (fewer than 3 sizes, a size
+    without Rosetta pairs)."""
+    series = "anchors" if settings.anchors else "pairs"
+    lines = []
+    records = [record for _, record in found]
+    real = [r for r in records if r.null == "none"]
+    groups = group_by_size(real, settings.size)
+    if len(groups) < 3:
+        raise CannotFit(f"family {settings.family!r} has {len(groups)} sizes under "
+                        f"{settings.records}; a power-law fit needs at least 3")
+    rng = np.random.default_rng(settings.seed)
+    sizes, counts, reps = family_points(groups, replicates=settings.replicates, rng=rng)
+    if np.any(counts <= 0):
+        raise CannotFit(f"family {settings.family!r} has sizes with no Rosetta pairs "
+                        f"(counts {counts.tolist()}); a power law needs positive counts")
+    config = {name: getattr(settings, name) for name in
+              ("family", "size", "beta", "closure", "level", "margin", "resamples",
+               "replicates", "seed")}
+    config["records"] = sorted(str(path) for path, _ in found)
+    if series != "pairs":
+        config["series"] = series
+    comparison = build_comparison(
+        config, settings.family, sizes, counts, rng=rng, level=settings.level,
+        n_resamples=settings.resamples, replicates=reps,
+        prediction=prediction_for(settings.beta, settings.closure), margin=settings.margin)
+    null_lines = _null_fits(records, settings)
+    directory = run_dir(settings.out or settings.records, "compare", config,
+                        settings.family if series == "pairs" else f"{settings.family}-{series}")
+    comparison.save(directory)
+    lines.append(f"family {settings.family}: {len(real)} matched pairs at {len(groups)} "
+                 f"sizes (N = {settings.size})")
+    lines.append(format_table(groups, comparison, null_lines))
+    if settings.plot:
+        from bridge.plot import plot_comparison
+
+        paths = plot_comparison(comparison, directory / "scaling")
+        lines.append("figure: " + ", ".join(str(p) for p in paths))
+    lines.append(f"record: {directory}")
+    lines += _polarization(settings, directory)
+    return directory, "\n".join(lines)
+
+
+def _polarization(settings: CompareSettings, directory: Path) -> list[str]:
+    """Print and record the polarization trends when selectivity records (or, for the toy,
+    a ToySweep) exist under the records root; the lines say how to make them otherwise."""
+    from bridge.trends import (
+        format_polarization,
+        polarization,
+        selectivity_points,
+        toy_points,
+    )
+    from empirics.records.analysis import SelectivityRecord
+    from empirics.records.toy import ToySweep
+
+    if settings.family == "toy":
+        sweeps = find_records(settings.records, ToySweep)
+        if not sweeps:
+            return []
+        path, sweep = sweeps[-1]
+        sizes, points = toy_points(sweep, level=settings.level)
+        source, inputs = "toy-isolation", [str(path)]
+    else:
+        found = [(p, r) for p, r in find_records(settings.records, SelectivityRecord,
+                                                 family=settings.family) if r.null == "none"]
+        if not found:
+            return ["polarization: no selectivity records; make them with python -m "
+                    f"empirics.analyze --runs {settings.records} --family {settings.family}"]
+        sizes, points = selectivity_points([r for _, r in found], settings.size)
+        source, inputs = "selectivity", [str(p) for p, _ in found]
+    result = polarization({"family": settings.family, "level": settings.level, "records": inputs},
+                          settings.family, source, sizes, points, level=settings.level)
+    result.save(directory / "polarization")
+    return format_polarization(result)
+
+
+def _null_fits(records: Sequence[ScalingPoint], settings: CompareSettings) -> list[str]:
+    """The same OLS fit on each null's counts (where it has >= 3 sizes with pairs)."""
+    from bridge.powerlaw import fit_power_law
+
+    lines = []
+    for null in sorted({r.null for r in records} - {"none"}):
+        groups = group_by_size([r for r in records if r.null == null], settings.size)
+        counts = mean_counts(groups)
+        if len(groups) < 3 or np.any(counts <= 0):
+            lines.append(f"null {null}: counts {counts.tolist()} at {len(groups)} sizes "
+                         "(no power-law fit)")
+            continue
+        fit = fit_power_law(np.array(list(groups)), counts, level=settings.level)
+        lines.append(f"null {null}: alpha = {fit.alpha:.3f} [{fit.low:.3f}, {fit.high:.3f}]")
+    return lines
