@@ -3,8 +3,8 @@
 Two kinds of resampling answer two questions:
 
 - `case_bootstrap`: resample the model sizes themselves (pairs (N, R)), percentile or BCa. A
-  labelled sensitivity check: with 5-8 sizes it under-covers (notes A2, and the coverage test in
-  tests/bridge), so the headline stays the OLS t interval of `powerlaw.fit_power_law`.
+  labelled sensitivity check: with 5-8 sizes it under-covers (tests/bridge/test_coverage.py),
+  so the headline stays the OLS t interval of `powerlaw.fit_power_law`.
 - `replicate_exponent_ci` / `parametric_exponent_ci`: the data-level uncertainty. Each size's
   count is itself an estimate from finite inputs; resampling the inputs inside each size (the
   engine's per-chunk statistics, `empirics.records.chunks`) gives replicate counts, or a standard

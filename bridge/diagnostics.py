@@ -1,7 +1,7 @@
 """Honesty checks for a power law fitted to 5-8 sizes: is it a power law at all?
 
 R^2 near 0.99 proves little with so few points (a log-log slope drifting by 0.2 across the range
-still gives R^2 > 0.99 almost always at 5% noise; notes A5). Three checks instead:
+still gives R^2 > 0.99 almost always at 5% noise). Three checks instead:
 
 - `check_curvature`: a quadratic term in log N, t-tested;
 - `compare_aicc`: small-sample AIC of the power law against two 3-parameter rivals, an
@@ -80,8 +80,7 @@ def check_curvature(n, count) -> CurvatureTest:
     The power of this test is low and a large p-value is no evidence of a power law. A local
     log-log slope drifting linearly from 0.7 to 0.5 across 1e8-3e10 is detected at the 5% level
     in 32% of runs with 5 sizes and 69% with 8 at 5% log-noise, and in 8% / 14% at 15% noise
-    (this function, 4000 seeds; the simulation of shared/notes/bridge-and-ecosystem.md, A5,
-    found 33% / 67% and 8-14%). Centring x keeps the design well conditioned.
+    (this function, 4000 seeds). Centring x keeps the design well conditioned.
     """
     n, count = check_points(n, count)
     if len(n) < 4:

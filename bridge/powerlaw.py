@@ -7,9 +7,9 @@ and the diagnostics use, is `theory.slopes.log_log_slopes`.
 
 Notes
 -----
-The headline interval is the OLS t interval with df = n - 2: in the simulation of
-shared/notes/bridge-and-ecosystem.md (A1-A2) it was the only interval that held close to its
-nominal coverage for 5-8 sizes; bootstrapping over sizes under-covered.
+The headline interval is the OLS t interval with df = n - 2: in the coverage simulation of
+tests/bridge/test_coverage.py it held its nominal level for 5-8 sizes under log-normal
+scatter, while bootstrapping over sizes under-covered.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def fit_power_law_quasi_poisson(n, count, *, level: float = 0.95) -> PowerLawFit
     -----
     The point estimate is the Poisson maximum-likelihood one, fitted with the scale fixed at 1;
     the covariance is then multiplied by Pearson X2 / (n - 2). A plain Poisson interval
-    (dispersion 1) under-covers badly once counts vary more than Poisson noise (notes A1), and a
+    (dispersion 1) under-covers badly once counts vary more than Poisson noise, and a
     negative-binomial shape cannot be estimated from 5-8 points. Estimating the scale inside
     IRLS divides by a zero deviance scale when the law is met exactly, so it is done after.
     The Poisson score equations are homogeneous in the counts, so the fit runs on counts divided

@@ -1,3 +1,4 @@
-"""The utility-capacity allocation model: numeric solver, sympy derivation and (later) toy
-superposition nets (-> TheoryRun records). The record base and runtime helpers live here too,
-as the bottom layer every other stage may import."""
+"""The utility-capacity allocation model (docs/theory.md): the numeric solver at any width,
+the sympy derivation of frontiers and exponents, the closures of the alternatives, and the
+toy superposition nets (torch) with their configuration and data (-> TheoryRun records).
+Imports only the record layer (`runstore`); `python -m theory.simulate` is its command."""

@@ -37,7 +37,7 @@ SWEEP_FIELDS = (
 )
 
 #: Counts below this are dropped from the exponent fit: floor(r_tau) makes a staircase whose
-#: relative steps (up to 1/R) would bias the slope (notes/theory-research.md, section 2.4).
+#: relative steps (up to 1/R) would bias the slope (`staircase_bound` bounds what is left).
 MIN_FIT_COUNT = 10
 
 

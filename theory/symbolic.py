@@ -178,7 +178,7 @@ def derive_exponent(closure: str) -> sympy.Expr:
       sets the price as in A: slope 1.
     - D: constant price, gamma = 0: slope 0 (R plateaus).
     - E: lam = W / (N - S). Under lam ~ N^-beta, w_r / lam depends on r / N only (scale
-      covariance, notes 2.8), so W ~ N^(1 - beta) and N - S ~ N; the balance
+      covariance, docs/theory.md section 5), so W ~ N^(1 - beta) and N - S ~ N; the balance
       -gamma + 1 = 1 - beta gives gamma = beta (the ansatz is consistent): slope 1.
 
     Raises

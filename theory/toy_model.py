@@ -2,7 +2,7 @@
 
 Features x_r = b_r u_r (b_r ~ Bernoulli(p), u_r ~ U[-1, 1]) with importances I_r = r^-beta;
 h = ReLU(W1 x + b1) of width N; y' = ReLU(W2 h + b2); loss sum_r I_r (|x_r| - y'_r)^2
-(docs: ../shared/THEORY.md "Toy nets", notes/theory-research.md section 3). The target |x|
+(docs/theory.md, section 7; Elhage et al. 2022, arXiv:2209.10652). The target |x|
 = ReLU(x) + ReLU(-x) needs the hidden ReLU, so the neuron basis is genuinely privileged.
 
 Layout: an instance is one (seed, width). All widths of one seed are concatenated along one
@@ -232,7 +232,7 @@ def neuron_isolation(nets: ToyNets) -> tuple[torch.Tensor, torch.Tensor, torch.T
     """Each hidden neuron's isolation, dominant feature and its sign, each (S, H).
 
     Isolation is the share of the neuron's squared input-weight norm on its top feature,
-    max_r W1_ir^2 / sum_r W1_ir^2 (the purity pi_i of notes section 3.3: every feature has
+    max_r W1_ir^2 / sum_r W1_ir^2 (docs/theory.md, section 7: every feature has
     the same variance here, so weighting by Var(x_r) cancels). 1/n for a uniform neuron,
     1 for a neuron that reads one feature only.
     """

@@ -14,8 +14,8 @@ Append `ModelSpec` entries to a tuple and add it to `SPECS`: give the loader
 (e.g. a diffusion transformer whose MLP is ``blocks.{layer}.mlp.w2``) needs one more
 `HOOK_POINTS` entry naming the module whose *input* is the neuron vector, and, for vision,
 its number of prefix tokens. `n_params` is the total parameter count of the network whose
-neurons are measured (for CLIP: the vision tower); `tests/empirics/test_registry.py` checks it
-against a meta-device build of the configuration.
+neurons are measured (for CLIP: the vision tower); `tests/empirics/models/test_registry.py`
+checks it against a meta-device build of the configuration.
 """
 
 from __future__ import annotations

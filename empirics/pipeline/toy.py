@@ -2,7 +2,7 @@
 family, with the same matching engine, on one shared evaluation set.
 
 For every width, every pair of seeds is matched (mutual nearest neighbours under Pearson r on
-the hidden activations; dead neurons excluded) and counted two ways (notes section 3.2):
+the hidden activations; dead neurons excluded) and counted two ways (docs/theory.md, section 7):
 R_neurons, mutual pairs with r >= rho* (the paper's count), and R_features, the distinct
 dominant input features among the Rosetta neurons (the theory's count, since toy nets duplicate
 important features). The isolation of Rosetta and non-Rosetta neurons gives the polarization
@@ -25,6 +25,15 @@ import numpy as np
 import torch
 
 from empirics.analysis.examples import collect_examples
+from empirics.analysis.toy import above, pair_bootstrap, pair_statistics
+from empirics.capture.toy import (
+    BATCH_ROWS,
+    EVAL_STREAM,
+    activation_source,
+    describe_inputs,
+    evaluation_inputs,
+    net_name,
+)
 from empirics.engine.matching import Matches, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.records.examples import ExamplesRecord
@@ -36,23 +45,13 @@ from theory.plot import plot_toy_sweep
 from theory.slopes import positive_log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
-from theory.toy_data import (
-    instance_generator,
-    sample_eval_set,
-)
 from theory.toy_model import hidden_activations, init_toy_nets, neuron_isolation, train_toy_nets
 
 log = logging.getLogger("empirics.pipeline.toy")
 
 FAMILY = "toy"
-#: Thresholds rho* reported besides the headline one (notes section 3.2, step 5).
+#: Thresholds rho* reported besides the headline one (docs/theory.md, section 7).
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-#: Seed of the shared evaluation set (distinct from every training stream by construction).
-EVAL_STREAM = 2**31 - 1
-#: Rows per batch of the evaluation stream, and the chunk groups kept for the data-level
-#: bootstrap (batch i -> group i mod GROUPS): the default 8192 evaluation inputs give 32
-#: batches, so every group holds one batch and every input sits in exactly one group.
-BATCH_ROWS = 256
 GROUPS = 32
 #: Top evaluation inputs kept per neuron for the examples record (the neuron browser).
 EXAMPLES = 8
@@ -63,14 +62,6 @@ def seed_pairs(seeds) -> list[tuple[int, int]]:
     return list(itertools.combinations(seeds, 2))
 
 
-def activation_source(h_a: torch.Tensor, h_b: torch.Tensor, batch_rows: int = BATCH_ROWS):
-    """A re-iterable stream of aligned (a, b) batches cut from two (samples, N) tensors."""
-
-    def stream():
-        for start in range(0, h_a.shape[0], batch_rows):
-            yield h_a[start:start + batch_rows], h_b[start:start + batch_rows]
-
-    return stream
 
 
 def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
@@ -89,15 +80,6 @@ def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
     return matches, (finished() if examples else None)
 
 
-def describe_inputs(eval_x: torch.Tensor) -> list[str]:
-    """One line per evaluation input naming its active features, e.g. "#7: f3=+0.41
-    f90=-0.88", the input ids a report shows for a neuron's top inputs."""
-    rows, features = (eval_x != 0).nonzero(as_tuple=True)
-    values = eval_x[rows, features].tolist()
-    lines = [[f"#{i}:"] for i in range(eval_x.shape[0])]
-    for row, feature, value in zip(rows.tolist(), features.tolist(), values):
-        lines[row].append(f"f{feature}={value:+.2f}")
-    return [" ".join(line) for line in lines]
 
 
 def examples_record(tops, *, width: int, seed_a: int, seed_b: int, inputs: list[str],
@@ -124,55 +106,10 @@ def examples_record(tops, *, width: int, seed_a: int, seed_b: int, inputs: list[
         inputs=[f"eval-{i}" for i in used], texts=texts, images={})
 
 
-def above(matches: Matches, rho_star: float) -> Matches:
-    """The same matches restricted to pairs with r >= rho_star (the Rosetta neurons); the
-    threshold is kept, so resampled counts apply it too."""
-    keep = matches.correlation >= rho_star
-    return dataclasses.replace(matches, index_a=matches.index_a[keep],
-                               index_b=matches.index_b[keep],
-                               correlation=matches.correlation[keep], min_correlation=rho_star)
 
 
-def pair_statistics(rosetta: Matches, iso_a, iso_b, dominant_a, dominant_b) -> dict:
-    """Counts and isolation of one matched pair at one width (numpy arrays of length N).
-
-    Returns R_neurons, R_features (distinct dominant features of A's Rosetta neurons), the
-    redundancy (most of A's Rosetta neurons sharing one dominant feature), the share of pairs
-    whose two neurons have the same dominant feature, and the mean isolation of the Rosetta
-    and of the alive non-Rosetta neurons of both nets.
-    """
-    ia, ib = rosetta.index_a, rosetta.index_b
-    alive_a, alive_b = ~rosetta.dead_a, ~rosetta.dead_b
-    alive_a[ia], alive_b[ib] = False, False
-    rest = np.concatenate([iso_a[alive_a], iso_b[alive_b]])
-    features = dominant_a[ia]
-    return {
-        "rosetta_neurons": float(len(ia)),
-        "rosetta_features": float(len(np.unique(features))),
-        "redundancy": float(np.bincount(features).max()) if len(ia) else 0.0,
-        "feature_agreement": float(np.mean(features == dominant_b[ib])) if len(ia) else np.nan,
-        "isolation_rosetta": (float(np.concatenate([iso_a[ia], iso_b[ib]]).mean())
-                              if len(ia) else np.nan),
-        "isolation_nonrosetta": float(rest.mean()) if len(rest) else np.nan,
-        "dead": float(rosetta.dead_a.sum() + rosetta.dead_b.sum()),
-        "max_correlation": float(rosetta.row_r[:, 0].max()),
-    }
 
 
-def pair_bootstrap(widths, counts, *, rng: np.random.Generator, n_resamples: int = 2000,
-                   level: float = 0.95) -> list[float]:
-    """[estimate, low, high]: slope of log mean count, percentile interval from resampling
-    the seed pairs (rows of `counts`, (P, W)) with replacement within each width."""
-    counts = np.asarray(counts, dtype=np.float64)
-    estimate = float(positive_log_log_slopes(widths, counts.mean(axis=0)))
-    index = rng.integers(0, counts.shape[0], size=(n_resamples, *counts.shape))
-    means = np.take_along_axis(counts[None], index, axis=1).mean(axis=1)
-    slopes = positive_log_log_slopes(widths, means)
-    slopes = slopes[np.isfinite(slopes)]
-    if not len(slopes):
-        return [estimate, float("nan"), float("nan")]
-    tail = (1.0 - level) / 2.0
-    return [estimate, *(float(q) for q in np.quantile(slopes, [tail, 1.0 - tail]))]
 
 
 def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
@@ -207,9 +144,6 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
     return seeds, stats, thresholds
 
 
-def evaluation_inputs(config: ToyConfig, *, device="cpu") -> torch.Tensor:
-    """The shared evaluation inputs every pair is matched on (n_eval, n)."""
-    return sample_eval_set(config, generator=instance_generator(EVAL_STREAM, device=device))
 
 
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
@@ -250,9 +184,6 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
     )
 
 
-def net_name(config: ToyConfig, width: int) -> str:
-    """The model name of one toy net width (seed appended per model)."""
-    return f"toy-n{config.n_features}-beta{config.beta:g}-N{width}"
 
 
 def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,

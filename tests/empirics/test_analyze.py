@@ -17,8 +17,8 @@ from empirics.records.analysis import (
     StabilityRecord,
     TopKRecord,
 )
-from tests.empirics.models import save_text_model, train_tokenizers
 from tests.empirics.test_match_cli import OPTIONS
+from tests.empirics.tiny_models import save_text_model, train_tokenizers
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_every_analysis_writes_its_record_and_is_reused(matched, caplog):
     stats = ActivationStatsRecord.load(runs[1] / "stats")
     assert stats.stats_a["sums"].shape == (5, 128) and stats.stats_a["count"][0] > 100
     written = main(["--runs", str(root / "runs"), "--vocabulary", "--device", "cpu", *paths,
-                    "--judge", "tests.empirics.test_selectivity:FirstWordJudge",
+                    "--judge", "tests.empirics.analysis.test_selectivity:FirstWordJudge",
                     "--judge-neurons", "3"])
     assert len(written) == 2 * 4 + 1
     run = runs[1]
@@ -64,7 +64,7 @@ def test_every_analysis_writes_its_record_and_is_reused(matched, caplog):
     stability = StabilityRecord.load(written[-1])
     assert stability.n_tokens[0] < stability.n_tokens[1] and stability.method == "rerun"
     assert main(["--runs", str(root / "runs"), "--vocabulary", "--device", "cpu", *paths,
-                 "--judge", "tests.empirics.test_selectivity:FirstWordJudge",
+                 "--judge", "tests.empirics.analysis.test_selectivity:FirstWordJudge",
                  "--judge-neurons", "3"]) == []
 
 

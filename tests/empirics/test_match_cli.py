@@ -14,7 +14,7 @@ from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
-from tests.empirics.models import save_text_model, train_tokenizers
+from tests.empirics.tiny_models import save_text_model, train_tokenizers
 
 OPTIONS = MatchOptions(batch=4, tokens=128, candidates=2, groups=4, examples=3)
 

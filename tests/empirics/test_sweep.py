@@ -17,7 +17,7 @@ from empirics.pipeline.sweep import (
 )
 from empirics.records.match import MatchRecord
 from empirics.sweep import main
-from tests.empirics.models import save_text_model, train_tokenizers
+from tests.empirics.tiny_models import save_text_model, train_tokenizers
 
 ARGS = ["--family", "language", "--docs", "6", "--batch", "2", "--tokens", "64",
         "--groups", "2", "--examples", "0", "--device", "cpu"]

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from empirics.analysis.toy import pair_bootstrap
 from empirics.pipeline.toy import (
     EXAMPLES,
     GROUPS,
     THRESHOLDS,
     ToySweep,
     measure_nets,
-    pair_bootstrap,
     run_toy_sweep,
     seed_pairs,
 )

@@ -14,9 +14,9 @@ from theory.params import AllocationParams
 P1 = AllocationParams(beta=1.5, tau=0.5, kappa=1.0, w1=1.0, benefit=KurtosisBenefit(10.0), rho=4.0)
 
 
-# Reference rows of notes/theory-research.md section 2.4, computed there by an independent
-# scratch solver (exact discrete sums): N, R, floor(r_0), floor(r_1), mean s Rosetta, non-Rosetta;
-# the means are compared to half a unit of their last printed digit.
+# Reference rows computed by an independent scratch solver (exact discrete sums): N, R,
+# floor(r_0), floor(r_1), mean s Rosetta, non-Rosetta; the means are compared to half a unit
+# of their last printed digit.
 REFERENCE = [
     (16, 4, 17, 2, 0.837, 0.0332),
     (256, 28, 109, 14, 0.855, 0.0128),

@@ -1,7 +1,7 @@
 """The sympy derivation: benefit curves, KKT root, frontiers, exponents and limits.
 
 Independent references: theory.benefit's NumPy curves (typed in separately), the closed forms
-printed in THEORY.md / notes section 2.4-2.7, scipy quadrature of s(u) built from the NumPy
+printed in docs/theory.md (sections 2-4), scipy quadrature of s(u) built from the NumPy
 curves, and a brute-force discrete Rosetta mean. Symbolic identities that need the model's
 domain (K > 3, 0 < eta < 1, 0 < tau < 1) are checked after writing K = 3 + k,
 eta = 1/(1 + e), tau = 1/(1 + t) with positive k, e, t, so sympy knows every base's sign.
@@ -32,7 +32,7 @@ ON_DOMAIN = {"kurtosis": {S.K: 3 + _k}, "quadratic": {S.eta: 1 / (1 + _e)}}
 
 
 def published_frontier(family, x):
-    """r_x(N) as printed in THEORY.md (both families)."""
+    """r_x(N) as printed in docs/theory.md, section 2 (both families)."""
     n, w1, kappa, beta = S.N, S.w1, S.kappa, S.beta
     if family == "kurtosis":
         k = S.K

@@ -22,7 +22,7 @@ from empirics.models.hooks import mlp_modules
 from empirics.models.load import LoadedModel
 from empirics.models.unembedding import effective_unembedding, output_directions
 from empirics.records.examples import ExamplesRecord
-from tests.empirics.models import tiny_config, tiny_spec
+from tests.empirics.tiny_models import tiny_config, tiny_spec
 
 
 def test_a_one_hot_projection_has_the_largest_kurtosis_and_a_gaussian_about_zero(rng):
@@ -203,5 +203,5 @@ def test_a_judge_with_bad_scores_or_spec_is_refused():
         judge_neurons(Broken(), text_examples(), "a", [0])
     with pytest.raises(ValueError, match="module:factory"):
         load_judge("no-colon")
-    judge = load_judge("tests.empirics.test_selectivity:FirstWordJudge")
+    judge = load_judge("tests.empirics.analysis.test_selectivity:FirstWordJudge")
     assert judge.name == "same-span"

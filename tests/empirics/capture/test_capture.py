@@ -11,7 +11,7 @@ from empirics.capture.stimuli import default_corpus, synthetic_images
 from empirics.engine.matching import match_neurons
 from empirics.models.hooks import capture_mlp
 from empirics.models.load import load_model
-from tests.empirics.models import (
+from tests.empirics.tiny_models import (
     save_text_model,
     save_vision_model,
     tiny_open_clip,

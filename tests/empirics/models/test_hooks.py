@@ -5,7 +5,7 @@ import torch
 import transformers
 
 from empirics.models.hooks import architecture_of, capture_mlp, layer_widths, mlp_modules
-from tests.empirics.models import tiny_config, tiny_open_clip
+from tests.empirics.tiny_models import tiny_config, tiny_open_clip
 
 TEXT = ("gpt2", "opt", "gpt_neox", "qwen2")
 

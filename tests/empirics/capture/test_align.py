@@ -16,7 +16,7 @@ from empirics.capture.align import (
     tokenize_with_bytes,
 )
 from empirics.capture.stimuli import default_corpus
-from tests.empirics.models import train_tokenizers
+from tests.empirics.tiny_models import train_tokenizers
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
 from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
-from tests.empirics.models import save_text_model, train_tokenizers
 from tests.empirics.rank_workers import OPTIONS, SPLITS, match_on_ranks, planted_arrays
+from tests.empirics.tiny_models import save_text_model, train_tokenizers
 
 
 def _single(**options):

@@ -22,7 +22,7 @@ from empirics.records.match import MatchRecord
 from empirics.report.__main__ import main as report_main
 from empirics.report.build import write_report
 from runstore import Record, RecordError
-from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
+from tests.empirics.tiny_models import save_text_model, save_vision_model, train_tokenizers
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OPTIONS = MatchOptions(batch=4, tokens=128, candidates=2, groups=0, examples=4)

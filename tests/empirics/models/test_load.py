@@ -7,7 +7,7 @@ import torch
 from empirics.models.hooks import layer_widths
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.registry import get_spec
-from tests.empirics.models import save_text_model, save_vision_model, train_tokenizers
+from tests.empirics.tiny_models import save_text_model, save_vision_model, train_tokenizers
 
 
 @pytest.fixture(scope="module")
