@@ -146,3 +146,14 @@ def test_measured_exponent_is_sublinear(beta, tmp_path):
               f"slope {estimate:.3f} pair-bootstrap [{low:.3f}, {high:.3f}]; bridge OLS "
               f"{fit.alpha:.3f} t-interval [{fit.low:.3f}, {fit.high:.3f}]; 1/beta {1 / beta:.3f}")
         assert high < 1.0 and estimate > 0.0
+
+
+def test_the_toy_command_has_its_own_usage(capsys):
+    from empirics.toy import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m empirics.toy") and "--rho-star" in out
+    assert "--closure" not in out  # not theory.simulate's usage
