@@ -41,23 +41,6 @@ from empirics.pipeline.sweep import (
 log = logging.getLogger("empirics.sweep")
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m empirics.sweep",
                                 description=__doc__.split("\n\n")[0],

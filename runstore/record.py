@@ -128,16 +128,6 @@ def read_header(directory: str | Path) -> dict:
         raise RecordError(f"{path} is not valid JSON ({error}); delete it and re-run") from error
 
 
-
-
-
-
-
-
-
-
-
-
 def to_json_ready(value: Any) -> Any:
     """Convert tuples, NumPy scalars and non-finite floats into strict-JSON values.
 

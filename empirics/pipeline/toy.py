@@ -62,8 +62,6 @@ def seed_pairs(seeds) -> list[tuple[int, int]]:
     return list(itertools.combinations(seeds, 2))
 
 
-
-
 def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
                permuted_seed: int | None = None, examples: int = 0
                ) -> tuple[Matches, tuple | None]:
@@ -78,8 +76,6 @@ def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
         source, finished = collect_examples(source, h_a.shape[1], h_b.shape[1], examples)
     matches = match_neurons(source, k=1, candidates=2, groups=GROUPS, device=device)
     return matches, (finished() if examples else None)
-
-
 
 
 def examples_record(tops, *, width: int, seed_a: int, seed_b: int, inputs: list[str],
@@ -104,12 +100,6 @@ def examples_record(tops, *, width: int, seed_a: int, seed_b: int, inputs: list[
         sample_table={"input": position, "start": np.zeros(len(inputs), dtype=np.int64),
                       "end": lengths[position]},
         inputs=[f"eval-{i}" for i in used], texts=texts, images={})
-
-
-
-
-
-
 
 
 def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
@@ -142,8 +132,6 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
             stats.setdefault(name, np.full(thresholds.shape[1:], np.nan))[p, w] = value
     seeds = np.array([[config.seeds[a], config.seeds[b]] for a, b in pairs], dtype=np.int64)
     return seeds, stats, thresholds
-
-
 
 
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
@@ -182,8 +170,6 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
         exponent_features=pair_bootstrap(widths, stats["rosetta_features"], rng=rng),
         level=0.95,
     )
-
-
 
 
 def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,
