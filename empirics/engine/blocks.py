@@ -86,13 +86,41 @@ def working_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def fingerprint(a: torch.Tensor, b: torch.Tensor) -> str:
-    """A short hash of the first rows of a batch, to tell a resumed stream from another."""
-    digest = hashlib.sha256()
-    for x in (a, b):
-        digest.update(str(tuple(x.shape)).encode())
-        digest.update(x[:64].detach().cpu().to(torch.float64).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+class StreamDigest:
+    """A short hash of a whole stream, to tell a resumed or reused stream from another.
+
+    Every batch adds its shapes and a fixed sample of its values (its first, middle and last
+    rows at up to 256 evenly strided columns of each model), exactly as stored, so the same
+    stream gives the same digest on any device. A stream that differs in its number of
+    batches, any batch's size, or a sampled value is told apart; a change confined to values
+    outside the sample is not (hashing every value would cost a second read of the stream).
+    """
+
+    COLUMNS = 256
+
+    def __init__(self):
+        self._hash = hashlib.sha256()
+
+    def update(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        for x in (a, b):
+            self._hash.update(str(tuple(x.shape)).encode())
+            if x.shape[0] == 0:
+                continue
+            rows = sorted({0, x.shape[0] // 2, x.shape[0] - 1})
+            step = max(1, x.shape[1] // self.COLUMNS)
+            sample = x[rows][:, ::step].detach().to(torch.float64).cpu().contiguous()
+            self._hash.update(sample.numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()[:16]
+
+
+def stream_digest(source: Source, ranks: Ranks = SINGLE) -> str:
+    """The `StreamDigest` of one full pass over `source` (rank 0's for a data split)."""
+    digest = StreamDigest()
+    for _, a, b in checked_batches(source, check=False):
+        digest.update(a, b)
+    return ranks.rank0_text(digest.hexdigest())
 
 
 def block_pass(
@@ -119,8 +147,9 @@ def block_pass(
     device, dtype
         Where and in which precision the products run.
     ranks : empirics.engine.distributed.Ranks
-        For a data split: the offsets and fingerprint are rank 0's (its first batch is the
-        stream's), the sums and moments are combined over the ranks before returning.
+        For a data split: the offsets are rank 0's (its first batch is the stream's) and so
+        is the fingerprint (the `StreamDigest` of its share); the sums and moments are
+        combined over the ranks before returning.
 
     Notes
     -----
@@ -128,12 +157,12 @@ def block_pass(
     allocations of that size cost as much as the arithmetic (page faults).
     """
     moments_a = moments_b = acc = None
-    pending, scratch = 0, Scratch()
+    pending, scratch, digest = 0, Scratch(), StreamDigest()
     for _, a, b in checked_batches(source, check):
+        digest.update(a, b)
         a, b = a.to(device), b.to(device)
         if acc is None:
             work = working_dtype(a)
-            stamp = ranks.rank0_text(fingerprint(a, b))
             if reference is None:
                 frame_a, frame_b = Frame.first(a, work, dtype), Frame.first(b, work, dtype)
                 for tensor in (frame_a.shift, frame_a.scale, frame_b.shift, frame_b.scale):
@@ -162,6 +191,7 @@ def block_pass(
         acc.add_(acc32)
     if with_moments:
         moments_a, moments_b = ranks.merge_moments(moments_a), ranks.merge_moments(moments_b)
+    stamp = ranks.rank0_text(digest.hexdigest())
     return BlockSums(ranks.sum_(acc), frame_a, frame_b, moments_a, moments_b, stamp)
 
 

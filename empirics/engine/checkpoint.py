@@ -2,8 +2,13 @@
 
 The state holds what survives a block: the moments of every neuron (learnt by the first pass),
 the best partners of the rows done so far and the running best partners of every column. It is
-a record (empirics.records' base), written atomically; a state whose settings (widths, kept
-candidates, block size, dtype) or stream fingerprint differ from the new run is refused.
+a record (runstore), written atomically. A state whose settings (widths, kept candidates,
+dtype, ranks) differ from the new run's is refused before anything is reused, and a state is
+reused only for the stream it was started on: its fingerprint (`StreamDigest`, every batch's
+shape and sampled values) is checked on every later pass, and a finished state is verified by
+one pass before its result is returned. The block partition (`block_rows`) belongs to the
+state: a resume keeps it, whatever the free memory is now, so the result is the same bit for
+bit.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from runstore import Record, RecordError, record_exists
 
 @dataclasses.dataclass(frozen=True)
 class MatchState(Record):
-    """`config` holds the settings {n, m, keep, block_rows, dtype}."""
+    """`config` holds the settings {n, m, keep, dtype} (and rank, world for a neuron split)
+    and the partition `block_rows`."""
 
     kind: ClassVar[str] = "match_state"
     version: ClassVar[int] = 1
@@ -62,10 +68,14 @@ class MatchState(Record):
         return TopK(torch.from_numpy(self.arrays["col_values"]),
                     torch.from_numpy(self.arrays["col_indices"]))
 
+    @property
+    def block_rows(self) -> int:
+        return self.config["block_rows"]
+
     def check_fingerprint(self, fingerprint: str) -> None:
         if fingerprint != self.fingerprint:
             raise ValueError("the activation stream differs from the one the checkpoint was "
-                             f"started on (first-batch fingerprint {fingerprint}, saved "
+                             f"started on (stream fingerprint {fingerprint}, saved "
                              f"{self.fingerprint}); delete the checkpoint or give the same "
                              "inputs")
 
@@ -86,11 +96,13 @@ class MatchState(Record):
 
 
 def load_state(directory: str | Path, settings: dict) -> MatchState | None:
-    """The saved state in `directory` if any; refuse one saved with other settings."""
+    """The saved state in `directory` if any; refuse one saved with other settings (the
+    partition `block_rows` aside: it is the state's own)."""
     if not record_exists(directory):
         return None
     state = MatchState.load(directory)
-    if state.config != settings:
-        raise RecordError(f"the checkpoint in {directory} was saved with settings "
-                          f"{state.config}, not {settings}; delete it or use a new directory")
+    saved = {key: value for key, value in state.config.items() if key != "block_rows"}
+    if saved != settings:
+        raise RecordError(f"the checkpoint in {directory} was saved with settings {saved}, "
+                          f"not {settings}; delete it or use a new directory")
     return dataclasses.replace(state, resumed=True)

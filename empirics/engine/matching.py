@@ -29,6 +29,7 @@ from empirics.engine.blocks import (
     block_correlation,
     block_pass,
     shift_excess,
+    stream_digest,
 )
 from empirics.engine.candidates import candidate_pass
 from empirics.engine.checkpoint import MatchState, load_state
@@ -36,6 +37,7 @@ from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Source, checked_batches
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
+from runstore import RecordError
 
 
 @dataclass(frozen=True)
@@ -134,16 +136,22 @@ def match_neurons(
     keep = _check_options(k, candidates, groups)
     n, m = _widths(source)
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    block_rows = ranks.agree_min(block_rows or block_size_for(m, memory))
+    rows = ranks.agree_min(block_rows or block_size_for(m, memory))
     if ranks.shards_neurons:
-        block_rows = _neuron_share(n, block_rows, ranks.world)
-    settings = {"n": n, "m": m, "keep": keep, "block_rows": block_rows, "dtype": str(dtype)}
+        rows = _neuron_share(n, rows, ranks.world)
+    settings = {"n": n, "m": m, "keep": keep, "dtype": str(dtype)}
     if ranks.shards_neurons:
         settings |= {"rank": ranks.rank, "world": ranks.world}
     directory = ranks.state_dir(checkpoint)
     state = load_state(directory, settings) if directory else None
-    state, passes = _stream_blocks(source, state or MatchState.fresh(settings), directory,
-                                   device=device, dtype=dtype, progress=progress, ranks=ranks)
+    if state is None:
+        state = MatchState.fresh(settings | {"block_rows": rows})
+    elif block_rows is not None and block_rows != state.block_rows:
+        raise RecordError(f"the checkpoint in {directory} holds blocks of {state.block_rows} "
+                          f"rows, not the block_rows={block_rows} asked for (settings "
+                          "differ); omit block_rows to resume with the saved partition")
+    state, passes = _stream_blocks(source, state, directory, device=device, dtype=dtype,
+                                   progress=progress, ranks=ranks)
     return _finish(source, state, passes, k=k, groups=groups, min_correlation=min_correlation,
                    recheck=dtype in REDUCED if recheck is None else recheck, device=device,
                    ranks=ranks)
@@ -173,9 +181,12 @@ def _widths(source: Source) -> tuple[int, int]:
 
 
 def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, progress, ranks):
-    n, block_rows = state.settings["n"], state.settings["block_rows"]
+    n, block_rows = state.settings["n"], state.block_rows
     starts = [range(0, n, block_rows)[b] for b in ranks.block_share(-(-n // block_rows))]
     passes = 0
+    if state.resumed and state.done_blocks >= len(starts):  # finished: verify the stream
+        state.check_fingerprint(stream_digest(source, ranks))
+        passes += 1
     for start in tqdm(starts[state.done_blocks:], desc="correlation blocks",
                       disable=not progress, initial=state.done_blocks, total=len(starts)):
         rows = slice(start, min(start + block_rows, n))
@@ -249,7 +260,7 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
         rechecked=chunks is not None,
         max_recheck_change=change,
         changed_pairs=changed, chunks=chunks if groups else None,
-        block_rows=state.settings["block_rows"], passes=passes,
+        block_rows=state.block_rows, passes=passes,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -38,6 +39,8 @@ log = logging.getLogger("empirics.match")
 FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}
 KINDS = {"language": "text", "vision": "vision"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: The engine's checkpoint inside a pair's run directory (removed once the record is saved).
+STATE_DIR = "state"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,12 +137,18 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     """
     config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options)
     directory = pair_directory(out, config)
-    reuse_or_build(directory, MatchRecord,
-                   lambda: _match_and_save(spec_a, spec_b, family=family, inputs=inputs,
-                                           options=options, config=config, directory=directory,
-                                           device=device, paths=paths, placement=placement,
-                                           ranks=ranks),
-                   force=force, load=False)
+    state = directory / STATE_DIR
+    if force and ranks.writer:  # --force starts over: no engine state is reused
+        shutil.rmtree(state, ignore_errors=True)
+    ranks.barrier()
+    _, reused = reuse_or_build(
+        directory, MatchRecord,
+        lambda: _match_and_save(spec_a, spec_b, family=family, inputs=inputs, options=options,
+                                config=config, directory=directory, device=device, paths=paths,
+                                placement=placement, ranks=ranks),
+        force=force, load=False)
+    if not reused and ranks.writer:  # the record holds the result; the state is spent
+        shutil.rmtree(state, ignore_errors=True)
     return directory
 
 
@@ -166,7 +175,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                                                  sum(pair.layer_sizes_b))
     found = match_neurons(source, k=options.k, candidates=options.candidates,
                           groups=options.groups, min_correlation=options.min_correlation,
-                          device=device, dtype=dtype, checkpoint=directory / "state",
+                          device=device, dtype=dtype, checkpoint=directory / STATE_DIR,
                           progress=ranks.writer, ranks=ranks)
     if not ranks.writer:
         return None

@@ -48,6 +48,27 @@ def test_a_pair_writes_a_record_and_is_reused(saved_pair, tmp_path):
     assert (directory / "record.json").stat().st_mtime_ns == stamp
 
 
+def test_force_recomputes_whatever_the_free_memory_and_leaves_no_stale_state(
+        saved_pair, tmp_path, monkeypatch):
+    import empirics.engine.matching as matching
+
+    root, spec_a, spec_b = saved_pair
+    kwargs = dict(family="language", inputs=default_corpus()[:8], options=OPTIONS,
+                  out=tmp_path, device=torch.device("cpu"), paths=(root / "a", root / "b"))
+    monkeypatch.setattr(matching, "available_memory", lambda device: 4 * 1075393 * 32 * 128.0)
+    directory = match_pair(spec_a, spec_b, **kwargs)
+    first = MatchRecord.load(directory)
+    assert not (directory / "state").exists()  # the record holds the result
+    monkeypatch.setattr(matching, "available_memory", lambda device: 4 * 1075147 * 32 * 128.0)
+    (directory / "state").mkdir()  # a state left by an older run must not be reused either
+    (directory / "state" / "record.json").write_text("{}")
+    assert match_pair(spec_a, spec_b, force=True, **kwargs) == directory
+    again = MatchRecord.load(directory)
+    assert again.n_rosetta == first.n_rosetta and not (directory / "state").exists()
+    for name in first.pairs:
+        np.testing.assert_array_equal(again.pairs[name], first.pairs[name])
+
+
 def test_permuted_null_and_random_init_are_labelled(saved_pair, tmp_path):
     root, spec_a, spec_b = saved_pair
     docs = default_corpus()[:8]
