@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 
 from empirics.engine.distributed import SPLITS
-from empirics.models.load import MissingModelError
+from empirics.models.load import MissingModelError, ModelMismatchError
 from empirics.models.registry import family_specs, get_spec
 from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_for, run_match
 from empirics.pipeline.options import (
@@ -92,12 +92,12 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [match_toy(args, parser)]
     try:
         settings = settings_from_args(args)
-        pairs_for(settings.family, settings.pair)  # unknown names and wrong kinds: usage errors
+        pairs_for(settings.family, settings.pair, settings.paths)  # usage errors
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:
         return run_match(settings)
-    except MissingModelError as error:
+    except (MissingModelError, ModelMismatchError) as error:
         parser.exit(1, f"{error}\n")
 
 

@@ -167,7 +167,8 @@ def budget_groups(found: Sequence[tuple[str, MatchRecord]]) -> list[list[tuple[s
     ordered by tokens."""
     groups = defaultdict(list)
     for path, match in found:
-        key = {k: v for k, v in match.config.items() if k not in ("inputs", "capture")}
+        key = {k: v for k, v in match.config.items()
+               if k not in ("inputs", "inputs_sha256", "capture")}
         key |= {"record": [match.family, match.model_a, match.model_b, match.null,
                            match.layer_sizes_a, match.layer_sizes_b]}
         groups[repr(sorted(key.items()))].append((path, match))

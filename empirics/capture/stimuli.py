@@ -122,7 +122,7 @@ def load_image_folder(folder: str | Path) -> list[ImageStimulus]:
 
 
 def stimuli_digest(items: Sequence[TextDocument | ImageStimulus]) -> str:
-    """One sha256 over the ids and digests of all inputs, in order (for cache manifests)."""
+    """One sha256 over the ids and digests of all inputs, in order (run hashes, manifests)."""
     digest = hashlib.sha256()
     for item in items:
         digest.update(f"{item.id}\0{item.sha256}\n".encode())

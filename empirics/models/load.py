@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from empirics.models.hooks import architecture_of
+from empirics.models.hooks import architecture_of, layer_widths
 from empirics.models.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,32 @@ class LoadedModel:
     init: str
     identity: dict = field(default_factory=dict)
 
+    @property
+    def n_params(self) -> int:
+        """Parameters of the measured network as loaded (shared tensors counted once)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+
+class ModelMismatchError(ValueError):
+    """A loaded checkpoint is not the model its name says (another architecture or size)."""
+
+
+def check_against_spec(loaded: LoadedModel, where: str) -> LoadedModel:
+    """Refuse a checkpoint whose architecture, MLP widths or parameter count differ from its
+    registry entry (a spec with n_layers = 0 or n_params = 0 leaves that part unchecked)."""
+    spec, widths = loaded.spec, layer_widths(loaded.model, loaded.architecture)
+    found = (f"{where} holds a {loaded.architecture} model with {len(widths)} MLP layers "
+             f"of widths {sorted(set(widths))} and {loaded.n_params:,} parameters")
+    wanted = (f"the entry {spec.name} is a {spec.architecture} model with {spec.n_layers} MLP "
+              f"layers of {spec.d_mlp} neurons and {spec.n_params:,} parameters")
+    if (loaded.architecture != spec.architecture
+            or (spec.n_layers and widths != list(spec.layer_sizes))
+            or (spec.n_params and loaded.n_params != spec.n_params)):
+        raise ModelMismatchError(f"{wanted}, but {found}; give the checkpoint of {spec.name}, "
+                                 "or name this one differently (a name outside the registry "
+                                 "with --path-a/--path-b is read from its own config)")
+    return loaded
+
 
 def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "pretrained",
                dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
@@ -76,14 +102,16 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
     """
     if init not in ("pretrained", "random"):
         raise ValueError(f"init must be 'pretrained' or 'random', not {init!r}")
+    where = str(path) if path is not None else f"the Hugging Face cache entry of {spec.name}"
     if spec.loader == "open_clip":
         if device_map is not None:
             raise ValueError("device_map applies to transformers models only")
-        return _load_open_clip(spec, path, init, dtype, device, download, cache_dir, seed)
+        return check_against_spec(
+            _load_open_clip(spec, path, init, dtype, device, download, cache_dir, seed), where)
     if spec.loader == "transformers":
         placement = {"device_map": device_map, "max_memory": max_memory}
-        return _load_transformers(spec, path, init, dtype, device, placement, download,
-                                  cache_dir, seed)
+        return check_against_spec(_load_transformers(
+            spec, path, init, dtype, device, placement, download, cache_dir, seed), where)
     if spec.loader == "toy":
         raise ValueError(f"{spec.name} is a toy net: it is trained in code, not loaded; run "
                          "`python -m empirics.match --family toy --all` (or theory.simulate)")
@@ -138,7 +166,7 @@ def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
 def _load_transformers(spec, path, init, dtype, device, placement, download, cache_dir, seed):
     import transformers
 
-    source = _transformers_source(spec, path, init, download, cache_dir)
+    source = transformers_source(spec, path, init, download, cache_dir)
     common = dict(local_files_only=not download, cache_dir=cache_dir)
     model_class = (transformers.AutoModelForCausalLM if spec.kind == "text"
                    else transformers.AutoModel)
@@ -160,7 +188,7 @@ def _load_transformers(spec, path, init, dtype, device, placement, download, cac
     return LoadedModel(spec, model.eval(), processor, architecture_of(model), init, identity)
 
 
-def _transformers_source(spec, path, init, download, cache_dir) -> Path | str | None:
+def transformers_source(spec, path, init, download, cache_dir) -> Path | str | None:
     """Checkpoint directory or repo id; None for an untrained vision model that has none
     (its registry configuration and standard preprocessing suffice)."""
     try:
@@ -201,7 +229,7 @@ def _processor(spec, source, common):
         return transformers.BitImageProcessor(**DINOV2_PREPROCESS)
 
 
-def _open_clip_checkpoint(spec, path, download, cache_dir) -> str | None:
+def open_clip_checkpoint(spec, path, download, cache_dir) -> str | None:
     """A local checkpoint file for the open_clip tag (None: let open_clip download it)."""
     import open_clip
 
@@ -238,7 +266,7 @@ def _load_open_clip(spec, path, init, dtype, device, download, cache_dir, seed):
     name, tag = spec.open_clip
     options = {}
     if init == "pretrained":
-        checkpoint = _open_clip_checkpoint(spec, path, download, cache_dir)
+        checkpoint = open_clip_checkpoint(spec, path, download, cache_dir)
         pcfg = open_clip.get_pretrained_cfg(name, tag)
         options = {f"image_{k}": pcfg[k] for k in ("mean", "std") if k in pcfg}
         options.update({f"image_{k}": pcfg[k] for k in ("interpolation", "resize_mode")

@@ -6,7 +6,6 @@ Nothing re-runs a model except the vocabulary projection, which loads the weight
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -158,38 +157,33 @@ def _selectivity(path: Path, match: MatchRecord, settings: AnalyzeSettings, conf
     return dataclasses.replace(record, judges=_judge(settings, record, examples, rng))
 
 
-def _model_spec(name: str, paths: dict[str, Path]):
-    """The registry's spec of `name`, or one read from its local checkpoint's config.json."""
-    from empirics.models.registry import ModelSpec, get_spec
-
-    try:
-        return get_spec(name)
-    except KeyError:
-        if name not in paths:
-            raise
-    model_type = json.loads((paths[name] / "config.json").read_text())["model_type"]
-    return ModelSpec(name=name, family="local", kind="text", loader="transformers",
-                     n_params=0, d_mlp=0, n_layers=0, architecture=model_type)
-
-
 def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[dict, dict]:
     """Vocabulary kurtosis of both models ({"vocabulary_kurtosis_a", ...}) and the norms
-    folded in; the models are loaded exactly as the match loaded them (init and seed)."""
+    folded in; the models are loaded exactly as the match loaded them (init and seed), and
+    refused when their files are not the ones the match recorded."""
     import torch
 
     from empirics.analysis.selectivity import vocabulary_kurtosis
+    from empirics.models.identity import weights_identity
     from empirics.models.load import load_model
+    from empirics.models.local import resolve_spec
     from empirics.models.unembedding import effective_unembedding, output_directions
     from theory.runtime import resolve_device
 
     device = resolve_device(settings.device)
-    paths = settings.paths
+    paths, init = settings.paths, match.config.get("init", "pretrained")
     metrics, notes = {}, {}
     for side, name in enumerate((match.model_a, match.model_b)):
-        loaded = load_model(_model_spec(name, paths), path=paths.get(name),
-                            init=match.config.get("init", "pretrained"),
-                            seed=match.config.get("seed", 0) + side, download=settings.download,
-                            cache_dir=settings.cache_dir, device="cpu")
+        spec = resolve_spec(name, paths.get(name))
+        options = dict(path=paths.get(name), init=init, download=settings.download,
+                       cache_dir=settings.cache_dir)
+        recorded = match.config.get("weights", [None, None])[side]
+        if recorded is not None and weights_identity(spec, **options) != recorded:
+            where = paths.get(name) or "the Hugging Face cache"
+            raise _Skip(f"the files found for {name} in {where} are not the ones its match "
+                        f"was made from; pass --path {name}=DIR with that checkpoint")
+        loaded = load_model(spec, seed=match.config.get("seed", 0) + side, device="cpu",
+                            **options)
         unembedding = effective_unembedding(loaded, device=device)
         directions = torch.cat(output_directions(loaded, centre=unembedding.centre))
         letter = "ab"[side]

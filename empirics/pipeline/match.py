@@ -19,13 +19,16 @@ from empirics.capture.stimuli import (
     default_corpus,
     load_image_folder,
     load_text_files,
+    stimuli_digest,
     synthetic_images,
 )
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
+from empirics.models.identity import weights_identity
 from empirics.models.load import load_model
-from empirics.models.registry import ModelSpec, get_spec, matched_pairs
+from empirics.models.local import resolve_spec
+from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -62,11 +65,13 @@ class MatchSettings:
     report: bool = False
 
 
-def pairs_for(family: str, pair: tuple | None = None) -> list[tuple[ModelSpec, ModelSpec]]:
-    """The specs of `pair` (two registry names), or every matched-scale pair of `family`;
-    a model of another kind than the family's is refused by name."""
+def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None)
+              ) -> list[tuple[ModelSpec, ModelSpec]]:
+    """The specs of `pair` (two registry names, or names of the local checkpoints `paths`),
+    or every matched-scale pair of `family`; a model of another kind than the family's is
+    refused by name."""
     if pair:
-        specs = [(get_spec(pair[0]), get_spec(pair[1]))]
+        specs = [(resolve_spec(pair[0], paths[0]), resolve_spec(pair[1], paths[1]))]
     else:
         specs = list(matched_pairs(*FAMILY_PAIRS[family]))
     for spec in {spec for both in specs for spec in both}:
@@ -91,7 +96,7 @@ def run_match(settings: MatchSettings) -> list[Path]:
     Under torchrun the processes share each pair (`settings.split`); rank 0 writes. A
     missing model raises `MissingModelError` naming what is missing and how to supply it.
     """
-    pairs = pairs_for(settings.family, settings.pair)
+    pairs = pairs_for(settings.family, settings.pair, settings.paths)
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
@@ -115,10 +120,17 @@ def run_match(settings: MatchSettings) -> list[Path]:
 
 
 def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
-                options: MatchOptions) -> dict:
-    """The configuration that names a pair's run directory (and goes into its record)."""
+                options: MatchOptions, paths: tuple = (None, None)) -> dict:
+    """The configuration that names a pair's run directory (and goes into its record):
+    both models with the content identity of what will be loaded for them (weights,
+    configuration, tokenizer: `weights_identity`), the inputs' ids and sha256, and every
+    option that changes the numbers."""
+    weights = [weights_identity(spec, path=path, init=options.init, download=options.download,
+                                cache_dir=options.cache_dir)
+               for spec, path in zip((spec_a, spec_b), paths)]
     return {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
-            "inputs": [item.id for item in inputs], **options.to_config()}
+            "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
+            "weights": weights, **options.to_config()}
 
 
 def pair_directory(out: Path, config: dict) -> Path:
@@ -135,7 +147,8 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     engine run, and `placement` may spread large models over devices; with `ranks` several
     processes share the run (empirics.engine.distributed; rank 0 writes).
     """
-    config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options)
+    config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options,
+                         paths=paths)
     directory = pair_directory(out, config)
     state = directory / STATE_DIR
     if force and ranks.writer:  # --force starts over: no engine state is reused
@@ -182,8 +195,8 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     null = "untrained" if options.init == "random" else options.null
     record = MatchRecord.from_matches(
         found, config=config | {"capture": pair.manifest}, family=family,
-        model_a=spec_a.name, model_b=spec_b.name, size_a=spec_a.n_params,
-        size_b=spec_b.n_params, layer_sizes_a=pair.layer_sizes_a,
+        model_a=spec_a.name, model_b=spec_b.name, size_a=models[0].n_params,
+        size_b=models[1].n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
     if examples:
         pair_examples_record(examples(), pair, spec_a.name, spec_b.name,

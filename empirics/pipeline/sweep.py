@@ -15,7 +15,9 @@ from pathlib import Path
 import submitit
 
 from empirics.engine.distributed import SINGLE, launched_ranks, stop_group
-from empirics.models.registry import ModelSpec, get_spec, matched_pairs
+from empirics.models.load import MissingModelError
+from empirics.models.local import resolve_spec
+from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
     FAMILY_PAIRS,
     match_pair,
@@ -62,7 +64,7 @@ class SweepSettings:
 
     def directory(self, job: PairJob) -> Path:
         config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,
-                             options=self.options)
+                             options=self.options, paths=job.paths)
         return pair_directory(self.out, config)
 
 
@@ -122,10 +124,11 @@ def submit_sweep(jobs: list[PairJob], settings: SweepSettings, executor: submiti
     report = SweepReport()
     pending = []
     for job in jobs:
-        if reusable(settings.directory(job), force=settings.force):
-            report.skipped.append(job.name)
-        else:
-            pending.append(job)
+        try:
+            done = reusable(settings.directory(job), force=settings.force)
+        except MissingModelError:  # the job fails with the message that says what is missing
+            done = False
+        (report.skipped if done else pending).append(job.name if done else job)
     if executor.cluster == "slurm":
         submitted = executor.map_array(run_pair, pending, [settings] * len(pending))
         report.submitted = [j.job_id for j in submitted]
@@ -153,17 +156,17 @@ def _error_line(error: Exception) -> str:
 def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None) -> list[PairJob]:
     """The pairs ("A:B" names, default: the family's matched-scale pairs) with local
     checkpoints from `model_dir/<name>` where such a directory exists."""
-    if pairs:
-        specs = []
-        for text in pairs:
-            a, sep, b = text.partition(":")
-            if not sep:
-                raise ValueError(f"pairs are given as A:B, got {text!r}")
-            specs.append((get_spec(a), get_spec(b)))
-    else:
-        specs = list(matched_pairs(*FAMILY_PAIRS[family]))
+    def local(name: str) -> Path | None:
+        return model_dir / name if model_dir and (model_dir / name).is_dir() else None
 
-    def local(spec):
-        return model_dir / spec.name if model_dir and (model_dir / spec.name).is_dir() else None
-
-    return [PairJob(a, b, (local(a), local(b))) for a, b in specs]
+    if not pairs:
+        return [PairJob(a, b, (local(a.name), local(b.name)))
+                for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+    jobs = []
+    for text in pairs:
+        a, sep, b = text.partition(":")
+        if not sep:
+            raise ValueError(f"pairs are given as A:B, got {text!r}")
+        jobs.append(PairJob(resolve_spec(a, local(a)), resolve_spec(b, local(b)),
+                            (local(a), local(b))))
+    return jobs

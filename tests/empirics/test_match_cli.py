@@ -8,6 +8,7 @@ import torch
 
 from empirics.capture.stimuli import default_corpus
 from empirics.match import main
+from empirics.models.local import resolve_spec
 from empirics.models.registry import get_spec
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
@@ -67,6 +68,43 @@ def test_force_recomputes_whatever_the_free_memory_and_leaves_no_stale_state(
     assert again.n_rosetta == first.n_rosetta and not (directory / "state").exists()
     for name in first.pairs:
         np.testing.assert_array_equal(again.pairs[name], first.pairs[name])
+
+
+def test_the_run_is_keyed_by_what_is_loaded_and_records_its_measured_size(saved_pair,
+                                                                           tmp_path):
+    root, _, spec_b = saved_pair
+    bpe, _ = train_tokenizers()
+    local = tmp_path / "model"
+    save_text_model(local, "gpt_neox", bpe, seed=1)
+    spec_a = resolve_spec("my-neox", local)  # a name outside the registry: read from its config
+    kwargs = dict(family="language", inputs=default_corpus()[:8], options=OPTIONS,
+                  out=tmp_path / "runs", device=torch.device("cpu"), paths=(local, root / "b"))
+    first = match_pair(spec_a, spec_b, **kwargs)
+    record = MatchRecord.load(first)
+    assert record.size_a == spec_a.n_params > 0  # what was loaded, not a registry figure
+    assert record.config["weights"][0]["files"]["model.safetensors"]
+    save_text_model(local, "gpt_neox", bpe, seed=7)  # new weights at the same path
+    second = match_pair(spec_a, spec_b, **kwargs)
+    assert second != first and MatchRecord.load(second).n_rosetta >= 0
+    documents = default_corpus()[:8]
+    changed = [documents[0].__class__(documents[0].id, documents[0].text + " changed"),
+               *documents[1:]]
+    third = match_pair(spec_a, spec_b, **(kwargs | {"inputs": changed}))
+    assert third not in (first, second)  # same ids, other text: another run
+
+
+def test_a_checkpoint_that_is_not_the_named_model_is_refused_naming_both(saved_pair, tmp_path,
+                                                                         capsys):
+    root, _, _ = saved_pair
+    bpe, _ = train_tokenizers()
+    save_text_model(tmp_path / "qwen", "qwen2", bpe)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--pair", "pythia-70m", "tiny-opt", "--path-a",
+              str(tmp_path / "qwen"), "--path-b", str(root / "b"), "--device", "cpu",
+              "--docs", "4", "--out", str(tmp_path / "runs")])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "pythia-70m is a gpt_neox model" in err and "holds a qwen2 model" in err
 
 
 def test_permuted_null_and_random_init_are_labelled(saved_pair, tmp_path):

@@ -28,8 +28,8 @@ def models(tmp_path_factory):
     """Tiny models saved under registry names (as a user's model folder would hold them)."""
     bpe, unigram = train_tokenizers()
     root = tmp_path_factory.mktemp("sweep-models")
-    specs = {"pythia-70m": save_text_model(root / "pythia-70m", "gpt_neox", bpe, seed=1),
-             "opt-125m": save_text_model(root / "opt-125m", "opt", unigram, seed=2)}
+    specs = {"tiny-neox": save_text_model(root / "tiny-neox", "gpt_neox", bpe, seed=1),
+             "tiny-opt": save_text_model(root / "tiny-opt", "opt", unigram, seed=2)}
     return root, specs
 
 
@@ -46,9 +46,9 @@ def _stamps(out):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_two_pairs_run_once_and_are_skipped_on_rerun(models, tmp_path):
     root, specs = models
-    a, b = specs["pythia-70m"], specs["opt-125m"]
-    jobs = [PairJob(a, b, (root / "pythia-70m", root / "opt-125m")),
-            PairJob(b, a, (root / "opt-125m", root / "pythia-70m"))]
+    a, b = specs["tiny-neox"], specs["tiny-opt"]
+    jobs = [PairJob(a, b, (root / "tiny-neox", root / "tiny-opt")),
+            PairJob(b, a, (root / "tiny-opt", root / "tiny-neox"))]
     settings = _settings(tmp_path)
     first = submit_sweep(jobs, settings, make_executor("debug", tmp_path / "jobs"))
     assert len(first.finished) == 2 and not first.skipped and not first.failed
@@ -65,17 +65,17 @@ def test_two_pairs_run_once_and_are_skipped_on_rerun(models, tmp_path):
 def test_cli_on_the_local_executor_reports_failures_and_skips_finished_pairs(models, tmp_path):
     root, _ = models
     argv = [*ARGS, "--executor", "local", "--model-dir", str(root), "--out", str(tmp_path),
-            "--pairs", "pythia-70m:opt-125m", "pythia-160m:opt-125m"]  # no pythia-160m here
+            "--pairs", "tiny-neox:tiny-opt", "pythia-160m:opt-125m"]  # no pythia-160m here
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 1
     (record,) = tmp_path.glob("match/*/record.json")
-    assert MatchRecord.load(record.parent).model_a == "pythia-70m"
+    assert MatchRecord.load(record.parent).model_a == "tiny-neox"
     assert list((tmp_path / "sweep-jobs").glob("*_log.out"))  # they ran as submitit jobs
     stamps = _stamps(tmp_path)
     jobs = sweep_jobs("language", argv[-2:], root)
     report = submit_sweep(jobs, _settings(tmp_path), make_executor("local", tmp_path / "jobs"))
-    assert report.skipped == ["pythia-70m--opt-125m"] and not report.finished
+    assert report.skipped == ["tiny-neox--tiny-opt"] and not report.finished
     (name, message), = report.failed
     assert name == "pythia-160m--opt-125m" and "not available offline" in message
     assert _stamps(tmp_path) == stamps
@@ -87,8 +87,8 @@ def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
     """Two processes of one local job share the pair over gloo (submitit's torch.distributed
     environment); the record equals one process's, in the same run directory."""
     root, specs = models
-    job = PairJob(specs["pythia-70m"], specs["opt-125m"],
-                  (root / "pythia-70m", root / "opt-125m"))
+    job = PairJob(specs["tiny-neox"], specs["tiny-opt"],
+                  (root / "tiny-neox", root / "tiny-opt"))
     one = submit_sweep([job], _settings(tmp_path / "one"), make_executor("debug", tmp_path / "j"))
     two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two"), tasks=2),
                        make_executor("local", tmp_path / "jobs", tasks=2))

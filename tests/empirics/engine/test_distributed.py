@@ -109,16 +109,17 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path.cwd()))
     command = [str(Path(sys.executable).parent / "torchrun"), "--nproc-per-node", "2",
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
-               "-m", "empirics.match", "--pair", "pythia-70m", "opt-125m",
+               "-m", "empirics.match", "--pair", "tiny-neox", "tiny-opt",
                "--path-a", str(root / "a"), "--path-b", str(root / "b"),
                "--out", str(tmp_path / "two"), *common]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
     options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0)
-    from empirics.models.registry import get_spec
+    from empirics.models.local import resolve_spec
 
-    one = match_pair(get_spec("pythia-70m"), get_spec("opt-125m"), family="language",
+    one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),
+                     family="language",
                      inputs=default_corpus()[:12], options=options, out=tmp_path / "one",
                      device=torch.device("cpu"), paths=(root / "a", root / "b"))
     assert two.parent.name == one.name  # same configuration, same run directory
