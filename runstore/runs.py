@@ -39,18 +39,46 @@ def run_dir(root: str | Path, stage: str, config: dict, label: str = "") -> Path
     return Path(root) / stage / name
 
 
-def find_records(root: str | Path, cls: type[R], **fields) -> list[tuple[Path, R]]:
-    """Every record of class `cls` under `root` whose scalar fields equal `fields` (None
-    values are not checked), sorted by path; unreadable record files are passed over."""
+def find_records(root: str | Path, cls: type[R], *,
+                 skipped: list[tuple[Path, str]] | None = None, **fields) -> list[tuple[Path, R]]:
+    """Every record of class `cls` under `root` whose scalar fields equal `fields`.
+
+    Parameters
+    ----------
+    root : str or Path
+        The tree to scan for record.json files.
+    cls : type of Record
+        The class of the records wanted (matched by kind).
+    skipped : list, optional
+        Receives a (run directory, reason) pair for every record passed over as damaged.
+    **fields
+        Values the records' JSON fields must equal (None values are not checked).
+
+    Returns
+    -------
+    list of (Path, Record)
+        The run directories and their records, sorted by path.
+
+    Notes
+    -----
+    Every damage is treated alike: a record.json that cannot be read or is not a record
+    header (whatever record it was), or a record of the wanted kind that fails to load
+    (another version, a missing field, damaged or foreign arrays), is skipped with a logged
+    warning naming the path and the reason, and added to `skipped`; the scan goes on. Sound
+    records of other kinds are passed over silently.
+    """
     found = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
+        directory = path.parent
         try:
-            header = read_header(path.parent)
-        except RecordError:
-            continue
-        wanted = all(header["fields"].get(k) == v for k, v in fields.items() if v is not None)
-        if header.get("kind") == cls.kind and wanted:
-            found.append((path.parent, cls.load(path.parent)))
+            header = read_header(directory)
+            wanted = all(header["fields"].get(k) == v for k, v in fields.items() if v is not None)
+            if header["kind"] == cls.kind and wanted:
+                found.append((directory, cls.load(directory)))
+        except RecordError as error:
+            log.warning("skipping the record in %s: %s", directory, error)
+            if skipped is not None:
+                skipped.append((directory, str(error)))
     return found
 
 
