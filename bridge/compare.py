@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
+from bridge.selection import MixedSeries, parse_selector
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--anchors", action="store_true",
                         help="fit the Rosetta anchor counts (records of python -m "
                              "empirics.anchors) instead of the pairs' counts")
+    parser.add_argument("--select", action="append", default=[], metavar="KEY=VALUE",
+                        help="keep the records whose series key has this value (e.g. "
+                             "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
+                             "several series are never fitted together")
     return parser
 
 
@@ -52,12 +57,17 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         family=args.family, records=args.records, beta=args.beta, closure=args.closure,
         size=args.size, level=args.level, margin=args.margin, resamples=args.resamples,
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
-        anchors=args.anchors)
+        anchors=args.anchors, select=tuple(args.select))
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = build_parser()
     settings = settings_from_args(parser.parse_args(argv))
+    try:
+        for text in settings.select:
+            parse_selector(text)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         try:
             found = find_series(settings)
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> Path:
                 raise
             found = _run_toy_sweep(settings)
         directory, report = compare_family(settings, found)
-    except CannotFit as error:
+    except (CannotFit, MixedSeries) as error:
         parser.exit(1, f"{error}\n")
     print(report)
     return directory

@@ -13,10 +13,11 @@ import numpy as np
 from bridge.agreement import predict_with_delta_method
 from bridge.comparison import Comparison, build_comparison
 from bridge.points import family_points, group_by_size, mean_counts
+from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
 from empirics.records.pair import ScalingPoint
-from runstore import find_records, run_dir
+from runstore import find_records, read_header, run_dir
 
 #: How to produce the records a family needs, named when none exist.
 PRODUCERS = {
@@ -55,6 +56,7 @@ class CompareSettings:
     out: Path | None = None
     plot: bool = True
     anchors: bool = False
+    select: tuple = ()
 
 
 def find_series(settings: CompareSettings) -> list[tuple[Path, ScalingPoint]]:
@@ -119,9 +121,11 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     Raises `CannotFit` when the records do not support a fit (fewer than 3 sizes, a size
     without Rosetta pairs)."""
     series = "anchors" if settings.anchors else "pairs"
-    lines = []
+    found = select_series(found, settings.select)
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
+    warnings = completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
+    lines = [f"warning: {text}" for text in warnings]
     groups = group_by_size(real, settings.size)
     if len(groups) < 3:
         raise CannotFit(f"family {settings.family!r} has {len(groups)} sizes under "
@@ -134,7 +138,11 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     config = {name: getattr(settings, name) for name in
               ("family", "size", "beta", "closure", "level", "margin", "resamples",
                "replicates", "seed")}
+    config["select"] = list(settings.select)
     config["records"] = sorted(str(path) for path, _ in found)
+    config["record_sha256"] = {str(path): read_header(path)["arrays"]["sha256"]
+                               for path, _ in found}
+    config["warnings"] = warnings
     if series != "pairs":
         config["series"] = series
     comparison = build_comparison(
@@ -146,7 +154,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
                         settings.family if series == "pairs" else f"{settings.family}-{series}")
     comparison.save(directory)
     lines.append(f"family {settings.family}: {len(real)} matched pairs at {len(groups)} "
-                 f"sizes (N = {settings.size})")
+                 f"sizes (N = {settings.size}); series: {_series_text(real)}")
     lines.append(format_table(groups, comparison, null_lines))
     if settings.plot:
         from bridge.plot import plot_comparison
@@ -156,6 +164,12 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     lines.append(f"record: {directory}")
     lines += _polarization(settings, directory)
     return directory, "\n".join(lines)
+
+
+def _series_text(records) -> str:
+    """The series key shared by `records`, flattened (what was fitted, stated in full)."""
+    flat = flatten(records[0].series_key())
+    return ", ".join(f"{name}={value}" for name, value in flat.items())
 
 
 def _polarization(settings: CompareSettings, directory: Path) -> list[str]:

@@ -1,6 +1,7 @@
 """Fig. 4 and Fig. 26: the nulls. Rosetta counts of untrained-weight pairs (Fig. 4) and of
 input-permuted pairs (Fig. 26) against model size, next to the trained pairs' counts; one
-panel per family with both.
+panel per family and series (`bridge.selection`: records that differ in anything but size,
+models and seeds are never drawn as one curve; the panel title names what differs).
 
 Drawn from MatchRecords (`null` = "untrained" / "permuted" / "none"), grouped by the
 geometric mean of the pair's parameter counts and averaged over the pairs at a size with
@@ -10,11 +11,13 @@ geometric mean of the pair's parameter counts and averaged over the pairs at a s
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 from matplotlib.ticker import ScalarFormatter
 
 from bridge.points import group_by_size, mean_counts
+from bridge.selection import differing, flatten, series_groups
 from empirics.records.match import MatchRecord
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import MissingRecords, Need
@@ -39,19 +42,34 @@ def family_counts(records, family: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(list(groups)), mean_counts(groups)
 
 
+def panels(trained, nulls) -> list[tuple[str, list, list]]:
+    """(title, trained, null records) per family and series with both kinds of record."""
+    found = []
+    groups = series_groups(trained + nulls)
+    names = differing([json.loads(key) for key in groups])
+    for key, group in groups.items():
+        flat = flatten(json.loads(key))
+        label = ", ".join(f"{n}={flat.get(n)}" for n in names)
+        ours = [r for r in group if r.null == "none"], [r for r in group if r.null != "none"]
+        if all(ours):
+            found.append((group[0].family + (f" ({label})" if label else ""), *ours))
+    return sorted(found, key=lambda item: item[0])
+
+
 def draw(records, fig, *, null: str) -> None:
-    """Per family (with both trained and null pairs): counts against size, log x, and a
-    symmetric-log y that keeps the null's zero counts in view."""
+    """Per family and series (with both trained and null pairs): counts against size, log
+    x, and a symmetric-log y that keeps the null's zero counts in view."""
     trained, nulls = ([found.record for found in group] for group in records)
-    families = sorted({r.family for r in nulls} & {r.family for r in trained})
-    if not families:
-        raise MissingRecords(f"no family has both trained and {null}-null MatchRecords")
-    for ax, family in zip(panel_grid(fig, len(families)), families):
+    found = panels(trained, nulls)
+    if not found:
+        raise MissingRecords(f"no family has both trained and {null}-null MatchRecords of "
+                             "one series")
+    for ax, (title, ours, theirs) in zip(panel_grid(fig, len(found)), found):
         top = 1.0
         for group, colour, marker, label in (
-                (trained, COLOURS["rosetta"], "o-", "trained pairs"),
-                (nulls, COLOURS["null"], "x--", f"null: {NULLS[null][0]}")):
-            sizes, counts = family_counts(group, family)
+                (ours, COLOURS["rosetta"], "o-", "trained pairs"),
+                (theirs, COLOURS["null"], "x--", f"null: {NULLS[null][0]}")):
+            sizes, counts = family_counts(group, group[0].family)
             ax.plot(sizes, counts, marker, color=colour, label=label)
             top = max(top, counts.max())
         ax.set_xscale("log")
@@ -59,7 +77,7 @@ def draw(records, fig, *, null: str) -> None:
         ax.yaxis.set_major_formatter(ScalarFormatter())
         # room below 0 and above the largest count (for the legend) keeps every marker whole
         ax.set(xlabel="parameters N (geometric mean of the pair)",
-               ylabel="Rosetta count R(N)", title=family, ylim=(-0.3, 4.0 * top))
+               ylabel="Rosetta count R(N)", title=title, ylim=(-0.3, 4.0 * top))
         ax.legend(loc="upper left")
 
 

@@ -66,6 +66,10 @@ class AnchorRecord(Record):
     def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
         raise ValueError(f"the anchor set of {self.anchor} kept no per-chunk statistics")
 
+    def series_key(self) -> dict:
+        return {"family": self.family, "k": self.k, "min_correlation": self.min_correlation,
+                "others": len(self.others)}
+
     @property
     def model_names(self) -> list[str]:
         return [self.anchor, *self.others]

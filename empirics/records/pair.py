@@ -34,8 +34,30 @@ def check_size(size: str) -> str:
     return size
 
 
+#: Keys of a real pair's config that are not part of its series: the models and their files
+#: (the size axis), the seed, the null kind, where weights came from, and the extras that
+#: change no number (input ids: their sha256 stays; the examples kept; the activation cache).
+PAIR_ONLY = ("model_a", "model_b", "width", "weights", "capture", "inputs", "seed", "init", "null",
+             "download", "cache_dir", "cache_activations", "examples")
+#: The same for a toy pair: its width and seeds, and the sweep's list of them.
+TOY_ONLY = ("width", "seeds", "null", "n_tokens")
+
+
+def series_of(config: dict) -> dict:
+    """The series key of a pair's config (real or toy: see `ScalingPoint.series_key`)."""
+    if "toy" in config:
+        toy = {k: v for k, v in config["toy"].items() if k not in ("widths", "seeds")}
+        return {"toy": toy, **{k: v for k, v in config.items()
+                               if k not in TOY_ONLY and k != "toy"}}
+    return {k: v for k, v in config.items() if k not in PAIR_ONLY}
+
+
 class PairSizes:
     """Mixin of the records of one matched pair (fields n_neurons_a/b and size_a/b)."""
+
+    def series_key(self) -> dict:
+        """What must agree for this pair to join a scaling series (`ScalingPoint`)."""
+        return {"family": self.family, **series_of(self.config)}
 
     def pair_size(self, size: str = "neurons") -> float:
         """N of the pair: the geometric mean of both models' neurons or parameters."""
@@ -62,3 +84,8 @@ class ScalingPoint(Protocol):
 
     def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
         """The count under each row of chunk-group weights (n_resamples, n_chunk_groups)."""
+
+    def series_key(self) -> dict:
+        """What must agree for records to be fitted as one series: everything that sets the
+        numbers except the pair's size, its models and its seeds (and the null kind, which
+        the bridge separates itself)."""
