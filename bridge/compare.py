@@ -69,13 +69,14 @@ def main(argv: list[str] | None = None) -> Path:
     except ValueError as error:
         parser.error(str(error))
     try:
+        skipped = []
         try:
-            found = find_series(settings)
+            found = find_series(settings, skipped)
         except CannotFit:
             if settings.family != "toy" or settings.anchors:
                 raise
             found = _run_toy_sweep(settings)
-        directory, report = compare_family(settings, found)
+        directory, report = compare_family(settings, found, skipped)
     except (CannotFit, MixedSeries) as error:
         parser.exit(1, f"{error}\n")
     print(report)

@@ -59,16 +59,20 @@ class CompareSettings:
     select: tuple = ()
 
 
-def find_series(settings: CompareSettings) -> list[tuple[Path, ScalingPoint]]:
+def find_series(settings: CompareSettings, skipped: list | None = None
+                ) -> list[tuple[Path, ScalingPoint]]:
     """The family's MatchRecords (or AnchorRecords); `CannotFit` naming the command that
-    makes them when there are none."""
+    makes them when there are none. Damaged records are passed over and, with `skipped`,
+    listed there as (run folder, reason)."""
     if settings.anchors:
-        found = find_records(settings.records, AnchorRecord, family=settings.family)
+        found = find_records(settings.records, AnchorRecord, skipped=skipped,
+                             family=settings.family)
         producer = (f"python -m empirics.anchors --family {settings.family} --records "
                     f"{settings.records}")
         kind = "anchor records"
     else:
-        found = find_match_records(settings.records, settings.family)
+        found = find_records(settings.records, MatchRecord, skipped=skipped,
+                             family=settings.family)
         producer = PRODUCERS.get(settings.family, "python -m empirics.match --family "
                                  f"{settings.family} ... --out RUNS")
         producer = producer.replace("RUNS", str(settings.records))
@@ -77,11 +81,6 @@ def find_series(settings: CompareSettings) -> list[tuple[Path, ScalingPoint]]:
         raise CannotFit(f"no {kind} of family {settings.family!r} under {settings.records}. "
                         f"Produce them with:\n  {producer}")
     return found
-
-
-def find_match_records(root: Path, family: str) -> list[tuple[Path, MatchRecord]]:
-    """Every MatchRecord of `family` under `root`, sorted by path."""
-    return find_records(root, MatchRecord, family=family)
 
 
 def prediction_for(beta: float | None, closure: str):
@@ -113,18 +112,20 @@ def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) ->
     return "\n".join(lines)
 
 
-def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, ScalingPoint]]
-                   ) -> tuple[Path, str]:
+def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, ScalingPoint]],
+                   skipped: Sequence[tuple[Path, str]] = ()) -> tuple[Path, str]:
     """Fit, record and plot the counts of `found` (MatchRecords, or AnchorRecords with
     `settings.anchors`); return the Comparison's directory and the report to print.
 
     Raises `CannotFit` when the records do not support a fit (fewer than 3 sizes, a size
-    without Rosetta pairs)."""
+    without Rosetta pairs), `MixedSeries` when they form several series. `skipped` (damaged
+    records passed over) is reported with the warnings."""
     series = "anchors" if settings.anchors else "pairs"
     found = select_series(found, settings.select)
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
-    warnings = completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
+    warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
+    warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
     lines = [f"warning: {text}" for text in warnings]
     groups = group_by_size(real, settings.size)
     if len(groups) < 3:

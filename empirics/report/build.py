@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from empirics.records.analysis import SelectivityRecord
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
 from empirics.records.neurons import global_units, layer_units
@@ -134,19 +135,15 @@ def _examples(directory: Path):
 
 
 def _selectivity(directory: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Per-neuron numeric arrays NAME_a / NAME_b of the record in `directory` (as
-    `empirics.analyze` writes a SelectivityRecord's "metrics") -> {"a": {NAME: ...}}."""
+    """The per-neuron metrics NAME_a / NAME_b of the SelectivityRecord in `directory` (as
+    `empirics.analyze` writes it) -> {"a": {NAME: ...}, "b": {...}}; checked like any load."""
     if not (directory / "record.json").is_file():
         return {}
-    from safetensors.numpy import load_file
-
-    header = read_header(directory)
-    arrays = load_file(directory / header["arrays"]["file"])
     found = {"a": {}, "b": {}}
-    for name, values in arrays.items():
+    for name, values in SelectivityRecord.load(directory).metrics.items():
         stem, _, side = name.rpartition("_")
         if side in found and values.ndim == 1 and np.issubdtype(values.dtype, np.number):
-            found[side][stem.rpartition("/")[2]] = values.astype(np.float64)
+            found[side][stem] = values.astype(np.float64)
     return found
 
 

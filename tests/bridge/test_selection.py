@@ -89,3 +89,16 @@ def test_a_selector_that_matches_nothing_names_the_series(tmp_path):
         select_series(found, ["beta=3"])
     assert len(select_series(found, ["rho_star=0.5"])) == len(WIDTHS)
     np.testing.assert_equal(len(select_series(found)), len(WIDTHS))
+
+
+def test_a_damaged_record_is_skipped_and_named_in_the_result(tmp_path, capsys):
+    for w in WIDTHS:
+        write(tmp_path, toy_record(w, int(round(3 * w ** 0.6)), beta=1.5))
+    damaged = tmp_path / "match" / "broken"
+    damaged.mkdir()
+    (damaged / "record.json").write_text('{"kind": "match", "vers')
+    directory = main(["--family", "toy", "--records", str(tmp_path), "--no-plot",
+                      "--resamples", "200"])
+    (warning,) = Comparison.load(directory).config["warnings"]
+    assert warning.startswith(f"skipped the damaged record {damaged}")
+    assert f"warning: {warning}" in capsys.readouterr().out
