@@ -61,11 +61,13 @@ class Frame:
 
     @classmethod
     def first(cls, x: torch.Tensor, work: torch.dtype, dtype: torch.dtype) -> Frame:
-        """Offsets at the means of a first batch (its spread only for reduced precision)."""
+        """Offsets at the means of a first batch, scales 1 (full-precision products only:
+        the scales of reduced-precision products come from the whole stream's moments)."""
+        if dtype in REDUCED:
+            raise ValueError("reduced-precision products are scaled by the stream's standard "
+                             "deviations: pass the moments of a full pass as `reference`")
         x = x.to(work)
         shift = x.sum(dim=0) / x.shape[0]
-        if dtype in REDUCED:
-            return cls.of(shifted_moments(x - shift, shift), work, dtype)
         return cls(shift, torch.ones_like(shift, dtype=torch.float64))
 
 
@@ -210,17 +212,25 @@ def _accumulate(acc, acc32, ua, ub, scale_a, scale_b, dtype) -> None:
 
 
 def _reduced_product(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
-    """za.T @ zb with float32 output: exact accumulation on CUDA, a rounded one on CPU.
+    """za.T @ zb with float32 output: exact accumulation on CUDA, a rounded one on CPU; a
+    product that overflows the reduced range is recomputed in float32.
 
     Notes
     -----
     `torch.mm(..., out_dtype=float32)` keeps the tensor-core float32 accumulator on CUDA; the
     CPU kernel returns the input dtype, which rounds each batch's product to 8 (bf16) or 11
-    (fp16) bits. The engine re-checks the candidates of such runs in float32 either way.
+    (fp16) bits. With z-scored inputs a batch's product is at most its token count in size,
+    so float16 (largest value 65504) can overflow on batches of more tokens or on a neuron
+    with outlying activations; such entries would otherwise become infinite and drop their
+    pairs. The engine re-checks the candidates of such runs in float32 either way.
     """
     if za.is_cuda:
-        return torch.mm(za.T, zb, out_dtype=torch.float32)
-    return (za.T @ zb).to(torch.float32)
+        product = torch.mm(za.T, zb, out_dtype=torch.float32)
+    else:
+        product = (za.T @ zb).to(torch.float32)
+    if not torch.isfinite(product).all():
+        product = za.to(torch.float32).T @ zb.to(torch.float32)
+    return product
 
 
 def block_correlation(sums: BlockSums, moments_a: Moments, moments_b: Moments,

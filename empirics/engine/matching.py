@@ -211,7 +211,10 @@ def _block(source, state: MatchState, rows, *, device, dtype, ranks):
                           dtype=dtype, ranks=ranks)
         state.check_fingerprint(sums.fingerprint)
         return sums, moments, 1
-    sums = block_pass(source, rows, with_moments=True, check=True, device=device, dtype=dtype,
+    # The first pass learns the moments in full precision: reduced-precision products are
+    # scaled by the stream's standard deviations, which a first batch can misjudge badly.
+    first = torch.float32 if dtype in REDUCED else dtype
+    sums = block_pass(source, rows, with_moments=True, check=True, device=device, dtype=first,
                       ranks=ranks)
     moments = (sums.moments_a, sums.moments_b)
     excess = max(shift_excess(sums.moments_a, sums.frame_a),

@@ -123,13 +123,14 @@ def test_a_first_batch_far_from_the_rest_triggers_one_redo(rng):
 
 def test_reduced_precision_with_spare_candidates_gives_the_float32_pairs(rng):
     """Near-duplicate columns make bfloat16 products pick wrong partners; the float32
-    re-check of three candidates per neuron restores the exact answer."""
+    re-check of three candidates per neuron restores the exact answer. (The first block is
+    multiplied in float32 with the moments pass, so the later blocks carry the errors.)"""
     a = rng.standard_normal((3000, 60))
     b = np.concatenate([a + 0.5 * rng.standard_normal(a.shape),
                         a + 0.5 * rng.standard_normal(a.shape)], axis=1)
     source = make_source(a, b, [1000, 2000])
     exact = match_neurons(source, dtype=torch.float64)
-    fast = match_neurons(source, dtype=torch.bfloat16, candidates=3)
+    fast = match_neurons(source, dtype=torch.bfloat16, candidates=3, block_rows=6)
     assert fast.rechecked and fast.changed_pairs > 0
     assert np.array_equal(fast.index_b, exact.index_b)
     np.testing.assert_allclose(fast.correlation, exact.correlation, atol=1e-6)
@@ -170,3 +171,28 @@ def test_memory_sets_the_block_size_and_not_the_result(planted):
     assert block_size_for(64, 64 * 32 * 5) == 5 and available_memory("cpu") > 0
     small = match_neurons(source, memory_bytes=64 * 32 * 5)
     assert small.block_rows == 5 and np.array_equal(small.index_b, where)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_reduced_precision_loses_no_pair_to_a_tiny_first_batch_or_an_overflow(dtype):
+    """A 3-token first batch with almost no spread (its std misjudges the stream's by orders
+    of magnitude), neurons on scales from 1e-3 to 1e3, and one batch of 72,000 tokens whose
+    float16 products of a r = 0.97 pair exceed 65504: float32 and reduced products must
+    find the same pairs with the same r."""
+    rng = np.random.default_rng(11)
+    tokens, n = 75_000, 16
+    base = rng.standard_normal((tokens, n))
+    noise = rng.standard_normal((tokens, n))
+    weights = np.linspace(0.25, 0.97, n)  # pair correlations from 0.25 to 0.97
+    scale_a, scale_b = 10.0 ** rng.uniform(-3, 3, n), 10.0 ** rng.uniform(-3, 3, n)
+    a = base * scale_a + 7.0 * scale_a
+    b = (weights * base + np.sqrt(1 - weights**2) * noise) * scale_b
+    a[:3] = 7.0 * scale_a * (1 + 1e-6 * rng.standard_normal((3, n)))  # a near-constant start
+    source = make_source(a.astype(np.float32), b.astype(np.float32), [3, 3000])
+    exact = match_neurons(source, block_rows=4)
+    reduced = match_neurons(source, dtype=dtype, block_rows=4, candidates=3)
+    assert exact.index_a.tolist() == reduced.index_a.tolist() == list(range(n))
+    assert reduced.index_b.tolist() == list(range(n))
+    np.testing.assert_allclose(reduced.correlation, exact.correlation, atol=1e-5)
+    assert np.isfinite(reduced.row_r[:, 0]).all()
+    assert exact.correlation.max() > 0.96 and (exact.correlation > 0.75).sum() >= 4
