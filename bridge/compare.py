@@ -62,8 +62,8 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = build_parser()
-    settings = settings_from_args(parser.parse_args(argv))
     try:
+        settings = settings_from_args(parser.parse_args(argv))
         for text in settings.select:
             parse_selector(text)
     except ValueError as error:

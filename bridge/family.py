@@ -58,6 +58,19 @@ class CompareSettings:
     anchors: bool = False
     select: tuple = ()
 
+    def __post_init__(self):
+        if not 0.0 < self.level < 1.0:
+            raise ValueError(f"--level must lie in (0, 1), got {self.level}")
+        if self.margin <= 0:
+            raise ValueError(f"--margin must be positive, got {self.margin}")
+        if self.resamples < 100:
+            raise ValueError(f"--resamples must be at least 100, got {self.resamples}")
+        if self.replicates < 0:
+            raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
+                             f"{self.replicates}")
+        if self.size not in ("neurons", "params"):
+            raise ValueError(f"--size must be neurons or params, got {self.size!r}")
+
 
 def find_series(settings: CompareSettings, skipped: list | None = None
                 ) -> list[tuple[Path, ScalingPoint]]:

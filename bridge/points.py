@@ -39,6 +39,8 @@ def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
     if len(n_groups) != 1 or 0 in n_groups:
         return sizes, counts, None
     g = n_groups.pop()
+    if replicates < 1:
+        return sizes, counts, None
     weights = multinomial_weights(g, replicates, rng=rng)
     reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
                      for rs in groups.values()])

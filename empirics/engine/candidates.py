@@ -44,7 +44,8 @@ def candidate_pass(
     edge_a, edge_b : (E,) int arrays
         The candidate graph's edges as (A neuron, B neuron) indices, without repeats.
     groups : int
-        Number of chunk groups G (>= 1).
+        Number of chunk groups G (>= 1); groups that receive no batch (a stream of fewer
+        batches) are dropped from the result.
     ranks : empirics.engine.distributed.Ranks
         For a data split, batches join groups by their index in the whole stream and the
         sums are added over the ranks.
@@ -81,7 +82,7 @@ def candidate_pass(
     arrays = {name: ranks.sum_(value).cpu().numpy() for name, value in sums.items()}
     ranks.sum_(tokens)
     return ChunkStats(tokens=tokens.numpy(), edge_a=np.asarray(edge_a, dtype=np.int64),
-                      edge_b=np.asarray(edge_b, dtype=np.int64), **arrays)
+                      edge_b=np.asarray(edge_b, dtype=np.int64), **arrays).nonempty()
 
 
 def _csr_pattern(rows: np.ndarray, cols: np.ndarray, shape, dtype, device) -> torch.Tensor:

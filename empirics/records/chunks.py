@@ -40,9 +40,35 @@ class ChunkStats:
     edge_b: np.ndarray
     cross: np.ndarray
 
+    def __post_init__(self):
+        groups, edges = len(self.tokens), len(self.edge_a)
+        shapes = {"sum_a": self.sumsq_a.shape, "sum_b": self.sumsq_b.shape,
+                  "cross": (groups, edges), "edge_b": (edges,)}
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape or getattr(self, name).shape[:1] != (
+                    groups if name != "edge_b" else edges,):
+                raise ValueError(f"chunk statistics: {name} has shape "
+                                 f"{getattr(self, name).shape}, expected {shape}")
+        if np.any(self.tokens < 0) or not np.isfinite(self.cross).all():
+            raise ValueError("chunk statistics hold negative token counts or non-finite sums")
+
     @property
     def n_groups(self) -> int:
         return len(self.tokens)
+
+    def nonempty(self) -> ChunkStats:
+        """The same statistics without the groups that received no batch (fewer batches
+        than groups): an empty group adds nothing to any sum, so dropping it changes no
+        correlation, and a resample of the remaining groups always has tokens."""
+        keep = self.tokens > 0
+        if keep.all():
+            return self
+        if not keep.any():
+            raise ValueError("chunk statistics of an empty stream")
+        return ChunkStats(tokens=self.tokens[keep], sum_a=self.sum_a[keep],
+                          sumsq_a=self.sumsq_a[keep], sum_b=self.sum_b[keep],
+                          sumsq_b=self.sumsq_b[keep], edge_a=self.edge_a, edge_b=self.edge_b,
+                          cross=self.cross[keep])
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -8,6 +8,7 @@ neurons, the re-check figures and, when the run kept them, the per-chunk statist
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -85,16 +86,36 @@ class MatchRecord(PairSizes, Record):
         """R / N with N the smaller model's neuron count (a pair can hold at most that many)."""
         return self.n_rosetta / min(self.n_neurons_a, self.n_neurons_b)
 
+    def __post_init__(self):
+        counts = {"n_rosetta": self.n_rosetta, "n_tokens": self.n_tokens,
+                  "n_neurons_a": self.n_neurons_a, "n_neurons_b": self.n_neurons_b,
+                  "dead_a": self.dead_a, "dead_b": self.dead_b}
+        for name, value in counts.items():
+            if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer))
+                    or not math.isfinite(value) or value != int(value) or value < 0):
+                raise ValueError(f"the match of {self.model_a} x {self.model_b}: {name} must "
+                                 f"be a count (an integer >= 0), got {value!r}")
+        for name in ("size_a", "size_b"):
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"the match of {self.model_a} x {self.model_b}: {name} must "
+                                 f"be a finite size, got {getattr(self, name)!r}")
+        r = self.pairs.get("r") if self.pairs else None
+        if r is not None and (len(r) != self.n_rosetta or not np.isfinite(r).all()):
+            raise ValueError(f"the match of {self.model_a} x {self.model_b}: {len(r)} pair "
+                             f"correlations for n_rosetta = {self.n_rosetta}, or some not "
+                             "finite")
+
     @property
     def n_chunk_groups(self) -> int:
-        """Chunk groups whose sums the run kept (0 when none)."""
-        return len(self.chunks["tokens"]) if self.chunks else 0
+        """Chunk groups with tokens whose sums the run kept (0 when none)."""
+        return int(np.count_nonzero(self.chunks["tokens"])) if self.chunks else 0
 
     def chunk_stats(self) -> ChunkStats:
+        """The per-chunk sums, without groups that received no batch (see `nonempty`)."""
         if not self.chunks:
             raise ValueError(f"the match record of {self.model_a} x {self.model_b} kept no "
                              "per-chunk statistics; re-run the match with bootstrap groups")
-        return ChunkStats(**self.chunks)
+        return ChunkStats(**self.chunks).nonempty()
 
     def resampled_counts(self, weights: np.ndarray) -> np.ndarray:
         """R under each row of chunk-group weights (see empirics.records.chunks), with the same k

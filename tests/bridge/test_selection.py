@@ -102,3 +102,15 @@ def test_a_damaged_record_is_skipped_and_named_in_the_result(tmp_path, capsys):
     (warning,) = Comparison.load(directory).config["warnings"]
     assert warning.startswith(f"skipped the damaged record {damaged}")
     assert f"warning: {warning}" in capsys.readouterr().out
+
+
+def test_zero_replicates_and_bad_settings(tmp_path, capsys):
+    for w in WIDTHS:
+        write(tmp_path, toy_record(w, int(round(3 * w ** 0.6)), beta=1.5))
+    directory = main(["--family", "toy", "--records", str(tmp_path), "--no-plot",
+                      "--resamples", "200", "--replicates", "0"])
+    assert Comparison.load(directory).error_bars in ({}, None)
+    for bad in (["--level", "1.5"], ["--replicates", "-1"], ["--resamples", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--family", "toy", "--records", str(tmp_path), *bad])
+        assert exit_info.value.code == 2

@@ -6,7 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from empirics.engine.matching import match_neurons
-from empirics.records.chunks import multinomial_weights, mutual_on_graph, resampled_counts
+from empirics.records.chunks import (
+    ChunkStats,
+    multinomial_weights,
+    mutual_on_graph,
+    resampled_counts,
+)
 from tests.empirics.conftest import brute_mutual, make_source
 
 
@@ -88,3 +93,25 @@ def test_resampling_needs_no_torch():
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_more_groups_than_batches_leave_no_empty_group_and_no_empty_resample(planted):
+
+    a, b, _ = planted
+    found = match_neurons(make_source(a, b, [750, 1500, 2250]), groups=64)
+    assert found.chunks.n_groups == 4 and (found.chunks.tokens > 0).all()
+    weights = multinomial_weights(4, 500, rng=np.random.default_rng(0))
+    counts = resampled_counts(found.chunks, weights)
+    assert np.isfinite(counts).all() and (counts > 0).all()
+
+
+def test_records_saved_with_empty_groups_drop_them_exactly(planted):
+    a, b, _ = planted
+    found = match_neurons(make_source(a, b, [1500]), groups=2)
+    padded = {name: np.concatenate([value, np.zeros_like(value[:1])])
+              if name not in ("edge_a", "edge_b") else value
+              for name, value in found.chunks.as_arrays().items()}
+    stats = ChunkStats(**padded)
+    assert stats.n_groups == 3 and stats.nonempty().n_groups == 2
+    np.testing.assert_array_equal(stats.nonempty().correlations(),
+                                  found.chunks.correlations())

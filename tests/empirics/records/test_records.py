@@ -55,3 +55,13 @@ def test_records_load_without_torch(planted, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["40", "40"]
+
+
+@pytest.mark.parametrize("field, value", [("n_rosetta", float("nan")), ("n_rosetta", -1),
+                                          ("n_tokens", 2.5), ("size_a", float("inf"))])
+def test_a_record_with_a_count_that_is_not_a_count_is_refused_by_name(planted, field, value):
+    import dataclasses
+
+    record, _, _ = build(planted, groups=3)
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        dataclasses.replace(record, **{field: value})
