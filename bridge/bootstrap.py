@@ -3,8 +3,9 @@
 Two kinds of resampling answer two questions:
 
 - `case_bootstrap`: resample the model sizes themselves (pairs (N, R)), percentile or BCa. A
-  labelled sensitivity check: with 5-8 sizes it under-covers (tests/bridge/test_coverage.py),
-  so the headline stays the OLS t interval of `powerlaw.fit_power_law`.
+  labelled sensitivity check: with 5-8 sizes it under-covers (0.83-0.91 for the percentile
+  interval in docs/coverage.md), so the headline is the counting + scatter t interval of
+  `powerlaw.fit_power_law_het`.
 - `replicate_exponent_ci` / `parametric_exponent_ci`: the data-level uncertainty. Each size's
   count is itself an estimate from finite inputs; resampling the inputs inside each size (the
   engine's per-chunk statistics, `empirics.records.chunks`) gives replicate counts, or a standard
@@ -153,13 +154,13 @@ def replicate_exponent_ci(n, count, replicates, *, level: float = 0.95) -> DataL
 
     Notes
     -----
-    Each column is refitted with the headline estimator (unweighted OLS in logs), so the
+    Each column is refitted with the headline's estimator (unweighted OLS in logs), so the
     interval is the spread of that same estimator under input resampling. A fit weighted by
     the within-size variances was not used: it changes the estimator, and it gives the sizes
     whose counts are most stable the most weight even when the scatter between sizes comes from
     model-to-model differences that input resampling cannot see. That case is what
     `dispersion` detects; when it is well above 1, the data-level interval understates the
-    uncertainty of alpha and the t interval of `fit_power_law` is the one to quote.
+    uncertainty of alpha and the headline interval of `fit_power_law_het` is the one to quote.
     """
     n, count = check_points(n, count)
     level = check_level(level)

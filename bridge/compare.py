@@ -2,9 +2,11 @@
 exponent agree?
 
 Reads the family's MatchRecords (from `python -m empirics.match`, or the toy sweep), fits
-R = a N^alpha (OLS t interval as the headline; case bootstrap, quasi-Poisson and, when the
-records kept per-chunk sums, the data-level interval from resampling the inputs as labelled
-checks), compares alpha with the allocation model's prediction for --beta, fits the nulls the
+R = a N^alpha (as the headline, the OLS exponent with a t interval whose variance holds
+counting noise and scatter between models, chosen by the coverage study of docs/coverage.md;
+the plain OLS t, case bootstrap, quasi-Poisson and, when the records kept per-chunk sums, the
+data-level interval from resampling the inputs as labelled checks), compares alpha with the
+allocation model's prediction for --beta, fits the nulls the
 same way, prints a table, and writes a Comparison record and a log-log plot. Nothing is
 recomputed from activations, and torch is not needed. The work is `bridge.family`.
 """

@@ -221,7 +221,7 @@ def _polarization(settings: CompareSettings, directory: Path) -> list[str]:
 
 def _null_fits(records: Sequence[ScalingPoint], settings: CompareSettings) -> list[str]:
     """The same OLS fit on each null's counts (where it has >= 3 sizes with pairs)."""
-    from bridge.powerlaw import fit_power_law
+    from bridge.powerlaw import fit_power_law_het
 
     lines = []
     for null in sorted({r.null for r in records} - {"none"}):
@@ -231,6 +231,6 @@ def _null_fits(records: Sequence[ScalingPoint], settings: CompareSettings) -> li
             lines.append(f"null {null}: counts {counts.tolist()} at {len(groups)} sizes "
                          "(no power-law fit)")
             continue
-        fit = fit_power_law(np.array(list(groups)), counts, level=settings.level)
+        fit = fit_power_law_het(np.array(list(groups)), counts, level=settings.level)
         lines.append(f"null {null}: alpha = {fit.alpha:.3f} [{fit.low:.3f}, {fit.high:.3f}]")
     return lines

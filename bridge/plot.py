@@ -6,17 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.comparison import Comparison
+from bridge.comparison import Comparison, headline_interval
 
 
 def draw_comparison(comparison: Comparison, ax_count, ax_fraction, *, xlabel: str = "N",
-                    bands: tuple[str, ...] = ("ols-t",), colour: str = "C0",
+                    bands: tuple[str, ...] | None = None, colour: str = "C0",
                     fit_colour: str = "C1", theory_colour: str = "k") -> None:
     """Counts (with per-size error bars when present), the OLS fit and, for each interval
-    named in `bands` (keys of `comparison.intervals`), its exponent band pivoting at the
-    geometric mean of N, on `ax_count`, with the theory's exponent through the same pivot
+    named in `bands` (keys of `comparison.intervals`; default: the headline), its exponent
+    band pivoting at the geometric mean of N, on `ax_count`, with the theory's exponent
+    through the same pivot
     when the comparison holds a prediction; R/N on `ax_fraction`. Both log-log."""
     fit = comparison.fits["ols-log"]
+    bands = (headline_interval(comparison),) if bands is None else bands
     n, count = comparison.sizes, comparison.counts
     grid = np.geomspace(n.min(), n.max(), 100)
     pivot = np.exp(np.mean(np.log(n)))

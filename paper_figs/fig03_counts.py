@@ -9,7 +9,7 @@ the geometric mean of the two models' sizes and computes every fit and interval)
 
 from __future__ import annotations
 
-from bridge.comparison import Comparison
+from bridge.comparison import Comparison, headline_interval
 from bridge.plot import draw_comparison
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
@@ -45,7 +45,8 @@ def draw(records, fig) -> None:
     axes = panel_grid(fig, 2 * len(comparisons), max_columns=2)
     for row, comparison in enumerate(comparisons):
         ax_count, ax_fraction = axes[2 * row], axes[2 * row + 1]
-        bands = ("ols-t", *(k for k in DATA_LEVEL if k in comparison.intervals))
+        bands = (headline_interval(comparison),
+                 *(k for k in DATA_LEVEL if k in comparison.intervals))
         size_label, fraction_label = SIZE_LABELS[comparison.config.get("size", "neurons")]
         draw_comparison(comparison, ax_count, ax_fraction, xlabel=size_label,
                         bands=bands[:2], colour=COLOURS["rosetta"],

@@ -1,10 +1,14 @@
-"""The Comparison record: built from arrays, saved and loaded unchanged, refused as another kind."""
+"""The Comparison record: built from arrays, saved and loaded unchanged, refused as another kind;
+the headline is the counting + scatter interval, and records saved before it still load."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bridge.agreement import Prediction
 from bridge.comparison import Comparison, build_comparison
+from bridge.powerlaw import fit_power_law_het
 from runstore import RecordError
 from theory.sweep import TheoryRun
 
@@ -38,15 +42,41 @@ def test_round_trip_keeps_every_field(tmp_path, k):
         assert getattr(loaded, name) == getattr(record, name)
 
 
+SAVED = Path(__file__).resolve().parents[1] / "fixtures" / "records-2026-12-01" / "comparison"
+
+
 def test_record_holds_the_headline_and_labelled_checks():
     _, _, replicates = family_counts()
     record = build(replicates=replicates, prediction=Prediction(1 / 1.6))
-    assert set(record.intervals) == {"ols-t", "quasi-poisson-t", "case-percentile", "case-bca",
-                                     "data-replicates"}
+    assert set(record.intervals) == {"ols-het-t", "ols-t", "quasi-poisson-t", "case-percentile",
+                                     "case-bca", "data-replicates"}
+    assert set(record.fits) == {"ols-het", "ols-log", "quasi-poisson"}
+    headline = record.fits["ols-het"]
+    assert record.intervals["ols-het-t"]["estimate"] == headline["alpha"]
     assert record.intervals["ols-t"]["estimate"] == record.fits["ols-log"]["alpha"]
-    assert record.fits["ols-log"]["sublinear_supported"]
+    assert headline["alpha"] == pytest.approx(record.fits["ols-log"]["alpha"], abs=1e-12)
+    assert headline["dispersion"] >= 0 and headline["scale"] >= 0
+    assert headline["sublinear_supported"]
     assert record.agreement["verdict"] in record.verdict
     assert set(record.diagnostics) == {"curvature", "aicc", "extrapolation"}
+
+
+def test_verdict_and_agreement_report_the_headline_interval():
+    n, count, _ = family_counts()
+    fit = fit_power_law_het(n, count)
+    record = build(prediction=Prediction(0.6))
+    interval = record.intervals["ols-het-t"]
+    assert (interval["low"], interval["high"]) == (fit.low, fit.high)
+    assert record.verdict.startswith(f"alpha = {fit.alpha:.3f} [{fit.low:.3f}, {fit.high:.3f}] "
+                                     "(95% t, OLS with counting + scatter variance, 6 sizes)")
+    assert record.agreement["se"] == pytest.approx(fit.se, rel=1e-12)
+    assert record.agreement["df"] == 4
+
+
+def test_a_record_saved_before_the_headline_changed_still_loads():
+    old = Comparison.load(SAVED)
+    assert "ols-het" not in old.fits and "ols-t" in old.intervals
+    assert old.verdict.startswith("alpha = ") and "(95% t, 3 sizes)" in old.verdict
 
 
 def test_without_prediction_or_data_errors_those_parts_stay_empty(tmp_path):
