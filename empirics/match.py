@@ -19,6 +19,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
 from empirics.models.load import MissingModelError, ModelMismatchError
 from empirics.models.registry import family_specs, get_spec
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return run_match(settings)
     except (MissingModelError, ModelMismatchError) as error:
         parser.exit(1, f"{error}\n")
+    except InputError as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":

@@ -59,13 +59,13 @@ class AllocationParams:
     closure: Closure = "P1"
 
     def __post_init__(self) -> None:
-        check_real("beta", self.beta, low=1.0, low_open=True)
+        check_real("beta", self.beta, low=1.0, low_open=True, finite=True)
         check_real("tau", self.tau, low=0.0, high=1.0, low_open=True)
-        check_real("kappa", self.kappa, low=0.0, low_open=True)
-        check_real("w1", self.w1, low=0.0, low_open=True)
-        check_real("rho", self.rho, low=0.0, low_open=True)
+        check_real("kappa", self.kappa, low=0.0, low_open=True, finite=True)
+        check_real("w1", self.w1, low=0.0, low_open=True, finite=True)
+        check_real("rho", self.rho, low=0.0, low_open=True, finite=True)
         check_real("n_features", self.n_features, low=1.0)
-        check_real("budget", self.budget, low=0.0, low_open=True)
+        check_real("budget", self.budget, low=0.0, low_open=True, finite=True)
         if self.closure not in CLOSURES:
             raise ValueError(f"closure must be one of {sorted(CLOSURES)}, got {self.closure!r}")
 

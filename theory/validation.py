@@ -14,6 +14,7 @@ def check_real(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    finite: bool = False,
 ) -> float:
     """Return `value` as a float, or raise naming `name` and the allowed interval.
 
@@ -22,14 +23,15 @@ def check_real(
     TypeError
         If `value` is not a real number (strings and booleans included).
     ValueError
-        If `value` is NaN or lies outside the interval given by `low`/`high`.
+        If `value` is NaN, infinite while `finite`, or lies outside the interval given by
+        `low`/`high`.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     interval = _interval_text(low, high, low_open, high_open)
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number in {interval}, got nan")
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:

@@ -91,6 +91,35 @@ def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device,
     return CapturedPair(source, widths_a, widths_b, manifest, n_batches, functools.cache(table))
 
 
+class InputError(ValueError):
+    """The inputs asked for do not fit a model (the message names the model and the flag)."""
+
+
+def context_length(loaded: LoadedModel) -> int | None:
+    """The positions a text model reads (its configuration's maximum), if it states one."""
+    config = getattr(loaded.model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_context(loaded: LoadedModel, tokenized: Sequence[TokenizedText],
+                  documents: Sequence[TextDocument], max_tokens: int | None) -> None:
+    """Refuse documents that tokenize longer than the model's context: positions past it
+    fail inside the model (or, with rotary embeddings, give activations it never learnt)."""
+    limit = context_length(loaded)
+    if limit is None:
+        return
+    for tokens, document in zip(tokenized, documents):
+        if len(tokens.input_ids) > limit:
+            raise InputError(f"document {document.id!r} gives {len(tokens.input_ids)} tokens "
+                             f"under --tokens {max_tokens}, beyond the context of "
+                             f"{loaded.spec.name} ({limit} positions); use --tokens {limit} "
+                             "or less")
+
+
 def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                      documents: Sequence[TextDocument], *, docs_per_batch: int = 8,
                      max_tokens: int | None = 512, store_dtype: torch.dtype = torch.float32,
@@ -105,7 +134,8 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     documents : the inputs; every document is tokenized by both tokenizers.
     docs_per_batch : documents per batch (a batch's samples are their aligned spans).
     max_tokens : per-document truncation of each tokenization (None: none); only bytes both
-        truncated tokenizations reach are aligned.
+        truncated tokenizations reach are aligned. No document may come out longer than
+        either model's context (`check_context`).
     store_dtype : dtype of the yielded activations (float16/bfloat16 halve the memory; the
         engine's statistics are float64 either way).
     out_device : where yielded tensors live.
@@ -115,6 +145,8 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     tokenized = [(tokenize_with_bytes(model_a.processor, d.text, max_tokens=max_tokens),
                   tokenize_with_bytes(model_b.processor, d.text, max_tokens=max_tokens))
                  for d in documents]
+    for side, loaded in enumerate((model_a, model_b)):
+        check_context(loaded, [t[side] for t in tokenized], documents, max_tokens)
     alignments = [align_tokens(ta, tb) for ta, tb in tokenized]
     groups = _batches(list(zip(tokenized, alignments)), docs_per_batch)
 

@@ -175,8 +175,19 @@ def _check_options(k, candidates, groups) -> int:
 
 
 def _widths(source: Source) -> tuple[int, int]:
-    """n and m from the stream's first batch (the batch is read once more later)."""
-    for _, a, b in checked_batches(source, check=False):
+    """n and m from the stream's first batch (the batch is read once more later); a source
+    that is not a callable returning a fresh iterator on every call is refused, since the
+    engine reads the stream several times."""
+    if not callable(source):
+        raise TypeError(f"source must be a callable returning a fresh iterator of (a, b) "
+                        f"batches, got {type(source).__name__} (wrap a list of batches as "
+                        "`lambda: iter(batches)`)")
+    first, second = source(), source()
+    if first is second and iter(first) is first:
+        raise ValueError("source() returned the same iterator twice: it must return a fresh "
+                         "iterator on every call (the engine reads the stream several "
+                         "times; a one-shot iterator would lose its first batches)")
+    for _, a, b in checked_batches(lambda: first, check=False):
         return a.shape[1], b.shape[1]
 
 

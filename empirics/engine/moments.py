@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 
 Source = Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]
@@ -104,6 +105,29 @@ def merge_moments(left: Moments | None, right: Moments) -> Moments:
     return Moments(total, mean, m2)
 
 
+def as_batch(item, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One element of a stream as two 2-d float tensors (NumPy arrays are converted),
+    or a ValueError naming the batch and what was expected."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ValueError(f"batch {index}: expected a pair (a, b) of (tokens, neurons) arrays, "
+                         f"got {type(item).__name__}")
+    pair = []
+    for name, x in zip("AB", item):
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x)
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"batch {index}, model {name}: expected a torch tensor or NumPy "
+                             f"array, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"batch {index}, model {name}: expected (tokens, neurons), "
+                             f"got shape {tuple(x.shape)}")
+        if not (x.dtype.is_floating_point or x.dtype in (torch.int32, torch.int64)):
+            raise ValueError(f"batch {index}, model {name}: expected real activations, got "
+                             f"dtype {x.dtype}")
+        pair.append(x if x.dtype.is_floating_point else x.to(torch.float32))
+    return pair[0], pair[1]
+
+
 def check_batch(a: torch.Tensor, b: torch.Tensor, index: int, widths=None) -> None:
     """Raise a ValueError naming the batch and the side for malformed input."""
     for name, x in (("A", a), ("B", b)):
@@ -128,15 +152,21 @@ def _all_finite(x: torch.Tensor) -> bool:
 
 
 def checked_batches(source: Source, check: bool = True):
-    """Iterate the stream, validating every batch and skipping empty ones.
+    """Iterate the stream, skipping empty batches. Every batch's structure is checked (a
+    pair of 2-d arrays, aligned tokens, the first batch's widths); with `check` also that
+    every activation is finite (a full pass over the values).
 
-    Raises a ValueError when the stream holds no tokens at all.
+    Raises a ValueError naming the batch for malformed input, and when the stream holds no
+    tokens at all.
     """
     widths, tokens = None, 0
-    for index, (a, b) in enumerate(source()):
+    for index, item in enumerate(source()):
+        a, b = as_batch(item, index)
         if check:
             check_batch(a, b, index, widths)
-            widths = (a.shape[1], b.shape[1])
+        elif a.shape[0] != b.shape[0] or (widths and (a.shape[1], b.shape[1]) != widths):
+            check_batch(a, b, index, widths)  # names the misalignment
+        widths = (a.shape[1], b.shape[1])
         if a.shape[0]:
             tokens += a.shape[0]
             yield index, a, b

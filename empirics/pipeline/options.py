@@ -48,6 +48,19 @@ class MatchOptions:
     examples: int = flag(16, "top-activating samples kept per neuron, gathered during the "
                          "first pass and saved beside the match (0: none)", type=int)
 
+    def __post_init__(self):
+        for name, low in (("batch", 1), ("tokens", 1), ("k", 1), ("candidates", 1),
+                          ("groups", 0), ("examples", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"--{name} must be an integer >= {low}, got {value!r}")
+        if self.candidates < self.k:
+            raise ValueError(f"--candidates ({self.candidates}) must be at least --k "
+                             f"({self.k})")
+        if self.min_correlation is not None and not -1.0 <= self.min_correlation <= 1.0:
+            raise ValueError(f"--min-correlation must lie in [-1, 1], got "
+                             f"{self.min_correlation}")
+
     def to_config(self) -> dict:
         return dataclasses.asdict(self)
 

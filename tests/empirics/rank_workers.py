@@ -44,7 +44,7 @@ def match_on_ranks(ranks: Ranks, split: str, out: str, fail_rank: int = -1,
 
     def stream():
         calls.append(1)
-        if ranks.rank == fail_rank and len(calls) == 3:  # during the second block's pass
+        if ranks.rank == fail_rank and len(calls) == 4:  # the second block (after 2 probes)
             raise RuntimeError(f"rank {ranks.rank} fails on purpose")
         return source()
 

@@ -39,7 +39,8 @@ def test_a_pair_writes_a_record_and_is_reused(saved_pair, tmp_path):
     live = record.n_neurons_a - record.dead_a
     assert record.n_rosetta == live > 0 and np.allclose(record.pairs["r"], 1.0, atol=1e-5)
     assert np.array_equal(record.pairs["unit_a"], record.pairs["unit_b"])
-    assert record.config["capture"]["kind"] == "text" and record.chunks["tokens"].shape == (4,)
+    # 8 documents in batches of 4: 2 batches, so 2 of the 4 chunk groups would stay empty
+    assert record.config["capture"]["kind"] == "text" and record.chunks["tokens"].shape == (2,)
     examples = ExamplesRecord.load(directory / "examples")
     assert examples.values_a.shape == (record.n_neurons_a, 3) and examples.texts[0] == docs[0].text
     assert np.array_equal(examples.samples_a, examples.samples_b)
@@ -153,3 +154,21 @@ def test_the_toy_family_runs_through_the_same_command(tmp_path):
     assert {r.null for r in records} == {"none", "untrained", "permuted"}
     assert all(r.family == "toy" and r.size_a == get_spec("toy-n512-N8").n_params
                for r in records)
+
+
+def test_bad_flags_and_inputs_exit_2_naming_the_flag(saved_pair, tmp_path, capsys):
+    root, _, _ = saved_pair
+    common = ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+              str(root / "a"), "--path-b", str(root / "b"), "--device", "cpu", "--out",
+              str(tmp_path / "runs")]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--k", "0"])
+    assert exit_info.value.code == 2 and "--k must be an integer >= 1" in capsys.readouterr().err
+    long_text = tmp_path / "long.txt"
+    long_text.write_text(" ".join(f"word{i}" for i in range(3000)))
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--text", str(long_text), "--tokens", "4096"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "beyond the context of tiny-neox (1024 positions)" in err and "--tokens" in err
+    assert not list((tmp_path / "runs").glob("match/*/record.json"))

@@ -40,22 +40,22 @@ def train_tokenizers() -> tuple[transformers.PreTrainedTokenizerFast,
 def tiny_config(architecture: str):
     """A two-layer configuration of each hooked architecture."""
     if architecture == "gpt2":
-        return transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=256,
+        return transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=1024,
                                        vocab_size=VOCAB)
     if architecture == "opt":
         return transformers.OPTConfig(hidden_size=32, ffn_dim=64, num_hidden_layers=2,
                                       num_attention_heads=2, word_embed_proj_dim=32,
-                                      max_position_embeddings=256, vocab_size=VOCAB)
+                                      max_position_embeddings=1024, vocab_size=VOCAB)
     if architecture == "gpt_neox":
         return transformers.GPTNeoXConfig(hidden_size=32, intermediate_size=64,
                                           num_hidden_layers=2, num_attention_heads=2,
                                           vocab_size=VOCAB, rotary_pct=0.25,
-                                          max_position_embeddings=256)
+                                          max_position_embeddings=1024)
     if architecture == "qwen2":
         return transformers.Qwen2Config(hidden_size=32, intermediate_size=48,
                                         num_hidden_layers=2, num_attention_heads=4,
                                         num_key_value_heads=2, vocab_size=VOCAB,
-                                        max_position_embeddings=256)
+                                        max_position_embeddings=1024)
     if architecture in ("dinov2", "dinov2_swiglu"):
         return transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2,
                                          num_attention_heads=2, image_size=56, patch_size=14,

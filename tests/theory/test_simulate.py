@@ -73,3 +73,13 @@ def test_fit_leaves_out_widths_where_the_budget_binds(tmp_path, capsys):
     assert binding.sum() >= 3 and run.n_fit_points == (~binding).sum()
     assert abs(run.fitted_exponent - 2 / 3) <= run.fitted_exponent_bound + 1e-12
     assert "binds at" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag, value", [("--beta", "inf"), ("--kappa", "inf"),
+                                         ("--beta", "nan")])
+def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([flag, value, "--out", str(tmp_path), "--no-train", "--no-plot"])
+    assert exit_info.value.code == 2
+    assert f"{flag[2:]} must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "theory").exists()
