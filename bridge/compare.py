@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import MixedSeries, parse_selector
+from runstore.commands import DATA_ERRORS, add_debug_flag
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the records whose series key has this value (e.g. "
                              "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
                              "several series are never fitted together")
+    add_debug_flag(parser)
     return parser
 
 
@@ -64,8 +66,9 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        settings = settings_from_args(parser.parse_args(argv))
+        settings = settings_from_args(args)
         for text in settings.select:
             parse_selector(text)
     except ValueError as error:
@@ -81,6 +84,10 @@ def main(argv: list[str] | None = None) -> Path:
         directory, report = compare_family(settings, found, skipped)
     except (CannotFit, MixedSeries) as error:
         parser.exit(1, f"{error}\n")
+    except DATA_ERRORS as error:
+        if args.debug:
+            raise
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     print(report)
     return directory
 

@@ -21,7 +21,8 @@ import json
 import logging
 from pathlib import Path
 
-from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, NoMatchRecords, analyze_runs
+from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
+from runstore import add_debug_flag, reported
 
 log = logging.getLogger("empirics.analyze")
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=0, help="seed of the control samples")
     p.add_argument("--force", action="store_true", help="recompute existing records")
+    add_debug_flag(p)
     return p
 
 
@@ -73,10 +75,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         settings = settings_from_args(args)
     except (ValueError, OSError) as error:
         parser.error(str(error))
-    try:
+    with reported(parser, debug=args.debug):
         written = analyze_runs(settings)
-    except NoMatchRecords as error:
-        parser.exit(1, f"{error}\n")
     for path in written:
         log.info("record: %s", path)
     return written

@@ -22,6 +22,7 @@ from pathlib import Path
 from empirics.pipeline.anchors import write_anchor_sets
 from empirics.records.match import MatchRecord
 from runstore import find_records
+from runstore.commands import DATA_ERRORS, add_debug_flag, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: --records)")
     p.add_argument("--force", action="store_true", help="recompute existing records")
     p.add_argument("--report", action="store_true", help="write report.html in every run")
+    add_debug_flag(p)
     return p
 
 
@@ -48,12 +50,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if not found:
         parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}; "
                        "make them with python -m empirics.match (or theory.simulate for toy)\n")
-    try:
+    with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError)):
         return write_anchor_sets(found, args.family, out=args.out or args.records,
                                  anchors=args.anchor, min_correlation=args.min_correlation,
                                  force=args.force, report=args.report)
-    except ValueError as error:
-        parser.exit(1, f"{error}\n")
 
 
 if __name__ == "__main__":

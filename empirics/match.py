@@ -21,7 +21,7 @@ from pathlib import Path
 
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
-from empirics.models.load import MissingModelError, ModelMismatchError
+from empirics.models.load import ModelMismatchError
 from empirics.models.registry import family_specs, get_spec
 from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_for, run_match
 from empirics.pipeline.options import (
@@ -32,6 +32,7 @@ from empirics.pipeline.options import (
     from_flags,
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
+from runstore.commands import DATA_ERRORS, add_debug_flag, reported
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, default=1.5,
                    help="toy family: importance exponent of the trained nets")
     add_pair_flags(p)
+    add_debug_flag(p)
     return p
 
 
@@ -97,10 +99,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:
-        return run_match(settings)
-    except (MissingModelError, ModelMismatchError) as error:
-        parser.exit(1, f"{error}\n")
+        with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ModelMismatchError)):
+            return run_match(settings)
     except InputError as error:
+        if args.debug:
+            raise
         parser.error(str(error))
 
 

@@ -4,6 +4,7 @@ safetensors arrays), atomic writes, and run directories keyed by the whole confi
 Torch-free, and importing nothing of the package's stages (docs/design.md, "Layers").
 """
 
+from runstore.commands import add_debug_flag, reported
 from runstore.files import STALE_AFTER_S, atomic_write_bytes, atomic_write_text
 from runstore.record import (
     RECORD_FILE,
@@ -27,7 +28,8 @@ from runstore.runs import (
 )
 
 __all__ = [
-    "RECORD_FILE", "STALE_AFTER_S", "Record", "RecordError", "atomic_write_bytes",
+    "add_debug_flag", "reported", "RECORD_FILE", "STALE_AFTER_S", "Record", "RecordError",
+    "atomic_write_bytes",
     "atomic_write_text", "config_hash", "find_records", "from_json_ready", "git_revision",
     "made_with", "package_version", "read_header", "record_exists", "reusable",
     "reuse_or_build", "run_dir", "tidy", "to_json_ready",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runstore import reuse_or_build, run_dir
+from runstore import add_debug_flag, reported, reuse_or_build, run_dir
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     toy = parser.add_argument_group("toy sweep (trained toy superposition nets)")
     toy.add_argument("--no-train", action="store_true", help="skip the toy sweep")
     add_toy_flags(toy)
+    add_debug_flag(parser)
     return parser
 
 
@@ -139,8 +140,9 @@ def main(argv: list[str] | None = None) -> Path:
     config = {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed}
     label = f"{params.closure}-beta{params.beta:g}-tau{params.tau:g}"
     directory = run_dir(args.out, "theory", config, label=label)
-    run, _ = reuse_or_build(directory, TheoryRun, lambda: build_theory_run(
-        params, widths, seed=args.seed, progress=sys.stderr.isatty()), force=args.force)
+    with reported(parser, debug=args.debug):
+        run, _ = reuse_or_build(directory, TheoryRun, lambda: build_theory_run(
+            params, widths, seed=args.seed, progress=sys.stderr.isatty()), force=args.force)
     print(format_table(run))
     print(format_summary(run))
     if not args.no_plot:
@@ -152,9 +154,11 @@ def main(argv: list[str] | None = None) -> Path:
         # pipeline); a command may use any stage, a library module of theory/ may not.
         from empirics.pipeline.toy import measure_and_predict, toy_summary
 
-        sweep, predicted, toy_directory = measure_and_predict(
-            params, toy_config, rho_star=args.tau, out=args.out, force=args.force,
-            device=resolve_device(args.device), progress=sys.stderr.isatty(), seed=args.seed)
+        with reported(parser, debug=args.debug):
+            sweep, predicted, toy_directory = measure_and_predict(
+                params, toy_config, rho_star=args.tau, out=args.out, force=args.force,
+                device=resolve_device(args.device), progress=sys.stderr.isatty(),
+                seed=args.seed)
         print(toy_summary(sweep, predicted, toy_directory, plot=not args.no_plot))
     return directory
 

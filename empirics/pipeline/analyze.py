@@ -165,7 +165,7 @@ def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[
 
     from empirics.analysis.selectivity import vocabulary_kurtosis
     from empirics.models.identity import weights_identity
-    from empirics.models.load import load_model
+    from empirics.models.load import MissingModelError, load_model
     from empirics.models.local import resolve_spec
     from empirics.models.unembedding import effective_unembedding, output_directions
     from theory.runtime import resolve_device
@@ -174,7 +174,12 @@ def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[
     paths, init = settings.paths, match.config.get("init", "pretrained")
     metrics, notes = {}, {}
     for side, name in enumerate((match.model_a, match.model_b)):
-        spec = resolve_spec(name, paths.get(name))
+        try:
+            spec = resolve_spec(name, paths.get(name))
+        except KeyError:
+            raise MissingModelError(f"--vocabulary loads the weights of {name}, which is not "
+                                    f"in the registry: pass --path {name}=DIR with the "
+                                    "checkpoint its match was made from") from None
         options = dict(path=paths.get(name), init=init, download=settings.download,
                        cache_dir=settings.cache_dir)
         recorded = match.config.get("weights", [None, None])[side]

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from empirics.report.build import write_report
-from runstore import RecordError
+from runstore.commands import DATA_ERRORS, add_debug_flag, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="non-Rosetta neurons per model and layer shown for contrast")
     p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
     p.add_argument("--seed", type=int, default=0, help="seed of the contrast draw")
+    add_debug_flag(p)
     return p
 
 
@@ -33,11 +34,9 @@ def main(argv: list[str] | None = None) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.contrast < 0 or args.images < 1:
         parser.error("--contrast must be >= 0 and --images >= 1")
-    try:
+    with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError)):
         path = write_report(args.run_dir, args.out, contrast=args.contrast,
                             max_images=args.images, seed=args.seed)
-    except (RecordError, ValueError) as error:
-        parser.exit(1, f"{error}\n")
     print(f"report: {path}")
     return path
 

@@ -83,3 +83,25 @@ def test_bad_arguments_and_missing_runs_are_explained(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--runs", str(tmp_path)])
     assert exit_info.value.code == 1 and "empirics.match" in capsys.readouterr().err
+
+
+def test_vocabulary_without_the_checkpoints_says_which_flag_gives_them(matched, capsys):
+    root, _, _ = matched
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--runs", str(root / "runs"), "--vocabulary", "--analyses", "selectivity",
+              "--force"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "pass --path tiny-gpt_neox=DIR" in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_of_a_data_error(tmp_path):
+    from empirics.report.__main__ import main as report
+    from runstore import RecordError
+
+    (tmp_path / "record.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit) as exit_info:
+        report([str(tmp_path)])
+    assert exit_info.value.code == 1
+    with pytest.raises(RecordError, match="record.json"):
+        report([str(tmp_path), "--debug"])
