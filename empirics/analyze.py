@@ -21,6 +21,7 @@ import json
 import logging
 from pathlib import Path
 
+from empirics.capture.offline import load_corpus
 from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
 from runstore import add_debug_flag, reported
 
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="allow downloading weights")
     p.add_argument("--device", default="auto", help="device of the vocabulary projections")
     p.add_argument("--categories", type=Path,
-                   help="JSON mapping input ids to categories (default: the embedded corpus)")
+                   help="JSON mapping input ids to categories, or a corpus directory of python -m "
+                        "empirics.corpus (default: the embedded corpus)")
     p.add_argument("--judge", help="module:factory of a selectivity judge")
     p.add_argument("--judge-neurons", type=int, default=32,
                    help="Rosetta and control neurons judged per model")
@@ -56,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> AnalyzeSettings:
-    categories = json.loads(args.categories.read_text()) if args.categories else None
+    categories = None
+    if args.categories and args.categories.is_dir():  # a corpus of python -m empirics.corpus
+        corpus = load_corpus(args.categories)
+        categories = corpus.categories("train") | corpus.categories("heldout")
+    elif args.categories:
+        categories = json.loads(args.categories.read_text())
     return AnalyzeSettings(
         runs=args.runs, family=args.family,
         analyses=tuple(a.strip() for a in args.analyses.split(",") if a.strip()),

@@ -21,6 +21,7 @@ from empirics.engine.distributed import SPLITS
 from empirics.pipeline.match import (
     FAMILY_PAIRS,
     inputs_for,
+    provenance_of,
 )
 from empirics.pipeline.options import (
     InputChoice,
@@ -83,10 +84,11 @@ def main(argv: list[str] | None = None) -> SweepReport:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         jobs = sweep_jobs(args.family, args.pairs, args.model_dir)
+        choice = from_flags(InputChoice, args)
         settings = SweepSettings(
-            args.family, inputs_for(args.family, from_flags(InputChoice, args)),
-            from_flags(MatchOptions, args), args.out, from_flags(Placement, args), args.force,
-            args.tasks, args.split)
+            args.family, inputs_for(args.family, choice), from_flags(MatchOptions, args),
+            args.out, from_flags(Placement, args), args.force, args.tasks, args.split,
+            provenance_of(choice))
         executor = make_executor(args.executor, args.jobs_dir or args.out / "sweep-jobs",
                                  tasks=args.tasks, **slurm_options(args))
     except (ValueError, KeyError) as error:

@@ -14,6 +14,7 @@ import torch
 
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
+from empirics.capture.offline import load_corpus
 from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
     default_corpus,
@@ -83,11 +84,24 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
 def inputs_for(family: str, choice: InputChoice) -> list:
     """The inputs of a family's pairs (documents or images)."""
     if family == "language":
-        documents = load_text_files(choice.text) if choice.text else default_corpus()
+        if choice.corpus:
+            documents = load_corpus(choice.corpus).documents("heldout")
+        elif choice.text:
+            documents = load_text_files(choice.text)
+        else:
+            documents = default_corpus()
         return documents[: choice.docs] if choice.docs else documents
     if choice.image_dir:
         return load_image_folder(choice.image_dir)
     return synthetic_images(choice.images)
+
+
+def provenance_of(choice: InputChoice) -> dict | None:
+    """What a record states about a built corpus it was matched on (None otherwise)."""
+    if not choice.corpus:
+        return None
+    corpus = load_corpus(choice.corpus)
+    return {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"], "split": "heldout"}
 
 
 def run_match(settings: MatchSettings) -> list[Path]:
@@ -100,6 +114,7 @@ def run_match(settings: MatchSettings) -> list[Path]:
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
+    provenance = provenance_of(settings.inputs)
     written = []
     try:
         for spec_a, spec_b in pairs:
@@ -109,7 +124,7 @@ def run_match(settings: MatchSettings) -> list[Path]:
                 spec_a, spec_b, family=settings.family, inputs=inputs,
                 options=settings.options, out=settings.out, device=device,
                 paths=settings.paths, force=settings.force, placement=settings.placement,
-                ranks=ranks))
+                ranks=ranks, provenance=provenance))
             log.info("record: %s", written[-1])
             if settings.report and ranks.writer:
                 log.info("report: %s", write_report(written[-1]))
@@ -120,7 +135,8 @@ def run_match(settings: MatchSettings) -> list[Path]:
 
 
 def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
-                options: MatchOptions, paths: tuple = (None, None)) -> dict:
+                options: MatchOptions, paths: tuple = (None, None),
+                provenance: dict | None = None) -> dict:
     """The configuration that names a pair's run directory (and goes into its record):
     both models with the content identity of what will be loaded for them (weights,
     configuration, tokenizer: `weights_identity`), the inputs' ids and sha256, and every
@@ -128,9 +144,12 @@ def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: li
     weights = [weights_identity(spec, path=path, init=options.init, download=options.download,
                                 cache_dir=options.cache_dir)
                for spec, path in zip((spec_a, spec_b), paths)]
-    return {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
-            "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
-            "weights": weights, **options.to_config()}
+    config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
+              "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
+              "weights": weights, **options.to_config()}
+    if provenance is not None:
+        config["corpus"] = provenance
+    return config
 
 
 def pair_directory(out: Path, config: dict) -> Path:
@@ -140,7 +159,7 @@ def pair_directory(out: Path, config: dict) -> Path:
 def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
                options: MatchOptions, out: Path, device: torch.device,
                paths=(None, None), force: bool = False, placement: Placement = Placement(),
-               ranks: Ranks = SINGLE) -> Path:
+               ranks: Ranks = SINGLE, provenance: dict | None = None) -> Path:
     """Load, capture, match and save one pair; return the record's directory.
 
     `options` goes into the record's config whole; `device` is where activations and the
@@ -148,7 +167,7 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     processes share the run (empirics.engine.distributed; rank 0 writes).
     """
     config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options,
-                         paths=paths)
+                         paths=paths, provenance=provenance)
     directory = pair_directory(out, config)
     state = directory / STATE_DIR
     if force and ranks.writer:  # --force starts over: no engine state is reused

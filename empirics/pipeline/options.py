@@ -73,6 +73,9 @@ class InputChoice:
     docs: int | None = flag(None, "documents to use (None: all)", type=int)
     text: tuple | None = flag(None, "text files instead of the embedded corpus", type=Path,
                               nargs="+")
+    corpus: Path | None = flag(None, "a corpus built by python -m empirics.corpus: its "
+                               "held-out split (its sha256 and recipe go into the records)",
+                               type=Path)
     images: int = flag(64, "synthetic images to use", type=int)
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
 

@@ -61,10 +61,12 @@ class SweepSettings:
     force: bool = False
     tasks: int = 1
     split: str = "data"
+    provenance: dict | None = None
 
     def directory(self, job: PairJob) -> Path:
         config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,
-                             options=self.options, paths=job.paths)
+                             options=self.options, paths=job.paths,
+                             provenance=self.provenance)
         return pair_directory(self.out, config)
 
 
@@ -91,7 +93,7 @@ def run_pair(job: PairJob, settings: SweepSettings) -> str:
                               inputs=settings.inputs, options=settings.options,
                               out=settings.out, device=device, paths=job.paths,
                               placement=settings.placement, force=settings.force,
-                              ranks=ranks))
+                              ranks=ranks, provenance=settings.provenance))
     finally:
         stop_group()
 

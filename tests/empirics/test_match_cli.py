@@ -172,3 +172,23 @@ def test_bad_flags_and_inputs_exit_2_naming_the_flag(saved_pair, tmp_path, capsy
     err = capsys.readouterr().err
     assert "beyond the context of tiny-neox (1024 positions)" in err and "--tokens" in err
     assert not list((tmp_path / "runs").glob("match/*/record.json"))
+
+
+def test_a_built_corpus_is_the_stimulus_and_named_in_the_record(saved_pair, tmp_path):
+    from empirics.capture.offline import Recipe, build_corpus
+
+    root, _, _ = saved_pair
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "mod.py").write_text("def f(x):\n    return x + 1\n" * 40)
+    corpus = build_corpus(tmp_path / "corpus", Recipe(stdlib=str(lib), share=str(tmp_path / "-"),
+                                                      heldout_percent=30, debian_docs=False))
+    directory, = main(["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+                       str(root / "a"), "--path-b", str(root / "b"), "--device", "cpu",
+                       "--corpus", str(tmp_path / "corpus"), "--docs", "3", "--tokens", "256",
+                       "--batch", "3", "--examples", "0", "--out", str(tmp_path / "runs")])
+    record = MatchRecord.load(directory)
+    assert record.config["corpus"]["sha256"] == corpus.sha256
+    assert record.config["corpus"]["recipe"]["heldout_percent"] == 30
+    heldout = [d.id for d in corpus.documents("heldout")][:3]
+    assert record.config["inputs"] == heldout

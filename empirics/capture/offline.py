@@ -1,0 +1,261 @@
+"""A text corpus built offline from what a machine with Python has, for training and matching.
+
+Sources, each with a category for the specialization analysis:
+
+- code: the standard library's source (``*.py``, ``*.c`` under ``sysconfig``'s stdlib,
+  without site-packages);
+- prose: the interpreter's help topics (``pydoc_data.topics``) and plain-text READMEs and
+  NEWS files under /usr/share/doc; English manual pages (/usr/share/man/man*), with the troff
+  markup removed;
+- multilingual: the manual pages of other languages (/usr/share/man/<lang>/);
+- legal: licence texts (/usr/share/common-licenses, /usr/share/doc/*/copyright and the
+  standard library's LICENSE);
+- data: the standard library's data and configuration files (``*.json``, ``*.cfg``,
+  ``*.ini``, ``*.toml``, ``*.csv``, ``*.xml``, the decimal test vectors ``*.decTest``, other
+  ``*.txt``).
+
+A file that is not strict UTF-8 (after gunzip for ``.gz``), or larger than `MAX_FILE_BYTES`,
+is left out. Each file becomes documents of at most `CHUNK_CHARS` characters, cut at line
+breaks. Whole files are assigned to the held-out split (the matching stimulus) by a hash of
+their id, so no file is split between training and matching. The build is deterministic:
+sources are read in sorted order, and the manifest states the recipe, the counts per category
+and split, and the sha256 of each split, so two machines with the same sources build the same
+corpus and a record names exactly what it saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import re
+import sysconfig
+from pathlib import Path
+from typing import Iterator
+
+from empirics.capture.stimuli import TextDocument
+from runstore import atomic_write_bytes, atomic_write_text
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SPLITS = ("train", "heldout")
+MAX_FILE_BYTES = 1 << 20
+CHUNK_CHARS = 4000
+DATA_SUFFIXES = (".json", ".cfg", ".ini", ".toml", ".csv", ".xml", ".decTest", ".txt")
+TROFF_ESCAPE = re.compile(r"\\f[BIRP]|\\f\(..|\\\(..|\\[&e|^~]|\\s[-+]?\d")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How the corpus is built: the roots read, the held-out share (percent of files), the
+    document size, and whether the Debian documentation is read at all."""
+
+    stdlib: str = sysconfig.get_paths()["stdlib"]
+    share: str = "/usr/share"
+    heldout_percent: int = 5
+    chunk_chars: int = CHUNK_CHARS
+    debian_docs: bool = True
+
+    def to_config(self) -> dict:
+        return dataclasses.asdict(self) | {"format": FORMAT_VERSION}
+
+
+def _read_text(path: Path) -> str | None:
+    """The file's text (gunzipped for .gz), or None when it is too large or not UTF-8."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
+        return None
+    return text.replace("\r\n", "\n")
+
+
+def _plain(line: str) -> str:
+    return TROFF_ESCAPE.sub("", line.replace("\\-", "-"))
+
+
+def _troff_text(text: str) -> str:
+    """A manual page without its troff requests and font escapes (plain enough to read)."""
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith((".", "'")):
+            words = line.split(maxsplit=1)
+            if words[0] in (".SH", ".SS", ".B", ".I", ".BR", ".IR", ".BI", ".IB") and len(
+                    words) > 1:
+                lines.append(_plain(words[1].replace('"', "")))
+            continue
+        lines.append(_plain(line))
+    return "\n".join(lines)
+
+
+def _files(root: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in root.glob(pattern) if p.is_file() and not p.is_symlink())
+
+
+def _stdlib_sources(recipe: Recipe) -> Iterator[tuple[str, str, str]]:
+    root = Path(recipe.stdlib)
+    for path in _files(root, "**/*"):
+        relative = path.relative_to(root).as_posix()
+        if "site-packages" in relative or "__pycache__" in relative:
+            continue
+        if path.suffix in (".py", ".c"):
+            category = "code"
+        elif path.name == "LICENSE.txt":
+            category = "legal"
+        elif path.suffix in DATA_SUFFIXES:
+            category = "data"
+        else:
+            continue
+        text = _read_text(path)
+        if text:
+            yield f"stdlib/{relative}", category, text
+
+
+def _help_topics() -> Iterator[tuple[str, str, str]]:
+    from pydoc_data.topics import topics
+
+    for name in sorted(topics):
+        yield f"pydoc/{name}", "prose", topics[name]
+
+
+def _debian_sources(recipe: Recipe) -> Iterator[tuple[str, str, str]]:
+    share = Path(recipe.share)
+    for path in _files(share / "common-licenses", "*"):
+        text = _read_text(path)
+        if text:
+            yield f"licenses/{path.name}", "legal", text
+    for path in _files(share / "doc", "*/*"):
+        name = path.name.lower()
+        if name == "copyright":
+            category = "legal"
+        elif name.startswith(("readme", "news")) and not name.endswith(".html"):
+            category = "prose"
+        else:
+            continue
+        text = _read_text(path)
+        if text:
+            yield f"doc/{path.relative_to(share / 'doc').as_posix()}", category, text
+    for path in _files(share / "man", "**/*.gz"):
+        section = path.parent.relative_to(share / "man").parts[0]
+        category = "prose" if section.startswith("man") else "multilingual"
+        text = _read_text(path)
+        if text and not text.startswith(".so "):  # an alias of another page
+            yield f"man/{path.relative_to(share / 'man').as_posix()}", category, \
+                _troff_text(text)
+
+
+def source_files(recipe: Recipe) -> Iterator[tuple[str, str, str]]:
+    """(file id, category, text) of every source file, in a fixed order."""
+    yield from _stdlib_sources(recipe)
+    yield from _help_topics()
+    if recipe.debian_docs:
+        yield from _debian_sources(recipe)
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """The text cut at line breaks into pieces of at most `size` characters (a longer line
+    is cut where it must); blank pieces are dropped."""
+    pieces, current = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:
+            head, line = line[:size], line[size:]
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+        if len(current) + len(line) > size:
+            pieces.append(current)
+            current = ""
+        current += line
+    pieces.append(current)
+    return [p for p in pieces if p.strip()]
+
+
+def split_of(file_id: str, heldout_percent: int) -> str:
+    """"heldout" for `heldout_percent` of the files (by the hash of their id), else "train"."""
+    bucket = int(hashlib.sha256(file_id.encode()).hexdigest()[:8], 16) % 100
+    return "heldout" if bucket < heldout_percent else "train"
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A built corpus: its directory and manifest (recipe, counts, the sha256 of each split)."""
+
+    directory: Path
+    manifest: dict
+
+    @property
+    def sha256(self) -> str:
+        """One digest of the whole corpus (both splits)."""
+        return self.manifest["sha256"]
+
+    def documents(self, split: str = "heldout") -> list[TextDocument]:
+        """The documents of a split, checked against the manifest's digest."""
+        return [TextDocument(item["id"], item["text"]) for item in self._items(split)]
+
+    def categories(self, split: str = "heldout") -> dict[str, str]:
+        """{document id: category} of a split (`empirics.analysis.specialization`)."""
+        return {item["id"]: item["category"] for item in self._items(split)}
+
+    def _items(self, split: str) -> list[dict]:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        path = self.directory / f"{split}.jsonl"
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.manifest["splits"][split]["sha256"]:
+            raise ValueError(f"{path} does not match the sha256 in {self.directory / MANIFEST}: "
+                             "the corpus is damaged; rebuild it with --force")
+        return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+def load_corpus(directory: str | Path) -> Corpus:
+    """The corpus built in `directory` (a clear error when there is none)."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no corpus in {directory} (no {MANIFEST}); build one with "
+                                f"python -m empirics.corpus --out {directory}")
+    manifest = json.loads(path.read_text())
+    if manifest.get("recipe", {}).get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} is a corpus of another format; rebuild it with --force")
+    return Corpus(Path(directory), manifest)
+
+
+def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: bool = False,
+                 progress: bool = False) -> Corpus:
+    """Build the corpus of `recipe` into `directory` (train.jsonl, heldout.jsonl and the
+    manifest, written atomically, the manifest last), or reuse the one built there with the
+    same recipe unless `force`."""
+    from tqdm.auto import tqdm
+
+    directory = Path(directory)
+    if (directory / MANIFEST).is_file() and not force:
+        corpus = load_corpus(directory)
+        if corpus.manifest["recipe"] == recipe.to_config():
+            return corpus
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = {split: [] for split in SPLITS}
+    counts = {split: {} for split in SPLITS}
+    for file_id, category, text in tqdm(source_files(recipe), desc="corpus files",
+                                        disable=not progress, unit="file"):
+        split = split_of(file_id, recipe.heldout_percent)
+        for k, piece in enumerate(chunks(text, recipe.chunk_chars)):
+            item = {"id": f"{file_id}#{k}", "category": category, "text": piece}
+            lines[split].append(json.dumps(item, ensure_ascii=False, sort_keys=True))
+            tally = counts[split].setdefault(category, {"documents": 0, "characters": 0})
+            tally["documents"] += 1
+            tally["characters"] += len(piece)
+    splits = {}
+    for split in SPLITS:
+        data = ("\n".join(lines[split]) + "\n").encode("utf-8") if lines[split] else b""
+        atomic_write_bytes(directory / f"{split}.jsonl", data)
+        splits[split] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                         "documents": len(lines[split]), "categories": counts[split]}
+    whole = hashlib.sha256("".join(s["sha256"] for s in splits.values()).encode()).hexdigest()
+    manifest = {"recipe": recipe.to_config(), "splits": splits, "sha256": whole}
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    return Corpus(directory, manifest)
