@@ -28,7 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("runstore", "theory", "empirics", "bridge", "paper_figs")
 COMMANDS = {"theory.simulate", "empirics.match", "empirics.analyze", "empirics.anchors",
-            "empirics.sweep", "empirics.toy", "empirics.corpus", "empirics.report.__main__",
+            "empirics.sweep", "empirics.toy", "empirics.corpus", "empirics.train",
+            "empirics.report.__main__",
             "bridge.compare",
             "paper_figs.__main__"}
 TORCH_FREE = ("runstore", "empirics.records", "empirics.report", "bridge", "paper_figs")

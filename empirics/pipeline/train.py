@@ -1,0 +1,260 @@
+"""A family of small decoder language models trained here, on the offline corpus, with
+transformers' own model classes, so that loading, hooks and matching apply unchanged.
+
+Two architectures with different MLPs and different tokenizers, both trained locally on the
+corpus's training split: GPT-2 (GELU MLP of 4d, byte-level BPE) and Qwen2 (SwiGLU MLP of
+~8d/3, tied embeddings, a unigram tokenizer with Metaspace pre-tokenization). Each width d
+sets the depth (`depth_of`), so MLP neurons grow about 20-fold over the default widths.
+Every model trains on its own seed's order of the training documents for
+`tokens_per_param` x its non-embedding parameters (a compute-matched budget), AdamW with
+linear warm-up and cosine decay, and is saved with `save_pretrained` beside its tokenizer and
+a `train_log.json` (losses, tokens, time, held-out loss). A model whose log is complete is
+skipped, so an interrupted family resumes model by model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from empirics.capture.offline import load_corpus
+from runstore import atomic_write_text
+
+ARCHITECTURES = ("gpt2", "qwen2")
+TOKENIZERS = {"gpt2": "bpe", "qwen2": "unigram"}
+LOG = "train_log.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """The family: architectures, widths (d_model), seeds, context, vocabulary, the token
+    budget rule, optimiser settings and where models go."""
+
+    corpus: Path
+    out: Path = Path("models/local")
+    architectures: tuple = ARCHITECTURES
+    widths: tuple = (16, 24, 32, 48, 64)
+    seeds: tuple = (0, 1)
+    context: int = 128
+    batch: int = 16
+    vocab: int = 2048
+    tokens_per_param: float = 20.0
+    min_tokens: int = 200_000
+    lr: float = 3e-3
+    warmup: float = 0.05
+    tokenizer_chars: int = 4_000_000
+    heldout_tokens: int = 50_000
+    device: str = "cpu"
+    force: bool = False
+
+    def __post_init__(self):
+        unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
+        if unknown:
+            raise ValueError(f"unknown architectures {unknown}; choose from {ARCHITECTURES}")
+        if len(self.seeds) < 1 or len(self.widths) < 1 or min(self.widths) < 8:
+            raise ValueError("at least one seed and one width >= 8 are needed")
+
+
+def depth_of(width: int) -> int:
+    """Layers of a model of width d: deeper as it widens (2 layers up to d = 24, then 3, 4)."""
+    return 2 if width <= 24 else 3 if width <= 48 else 4
+
+
+def heads_of(width: int) -> int:
+    return max(2, width // 16)
+
+
+def model_config(architecture: str, width: int, settings: TrainSettings, tokenizer):
+    """The transformers configuration of one member of the family."""
+    import transformers
+
+    common = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                  eos_token_id=tokenizer.eos_token_id)
+    layers, heads = depth_of(width), heads_of(width)
+    if architecture == "gpt2":
+        return transformers.GPT2Config(n_embd=width, n_layer=layers, n_head=heads,
+                                       n_positions=settings.context, resid_pdrop=0.0,
+                                       embd_pdrop=0.0, attn_pdrop=0.0, **common)
+    mlp = (8 * width // 3 + 7) // 8 * 8  # SwiGLU with about the parameters of a 4d GELU MLP
+    return transformers.Qwen2Config(hidden_size=width, intermediate_size=mlp,
+                                    num_hidden_layers=layers, num_attention_heads=heads,
+                                    num_key_value_heads=heads, tie_word_embeddings=True,
+                                    max_position_embeddings=settings.context, **common)
+
+
+def train_tokenizer(kind: str, texts: list[str], vocab: int):
+    """A byte-level BPE ("bpe") or unigram ("unigram") tokenizer trained on `texts`."""
+    import transformers
+    from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer
+
+    if kind == "bpe":
+        trainer = ByteLevelBPETokenizer()
+        trainer.train_from_iterator(texts, vocab_size=vocab, min_frequency=2,
+                                    show_progress=False, special_tokens=["<|endoftext|>"])
+        return transformers.PreTrainedTokenizerFast(
+            tokenizer_object=trainer._tokenizer, bos_token="<|endoftext|>",
+            eos_token="<|endoftext|>")
+    trainer = SentencePieceUnigramTokenizer()
+    trainer.train_from_iterator(texts, vocab_size=vocab, show_progress=False,
+                                unk_token="<unk>", special_tokens=["<unk>", "<s>", "</s>"])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=trainer._tokenizer,
+                                                unk_token="<unk>", bos_token="<s>",
+                                                eos_token="</s>")
+
+
+def _tokenizer(kind: str, settings: TrainSettings, corpus):
+    """The family's tokenizer of `kind`, trained once on the first `tokenizer_chars`
+    characters of the training split and saved under out/tokenizers/."""
+    import transformers
+
+    key = hashlib.sha256(f"{kind}{settings.vocab}{settings.tokenizer_chars}{corpus.sha256}"
+                         .encode()).hexdigest()[:12]
+    directory = settings.out / "tokenizers" / f"{kind}-{key}"
+    if (directory / "tokenizer.json").is_file():
+        return transformers.PreTrainedTokenizerFast.from_pretrained(directory)
+    texts, total = [], 0
+    for document in corpus.documents("train"):
+        texts.append(document.text)
+        total += len(document.text)
+        if total >= settings.tokenizer_chars:
+            break
+    tokenizer = train_tokenizer(kind, texts, settings.vocab)
+    tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def token_ids(tokenizer, documents, *, limit: int, seed: int | None) -> np.ndarray:
+    """Up to `limit` token ids of the documents (in a `seed`-shuffled order; None: as they
+    are), each followed by the end-of-text token."""
+    order = np.arange(len(documents))
+    if seed is not None:
+        order = np.random.default_rng(seed).permutation(len(documents))
+    pieces, total = [], 0
+    for start in range(0, len(order), 256):
+        texts = [documents[i].text for i in order[start:start + 256]]
+        for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+            pieces.append(np.asarray([*ids, tokenizer.eos_token_id], dtype=np.int64))
+            total += len(pieces[-1])
+        if total >= limit:
+            break
+    return np.concatenate(pieces)[:limit]
+
+
+def non_embedding_params(model) -> int:
+    """Parameters outside the token and position embeddings (and a tied or untied head)."""
+    skip = {id(p) for m in (model.get_input_embeddings(), model.get_output_embeddings())
+            if m is not None for p in m.parameters()}
+    skip |= {id(p) for n, p in model.named_parameters() if n.endswith("wpe.weight")}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def learning_rate(step: int, steps: int, settings: TrainSettings) -> float:
+    """Linear warm-up over `warmup` of the steps, then cosine decay to a tenth."""
+    warm = max(1, int(settings.warmup * steps))
+    if step < warm:
+        return settings.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, steps - warm)
+    return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def batches(tokens: np.ndarray, context: int, batch: int, steps: int, *, seed: int):
+    """`steps` batches (batch, context + 1) of windows cut from the token stream in turn
+    (the stream wraps when the budget outruns it)."""
+    windows = len(tokens) // (context + 1)
+    if windows < 1:
+        raise ValueError(f"{len(tokens)} tokens cannot fill one window of {context + 1}")
+    blocks = torch.from_numpy(tokens[: windows * (context + 1)].reshape(windows, context + 1))
+    order = torch.randperm(windows, generator=torch.Generator().manual_seed(seed))
+    for step in range(steps):
+        index = order[(step * batch + torch.arange(batch)) % windows]
+        yield blocks[index]
+
+
+@torch.no_grad()
+def heldout_loss(model, tokens: np.ndarray, context: int, device) -> float:
+    """Mean next-token cross-entropy on the held-out tokens (whole windows)."""
+    windows = len(tokens) // (context + 1)
+    blocks = torch.from_numpy(tokens[: windows * (context + 1)].reshape(windows, context + 1))
+    total = 0.0
+    for start in range(0, windows, 32):
+        chunk = blocks[start:start + 32].to(device)
+        total += model(chunk[:, :-1], labels=chunk[:, :-1]).loss.item() * len(chunk)
+    return total / max(windows, 1)
+
+
+def train_model(architecture: str, width: int, seed: int, settings: TrainSettings, *,
+                tokenizer, train_docs, heldout: np.ndarray, progress: bool = False) -> Path:
+    """Train one member of the family and save it (model, tokenizer, train_log.json)."""
+    import transformers
+
+    directory = settings.out / f"{architecture}-w{width}-s{seed}"
+    if (directory / LOG).is_file() and not settings.force:
+        return directory
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(
+        model_config(architecture, width, settings, tokenizer)).to(settings.device)
+    body = non_embedding_params(model)
+    budget = max(settings.min_tokens, int(settings.tokens_per_param * body))
+    steps = max(1, budget // (settings.batch * settings.context))
+    tokens = token_ids(tokenizer, train_docs, limit=budget + settings.context + 1, seed=seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.1,
+                                  betas=(0.9, 0.95))
+    losses, started = [], time.perf_counter()
+    model.train()
+    for step, block in enumerate(tqdm(batches(tokens, settings.context, settings.batch, steps,
+                                              seed=seed), total=steps, disable=not progress,
+                                      desc=directory.name)):
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(step, steps, settings)
+        block = block.to(settings.device)
+        loss = model(block[:, :-1], labels=block[:, :-1]).loss
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        losses.append(loss.item())
+    model.eval()
+    log = {"architecture": architecture, "width": width, "seed": seed,
+           "layers": depth_of(width), "non_embedding_params": body,
+           "params": sum(p.numel() for p in model.parameters()),
+           "tokens": steps * settings.batch * settings.context, "steps": steps,
+           "seconds": time.perf_counter() - started, "first_loss": losses[0],
+           "last_loss": float(np.mean(losses[-max(1, steps // 20):])),
+           "heldout_loss": heldout_loss(model, heldout, settings.context, settings.device),
+           "settings": {k: str(v) if isinstance(v, Path) else v
+                        for k, v in dataclasses.asdict(settings).items()}}
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    atomic_write_text(directory / LOG, json.dumps(log, indent=2, sort_keys=True))
+    return directory
+
+
+def train_family(settings: TrainSettings, *, progress: bool = False) -> list[Path]:
+    """Train (or resume) every architecture x width x seed of `settings`; the directories in
+    order. The held-out loss of every model is measured on the same held-out tokens of its
+    tokenizer."""
+    corpus = load_corpus(settings.corpus)
+    train_docs, heldout_docs = corpus.documents("train"), corpus.documents("heldout")
+    written = []
+    for architecture in settings.architectures:
+        tokenizer = _tokenizer(TOKENIZERS[architecture], settings, corpus)
+        heldout = token_ids(tokenizer, heldout_docs, limit=settings.heldout_tokens, seed=None)
+        for width in settings.widths:
+            for seed in settings.seeds:
+                written.append(train_model(architecture, width, seed, settings,
+                                           tokenizer=tokenizer, train_docs=train_docs,
+                                           heldout=heldout, progress=progress))
+    return written
+
+
+def read_logs(directories) -> list[dict]:
+    """The train logs of saved models, in order."""
+    return [json.loads((Path(d) / LOG).read_text()) for d in directories]
