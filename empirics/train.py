@@ -2,7 +2,7 @@
 corpus (`empirics.pipeline.train`), resumable model by model.
 
     python -m empirics.corpus --out corpora/local
-    python -m empirics.train --corpus corpora/local --out models/local [--widths 16,24,32,48,64]
+    python -m empirics.train --corpus corpora/local --out models/local [--widths 8,16,24,32,48,64]
            [--seeds 0,1] [--architectures gpt2,qwen2] [--tokens-per-param 20] [--device auto]
 
 Each model lands in OUT/<architecture>-w<width>-s<seed>/ (save_pretrained, its tokenizer and

@@ -41,7 +41,7 @@ class TrainSettings:
     corpus: Path
     out: Path = Path("models/local")
     architectures: tuple = ARCHITECTURES
-    widths: tuple = (16, 24, 32, 48, 64)
+    widths: tuple = (8, 16, 24, 32, 48, 64)
     seeds: tuple = (0, 1)
     context: int = 128
     batch: int = 16
