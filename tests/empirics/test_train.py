@@ -3,16 +3,13 @@
 import json
 
 import pytest
-import torch
 
 from empirics.capture.offline import Recipe, build_corpus
 from empirics.models.local import resolve_spec
-from empirics.pipeline.match import match_pair
-from empirics.pipeline.options import MatchOptions
 from empirics.records.match import MatchRecord
 from empirics.train import main
 
-ARGS = ["--widths", "16,24", "--seeds", "0", "--tokens-per-param", "0.5", "--min-tokens",
+ARGS = ["--widths", "8,16", "--seeds", "0", "--tokens-per-param", "0.5", "--min-tokens",
         "150000", "--context", "64", "--batch", "8", "--vocab", "512", "--device", "cpu"]
 
 
@@ -33,8 +30,8 @@ def family(tmp_path_factory):
 @pytest.mark.usefixtures("one_torch_thread")
 def test_both_architectures_train_save_and_learn(family):
     root, written = family
-    assert [d.name for d in written] == ["gpt2-w16-s0", "gpt2-w24-s0", "qwen2-w16-s0",
-                                         "qwen2-w24-s0"]
+    assert [d.name for d in written] == ["gpt2-w8-s0", "gpt2-w16-s0", "qwen2-w8-s0",
+                                         "qwen2-w16-s0"]
     for directory in written:
         log = json.loads((directory / "train_log.json").read_text())
         assert log["last_loss"] < log["first_loss"] - 1.0  # it learnt (from ln 512 = 6.2)
@@ -42,8 +39,8 @@ def test_both_architectures_train_save_and_learn(family):
         assert log["tokens"] >= 150000 - 8 * 64
         assert (directory / "model.safetensors").is_file()
         assert (directory / "tokenizer.json").is_file()
-    spec = resolve_spec("qwen2-w24-s0", written[3])
-    assert spec.architecture == "qwen2" and spec.d_mlp == 64 and spec.n_layers == 2
+    spec = resolve_spec("qwen2-w16-s0", written[3])
+    assert spec.architecture == "qwen2" and spec.d_mlp == 48 and spec.n_layers == 2
 
 
 @pytest.mark.usefixtures("one_torch_thread")
@@ -53,14 +50,14 @@ def test_a_trained_pair_goes_through_the_match_and_a_rerun_resumes(family, capsy
     again = main(["--corpus", str(root / "corpus"), "--out", str(root / "models"), *ARGS])
     assert again == written
     assert [(d / "train_log.json").stat().st_mtime_ns for d in written] == stamps
-    spec_a, spec_b = (resolve_spec(d.name, d) for d in (written[1], written[3]))
-    from empirics.capture.offline import load_corpus
+    from empirics.match import main as match
 
-    documents = load_corpus(root / "corpus").documents("heldout")[:6]
-    directory = match_pair(spec_a, spec_b, family="language", inputs=documents,
-                           options=MatchOptions(batch=3, tokens=64, groups=2, examples=0),
-                           out=root / "runs", device=torch.device("cpu"),
-                           paths=(written[1], written[3]))
+    directory, = match(["--family", "language", "--pair", written[1].name, written[3].name,
+                        "--path-a", str(written[1]), "--path-b", str(written[3]),
+                        "--corpus", str(root / "corpus"), "--docs", "6", "--tokens", "64",
+                        "--batch", "3", "--groups", "2", "--examples", "0", "--device", "cpu",
+                        "--out", str(root / "runs")])
     record = MatchRecord.load(directory)
-    assert record.n_neurons_a == 2 * 96 and record.n_neurons_b == 2 * 64
-    assert record.n_rosetta > 0 and record.size_a == spec_a.n_params
+    assert record.n_neurons_a == 2 * 64 and record.n_neurons_b == 2 * 48
+    assert record.n_rosetta > 0 and record.config["corpus"]["split"] == "heldout"
+    assert record.size_a == resolve_spec(written[1].name, written[1]).n_params
