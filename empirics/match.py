@@ -23,7 +23,7 @@ from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
 from empirics.models.load import ModelMismatchError
 from empirics.models.registry import family_specs, get_spec
-from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_for, run_match
+from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_with_paths, run_match
 from empirics.pipeline.options import (
     InputChoice,
     MatchOptions,
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                            f"{k}: {a} x {b}" for k, (a, b) in FAMILY_PAIRS.items()))
     p.add_argument("--path-a", type=Path, help="local checkpoint of model A")
     p.add_argument("--path-b", type=Path, help="local checkpoint of model B")
+    p.add_argument("--model-dir", type=Path, help="a family trained by python -m "
+                   "empirics.train: --all matches its cross-architecture pairs at equal width "
+                   "and seed and its seed pairs")
     p.add_argument("--split", choices=SPLITS, default="data",
                    help="under torchrun: share the batches (data) or A's neuron blocks")
     p.add_argument("--report", action="store_true",
@@ -68,7 +71,7 @@ def settings_from_args(args: argparse.Namespace) -> MatchSettings:
         paths=(args.path_a, args.path_b), inputs=from_flags(InputChoice, args),
         options=from_flags(MatchOptions, args), out=args.out,
         placement=from_flags(Placement, args), split=args.split, force=args.force,
-        report=args.report)
+        report=args.report, model_dir=args.model_dir)
 
 
 def match_toy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [match_toy(args, parser)]
     try:
         settings = settings_from_args(args)
-        pairs_for(settings.family, settings.pair, settings.paths)  # usage errors
+        pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:

@@ -3,6 +3,7 @@ directory gets its `ModelSpec` from that checkpoint's own configuration."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -45,3 +46,40 @@ def spec_from_checkpoint(name: str, directory: Path) -> ModelSpec:
     return ModelSpec(name=name, family="local", kind=kind, loader="transformers",
                      n_params=sum(p.numel() for p in model.parameters()), d_mlp=widths[0],
                      n_layers=len(widths), architecture=architecture, prefix_tokens=prefix)
+
+
+#: How `python -m empirics.train` names a model: <architecture>-w<width>-s<seed>.
+TRAINED_NAME = re.compile(r"^(?P<architecture>[a-z0-9_]+)-w(?P<width>\d+)-s(?P<seed>\d+)$")
+
+
+def trained_family(directory: str | Path) -> list[tuple[ModelSpec, Path]]:
+    """Every saved model under `directory` (a folder with config.json), with its spec read
+    from the checkpoint, sorted by name."""
+    found = []
+    for path in sorted(Path(directory).iterdir()):
+        if (path / "config.json").is_file():
+            found.append((spec_from_checkpoint(path.name, path), path))
+    if not found:
+        raise FileNotFoundError(f"no saved models (folders with config.json) in {directory}; "
+                                "train some with python -m empirics.train")
+    return found
+
+
+def trained_pairs(family: list[tuple[ModelSpec, Path]]) -> list[tuple]:
+    """The pairs of a trained family to match: across architectures at the same width and
+    seed, and within an architecture the seed pairs of each width (by their names). Returns
+    (spec_a, spec_b, (path_a, path_b)) triples, cross-architecture pairs first."""
+    named = {}
+    for spec, path in family:
+        match = TRAINED_NAME.match(spec.name)
+        if match:
+            key = (match["architecture"], int(match["width"]), int(match["seed"]))
+            named[key] = (spec, path)
+    cross, seeds = [], []
+    for (arch, width, seed), (spec, path) in sorted(named.items()):
+        for (other, w, s), (spec_b, path_b) in sorted(named.items()):
+            if w == width and s == seed and other > arch:
+                cross.append((spec, spec_b, (path, path_b)))
+            if other == arch and w == width and s > seed:
+                seeds.append((spec, spec_b, (path, path_b)))
+    return cross + seeds

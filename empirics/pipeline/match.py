@@ -28,7 +28,7 @@ from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.models.identity import weights_identity
 from empirics.models.load import load_model
-from empirics.models.local import resolve_spec
+from empirics.models.local import resolve_spec, trained_family, trained_pairs
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
@@ -64,6 +64,7 @@ class MatchSettings:
     split: str = "data"
     force: bool = False
     report: bool = False
+    model_dir: Path | None = None
 
 
 def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None)
@@ -79,6 +80,22 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
     return specs
+
+
+def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
+    """(spec_a, spec_b, (path_a, path_b)) of every pair to match: those of a trained family
+    in `model_dir` (cross-architecture and seed pairs, `trained_pairs`; with `pair`, only
+    that one), else `pairs_for` with the paths given."""
+    if settings.model_dir is None:
+        return [(a, b, settings.paths)
+                for a, b in pairs_for(settings.family, settings.pair, settings.paths)]
+    found = trained_pairs(trained_family(settings.model_dir))
+    if settings.pair:
+        found = [p for p in found if (p[0].name, p[1].name) == tuple(settings.pair)]
+        if not found:
+            raise ValueError(f"{settings.pair[0]} x {settings.pair[1]} is not a pair of the "
+                             f"family in {settings.model_dir}")
+    return found
 
 
 def inputs_for(family: str, choice: InputChoice) -> list:
@@ -110,20 +127,20 @@ def run_match(settings: MatchSettings) -> list[Path]:
     Under torchrun the processes share each pair (`settings.split`); rank 0 writes. A
     missing model raises `MissingModelError` naming what is missing and how to supply it.
     """
-    pairs = pairs_for(settings.family, settings.pair, settings.paths)
+    pairs = pairs_with_paths(settings)
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
     provenance = provenance_of(settings.inputs)
     written = []
     try:
-        for spec_a, spec_b in pairs:
+        for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
                      settings.options.init, len(inputs))
             written.append(match_pair(
                 spec_a, spec_b, family=settings.family, inputs=inputs,
                 options=settings.options, out=settings.out, device=device,
-                paths=settings.paths, force=settings.force, placement=settings.placement,
+                paths=paths, force=settings.force, placement=settings.placement,
                 ranks=ranks, provenance=provenance))
             log.info("record: %s", written[-1])
             if settings.report and ranks.writer:

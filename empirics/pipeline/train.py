@@ -7,8 +7,9 @@ corpus's training split: GPT-2 (GELU MLP of 4d, byte-level BPE) and Qwen2 (SwiGL
 sets the depth (`depth_of`), so MLP neurons grow about 20-fold over the default widths.
 Every model trains on its own seed's order of the training documents for
 `tokens_per_param` x its non-embedding parameters (a compute-matched budget), AdamW with
-linear warm-up and cosine decay, and is saved with `save_pretrained` beside its tokenizer and
-a `train_log.json` (losses, tokens, time, held-out loss). A model whose log is complete is
+linear warm-up and cosine decay (bf16 autocast on CUDA), and is saved with
+`save_pretrained` beside its tokenizer and a `train_log.json` (losses, tokens, time,
+held-out loss). A model whose log is complete is
 skipped, so an interrupted family resumes model by model.
 """
 
@@ -208,6 +209,7 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.1,
                                   betas=(0.9, 0.95))
     losses, started = [], time.perf_counter()
+    cuda = str(settings.device).startswith("cuda")  # bf16 autocast on a GPU, float32 on CPU
     model.train()
     for step, block in enumerate(tqdm(batches(tokens, settings.context, settings.batch, steps,
                                               seed=seed), total=steps, disable=not progress,
@@ -215,7 +217,8 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, steps, settings)
         block = block.to(settings.device)
-        loss = model(block[:, :-1], labels=block[:, :-1]).loss
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            loss = model(block[:, :-1], labels=block[:, :-1]).loss
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -61,3 +61,38 @@ def test_a_trained_pair_goes_through_the_match_and_a_rerun_resumes(family, capsy
     assert record.n_neurons_a == 2 * 64 and record.n_neurons_b == 2 * 48
     assert record.n_rosetta > 0 and record.config["corpus"]["split"] == "heldout"
     assert record.size_a == resolve_spec(written[1].name, written[1]).n_params
+
+
+def test_the_trained_family_is_matched_by_model_dir(family):
+    from empirics.match import main as match
+    from empirics.models.local import trained_family, trained_pairs
+
+    root, written = family
+    pairs = trained_pairs(trained_family(root / "models"))
+    assert [(a.name, b.name) for a, b, _ in pairs] == [("gpt2-w8-s0", "qwen2-w8-s0"),
+                                                      ("gpt2-w16-s0", "qwen2-w16-s0")]
+    directories = match(["--family", "language", "--model-dir", str(root / "models"), "--all",
+                         "--corpus", str(root / "corpus"), "--docs", "6", "--tokens", "64",
+                         "--batch", "3", "--groups", "2", "--examples", "0", "--device",
+                         "cpu", "--out", str(root / "runs-all")])
+    records = [MatchRecord.load(d) for d in directories]
+    assert [(r.model_a, r.model_b) for r in records] == [(a.name, b.name) for a, b, _ in pairs]
+
+
+def test_trained_pairs_are_cross_architecture_and_seed_pairs_at_equal_width():
+    from pathlib import Path
+
+    from empirics.models.local import trained_pairs
+    from empirics.models.registry import ModelSpec
+
+    def spec(name):
+        return ModelSpec(name=name, family="local", kind="text", loader="transformers",
+                         n_params=1, d_mlp=4, n_layers=1, architecture="gpt2"), Path(name)
+
+    family = [spec(f"{a}-w{w}-s{s}") for a in ("gpt2", "qwen2") for w in (8, 16)
+              for s in (0, 1)] + [spec("other-model")]
+    names = [(a.name, b.name) for a, b, _ in trained_pairs(family)]
+    assert names[:4] == [("gpt2-w8-s0", "qwen2-w8-s0"), ("gpt2-w8-s1", "qwen2-w8-s1"),
+                         ("gpt2-w16-s0", "qwen2-w16-s0"), ("gpt2-w16-s1", "qwen2-w16-s1")]
+    assert set(names[4:]) == {("gpt2-w8-s0", "gpt2-w8-s1"), ("gpt2-w16-s0", "gpt2-w16-s1"),
+                              ("qwen2-w8-s0", "qwen2-w8-s1"), ("qwen2-w16-s0", "qwen2-w16-s1")}
