@@ -192,7 +192,8 @@ def heldout_loss(model, tokens: np.ndarray, context: int, device) -> float:
 
 
 def train_model(architecture: str, width: int, seed: int, settings: TrainSettings, *,
-                tokenizer, train_docs, heldout: np.ndarray, progress: bool = False) -> Path:
+                tokenizer, train_docs, heldout: np.ndarray, corpus_sha256: str = "",
+                progress: bool = False) -> Path:
     """Train one member of the family and save it (model, tokenizer, train_log.json)."""
     import transformers
 
@@ -232,6 +233,7 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
            "seconds": time.perf_counter() - started, "first_loss": losses[0],
            "last_loss": float(np.mean(losses[-max(1, steps // 20):])),
            "heldout_loss": heldout_loss(model, heldout, settings.context, settings.device),
+           "corpus_sha256": corpus_sha256, "tokenizer": TOKENIZERS[architecture],
            "settings": {k: str(v) if isinstance(v, Path) else v
                         for k, v in dataclasses.asdict(settings).items()}}
     model.save_pretrained(directory)
@@ -254,7 +256,8 @@ def train_family(settings: TrainSettings, *, progress: bool = False) -> list[Pat
             for seed in settings.seeds:
                 written.append(train_model(architecture, width, seed, settings,
                                            tokenizer=tokenizer, train_docs=train_docs,
-                                           heldout=heldout, progress=progress))
+                                           heldout=heldout, corpus_sha256=corpus.sha256,
+                                           progress=progress))
     return written
 
 

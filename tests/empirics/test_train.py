@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from empirics.capture.offline import Recipe, build_corpus
+from empirics.capture.offline import Recipe, build_corpus, load_corpus
 from empirics.models.local import resolve_spec
 from empirics.records.match import MatchRecord
 from empirics.train import main
@@ -39,6 +39,7 @@ def test_both_architectures_train_save_and_learn(family):
         assert log["tokens"] >= 150000 - 8 * 64
         assert (directory / "model.safetensors").is_file()
         assert (directory / "tokenizer.json").is_file()
+        assert log["corpus_sha256"] == load_corpus(root / "corpus").sha256
     spec = resolve_spec("qwen2-w16-s0", written[3])
     assert spec.architecture == "qwen2" and spec.d_mlp == 48 and spec.n_layers == 2
 
