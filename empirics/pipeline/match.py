@@ -155,13 +155,16 @@ def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: li
                 options: MatchOptions, paths: tuple = (None, None),
                 provenance: dict | None = None) -> dict:
     """The configuration that names a pair's run directory (and goes into its record):
-    both models with the content identity of what will be loaded for them (weights,
-    configuration, tokenizer: `weights_identity`), the inputs' ids and sha256, and every
-    option that changes the numbers."""
+    both models with their architectures and the content identity of what will be loaded
+    for them (weights, configuration, tokenizer: `weights_identity`), the inputs' ids and
+    sha256, and every option that changes the numbers. The architectures are part of a
+    pair's series (`empirics.records.pair`): cross-architecture pairs and seed pairs of one
+    architecture are never fitted as one series."""
     weights = [weights_identity(spec, path=path, init=options.init, download=options.download,
                                 cache_dir=options.cache_dir)
                for spec, path in zip((spec_a, spec_b), paths)]
     config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
+              "architectures": [spec_a.architecture, spec_b.architecture],
               "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
               "weights": weights, **options.to_config()}
     if provenance is not None:

@@ -97,3 +97,19 @@ def test_trained_pairs_are_cross_architecture_and_seed_pairs_at_equal_width():
                          ("gpt2-w16-s0", "qwen2-w16-s0"), ("gpt2-w16-s1", "qwen2-w16-s1")]
     assert set(names[4:]) == {("gpt2-w8-s0", "gpt2-w8-s1"), ("gpt2-w16-s0", "gpt2-w16-s1"),
                               ("qwen2-w8-s0", "qwen2-w8-s1"), ("qwen2-w16-s0", "qwen2-w16-s1")}
+
+
+def test_cross_architecture_and_seed_pairs_are_separate_series(family):
+    from empirics.records.pair import series_of
+
+    root, written = family
+    from empirics.match import main as match
+
+    directories = match(["--family", "language", "--model-dir", str(root / "models"),
+                         "--pair", "gpt2-w8-s0", "qwen2-w8-s0", "--corpus", str(root / "corpus"),
+                         "--docs", "6", "--tokens", "64", "--batch", "3", "--groups", "2",
+                         "--examples", "0", "--device", "cpu", "--out", str(root / "runs-all")])
+    config = MatchRecord.load(directories[0]).config
+    assert config["architectures"] == ["gpt2", "qwen2"]
+    seed_pair = dict(config, architectures=["gpt2", "gpt2"])
+    assert series_of(config) != series_of(seed_pair)
