@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from empirics.pipeline.train import TrainSettings, depth_of, read_logs, train_family
+from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
 
 
 def matmul_rate(size: int = 512, repeats: int = 20) -> float:
@@ -41,7 +41,6 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("models/local"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     settings = TrainSettings(corpus=args.corpus, out=args.out)
     rate = matmul_rate()
     started = time.perf_counter()
@@ -53,12 +52,11 @@ def main(argv=None) -> None:
     print(f"{'model':>14} {'neurons':>8} {'params':>8} {'tokens':>9} {'s':>7} {'tok/s':>7} "
           f"{'share':>6} {'held-out':>8}")
     for log in logs:
-        mlp = 4 * log["width"] if log["architecture"] == "gpt2" else \
-            (8 * log["width"] // 3 + 7) // 8 * 8
         speed = log["tokens"] / log["seconds"]
         share = speed * flop_per_token(log, settings.vocab, settings.context) / rate
         name = f"{log['architecture']}-w{log['width']}-s{log['seed']}"
-        print(f"{name:>14} {depth_of(log['width']) * mlp:>8} {log['params']:>8} "
+        print(f"{name:>14} {mlp_neurons(log['architecture'], log['width']):>8} "
+              f"{log['params']:>8} "
               f"{log['tokens']:>9} {log['seconds']:>7.1f} {speed:>7.0f} {share:>6.1%} "
               f"{log['heldout_loss']:>8.4f}")
     print(f"training time of all models: {sum(log['seconds'] for log in logs) / 60:.1f} min")

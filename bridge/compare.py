@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
-from bridge.selection import MixedSeries, parse_selector
-from runstore.commands import DATA_ERRORS, add_debug_flag
+from bridge.selection import parse_selector
+from runstore.commands import add_debug_flag, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> Path:
             parse_selector(text)
     except ValueError as error:
         parser.error(str(error))
-    try:
+    with reported(parser, debug=args.debug):  # CannotFit, MixedSeries, damaged records
         skipped = []
         try:
             found = find_series(settings, skipped)
@@ -82,12 +82,6 @@ def main(argv: list[str] | None = None) -> Path:
                 raise
             found = _run_toy_sweep(settings)
         directory, report = compare_family(settings, found, skipped)
-    except (CannotFit, MixedSeries) as error:
-        parser.exit(1, f"{error}\n")
-    except DATA_ERRORS as error:
-        if args.debug:
-            raise
-        parser.exit(1, f"{parser.prog}: error: {error}\n")
     print(report)
     return directory
 

@@ -59,22 +59,29 @@ def _matches(flat: dict[str, str], name: str, value: str) -> bool:
 def select_series(found: Sequence[tuple[Path, object]], selectors: Sequence[str] = ()
                   ) -> list[tuple[Path, object]]:
     """The records of `found` that match every selector and form one series; raises
-    `MixedSeries` when they form several (or ValueError when a selector matches none)."""
+    `MixedSeries` when they form several or a selector matches none (ValueError for a
+    malformed selector)."""
     chosen = list(found)
     for text in selectors:
         name, value = parse_selector(text)
         chosen = [(p, r) for p, r in chosen if _matches(flatten(r.series_key()), name, value)]
         if not chosen:
-            keys = [json.loads(k) for k in {json.dumps(r.series_key(), sort_keys=True)
-                                            for _, r in found}]
             raise MixedSeries(f"no record matches --select {text}; "
-                              + describe_mixture(keys, [0] * len(keys)).split("; ", 1)[-1]
-                              if len(keys) > 1 else f"no record matches --select {text}")
+                              + _listing(series_groups([r for _, r in found])))
     groups = series_groups([record for _, record in chosen])
     if len(groups) > 1:
-        raise MixedSeries(describe_mixture([json.loads(k) for k in groups],
-                                           [len(v) for v in groups.values()]))
+        raise MixedSeries(_listing(groups))
     return chosen
+
+
+def _listing(groups: dict[str, list]) -> str:
+    """The series of `groups` (`series_groups`) as `describe_mixture` states them, or the
+    one series' key in full."""
+    keys = [json.loads(key) for key in groups]
+    if len(keys) == 1:
+        flat = flatten(keys[0])
+        return "the records form one series: " + ", ".join(f"{n}={v}" for n, v in flat.items())
+    return describe_mixture(keys, [len(v) for v in groups.values()])
 
 
 def series_groups(records: Sequence) -> dict[str, list]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from empirics.pipeline.train import TrainSettings, depth_of, read_logs, train_family
+from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
 from runstore import add_debug_flag, reported
 from theory.runtime import resolve_device
 from theory.toy_flags import int_list
@@ -65,15 +65,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     print(f"{'model':>16} {'layers':>6} {'neurons':>8} {'tokens':>10} {'seconds':>8} "
           f"{'held-out loss':>13}")
     for directory, log in zip(written, read_logs(written)):
-        neurons = depth_of(log["width"]) * _mlp_width(log)
+        neurons = mlp_neurons(log["architecture"], log["width"])
         print(f"{directory.name:>16} {log['layers']:>6} {neurons:>8} {log['tokens']:>10} "
               f"{log['seconds']:>8.1f} {log['heldout_loss']:>13.4f}")
     return written
-
-
-def _mlp_width(log: dict) -> int:
-    width = log["width"]
-    return 4 * width if log["architecture"] == "gpt2" else (8 * width // 3 + 7) // 8 * 8
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from runstore import config_hash, find_records, record_exists, reusable, reuse_or_build, run_dir
 
-log = logging.getLogger("empirics.analyze")
+log = logging.getLogger(__name__)
 
 #: Every analysis, in the order they run.
 ANALYSES = ("depth", "topk", "selectivity", "specialization", "stability")

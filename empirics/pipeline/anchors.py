@@ -14,7 +14,7 @@ from empirics.records.match import MatchRecord
 from empirics.report.build import write_report
 from runstore import read_header, reuse_or_build, run_dir
 
-log = logging.getLogger("empirics.anchors")
+log = logging.getLogger(__name__)
 
 
 def write_anchor_sets(found: Sequence[tuple[Path, MatchRecord]], family: str, *, out: Path,

@@ -37,7 +37,7 @@ from empirics.report.build import write_report
 from runstore import reuse_or_build, run_dir
 from theory.runtime import resolve_device
 
-log = logging.getLogger("empirics.match")
+log = logging.getLogger(__name__)
 
 #: The cross-family pairs at matched scale that `--all` runs, per kind.
 FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}

@@ -28,7 +28,7 @@ from empirics.pipeline.options import MatchOptions, Placement
 from runstore import reusable
 from theory.runtime import resolve_device
 
-log = logging.getLogger("empirics.sweep")
+log = logging.getLogger(__name__)
 
 
 EXECUTORS = ("local", "slurm", "debug")

@@ -47,7 +47,7 @@ from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
 from theory.toy_model import hidden_activations, init_toy_nets, neuron_isolation, train_toy_nets
 
-log = logging.getLogger("empirics.pipeline.toy")
+log = logging.getLogger(__name__)
 
 FAMILY = "toy"
 #: Thresholds rho* reported besides the headline one (docs/theory.md, section 7).

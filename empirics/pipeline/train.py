@@ -73,6 +73,17 @@ def heads_of(width: int) -> int:
     return max(2, width // 16)
 
 
+def mlp_width(architecture: str, width: int) -> int:
+    """Neurons per MLP layer: 4d (GPT-2's GELU MLP), or about 8d/3 rounded up to a multiple
+    of 8 (a SwiGLU MLP with about the parameters of the GELU one)."""
+    return 4 * width if architecture == "gpt2" else (8 * width // 3 + 7) // 8 * 8
+
+
+def mlp_neurons(architecture: str, width: int) -> int:
+    """MLP neurons over all layers of a member of the family."""
+    return depth_of(width) * mlp_width(architecture, width)
+
+
 def model_config(architecture: str, width: int, settings: TrainSettings, tokenizer):
     """The transformers configuration of one member of the family."""
     import transformers
@@ -84,8 +95,8 @@ def model_config(architecture: str, width: int, settings: TrainSettings, tokeniz
         return transformers.GPT2Config(n_embd=width, n_layer=layers, n_head=heads,
                                        n_positions=settings.context, resid_pdrop=0.0,
                                        embd_pdrop=0.0, attn_pdrop=0.0, **common)
-    mlp = (8 * width // 3 + 7) // 8 * 8  # SwiGLU with about the parameters of a 4d GELU MLP
-    return transformers.Qwen2Config(hidden_size=width, intermediate_size=mlp,
+    return transformers.Qwen2Config(hidden_size=width,
+                                    intermediate_size=mlp_width(architecture, width),
                                     num_hidden_layers=layers, num_attention_heads=heads,
                                     num_key_value_heads=heads, tie_word_embeddings=True,
                                     max_position_embeddings=settings.context, **common)

@@ -42,11 +42,11 @@ class ChunkStats:
 
     def __post_init__(self):
         groups, edges = len(self.tokens), len(self.edge_a)
-        shapes = {"sum_a": self.sumsq_a.shape, "sum_b": self.sumsq_b.shape,
-                  "cross": (groups, edges), "edge_b": (edges,)}
+        n, m = self.sum_a.shape[-1], self.sum_b.shape[-1]
+        shapes = {"sum_a": (groups, n), "sumsq_a": (groups, n), "sum_b": (groups, m),
+                  "sumsq_b": (groups, m), "cross": (groups, edges), "edge_b": (edges,)}
         for name, shape in shapes.items():
-            if getattr(self, name).shape != shape or getattr(self, name).shape[:1] != (
-                    groups if name != "edge_b" else edges,):
+            if getattr(self, name).shape != shape:
                 raise ValueError(f"chunk statistics: {name} has shape "
                                  f"{getattr(self, name).shape}, expected {shape}")
         if np.any(self.tokens < 0) or not np.isfinite(self.cross).all():
