@@ -6,9 +6,10 @@ R = a N^alpha (as the headline, the OLS exponent with a t interval whose varianc
 counting noise and scatter between models, chosen by the coverage study of docs/coverage.md;
 the plain OLS t, case bootstrap, quasi-Poisson and, when the records kept per-chunk sums, the
 data-level interval from resampling the inputs as labelled checks), compares alpha with the
-allocation model's prediction for --beta, fits the nulls the
-same way, prints a table, and writes a Comparison record and a log-log plot. Nothing is
-recomputed from activations, and torch is not needed. The work is `bridge.family`.
+allocation model's prediction for --beta, fits the nulls the same way, fits the counts
+calibrated against each pair's permutation null beside the raw ones (bridge.calibration),
+prints a table, and writes Comparison records and log-log plots. Nothing is recomputed from
+activations, and torch is not needed. The work is `bridge.family`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the records whose series key has this value (e.g. "
                              "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
                              "several series are never fitted together")
+    parser.add_argument("--null-quantile", type=float, default=0.99,
+                        help="also fit the counts of pairs whose r clears this quantile of "
+                             "the mutual-pair r of the same pair's permutation null (its "
+                             "records: empirics.match --null permuted; default 0.99)")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="fit only the raw counts")
     add_debug_flag(parser)
     return parser
 
@@ -61,7 +68,8 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         family=args.family, records=args.records, beta=args.beta, closure=args.closure,
         size=args.size, level=args.level, margin=args.margin, resamples=args.resamples,
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
-        anchors=args.anchors, select=tuple(args.select))
+        anchors=args.anchors, select=tuple(args.select),
+        null_quantile=None if args.no_calibration else args.null_quantile)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
+from bridge.calibration import calibrate
 from bridge.comparison import Comparison, build_comparison
 from bridge.points import family_points, group_by_size, mean_counts
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
@@ -57,6 +58,7 @@ class CompareSettings:
     plot: bool = True
     anchors: bool = False
     select: tuple = ()
+    null_quantile: float | None = 0.99
 
     def __post_init__(self):
         if not 0.0 < self.level < 1.0:
@@ -68,6 +70,8 @@ class CompareSettings:
         if self.replicates < 0:
             raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
                              f"{self.replicates}")
+        if self.null_quantile is not None and not 0.0 < self.null_quantile < 1.0:
+            raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
         if self.size not in ("neurons", "params"):
             raise ValueError(f"--size must be neurons or params, got {self.size!r}")
 
@@ -140,15 +144,6 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
     warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
     lines = [f"warning: {text}" for text in warnings]
-    groups = group_by_size(real, settings.size)
-    if len(groups) < 3:
-        raise CannotFit(f"family {settings.family!r} has {len(groups)} sizes under "
-                        f"{settings.records}; a power-law fit needs at least 3")
-    rng = np.random.default_rng(settings.seed)
-    sizes, counts, reps = family_points(groups, replicates=settings.replicates, rng=rng)
-    if np.any(counts <= 0):
-        raise CannotFit(f"family {settings.family!r} has sizes with no Rosetta pairs "
-                        f"(counts {counts.tolist()}); a power law needs positive counts")
     config = {name: getattr(settings, name) for name in
               ("family", "size", "beta", "closure", "level", "margin", "resamples",
                "replicates", "seed")}
@@ -159,10 +154,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     config["warnings"] = warnings
     if series != "pairs":
         config["series"] = series
-    comparison = build_comparison(
-        config, settings.family, sizes, counts, rng=rng, level=settings.level,
-        n_resamples=settings.resamples, replicates=reps,
-        prediction=prediction_for(settings.beta, settings.closure), margin=settings.margin)
+    groups, comparison = _fit(real, settings, config)
     null_lines = _null_fits(records, settings)
     directory = run_dir(settings.out or settings.records, "compare", config,
                         settings.family if series == "pairs" else f"{settings.family}-{series}")
@@ -176,8 +168,68 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
         paths = plot_comparison(comparison, directory / "scaling")
         lines.append("figure: " + ", ".join(str(p) for p in paths))
     lines.append(f"record: {directory}")
+    if not settings.anchors and settings.family != "toy":
+        lines += _calibrated(settings, found, config, directory)
     lines += _polarization(settings, directory)
     return directory, "\n".join(lines)
+
+
+def _fit(points: Sequence[ScalingPoint], settings: CompareSettings, config: dict,
+         what: str = "Rosetta pairs") -> tuple[dict, Comparison]:
+    """The points grouped by size and their Comparison (`CannotFit` with fewer than 3 sizes
+    or a size without pairs)."""
+    groups = group_by_size(points, settings.size)
+    if len(groups) < 3:
+        raise CannotFit(f"family {settings.family!r} has {len(groups)} sizes under "
+                        f"{settings.records}; a power-law fit needs at least 3")
+    rng = np.random.default_rng(settings.seed)
+    sizes, counts, reps = family_points(groups, replicates=settings.replicates, rng=rng)
+    if np.any(counts <= 0):
+        raise CannotFit(f"family {settings.family!r} has sizes with no {what} (counts "
+                        f"{counts.tolist()}); a power law needs positive counts")
+    comparison = build_comparison(
+        config, settings.family, sizes, counts, rng=rng, level=settings.level,
+        n_resamples=settings.resamples, replicates=reps,
+        prediction=prediction_for(settings.beta, settings.closure), margin=settings.margin)
+    return groups, comparison
+
+
+def _calibrated(settings: CompareSettings, found, config: dict, directory: Path) -> list[str]:
+    """The same fit on the counts above each pair's permutation-null threshold
+    (`bridge.calibration`), recorded in `directory`/calibrated; the lines say which nulls
+    are missing when some are."""
+    if settings.null_quantile is None:
+        return []
+    matches = [(p, r) for p, r in found if isinstance(r, MatchRecord)]
+    points, missing = calibrate(matches, quantile=settings.null_quantile)
+    real = [point for _, point in points if point.null == "none"]
+    head = f"calibrated count (r >= the permutation null's {settings.null_quantile:g} quantile)"
+    if len(real) < sum(r.null == "none" for _, r in matches):
+        return ["", f"{head}: not fitted, pairs lack their null:"] + [f"  {m}" for m in missing]
+    config = config | {"calibrated": {
+        "quantile": settings.null_quantile,
+        "nulls": {str(p): list(point.null_paths) for p, point in points},
+        "null_sha256": {null: read_header(null)["arrays"]["sha256"]
+                        for _, point in points for null in point.null_paths}}}
+    try:
+        groups, comparison = _fit(real, settings, config, what="pairs above the null")
+    except CannotFit as reason:
+        return [f"{head}: not fitted: {reason}"]
+    comparison.save(directory / "calibrated")
+    thresholds = ", ".join(f"{size:.4g}: {np.mean([p.threshold for p in ps]):.3f}"
+                           for size, ps in groups.items())
+    lines = ["", f"{head}; mean threshold r by N: {thresholds}"]
+    untrained = [point for _, point in points if point.null == "untrained"]
+    null_lines = _null_fits(untrained, settings) if untrained else []
+    lines.append(format_table(groups, comparison, null_lines))
+    lines += [f"  {m}" for m in missing]
+    if settings.plot:
+        from bridge.plot import plot_comparison
+
+        paths = plot_comparison(comparison, directory / "calibrated" / "scaling")
+        lines.append("figure: " + ", ".join(str(p) for p in paths))
+    lines.append(f"record: {directory / 'calibrated'}")
+    return lines
 
 
 def _series_text(records) -> str:

@@ -231,7 +231,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                           progress=ranks.writer, ranks=ranks)
     if not ranks.writer:
         return None
-    null = "untrained" if options.init == "random" else options.null
+    null = null_label(options)
     record = MatchRecord.from_matches(
         found, config=config | {"capture": pair.manifest}, family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=models[0].n_params,
@@ -246,6 +246,15 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                               model_b=spec_b.name, stats_a=stats_a,
                               stats_b=stats_b).save(directory / STATS_DIR)
     return record
+
+
+def null_label(options: MatchOptions) -> str:
+    """The record's null: "none", "permuted", "untrained", or "untrained-permuted" (untrained
+    weights on permuted inputs: the chance level of an untrained pair, which calibrates its
+    count the way "permuted" calibrates a trained pair's)."""
+    if options.init != "random":
+        return options.null
+    return "untrained-permuted" if options.null == "permuted" else "untrained"
 
 
 def _stream(models, family, inputs, options, device, directory, ranks):

@@ -25,7 +25,7 @@ class MatchRecord(PairSizes, Record):
 
     `size_a`/`size_b` are parameter counts; `n_neurons_*` the matched neurons (all layers).
     `pairs` maps layer_a, unit_a, layer_b, unit_b (int64) and r (float64) to arrays over
-    the mutual pairs; `null` is "none", "permuted" or "untrained".
+    the mutual pairs; `null` is "none", "permuted", "untrained" or "untrained-permuted".
     """
 
     kind: ClassVar[str] = "match"

@@ -65,11 +65,14 @@ def test_budget_stability_counts_overlaps():
 def test_planted_pairs_are_stable_across_budgets_and_the_record_orders_them(planted, rng):
     a, b, where = planted
     found = [(f"run{t}", _record(a, b, candidates=2, tokens=t,
-                                 config={"candidates": 2, "inputs": list(range(t))}))
+                                 config={"candidates": 2, "inputs": list(range(t)),
+                                         "examples": t // 600}))  # kept examples: no number
              for t in (3000, 600, 1500)]
     other = _record(a[:, :10], b, candidates=2, tokens=600)  # other layer sizes
     groups = budget_groups(found + [("other", other)])
     assert len(groups) == 1 and [p for p, _ in groups[0]] == ["run600", "run1500", "run3000"]
+    other_k = _record(a, b, candidates=3, tokens=600, config={"candidates": 3})
+    assert len(budget_groups(found + [("k", other_k)])) == 1  # other settings: not grouped
     record = stability_record(groups[0], config={})
     assert record.n_tokens.tolist() == [600, 1500, 3000] and record.method == "rerun"
     assert np.all(record.counts >= a.shape[1]) and np.all(record.kept[1:] == 1.0)

@@ -1,0 +1,113 @@
+"""Counts calibrated against each pair's permutation null (bridge.calibration), on pairs matched
+by the engine: chance pairs inflate the raw count and bend its exponent; the calibrated count
+recovers the planted pairs and their exponent."""
+
+import numpy as np
+import pytest
+
+from bridge.calibration import CalibratedPoint, MissingNull, calibrate, null_threshold
+from bridge.compare import main
+from bridge.comparison import Comparison
+from empirics.engine.matching import match_neurons
+from empirics.engine.nulls import permute_tokens
+from empirics.records.match import MatchRecord
+from runstore import run_dir
+from tests.empirics.conftest import make_source
+
+TOKENS = 600
+WIDTHS = (32, 64, 128, 256)
+
+
+def planted_count(width: int) -> int:
+    return int(round(1.5 * width**0.5))
+
+
+def matched(width: int, null: str, seed: int = 0) -> MatchRecord:
+    """A pair of `width` neurons a side with `planted_count` correlated pairs (r ~ 0.8) among
+    independent heavy-tailed neurons, matched exactly (or on B's permuted tokens)."""
+    rng = np.random.default_rng(width)
+    a = rng.standard_t(4, size=(TOKENS, width))
+    b = rng.standard_t(4, size=(TOKENS, width))
+    shared = planted_count(width)
+    b[:, :shared] = a[:, :shared] + 0.7 * rng.standard_normal((TOKENS, shared))
+    source = make_source(a, b, list(range(50, TOKENS, 50)))
+    if null == "permuted":
+        source = permute_tokens(source, seed=seed)
+    found = match_neurons(source, candidates=3, groups=12)
+    return MatchRecord.from_matches(
+        found, config={"width": width, "null": null, "seed": seed}, family="planted",
+        model_a=f"a{width}", model_b=f"b{width}", size_a=width, size_b=width, layer_sizes_a=[width],
+        layer_sizes_b=[width], null=null)
+
+
+@pytest.fixture(scope="module")
+def records():
+    """Each pair and its permutation null under three seeds."""
+    return [(f"run-{w}-{null}-{seed}", matched(w, null, seed)) for w in WIDTHS
+            for null, seeds in (("none", [0]), ("permuted", [0, 1, 2])) for seed in seeds]
+
+
+def test_the_calibrated_count_keeps_the_planted_pairs_and_drops_chance_ones(records):
+    points, missing = calibrate(records, quantile=0.99)
+    assert not missing and len(points) == len(WIDTHS)
+    for (_, point), width in zip(points, WIDTHS):
+        assert isinstance(point, CalibratedPoint) and len(point.null_paths) == 3
+        pairs = point.record.pairs
+        planted = (pairs["unit_a"] == pairs["unit_b"]) & (pairs["unit_a"] < planted_count(width))
+        kept = pairs["r"] >= point.threshold
+        assert planted.sum() == planted_count(width)  # the engine finds every planted pair
+        assert (~planted).sum() > planted.sum() / 2  # and many chance pairs besides
+        assert np.all(kept[planted])
+        assert (kept & ~planted).sum() <= max(2, 0.05 * (~planted).sum())
+        assert 0.1 < point.threshold < 0.5  # the chance level at 600 tokens, well below 0.8
+
+
+def test_resampled_calibrated_counts_stay_near_the_planted_count(records, rng):
+    from empirics.records.chunks import multinomial_weights
+
+    point = calibrate(records)[0][-1][1]
+    counts = point.resampled_counts(multinomial_weights(point.n_chunk_groups, 20, rng=rng))
+    assert counts.shape == (20,)
+    assert np.all(np.abs(counts - planted_count(WIDTHS[-1])) <= 4)
+
+
+def test_a_record_without_its_null_is_named_with_the_flag_that_makes_it(records):
+    real_only = [item for item in records if item[1].null == "none"]
+    points, missing = calibrate(real_only)
+    assert not points and len(missing) == len(WIDTHS)
+    assert "--null permuted" in missing[0] and "run-32-none-0" in missing[0]
+
+
+def test_a_null_without_pairs_gives_no_threshold():
+    empty = matched(32, "permuted", 0)
+    empty = MatchRecord(**{**empty.__dict__, "n_rosetta": 0,
+                           "pairs": {k: v[:0] for k, v in empty.pairs.items()}})
+    with pytest.raises(MissingNull, match="no mutual pairs"):
+        null_threshold([empty], 0.99)
+    with pytest.raises(ValueError, match="quantile"):
+        calibrate([], quantile=1.0)
+
+
+def test_compare_fits_the_raw_and_the_calibrated_counts(tmp_path, records, capsys):
+    for name, record in records:
+        record.save(run_dir(tmp_path, "match", record.config, name))
+    directory = main(["--family", "planted", "--records", str(tmp_path), "--resamples", "300",
+                      "--replicates", "40", "--no-plot"])
+    out = capsys.readouterr().out
+    raw = Comparison.load(directory)
+    calibrated = Comparison.load(directory / "calibrated")
+    truth = np.polyfit(np.log(WIDTHS), np.log([planted_count(w) for w in WIDTHS]), 1)[0]
+    assert calibrated.fits["ols-log"]["alpha"] == pytest.approx(truth, abs=0.08)
+    assert abs(raw.fits["ols-log"]["alpha"] - truth) > 0.15  # chance pairs scale as ~N
+    assert calibrated.config["calibrated"]["quantile"] == 0.99
+    assert "calibrated count" in out and "null permuted" in out
+    assert np.all(calibrated.counts < raw.counts)
+
+
+def test_untrained_weights_on_permuted_inputs_are_their_own_null():
+    from empirics.pipeline.match import null_label
+    from empirics.pipeline.options import MatchOptions
+
+    labels = [null_label(MatchOptions(init=init, null=null))
+              for init in ("pretrained", "random") for null in ("none", "permuted")]
+    assert labels == ["none", "permuted", "untrained", "untrained-permuted"]
