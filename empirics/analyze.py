@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vocabulary-space kurtosis of language models (loads the weights)")
     p.add_argument("--path", action="append", default=[], metavar="NAME=DIR",
                    help="local checkpoint of a model (repeatable)")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="a folder of saved models (e.g. a family of python -m empirics.train): "
+                        "each subfolder with a config.json is the checkpoint of the model of "
+                        "its name (--path overrides one)")
     p.add_argument("--cache-dir", type=Path, help="Hugging Face cache directory")
     p.add_argument("--download", action="store_true", help="allow downloading weights")
     p.add_argument("--device", default="auto", help="device of the vocabulary projections")
@@ -68,7 +72,8 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzeSettings:
         runs=args.runs, family=args.family,
         analyses=tuple(a.strip() for a in args.analyses.split(",") if a.strip()),
         ks=tuple(int(k) for k in args.ks.split(",")), bins=args.bins,
-        vocabulary=args.vocabulary, paths=dict(_name_path(item) for item in args.path),
+        vocabulary=args.vocabulary,
+        paths=_model_dir(args.model_dir) | dict(_name_path(item) for item in args.path),
         cache_dir=args.cache_dir, download=args.download, device=args.device,
         categories=categories, judge=args.judge, judge_neurons=args.judge_neurons,
         level=args.level, seed=args.seed, force=args.force)
@@ -87,6 +92,19 @@ def main(argv: list[str] | None = None) -> list[Path]:
     for path in written:
         log.info("record: %s", path)
     return written
+
+
+def _model_dir(directory: Path | None) -> dict[str, Path]:
+    """Model name -> checkpoint folder of every saved model in `directory`."""
+    if directory is None:
+        return {}
+    if not directory.is_dir():
+        raise ValueError(f"--model-dir {directory} is not a folder")
+    found = {p.name: p for p in sorted(directory.iterdir()) if (p / "config.json").is_file()}
+    if not found:
+        raise ValueError(f"--model-dir {directory} holds no saved models (folders with a "
+                         "config.json)")
+    return found
 
 
 def _name_path(item: str) -> tuple[str, Path]:

@@ -105,3 +105,17 @@ def test_debug_shows_the_traceback_of_a_data_error(tmp_path):
     assert exit_info.value.code == 1
     with pytest.raises(RecordError, match="record.json"):
         report([str(tmp_path), "--debug"])
+
+
+def test_a_model_dir_names_every_checkpoint_by_its_folder(matched, tmp_path):
+    root, runs, paths = matched
+    for item in paths:  # folders named after the models, as a trained family saves them
+        name, directory = item.removeprefix("--path=").split("=")
+        (tmp_path / name).symlink_to(directory, target_is_directory=True)
+    written = main(["--runs", str(root / "runs"), "--vocabulary", "--device", "cpu",
+                    "--model-dir", str(tmp_path), "--analyses", "selectivity", "--force"])
+    assert len(written) == 2
+    record = SelectivityRecord.load(written[-1])
+    assert np.isfinite(record.metrics["vocabulary_kurtosis_a"]).all()
+    with pytest.raises(SystemExit):
+        main(["--runs", str(root / "runs"), "--model-dir", str(tmp_path / "nope")])
