@@ -1,6 +1,7 @@
 """Fig. 3: Rosetta counts against model size per family, log-log, with the OLS power-law fit,
 its t band and (when the records kept per-chunk sums) the data-level bootstrap band and
-per-size error bars, the theory's exponent when one was given, and R/N on a second panel.
+per-size error bars, the theory's exponent when one was given, and R/N on a second panel; one
+row per series (family, records selected, raw or calibrated against the permutation null).
 
 Drawn from the `Comparison` records of `bridge.compare` (which groups a family's pairs by
 the geometric mean of the two models' sizes and computes every fit and interval), by
@@ -28,15 +29,26 @@ SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
 DATA_LEVEL = ("data-replicates", "data-parametric")
 
 
+def series_label(comparison) -> str:
+    """The family, the records selected and whether the counts are calibrated."""
+    label = comparison.family
+    if comparison.config.get("select"):
+        label += " [" + ", ".join(comparison.config["select"]) + "]"
+    if "calibrated" in comparison.config:
+        label += f" above the null's {comparison.config['calibrated']['quantile']:g} quantile"
+    return label
+
+
 def latest_per_family(found) -> list:
-    """One Comparison per family: the newest with N in parameters, else the newest."""
+    """One Comparison per series (family, selection, raw or calibrated counts): the newest
+    with N in parameters, else the newest."""
     best = {}
     for item in found:
         rank = (item.record.config.get("size") == "params", item.header.get("created", ""))
-        family = item.record.family
-        if family not in best or rank > best[family][0]:
-            best[family] = (rank, item.record)
-    return [best[family][1] for family in sorted(best)]
+        key = series_label(item.record)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, item.record)
+    return [best[key][1] for key in sorted(best)]
 
 
 def draw(records, fig) -> None:
@@ -52,7 +64,8 @@ def draw(records, fig) -> None:
                         bands=bands[:2], colour=COLOURS["rosetta"],
                         fit_colour=COLOURS["rosetta"], theory_colour=COLOURS["theory"])
         ax_count.legend(loc="upper left")
-        ax_fraction.set(title=f"{comparison.family}: fraction", ylabel=fraction_label)
+        ax_count.set_title(series_label(comparison), fontsize="small")
+        ax_fraction.set(title="fraction", ylabel=fraction_label)
 
 
 FIGURES = (Figure("fig03_counts", "Fig. 3, Rosetta counts against model size", REQUIRES,

@@ -70,6 +70,22 @@ def test_counts_figure_prefers_sizes_in_parameters_then_the_newest(tmp_path, rng
     np.testing.assert_array_equal(picked.counts, chosen.counts)
 
 
+def test_counts_figure_gives_raw_and_calibrated_counts_a_row_each(tmp_path, rng):
+    from bridge.comparison import build_comparison
+    from runstore import run_dir
+
+    raw = write_comparison(tmp_path, rng, family="toy", size="params", alpha=0.7)
+    config = raw.config | {"calibrated": {"quantile": 0.99}}
+    calibrated = build_comparison(config, "toy", raw.sizes, raw.counts / 2, rng=rng,
+                                  n_resamples=300)
+    calibrated.save(run_dir(tmp_path, "compare", config, "toy") / "calibrated")
+    found = records_of(fig03_counts.FIGURES[0], tmp_path)[0]
+    picked = fig03_counts.latest_per_family(found)
+    assert [fig03_counts.series_label(c) for c in picked] == [
+        "toy", "toy above the null's 0.99 quantile"]
+    np.testing.assert_array_equal(picked[1].counts, raw.counts / 2)
+
+
 @pytest.mark.parametrize("figure, planted", [(fig04_nulls.FIGURES[0], UNTRAINED),
                                              (fig04_nulls.FIGURES[1], PERMUTED)])
 def test_null_figures_put_the_null_counts_next_to_the_trained_ones(figure, planted,
