@@ -205,7 +205,9 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     real = [point for _, point in points if point.null == "none"]
     head = f"calibrated count (r >= the permutation null's {settings.null_quantile:g} quantile)"
     if len(real) < sum(r.null == "none" for _, r in matches):
-        return ["", f"{head}: not fitted, pairs lack their null:"] + [f"  {m}" for m in missing]
+        more = [f"  ... and {len(missing) - 3} more"] if len(missing) > 3 else []
+        return ["", f"{head}: not fitted, {len(missing)} pairs lack their null:",
+                *(f"  {m}" for m in missing[:3]), *more]
     config = config | {"calibrated": {
         "quantile": settings.null_quantile,
         "nulls": {str(p): list(point.null_paths) for p, point in points},
