@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from empirics.records.match import MatchRecord
+from empirics.records.pair import UNCOUNTED
 
 #: The null that calibrates each kind of record.
 CALIBRATOR = {"none": "permuted", "untrained": "untrained-permuted"}
@@ -113,10 +114,10 @@ def null_threshold(nulls: Sequence[MatchRecord], quantile: float) -> float:
 
 
 def _partner_key(record: MatchRecord) -> str:
-    """What a record and its nulls share: the config but for the null and, for trained
-    weights (where the seed only draws the permutation), the seed, so that permutations under
-    several seeds pool into one chance level."""
-    drop = {"null"} if record.config.get("init") == "random" else {"null", "seed"}
+    """What a record and its nulls share: the config but for the null, the options that
+    change no number and, for trained weights (where the seed only draws the permutation),
+    the seed, so that permutations under several seeds pool into one chance level."""
+    drop = {"null", *UNCOUNTED} | ({"seed"} if record.config.get("init") != "random" else set())
     return repr(sorted((k, v) for k, v in record.config.items() if k not in drop))
 
 

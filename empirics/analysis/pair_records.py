@@ -34,6 +34,7 @@ from empirics.records.analysis import (
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.records.neurons import global_units, neuron_layers
+from empirics.records.pair import UNCOUNTED
 
 SIDES = ("a", "b")
 
@@ -160,10 +161,6 @@ def topk_record(match: MatchRecord, ks: Sequence[int], *, config: dict) -> TopKR
                                 min_correlation=match.min_correlation)
     return TopKRecord(config=config, **pair_fields(match), ks=np.asarray(ks, dtype=np.int64),
                       counts=counts, keep=keep)
-
-
-#: Options of a match that change none of its numbers.
-UNCOUNTED = ("examples", "cache_activations", "download", "cache_dir")
 
 
 def budget_groups(found: Sequence[tuple[str, MatchRecord]]) -> list[list[tuple[str, MatchRecord]]]:

@@ -35,7 +35,9 @@ def matched(width: int, null: str, seed: int = 0) -> MatchRecord:
         source = permute_tokens(source, seed=seed)
     found = match_neurons(source, candidates=3, groups=12)
     return MatchRecord.from_matches(
-        found, config={"width": width, "null": null, "seed": seed}, family="planted",
+        found, config={"width": width, "null": null, "seed": seed,
+                       "examples": 8 if null == "none" else 0},  # examples change no number
+        family="planted",
         model_a=f"a{width}", model_b=f"b{width}", size_a=width, size_b=width, layer_sizes_a=[width],
         layer_sizes_b=[width], null=null)
 
