@@ -11,6 +11,9 @@ A file in the Hugging Face cache is a link to a blob named by its content hash (
 large files, the git object id for small ones): that name is used as it is. Any other file is
 hashed (sha256 of its bytes), once per process for a given path, size and modification time.
 For an untrained model only the configuration and tokenizer files count, not the weights.
+A text model's identity also states what its tokenizer does (`tokenization_identity`: the
+class loaded and its ids of a probe text), since the same files can be cut into other tokens
+by another tokenizer class.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from empirics.models.load import WEIGHT_SUFFIXES, open_clip_checkpoint, transformers_source
 from empirics.models.registry import ModelSpec
+from empirics.models.tokenizer import text_tokenizer, tokenization_identity
 
 #: Files of a checkpoint directory that do not change what is loaded.
 IGNORED_SUFFIXES = (".md", ".txt.lock", ".lock")
@@ -82,5 +86,9 @@ def weights_identity(spec: ModelSpec, *, path: str | Path | None = None,
         if source is None:
             return identity
     if isinstance(source, Path):
-        return identity | {"files": directory_identity(source, weights=init == "pretrained")}
+        identity["files"] = directory_identity(source, weights=init == "pretrained")
+        if spec.kind == "text":
+            tokenizer = text_tokenizer(source, local_files_only=True)
+            identity["tokenizer"] = tokenization_identity(tokenizer)
+        return identity
     return identity | {"download": source}  # a repo id, fetched at load time

@@ -216,7 +216,9 @@ def _processor(spec, source, common):
     import transformers
 
     if spec.kind == "text":
-        return transformers.AutoTokenizer.from_pretrained(source, use_fast=True, **common)
+        from empirics.models.tokenizer import text_tokenizer
+
+        return text_tokenizer(source, **common)
     try:
         if source is None:
             raise OSError("no checkpoint directory")

@@ -28,6 +28,26 @@ def test_saved_text_model_loads_with_its_tokenizer(tmp_path, tokenizer, architec
         torch.testing.assert_close(p.float(), q.float(), atol=1e-2, rtol=1e-2)
 
 
+@pytest.mark.parametrize("architecture", ["gpt2", "qwen2"])
+def test_a_saved_unigram_tokenizer_cuts_text_as_saved_whatever_the_model_type(tmp_path,
+                                                                              architecture):
+    """AutoTokenizer turns a qwen2 checkpoint's unigram tokenizer into a BPE without merges
+    (single characters); the loader and the run's identity use what tokenizer.json does."""
+    from tokenizers import Tokenizer
+
+    from empirics.models.identity import weights_identity
+    from empirics.models.tokenizer import PROBE, probe_ids
+
+    unigram = train_tokenizers()[1]
+    spec = save_text_model(tmp_path, architecture, unigram)
+    saved = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    expected = saved.encode(PROBE, add_special_tokens=False).ids
+    loaded = load_model(spec, path=tmp_path)
+    assert probe_ids(loaded.processor) == expected
+    identity = weights_identity(spec, path=tmp_path)
+    assert set(identity["tokenizer"]) == {"class", "probe_sha256"}
+
+
 def test_random_init_is_seeded_and_leaves_the_global_rng_alone(tmp_path, tokenizer):
     spec = save_text_model(tmp_path, "gpt2", tokenizer)
     trained = load_model(spec, path=tmp_path)
