@@ -77,6 +77,9 @@ def settings_from_args(args: argparse.Namespace) -> MatchSettings:
 def match_toy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
     """The toy family: train the registry's toy widths (or the pair's width) under several
     seeds and match every seed pair, with both nulls."""
+    if args.replay != "exact":
+        parser.error("--replay official replays the official language pipeline; the toy "
+                     "family has no replay")
     try:
         specs = [get_spec(name) for name in args.pair] if args.pair else family_specs("toy")
         config = config_for_specs(specs, beta=args.beta)

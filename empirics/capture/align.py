@@ -17,6 +17,16 @@ trims from its offsets, is dropped), and a model's activation on a span is the m
 tokens (every token weighted equally). Whitespace that one side trims from a token's offsets
 while the other includes it simply falls inside the shared span.
 
+The official rule (``rule="official"``) replays the paper's official code
+(`language/find_pairs/match_stats.py`, `_build_canonical_spans_for_batch`, and
+`language/find_pairs/match_bytealign.py`, `_build_intervals_from_offsets`): a boundary is a
+token start or end of *both* sides (or 0, or the cut), so bytes one side leaves untokenized
+(trimmed whitespace) are no boundary of that side, and the other side's whitespace tokens
+there are pooled into the next aligned span instead of forming a span of their own that is
+dropped; a token straddling the truncation cut is kept, clipped to it; a token across a
+shared boundary (overlapping tokens) counts in every span it overlaps. The official code pools
+in bfloat16 (`pool_spans(..., dtype=torch.bfloat16)`).
+
 Images
 ------
 Both models see the same image through their own preprocessing. The leading prefix tokens
@@ -29,11 +39,14 @@ position of every image is then one sample.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+#: The text alignment rules: this package's (exact) and the official code's.
+ALIGNMENT_RULES = ("exact", "official")
 
 
 @dataclass(frozen=True)
@@ -55,15 +68,18 @@ class TokenizedText:
 class SpanAlignment:
     """Aligned spans of one document between tokenizations A and B.
 
-    `boundaries` (n_spans + 1,) are byte offsets (kept spans may be non-adjacent when a span
+    `starts`/`ends` (n_spans,) are byte offsets (kept spans may be non-adjacent when a span
     was dropped); `span_a` (tokens of A,) gives the span of each of A's tokens, -1 for special
-    or unaligned tokens; likewise `span_b`.
+    or unaligned tokens; likewise `span_b`. `extra_a`/`extra_b` (P, 2) list (token, span) for
+    the further spans a token also lies in (the official rule only; empty otherwise).
     """
 
     starts: np.ndarray
     ends: np.ndarray
     span_a: np.ndarray
     span_b: np.ndarray
+    extra_a: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    extra_b: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def n_spans(self) -> int:
@@ -129,17 +145,20 @@ def _inside(unit_start: np.ndarray, unit_end: np.ndarray, n_bytes: int) -> np.nd
     return np.cumsum(depth)[: n_bytes + 1] > 0
 
 
-def align_tokens(a: TokenizedText, b: TokenizedText) -> SpanAlignment:
-    """Aligned spans of one document tokenized two ways (see the module notes)."""
+def align_tokens(a: TokenizedText, b: TokenizedText, *, rule: str = "exact") -> SpanAlignment:
+    """Aligned spans of one document tokenized two ways (see the module notes): `rule`
+    "exact" (this package's) or "official" (the official code's)."""
+    if rule not in ALIGNMENT_RULES:
+        raise ValueError(f"rule must be one of {ALIGNMENT_RULES}, got {rule!r}")
     if a.n_bytes != b.n_bytes:
         raise ValueError(f"the tokenizations cover different texts ({a.n_bytes} vs "
                          f"{b.n_bytes} bytes)")
+    if rule == "official":
+        return official_alignment(a, b)
     unit_a, start_a, end_a = token_units(a.byte_start, a.byte_end)
     unit_b, start_b, end_b = token_units(b.byte_start, b.byte_end)
     if not len(start_a) or not len(start_b):
-        empty = np.zeros(0, dtype=np.int64)
-        return SpanAlignment(empty, empty, np.full(len(a.input_ids), -1),
-                             np.full(len(b.input_ids), -1))
+        return _empty(a, b)
     cut = min(end_a.max(), end_b.max())  # truncation: only bytes both sides reached
     points = np.unique(np.concatenate([start_a, end_a, start_b, end_b]))
     inside = _inside(start_a, end_a, a.n_bytes) | _inside(start_b, end_b, a.n_bytes)
@@ -154,6 +173,56 @@ def align_tokens(a: TokenizedText, b: TokenizedText) -> SpanAlignment:
     return SpanAlignment(starts=bounds[both], ends=bounds[both + 1],
                          span_a=_scatter(a, renumber[span_of_a]),
                          span_b=_scatter(b, renumber[span_of_b]))
+
+
+def official_alignment(a: TokenizedText, b: TokenizedText) -> SpanAlignment:
+    """Aligned spans under the official rule (see the module notes)."""
+    located_a, located_b = a.byte_end > a.byte_start, b.byte_end > b.byte_start
+    if not located_a.any() or not located_b.any():
+        return _empty(a, b)
+    cut = min(a.byte_end[located_a].max(), b.byte_end[located_b].max())
+    clipped = [(np.flatnonzero(located & (t.byte_start < cut)), t) for located, t in
+               ((located_a, a), (located_b, b))]
+    ends = [np.minimum(t.byte_end[kept], cut) for kept, t in clipped]
+    shared = np.intersect1d(*[np.union1d([0, cut], np.concatenate([t.byte_start[kept], end]))
+                              for (kept, t), end in zip(clipped, ends)])
+    members = [_overlapped(t.byte_start[kept], end, kept, shared)
+               for (kept, t), end in zip(clipped, ends)]
+    both = np.intersect1d(members[0][1], members[1][1])
+    renumber = np.full(len(shared), -1, dtype=np.int64)
+    renumber[both] = np.arange(len(both))
+    (span_a, extra_a), (span_b, extra_b) = (
+        _memberships(t, tokens, renumber[spans]) for t, (tokens, spans) in zip((a, b), members))
+    return SpanAlignment(starts=shared[both], ends=shared[both + 1], span_a=span_a,
+                         span_b=span_b, extra_a=extra_a, extra_b=extra_b)
+
+
+def _overlapped(start, end, kept, shared) -> tuple[np.ndarray, np.ndarray]:
+    """(kept token, span) for every span between consecutive `shared` boundaries that a
+    token [start, end) overlaps, in token order."""
+    first = np.searchsorted(shared, start, side="right") - 1
+    count = np.searchsorted(shared, end, side="left") - first
+    tokens = np.repeat(kept, count)
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return tokens, np.repeat(first, count) + within
+
+
+def _memberships(tokens: TokenizedText, kept: np.ndarray, span: np.ndarray):
+    """Span per position of `input_ids` (each token's first kept span, -1 for none) and the
+    (position, span) of its further kept spans."""
+    kept, span = kept[span >= 0], span[span >= 0]
+    first = np.ones(len(kept), dtype=bool)
+    first[1:] = kept[1:] != kept[:-1]
+    per_token = np.full(len(tokens.keep), -1, dtype=np.int64)
+    per_token[kept[first]] = span[first]
+    extra = np.stack([tokens.keep[kept[~first]], span[~first]], axis=1).astype(np.int64)
+    return _scatter(tokens, per_token), extra.reshape(-1, 2)
+
+
+def _empty(a: TokenizedText, b: TokenizedText) -> SpanAlignment:
+    empty = np.zeros(0, dtype=np.int64)
+    return SpanAlignment(empty, empty, np.full(len(a.input_ids), -1),
+                         np.full(len(b.input_ids), -1))
 
 
 def _unit_spans(unit_start: np.ndarray, unit_end: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -171,7 +240,9 @@ def _scatter(tokens: TokenizedText, span_of_kept: np.ndarray) -> np.ndarray:
     return span
 
 
-def pool_spans(activations: torch.Tensor, span: np.ndarray, n_spans: int) -> torch.Tensor:
+def pool_spans(activations: torch.Tensor, span: np.ndarray, n_spans: int, *,
+               extra: np.ndarray | None = None, dtype: torch.dtype = torch.float32
+               ) -> torch.Tensor:
     """Mean activation over the tokens of every span.
 
     Parameters
@@ -179,19 +250,41 @@ def pool_spans(activations: torch.Tensor, span: np.ndarray, n_spans: int) -> tor
     activations : (tokens, n) one document's activations, any float dtype and device.
     span : (tokens,) span index per token, -1 for tokens that belong to none.
     n_spans : number of spans.
+    extra : (P, 2) further (token, span) memberships (`SpanAlignment.extra_a`), if any.
+    dtype : the dtype of the sums and of the result: float32, or bfloat16 to pool as the
+        official code does (`_aggregate_spans_vectorized`: bfloat16 sums, then a bfloat16
+        division by the token count).
 
     Returns
     -------
-    (n_spans, n) float32 tensor on the activations' device.
+    (n_spans, n) tensor in `dtype` on the activations' device.
     """
     index = torch.as_tensor(span, device=activations.device)
-    used = index >= 0
-    values = activations[used].to(torch.float32)
-    sums = torch.zeros(n_spans, activations.shape[1], dtype=torch.float32,
-                       device=activations.device)
-    sums.index_add_(0, index[used], values)
-    counts = torch.bincount(index[used], minlength=n_spans).clamp_min(1)
-    return sums / counts[:, None].to(torch.float32)
+    rows = torch.nonzero(index >= 0).squeeze(1)
+    targets = index[rows]
+    if extra is not None and len(extra):
+        more = torch.as_tensor(extra, device=activations.device)
+        rows, targets = torch.cat([rows, more[:, 0]]), torch.cat([targets, more[:, 1]])
+    sums = torch.zeros(n_spans, activations.shape[1], dtype=dtype, device=activations.device)
+    values = activations[rows].to(dtype)
+    if dtype == torch.float32:
+        sums.index_add_(0, targets, values)
+    else:  # one token per span at a time, so that every addition rounds to `dtype`
+        ranks = _ranks_within(targets)
+        for step in range(int(ranks.max()) + 1 if len(ranks) else 0):
+            sums.index_add_(0, targets[ranks == step], values[ranks == step])
+    counts = torch.bincount(targets, minlength=n_spans).clamp_min(1)
+    return sums / counts[:, None].to(dtype)
+
+
+def _ranks_within(targets: torch.Tensor) -> torch.Tensor:
+    """The rank of every entry among the entries with the same target, in order."""
+    order = torch.argsort(targets, stable=True)
+    ranks = torch.empty_like(targets)
+    counts = torch.bincount(targets)
+    starts = torch.cumsum(counts, 0) - counts
+    ranks[order] = torch.arange(len(targets), device=targets.device) - starts[targets[order]]
+    return ranks
 
 
 def patch_grid(tokens: torch.Tensor, prefix_tokens: int,

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from empirics.capture.align import (
+    ALIGNMENT_RULES,
     SpanAlignment,
     TokenizedText,
     align_tokens,
@@ -124,8 +125,8 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                      documents: Sequence[TextDocument], *, docs_per_batch: int = 8,
                      max_tokens: int | None = 512, store_dtype: torch.dtype = torch.float32,
                      out_device: str | torch.device = "cpu",
-                     cache_dir: str | Path | None = None, progress: bool = False
-                     ) -> CapturedPair:
+                     cache_dir: str | Path | None = None, progress: bool = False,
+                     alignment: str = "exact") -> CapturedPair:
     """Aligned-span activations of two language models on the same documents.
 
     Parameters
@@ -141,19 +142,25 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     out_device : where yielded tensors live.
     cache_dir : optional activation cache directory.
     progress : show a progress bar over the batches of every pass that runs the models.
+    alignment : "exact" (this package's spans, float32 mean pooling) or "official" (the
+        official code's spans, pooled in bfloat16 from activations rounded to bfloat16:
+        `empirics.capture.align`, docs/matching.md "Replaying the official code").
     """
+    if alignment not in ALIGNMENT_RULES:
+        raise ValueError(f"alignment must be one of {ALIGNMENT_RULES}, got {alignment!r}")
     tokenized = [(tokenize_with_bytes(model_a.processor, d.text, max_tokens=max_tokens),
                   tokenize_with_bytes(model_b.processor, d.text, max_tokens=max_tokens))
                  for d in documents]
     for side, loaded in enumerate((model_a, model_b)):
         check_context(loaded, [t[side] for t in tokenized], documents, max_tokens)
-    alignments = [align_tokens(ta, tb) for ta, tb in tokenized]
+    alignments = [align_tokens(ta, tb, rule=alignment) for ta, tb in tokenized]
     groups = _batches(list(zip(tokenized, alignments)), docs_per_batch)
+    pool_dtype = torch.float32 if alignment == "exact" else torch.bfloat16
 
     def compute():
         for group in tqdm(groups, desc="text batches", disable=not progress):
             yield tuple(_text_side(model, [t[side] for t, _ in group], [al for _, al in group],
-                                   side, store_dtype)
+                                   side, store_dtype, pool_dtype)
                         for side, model in enumerate((model_a, model_b)))
 
     manifest = dict(kind="text", inputs=stimuli_digest(documents), n_inputs=len(documents),
@@ -161,6 +168,9 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
                     store_dtype=str(store_dtype),
                     n_samples=int(sum(al.n_spans for al in alignments)),
                     pooling="mean over tokens of each shared-byte-boundary span")
+    if alignment != "exact":  # exact manifests stay as they were (their caches stay valid)
+        manifest |= dict(alignment=alignment, pooling="bfloat16 mean over tokens of each "
+                         "span between token boundaries of both sides (the official rule)")
     return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device,
                  lambda: _span_table(alignments))
 
@@ -174,27 +184,30 @@ def _span_table(alignments: list[SpanAlignment]) -> dict[str, np.ndarray]:
 
 
 def _text_side(loaded: LoadedModel, docs: list[TokenizedText], alignments: list[SpanAlignment],
-               side: int, store_dtype: torch.dtype) -> torch.Tensor:
+               side: int, store_dtype: torch.dtype, pool_dtype: torch.dtype = torch.float32
+               ) -> torch.Tensor:
     """One model's pooled activations (spans of all docs, neurons) for one batch."""
     device = _input_device(loaded.model)
     length = max(len(d.input_ids) for d in docs)
     ids = torch.zeros(len(docs), length, dtype=torch.long)
     mask = torch.zeros(len(docs), length, dtype=torch.long)
     spans = np.full((len(docs), length), -1, dtype=np.int64)
-    offset = 0
+    extra, offset = [], 0
     for row, (doc, al) in enumerate(zip(docs, alignments)):
         ids[row, :len(doc.input_ids)] = torch.from_numpy(doc.input_ids)
         mask[row, :len(doc.input_ids)] = 1
         span = al.span_b if side else al.span_a
         spans[row, :len(span)] = np.where(span >= 0, span + offset, -1)
+        extra.append((al.extra_b if side else al.extra_a) + [row * length, offset])
         offset += al.n_spans
     network = getattr(loaded.model, "base_model", loaded.model)
     with torch.inference_mode(), capture_mlp(loaded.model, loaded.architecture) as captured:
         # right padding: causal attention keeps real tokens blind to the padding after them
         network(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
         layers = captured.activations(tuple(ids.shape))
-    flat = spans.reshape(-1)
-    pooled = [pool_spans(x.reshape(-1, x.shape[-1]), flat, offset) for x in layers]
+    flat, extra = spans.reshape(-1), np.concatenate(extra)
+    pooled = [pool_spans(x.reshape(-1, x.shape[-1]), flat, offset, extra=extra,
+                         dtype=pool_dtype) for x in layers]
     return torch.cat(pooled, dim=1).to(store_dtype)
 
 

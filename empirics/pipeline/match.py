@@ -26,6 +26,7 @@ from empirics.capture.stimuli import (
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
+from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.models.identity import weights_identity
 from empirics.models.load import load_model
 from empirics.models.local import resolve_spec, trained_family, trained_pairs
@@ -65,6 +66,22 @@ class MatchSettings:
     force: bool = False
     report: bool = False
     model_dir: Path | None = None
+
+    def __post_init__(self):
+        check_replay(self.family, self.options)
+
+
+def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None:
+    """Refuse an official replay that the official code's language path does not cover:
+    another family (its vision code is another pipeline) or several processes per pair."""
+    if options.replay != "official":
+        return
+    if family != "language":
+        raise ValueError(f"--replay official replays the official language pipeline "
+                         f"(language/find_pairs); the {family} family has no replay")
+    if processes > 1:
+        raise ValueError(f"--replay official runs each pair in one process, not {processes} "
+                         "(no torchrun, no --tasks)")
 
 
 def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None)
@@ -208,6 +225,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                     paths, placement, ranks) -> MatchRecord | None:
     """The pair's MatchRecord (its examples and statistics saved beside it), or None on a
     rank that does not write."""
+    check_replay(family, options, ranks.world)
     dtype = DTYPES[options.dtype]
     models = [load_model(spec, path=path, init=options.init, dtype=dtype, device=device,
                          download=options.download, cache_dir=options.cache_dir,
@@ -225,10 +243,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     if stats:
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
-    found = match_neurons(source, k=options.k, candidates=options.candidates,
-                          groups=options.groups, min_correlation=options.min_correlation,
-                          device=device, dtype=dtype, checkpoint=directory / STATE_DIR,
-                          progress=ranks.writer, ranks=ranks)
+    found = _engine(source, options, device=device, directory=directory, ranks=ranks)
     if not ranks.writer:
         return None
     null = null_label(options)
@@ -246,6 +261,20 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                               model_b=spec_b.name, stats_a=stats_a,
                               stats_b=stats_b).save(directory / STATS_DIR)
     return record
+
+
+def _engine(source, options: MatchOptions, *, device, directory, ranks):
+    """The pair's Matches: the exact engine (checkpointed in the run directory), or the
+    replay of the official code (`--replay official`, threshold 0.0 unless given)."""
+    if options.replay == "official":
+        threshold = options.min_correlation
+        return match_official(source, k=options.k, candidates=options.candidates,
+                              min_correlation=OFFICIAL_MIN_CORRELATION if threshold is None
+                              else threshold, device=device, progress=True)
+    return match_neurons(source, k=options.k, candidates=options.candidates,
+                         groups=options.groups, min_correlation=options.min_correlation,
+                         device=device, dtype=DTYPES[options.dtype],
+                         checkpoint=directory / STATE_DIR, progress=ranks.writer, ranks=ranks)
 
 
 def null_label(options: MatchOptions) -> str:
@@ -280,6 +309,6 @@ def _capture(models, family, inputs, options, device, cache):
     if family == "language":
         return text_pair_source(*models, inputs, docs_per_batch=options.batch,
                                 max_tokens=options.tokens, out_device=device,
-                                cache_dir=cache, progress=True)
+                                cache_dir=cache, progress=True, alignment=options.replay)
     return image_pair_source(*models, inputs, images_per_batch=options.batch,
                              out_device=device, cache_dir=cache, progress=True)

@@ -47,6 +47,15 @@ class MatchOptions:
                                    "of re-running the models")
     examples: int = flag(16, "top-activating samples kept per neuron, gathered during the "
                          "first pass and saved beside the match (0: none)", type=int)
+    replay: str = flag("exact", "exact: this package's engine and alignment; official: replay "
+                       "the paper's official code (language pairs only; docs/matching.md, "
+                       "'Replaying the official code'): bfloat16 statistics with std = "
+                       "sqrt(var + 1e-4), bfloat16 z-scores and accumulator, dead neurons "
+                       "matched at r = 0, pairs kept at r >= 0 (or --min-correlation), the "
+                       "official span alignment pooled in bfloat16. It keeps no per-chunk sums, "
+                       "so it needs --groups 0 (no bootstrap error bars), runs in one process "
+                       "without a checkpoint, and --dtype (bfloat16 or float32) sets only the "
+                       "models' weights", choices=("exact", "official"))
 
     def __post_init__(self):
         for name, low in (("batch", 1), ("tokens", 1), ("k", 1), ("candidates", 1),
@@ -60,9 +69,25 @@ class MatchOptions:
         if self.min_correlation is not None and not -1.0 <= self.min_correlation <= 1.0:
             raise ValueError(f"--min-correlation must lie in [-1, 1], got "
                              f"{self.min_correlation}")
+        if self.replay not in ("exact", "official"):
+            raise ValueError(f"--replay must be exact or official, got {self.replay!r}")
+        if self.replay == "official" and self.groups:
+            raise ValueError(f"--replay official keeps no per-chunk sums (the official code "
+                             f"has no data-level bootstrap): pass --groups 0, not "
+                             f"{self.groups}")
+        if self.replay == "official" and self.dtype == "float16":
+            raise ValueError("--replay official replays the official bfloat16 arithmetic; "
+                             "--dtype float16 weights are not what it ran: use --dtype "
+                             "bfloat16 (the official setting) or float32")
 
     def to_config(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field, but `replay` only when it is not "exact" (a config without it was
+        made by the exact engine, the only one before the replay existed), so the records
+        and run directories of exact runs keep their names."""
+        config = dataclasses.asdict(self)
+        if config["replay"] == "exact":
+            del config["replay"]
+        return config
 
 
 @dataclasses.dataclass(frozen=True)

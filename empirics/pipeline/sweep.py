@@ -20,6 +20,7 @@ from empirics.models.local import resolve_spec
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
     FAMILY_PAIRS,
+    check_replay,
     match_pair,
     pair_config,
     pair_directory,
@@ -62,6 +63,9 @@ class SweepSettings:
     tasks: int = 1
     split: str = "data"
     provenance: dict | None = None
+
+    def __post_init__(self):
+        check_replay(self.family, self.options, self.tasks)
 
     def directory(self, job: PairJob) -> Path:
         config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,

@@ -192,3 +192,28 @@ def test_a_built_corpus_is_the_stimulus_and_named_in_the_record(saved_pair, tmp_
     assert record.config["corpus"]["recipe"]["heldout_percent"] == 30
     heldout = [d.id for d in corpus.documents("heldout")][:3]
     assert record.config["inputs"] == heldout
+
+
+def test_the_official_replay_writes_a_record_of_its_own_series(saved_pair, tmp_path, capsys):
+    root, _, _ = saved_pair
+    common = ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+              str(root / "a"), "--path-b", str(root / "b"), "--device", "cpu", "--docs", "4",
+              "--tokens", "64", "--batch", "2", "--examples", "0", "--out",
+              str(tmp_path / "runs")]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--replay", "official"])  # the default 64 bootstrap groups
+    assert exit_info.value.code == 2 and "pass --groups 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "vision", "--pair", "openclip-vit-b-16", "dinov2-base", "--device",
+              "cpu", "--replay", "official", "--groups", "0"])
+    assert exit_info.value.code == 2 and "vision family has no replay" in capsys.readouterr().err
+    replayed, = main([*common, "--replay", "official", "--groups", "0"])
+    exact, = main([*common, "--groups", "0"])
+    record, reference = MatchRecord.load(replayed), MatchRecord.load(exact)
+    assert replayed != exact and record.series_key() != reference.series_key()
+    assert record.config["replay"] == "official" and "replay" not in reference.config
+    assert record.config["capture"]["alignment"] == "official"
+    assert "alignment" not in reference.config["capture"]
+    assert not record.rechecked and record.chunks == {} and record.min_correlation == 0.0
+    assert record.n_rosetta > 0 and (record.pairs["r"] >= 0).all()
+    assert record.n_neurons_a == reference.n_neurons_a

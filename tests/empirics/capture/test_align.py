@@ -150,3 +150,103 @@ def test_bilinear_resampling_to_the_target_grid():
     assert torch.allclose(up[0, 0, :, 0], torch.tensor([0.0, 0.5, 1.5, 2.0]))
     constant = torch.full((1, 5, 16, 16), 3.5)
     assert torch.allclose(resample_grid(constant, (14, 14)), torch.full((1, 5, 14, 14), 3.5))
+
+
+def _located(starts, ends, n_bytes) -> TokenizedText:
+    """A hand tokenization from byte spans (zero-width ones included)."""
+    return TokenizedText(np.arange(len(starts)), np.arange(len(starts)), np.array(starts),
+                         np.array(ends), n_bytes)
+
+
+def test_the_official_rule_pools_a_whitespace_run_into_the_next_span():
+    # "a   b": A trims the whitespace (its "  " token is zero-width at 3), B keeps "  " and " b"
+    trimmed = _located([0, 3, 4], [1, 3, 5], 5)
+    kept = _located([0, 1, 3], [1, 3, 5], 5)
+    exact = align_tokens(trimmed, kept)
+    assert list(zip(exact.starts, exact.ends)) == [(0, 1), (3, 5)]
+    assert exact.span_b.tolist() == [0, -1, 1]  # the whitespace token's own span is dropped
+    official = align_tokens(trimmed, kept, rule="official")
+    assert list(zip(official.starts, official.ends)) == [(0, 1), (1, 5)]
+    assert official.span_a.tolist() == [0, -1, 1] and official.span_b.tolist() == [0, 1, 1]
+    acts = torch.tensor([[1.0], [2.0], [4.0]])
+    assert pool_spans(acts, official.span_b, 2).flatten().tolist() == [1.0, 3.0]
+    assert pool_spans(acts, exact.span_b, 2).flatten().tolist() == [1.0, 4.0]
+
+
+def test_the_official_rule_keeps_the_token_across_the_cut():
+    a = _tokens(["ab", "cd"])
+    short = _located([0, 2], [2, 3], 4)  # B truncated after byte 3, inside A's "cd"
+    assert align_tokens(a, short).span_a.tolist() == [0, -1]  # dropped
+    official = align_tokens(a, short, rule="official")
+    assert list(zip(official.starts, official.ends)) == [(0, 2), (2, 3)]
+    assert official.span_a.tolist() == [0, 1] and official.span_b.tolist() == [0, 1]
+
+
+def test_the_official_rule_counts_a_token_in_every_span_it_overlaps():
+    a = _located([0, 1], [3, 3], 3)  # overlapping tokens: A's boundary 1 lies inside (0, 3)
+    b = _located([0, 1], [1, 3], 3)
+    exact = align_tokens(a, b)
+    assert list(zip(exact.starts, exact.ends)) == [(0, 3)]  # one unit, one span
+    official = align_tokens(a, b, rule="official")
+    assert list(zip(official.starts, official.ends)) == [(0, 1), (1, 3)]
+    assert official.span_a.tolist() == [0, 1] and official.extra_a.tolist() == [[0, 1]]
+    acts = torch.tensor([[2.0], [6.0]])
+    pooled = pool_spans(acts, official.span_a, 2, extra=official.extra_a)
+    assert pooled.flatten().tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="rule"):
+        align_tokens(a, b, rule="loose")
+
+
+def test_bfloat16_pooling_rounds_the_sums_as_the_official_code_does():
+    # every addition rounds: 256 + 1 = 257 rounds (to even) back to 256, twice
+    acts = torch.tensor([[256.0, 1.0], [1.0, 1.0], [1.0, 1.0], [5.0, 1.0]])
+    span = np.array([0, 0, 0, 1])
+    assert pool_spans(acts, span, 2).tolist() == [[pytest.approx(258 / 3), 1.0], [5.0, 1.0]]
+    official = pool_spans(acts, span, 2, dtype=torch.bfloat16)
+    third = (torch.tensor(256.0, dtype=torch.bfloat16) / 3).item()
+    assert official.dtype == torch.bfloat16 and official.tolist() == [[third, 1.0], [5.0, 1.0]]
+
+
+def _untrimmed(fast):
+    """The same byte-level BPE reporting whitespace inside its tokens' offsets."""
+    from tokenizers import Tokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer.from_str(fast.backend_tokenizer.to_str())
+    backend.post_processor = processors.ByteLevel(trim_offsets=False)
+    return PreTrainedTokenizerFast(tokenizer_object=backend)
+
+
+def test_tokenizers_that_trim_whitespace_differently(tokenizers):
+    trimming, untrimmed = tokenizers[0], _untrimmed(tokenizers[0])
+    text = "Hi   there,\n\n  ok"
+    a, b = tokenize_with_bytes(trimming, text), tokenize_with_bytes(untrimmed, text)
+    assert np.array_equal(a.input_ids[a.keep], b.input_ids[b.keep])  # same tokens
+    assert (b.byte_end - b.byte_start >= a.byte_end - a.byte_start).all()
+    data = text.encode()
+
+    def pieces(al, tokens, span):
+        return [[tokens[i] for i in np.flatnonzero(span == k)] for k in range(al.n_spans)]
+
+    names = untrimmed.convert_ids_to_tokens(b.input_ids.tolist())
+    exact, official = align_tokens(a, b), align_tokens(a, b, rule="official")
+    spans = {data[s:e].decode() for s, e in zip(official.starts, official.ends)}
+    assert "   the" in spans and "   the" not in {data[s:e].decode() for s, e in
+                                                 zip(exact.starts, exact.ends)}
+    run = [p for p in pieces(official, names, official.span_b) if "Ġthe" in p][0]
+    assert run == ["ĠĠ", "Ġthe"]  # the whitespace run pooled into the next span
+    assert [p for p in pieces(exact, names, exact.span_b) if "Ġthe" in p][0] == ["Ġthe"]
+
+
+def test_the_official_rule_on_the_trained_pair_keeps_spans_ordered_and_shared(tokenizers):
+    tok_a, tok_b = tokenizers
+    for document in default_corpus()[:6]:
+        a, b = tokenize_with_bytes(tok_a, document.text), tokenize_with_bytes(tok_b,
+                                                                             document.text)
+        al = align_tokens(a, b, rule="official")
+        exact = align_tokens(a, b)
+        assert (al.starts < al.ends).all() and (al.starts[1:] >= al.ends[:-1]).all()
+        assert al.n_spans <= exact.n_spans and al.n_spans > 0
+        for span, extra in ((al.span_a, al.extra_a), (al.span_b, al.extra_b)):
+            members = np.concatenate([span[span >= 0], extra[:, 1]])
+            assert set(members.tolist()) == set(range(al.n_spans))  # both sides in every span
