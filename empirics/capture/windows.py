@@ -1,0 +1,64 @@
+"""One model's per-token MLP activations over a corpus cut into windows of its context.
+
+The documents' token ids are joined into one stream, each document followed by the
+end-of-text token as in training (`empirics.pipeline.train.token_ids`), and the stream is cut
+into whole windows of `context` tokens (the tail that fills no window is dropped). The
+windows run in batches through the network without its language-model head; the stream
+yields every layer's neuron vectors (`empirics.models.hooks`), one row per token.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from empirics.capture.stimuli import TextDocument
+from empirics.models.hooks import capture_mlp
+
+
+def document_ids(tokenizer, documents: Sequence[TextDocument], *, batch: int = 256
+                 ) -> list[np.ndarray]:
+    """The token ids of every document (no special tokens), in order."""
+    found = []
+    for start in range(0, len(documents), batch):
+        texts = [d.text for d in documents[start:start + batch]]
+        for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+            found.append(np.asarray(ids, dtype=np.int64))
+    return found
+
+
+def token_windows(ids: Sequence[np.ndarray], eos: int | None, context: int) -> np.ndarray:
+    """(windows, context) token ids: the documents joined (each followed by `eos` unless it is
+    None) and cut into whole windows."""
+    if context < 1:
+        raise ValueError(f"a window needs at least one token, got context {context}")
+    tail = [] if eos is None else [np.asarray([eos], dtype=np.int64)]
+    stream = np.concatenate([part for doc in ids for part in (doc, *tail)] or [np.zeros(0)])
+    n_windows = len(stream) // context
+    return stream[: n_windows * context].astype(np.int64).reshape(n_windows, context)
+
+
+def window_activations(model: nn.Module, architecture: str, windows: np.ndarray, *,
+                       batch: int = 64) -> Iterator[list[torch.Tensor]]:
+    """Every layer's activations, (tokens, width) each, batch by batch of `windows`.
+
+    Parameters
+    ----------
+    model : a loaded causal LM in eval mode; the ids go to its embedding's device.
+    architecture : its `HOOK_POINTS` key.
+    windows : (windows, context) token ids (`token_windows`).
+    batch : windows per forward pass.
+    """
+    if batch < 1:
+        raise ValueError(f"at least one window per batch is needed, got {batch}")
+    device = model.get_input_embeddings().weight.device
+    network = getattr(model, "base_model", model)  # the head's logits are not needed
+    with torch.inference_mode(), capture_mlp(model, architecture) as captured:
+        for start in range(0, len(windows), batch):
+            ids = torch.from_numpy(windows[start:start + batch]).to(device)
+            network(input_ids=ids, use_cache=False)
+            yield captured.activations((ids.numel(),))
+            captured.clear()
