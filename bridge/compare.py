@@ -22,30 +22,32 @@ from pathlib import Path
 
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
-from runstore.commands import add_debug_flag, reported
+from runstore.commands import add_debug_flag, command_parser, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bridge.compare",
-                                     description=__doc__.splitlines()[0])
+    parser = command_parser("python -m bridge.compare", __doc__)
     parser.add_argument("--family", required=True, help="family name in the MatchRecords")
     parser.add_argument("--records", type=Path, default=Path("runs"),
-                        help="root searched for MatchRecords (default runs/)")
+                        help="root searched for MatchRecords")
     parser.add_argument("--beta", type=float, default=None,
                         help="importance exponent for the theory's prediction")
     parser.add_argument("--closure", default="P1", help="allocation closure of the prediction")
     parser.add_argument("--size", choices=("neurons", "params"), default="neurons",
                         help="N as matched neurons (the theory's width) or parameters")
-    parser.add_argument("--level", type=float, default=0.95)
+    parser.add_argument("--level", type=float, default=0.95,
+                        help="coverage of the exponent's intervals")
     parser.add_argument("--margin", type=float, default=0.1,
                         help="equivalence margin on alpha before 'agrees' is printed")
-    parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument("--resamples", type=int, default=10_000,
+                        help="resamples of the case bootstrap and the parametric data-level "
+                             "interval")
     parser.add_argument("--replicates", type=int, default=200,
                         help="input resamples per size when records kept per-chunk sums")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
     parser.add_argument("--out", type=Path, default=None,
                         help="root of the Comparison run directory (default: --records)")
-    parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--no-plot", action="store_true", help="skip the log-log plots")
     parser.add_argument("--anchors", action="store_true",
                         help="fit the Rosetta anchor counts (records of python -m "
                              "empirics.anchors) instead of the pairs' counts")
@@ -56,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--null-quantile", type=float, default=0.99,
                         help="also fit the counts of pairs whose r clears this quantile of "
                              "the mutual-pair r of the same pair's permutation null (its "
-                             "records: empirics.match --null permuted; default 0.99)")
+                             "records: empirics.match --null permuted)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="fit only the raw counts")
     add_debug_flag(parser)

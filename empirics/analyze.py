@@ -23,14 +23,13 @@ from pathlib import Path
 
 from empirics.capture.offline import load_corpus
 from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
-from runstore import add_debug_flag, reported
+from runstore.commands import add_debug_flag, command_parser, reported
 
 log = logging.getLogger("empirics.analyze")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.analyze",
-                                description=__doc__.split("\n\n")[0])
+    p = command_parser("python -m empirics.analyze", __doc__)
     p.add_argument("--runs", type=Path, default=Path("runs"), help="root of the match runs")
     p.add_argument("--family", help="only match records of this family")
     p.add_argument("--analyses", default=",".join(ANALYSES),
@@ -54,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", help="module:factory of a selectivity judge")
     p.add_argument("--judge-neurons", type=int, default=32,
                    help="Rosetta and control neurons judged per model")
-    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--level", type=float, default=0.95,
+                   help="coverage of the intervals of the population means")
     p.add_argument("--seed", type=int, default=0, help="seed of the control samples")
     p.add_argument("--force", action="store_true", help="recompute existing records")
     add_debug_flag(p)

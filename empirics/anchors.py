@@ -22,18 +22,19 @@ from pathlib import Path
 from empirics.pipeline.anchors import write_anchor_sets
 from empirics.records.match import MatchRecord
 from runstore import find_records
-from runstore.commands import DATA_ERRORS, add_debug_flag, reported
+from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.anchors",
-                                description=__doc__.split("\n\n")[0])
+    p = command_parser("python -m empirics.anchors", __doc__)
     p.add_argument("--family", required=True, help="family name in the MatchRecords")
     p.add_argument("--records", type=Path, default=Path("runs"),
-                   help="root searched for MatchRecords (default runs/)")
+                   help="root searched for MatchRecords")
     p.add_argument("--anchor", nargs="+", default=(),
                    help="anchor model names (default: one per connected group of models)")
-    p.add_argument("--min-correlation", type=float, default=None)
+    p.add_argument("--min-correlation", type=float, default=None,
+                   help="drop mutual pairs with r below this before intersecting (default: "
+                        "keep every pair)")
     p.add_argument("--out", type=Path, default=None, help="root of the anchor runs "
                    "(default: --records)")
     p.add_argument("--force", action="store_true", help="recompute existing records")

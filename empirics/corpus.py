@@ -13,13 +13,11 @@ import argparse
 from pathlib import Path
 
 from empirics.capture.offline import Recipe, build_corpus
-from runstore import add_debug_flag, reported
+from runstore.commands import add_debug_flag, command_parser, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.corpus",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m empirics.corpus", __doc__)
     p.add_argument("--out", type=Path, default=Path("corpora/local"),
                    help="directory of the corpus")
     p.add_argument("--heldout", type=int, default=Recipe.heldout_percent,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from empirics.pipeline.importance import ImportanceSettings, run_importance
 from empirics.records.importance import ImportanceRecord
-from runstore.commands import DATA_ERRORS, add_debug_flag, reported
+from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from theory.params import CLOSURES
 from theory.runtime import resolve_device
 from theory.toy_flags import int_list
@@ -29,9 +29,7 @@ from theory.toy_flags import int_list
 
 def build_parser() -> argparse.ArgumentParser:
     d = ImportanceSettings
-    p = argparse.ArgumentParser(prog="python -m empirics.importance",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m empirics.importance", __doc__)
     p.add_argument("--corpus", type=Path, required=True, help="a python -m empirics.corpus dir")
     p.add_argument("--model-dir", type=Path, required=True,
                    help="a python -m empirics.train dir (one folder per model)")

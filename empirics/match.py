@@ -32,17 +32,16 @@ from empirics.pipeline.options import (
     from_flags,
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
-from runstore.commands import DATA_ERRORS, add_debug_flag, reported
+from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.match",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--family", choices=("language", "vision", "toy"), required=True)
+    p = command_parser("python -m empirics.match", __doc__)
+    p.add_argument("--family", choices=("language", "vision", "toy"), required=True,
+                   help="the kind of models paired (toy: the toy nets, trained here)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", nargs=2, metavar=("A", "B"), help="registry names")
     which.add_argument("--all", action="store_true",

@@ -38,16 +38,18 @@ from empirics.pipeline.sweep import (
     submit_sweep,
     sweep_jobs,
 )
+from runstore.commands import command_parser
 
 log = logging.getLogger("empirics.sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.sweep",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--family", choices=sorted(FAMILY_PAIRS), required=True)
-    p.add_argument("--executor", choices=EXECUTORS, default="local")
+    p = command_parser("python -m empirics.sweep", __doc__)
+    p.add_argument("--family", choices=sorted(FAMILY_PAIRS), required=True,
+                   help="the kind of models paired")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="where the jobs run: one after another on this machine (local), in "
+                        "this process (debug), or as a Slurm job array (slurm)")
     p.add_argument("--pairs", nargs="+", metavar="A:B",
                    help="pairs to run (default: the family's matched-scale pairs)")
     p.add_argument("--model-dir", type=Path, help="local checkpoints as DIR/<model name>")

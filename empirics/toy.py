@@ -16,15 +16,14 @@ import logging
 from pathlib import Path
 
 from empirics.pipeline.toy import measure_and_predict, toy_summary
+from runstore.commands import command_parser
 from theory.params import AllocationParams
 from theory.runtime import resolve_device
 from theory.toy_flags import add_toy_flags, toy_config_from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.toy",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m empirics.toy", __doc__)
     p.add_argument("--beta", type=float, default=1.5, help="importance exponent (> 1)")
     p.add_argument("--rho-star", type=float, default=0.5,
                    help="correlation threshold of a Rosetta pair (the theory's tau)")

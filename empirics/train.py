@@ -17,16 +17,14 @@ import argparse
 from pathlib import Path
 
 from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
-from runstore import add_debug_flag, reported
+from runstore.commands import add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
 from theory.toy_flags import int_list
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainSettings
-    p = argparse.ArgumentParser(prog="python -m empirics.train",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = command_parser("python -m empirics.train", __doc__)
     p.add_argument("--corpus", type=Path, required=True, help="a python -m empirics.corpus dir")
     p.add_argument("--out", type=Path, default=d.out, help="where the models go")
     p.add_argument("--architectures", default=",".join(d.architectures),

@@ -17,6 +17,7 @@ import matplotlib
 
 from paper_figs.needs import Found, MissingRecords, Need, RecordIndex
 from paper_figs.style import RC, new_figure, save_figure
+from runstore.commands import command_parser
 
 #: Placeholder for the records root in `Figure.produced_by`.
 RUNS = "RUNS"
@@ -84,22 +85,26 @@ def format_report(report: BuildReport, figures) -> str:
     return "\n".join(lines)
 
 
-def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+def build_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The parser of a figure command `prog`, described by the first paragraph of `doc`."""
+    parser = command_parser(prog, doc)
     parser.add_argument("--records", type=Path, default=Path("runs"),
                         help="root of the run directories (the --out of the commands that "
-                             "wrote the records; default runs/)")
+                             "wrote the records)")
     parser.add_argument("--out", type=Path, default=Path("figures"),
-                        help="folder for the PNG and PDF files (default figures/)")
+                        help="folder for the PNG and PDF files")
     return parser
 
 
 def figure_main(figures, argv: list[str] | None = None, *, prog: str | None = None,
-                planned: dict[str, str] | None = None) -> BuildReport:
-    """The command line of a figure module (or of all of them): build, print what was built
-    and what was skipped; exit with status 1 when nothing could be built."""
-    prog = prog or f"python -m {figures[0].draw.__module__}"
-    parser = build_parser(prog, "; ".join(f.caption for f in figures))
+                planned: dict[str, str] | None = None,
+                parser: argparse.ArgumentParser | None = None) -> BuildReport:
+    """The command line of a figure module (or of all of them, with their `parser`): build,
+    print what was built and what was skipped; exit with status 1 when nothing could be
+    built."""
+    if parser is None:
+        captions = "; ".join(f.caption.rstrip(".") for f in figures) + "."
+        parser = build_parser(prog or f"python -m {figures[0].draw.__module__}", captions)
     args = parser.parse_args(argv)
     if not args.records.is_dir():
         parser.exit(1, f"no records folder {args.records}; run the commands that write "

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runstore import add_debug_flag, reported, reuse_or_build, run_dir
+from runstore import reuse_or_build, run_dir
+from runstore.commands import add_debug_flag, command_parser, reported
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run
@@ -51,14 +52,12 @@ COLUMNS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m theory.simulate",
-        description="Solve the utility-capacity allocation model over a log grid of widths N.",
-    )
+    parser = command_parser("python -m theory.simulate", __doc__)
     parser.add_argument("--beta", type=float, default=1.5, help="importance exponent (> 1)")
     parser.add_argument("--tau", type=float, default=0.5, help="isolation threshold in (0, 1]")
     parser.add_argument("--kappa", type=float, default=1.0, help="price scale (neuron rent)")
-    parser.add_argument("--benefit", choices=sorted(BENEFIT_FAMILIES), default="kurtosis")
+    parser.add_argument("--benefit", choices=sorted(BENEFIT_FAMILIES), default="kurtosis",
+                        help="benefit curve of isolation: kurtosis (Scherlis-type) or quadratic")
     parser.add_argument("--shape", type=float, default=None,
                         help="benefit shape: kurtosis K > 3 (default 10) or eta in (0,1) (0.8)")
     parser.add_argument("--rho", type=float, default=4.0, help="represented features per neuron")

@@ -12,14 +12,14 @@ import logging
 from pathlib import Path
 
 from empirics.report.build import write_report
-from runstore.commands import DATA_ERRORS, add_debug_flag, reported
+from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m empirics.report",
-                                description=__doc__.splitlines()[0])
+    p = command_parser("python -m empirics.report", __doc__)
     p.add_argument("run_dir", type=Path, help="a match or anchors run directory")
-    p.add_argument("--out", type=Path, default=None, help="default RUN_DIR/report.html")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the page written (default: RUN_DIR/report.html)")
     p.add_argument("--contrast", type=int, default=20,
                    help="non-Rosetta neurons per model and layer shown for contrast")
     p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
