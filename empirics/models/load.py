@@ -2,9 +2,10 @@
 
 Weights come from a local directory or the Hugging Face cache with no network access unless
 the caller passes ``download=True``. A missing model raises one `MissingModelError` that names
-what is missing and how to supply it. ``init="random"`` builds the same architecture at its real
-configuration with random weights (the untrained null); the configuration comes from the local
-checkpoint when there is one, else from the registry, so it needs no download.
+what is missing and how to supply it (`empirics.models.missing`). ``init="random"`` builds the
+same architecture at its real configuration with random weights (the untrained null); the
+configuration comes from the local checkpoint when there is one, else from the registry, so it
+needs no download.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from empirics.models.hooks import architecture_of, layer_widths
+from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
 from empirics.models.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,6 @@ DINOV2_PREPROCESS = dict(do_resize=True, size={"shortest_edge": 256}, resample=3
                          do_center_crop=True, crop_size={"height": 224, "width": 224},
                          do_normalize=True, image_mean=[0.485, 0.456, 0.406],
                          image_std=[0.229, 0.224, 0.225], do_convert_rgb=True)
-
-
-class MissingModelError(FileNotFoundError):
-    """A model's weights, configuration or tokenizer are not available offline."""
 
 
 @dataclass(frozen=True)
@@ -118,25 +116,17 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
     raise ValueError(f"unknown loader {spec.loader!r} for {spec.name}")
 
 
-def _missing_message(spec: ModelSpec, what: list[str], where: str) -> str:
-    source = spec.hf_id or (spec.open_clip and f"{spec.open_clip[0]} / {spec.open_clip[1]}")
-    repo = spec.hf_id or "<repo of the open_clip tag>"
-    return (f"model {spec.name} ({source}) is not available offline: missing "
-            f"{', '.join(what)} in {where}. Supply it in one of these ways: on a connected "
-            f"machine run `huggingface-cli download {repo}` and copy the Hugging Face cache "
-            "(~/.cache/huggingface/hub) here or point cache_dir at it; or pass a local "
-            "directory with the checkpoint as path=...; or allow downloads (download=True).")
-
-
 def _local_directory(spec, path, download, cache_dir) -> Path | str:
     """The checkpoint directory to load from (a repo id when downloading is allowed)."""
     if path is not None:
         directory = Path(path)
         if not directory.is_dir():
-            raise MissingModelError(_missing_message(spec, ["the directory"], str(directory)))
+            raise MissingModelError(missing_message(spec, ["the directory"], str(directory),
+                                                    cache_dir=cache_dir))
         return directory
     if spec.hf_id is None:
-        raise MissingModelError(_missing_message(spec, ["a Hugging Face id or path"], "spec"))
+        raise MissingModelError(missing_message(spec, ["a Hugging Face id or path"], "spec",
+                                                cache_dir=cache_dir))
     if download:
         return spec.hf_id
     from huggingface_hub import snapshot_download
@@ -145,8 +135,9 @@ def _local_directory(spec, path, download, cache_dir) -> Path | str:
     try:
         return Path(snapshot_download(spec.hf_id, local_files_only=True, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
-        where = f"the Hugging Face cache ({cache_dir or 'default location'})"
-        raise MissingModelError(_missing_message(spec, ["the whole repository"], where)) from None
+        raise MissingModelError(missing_message(spec, ["the whole repository"],
+                                                in_hub_cache(cache_dir), cache_dir=cache_dir)
+                                ) from None
 
 
 def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
@@ -160,7 +151,7 @@ def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
     if spec.kind == "text" and not names & {"tokenizer.json", "vocab.json", "tokenizer.model"}:
         missing.append("tokenizer files (tokenizer.json or vocab.json + merges.txt)")
     if missing:
-        raise MissingModelError(_missing_message(spec, missing, str(directory)))
+        raise MissingModelError(missing_message(spec, missing, str(directory)))
 
 
 def _load_transformers(spec, path, init, dtype, device, placement, download, cache_dir, seed):
@@ -240,8 +231,8 @@ def open_clip_checkpoint(spec, path, download, cache_dir) -> str | None:
         found = [path / n for n in OPEN_CLIP_FILES if (path / n).is_file()] if path.is_dir() \
             else [path] if path.is_file() else []
         if not found:
-            raise MissingModelError(_missing_message(spec, [" or ".join(OPEN_CLIP_FILES)],
-                                                     str(path)))
+            raise MissingModelError(missing_message(spec, [" or ".join(OPEN_CLIP_FILES)],
+                                                    str(path), cache_dir=cache_dir))
         return str(found[0])
     if download:
         return None
@@ -257,9 +248,9 @@ def open_clip_checkpoint(spec, path, download, cache_dir) -> str | None:
             return hf_hub_download(repo, name, local_files_only=True, cache_dir=cache_dir)
         except (LocalEntryNotFoundError, ValueError):
             continue
-    where = f"the Hugging Face cache ({cache_dir or 'default location'}), repo {repo or '?'}"
-    raise MissingModelError(_missing_message(spec, [" or ".join(OPEN_CLIP_FILES)], where)
-                            .replace("<repo of the open_clip tag>", repo or "?"))
+    where = f"{in_hub_cache(cache_dir)}, repo {repo or '?'}"
+    raise MissingModelError(missing_message(spec, [" or ".join(OPEN_CLIP_FILES)], where,
+                                            cache_dir=cache_dir, repo=repo or "?"))
 
 
 def _load_open_clip(spec, path, init, dtype, device, download, cache_dir, seed):

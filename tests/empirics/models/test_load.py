@@ -91,12 +91,13 @@ def test_missing_models_give_one_clear_message(tmp_path, tokenizer):
     empty.mkdir()
     with pytest.raises(MissingModelError) as error:
         load_model(get_spec("pythia-160m"), cache_dir=empty)
-    assert "huggingface-cli download EleutherAI/pythia-160m" in str(error.value)
-    assert "path=" in str(error.value)
+    message = str(error.value)
+    assert "hf download EleutherAI/pythia-160m" in message and f"cache {empty}." in message
+    assert "--path-a/--path-b" in message and "--download" in message
     tokenizer.save_pretrained(tmp_path / "partial")
     with pytest.raises(MissingModelError, match=r"config.json, weights"):
         load_model(get_spec("pythia-160m"), path=tmp_path / "partial")
-    with pytest.raises(MissingModelError, match="huggingface-cli download laion/CLIP-ViT-B-16"):
+    with pytest.raises(MissingModelError, match="hf download laion/CLIP-ViT-B-16"):
         load_model(get_spec("openclip-vit-b-16"), cache_dir=empty)
     with pytest.raises(MissingModelError, match="open_clip_model.safetensors"):
         load_model(get_spec("openclip-vit-b-16"), path=empty)
