@@ -11,11 +11,17 @@ configuration. An existing record is reused unless --force. `--init random` runs
 untrained null (same architectures, random weights); `--null permuted` shuffles model B's
 samples inside each batch. `--family toy` trains and matches the toy family instead
 (`empirics.pipeline.toy`). The work is `empirics.pipeline.match.run_match`.
+
+It ends with a table of the pairs (neurons, tokens, R, R/N, median r of the pairs, dead
+neurons, null, wall time, record; `--json`: the same as JSON on stdout). A pair whose model's
+files are missing does not stop the others: they are all matched, then the missing pairs are
+listed with what is missing and the command exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -30,6 +36,14 @@ from empirics.pipeline.options import (
     Placement,
     add_pair_flags,
     from_flags,
+)
+from empirics.pipeline.summary import (
+    MatchRun,
+    format_missing,
+    format_summary,
+    recorded_run,
+    summary_json,
+    summary_rows,
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
@@ -59,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "pair's run directory")
     p.add_argument("--beta", type=float, default=1.5,
                    help="toy family: importance exponent of the trained nets")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary of the pairs as JSON on stdout instead of a table")
     add_pair_flags(p)
     add_debug_flag(p)
     return p
@@ -97,7 +113,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.family == "toy":
-        return [match_toy(args, parser)]
+        directory = match_toy(args, parser)
+        report_run(recorded_run(directory / "matches"), parser, as_json=args.json)
+        return [directory]
     try:
         settings = settings_from_args(args)
         pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
@@ -105,11 +123,24 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error(str(error))
     try:
         with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ModelMismatchError)):
-            return run_match(settings)
+            run = run_match(settings)
     except InputError as error:
         if args.debug:
             raise
         parser.error(str(error))
+    report_run(run, parser, as_json=args.json)
+    return run.written
+
+
+def report_run(run: MatchRun, parser: argparse.ArgumentParser, *, as_json: bool) -> None:
+    """Print the summary of the pairs (one process of a torchrun prints it) and exit with
+    status 1, listing them, when some pairs were not matched for want of a model's files."""
+    if run.writer and as_json:
+        print(json.dumps(summary_json(run), indent=1))
+    elif run.writer and run.written:
+        print(format_summary(summary_rows(run)))
+    if run.missing:
+        parser.exit(1, f"{parser.prog}: error: {format_missing(run.missing)}\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -28,10 +29,11 @@ from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.models.identity import weights_identity
-from empirics.models.load import load_model
+from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import resolve_spec, trained_family, trained_pairs
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
+from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
 from empirics.report.build import write_report
@@ -138,34 +140,45 @@ def provenance_of(choice: InputChoice) -> dict | None:
     return {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"], "split": "heldout"}
 
 
-def run_match(settings: MatchSettings) -> list[Path]:
-    """Match every pair of `settings`; return the record directories in order.
+def run_match(settings: MatchSettings) -> MatchRun:
+    """Match every pair of `settings` that can be loaded, in order.
 
-    Under torchrun the processes share each pair (`settings.split`); rank 0 writes. A
-    missing model raises `MissingModelError` naming what is missing and how to supply it.
+    Under torchrun the processes share each pair (`settings.split`); rank 0 writes. A pair
+    whose model is missing (`MissingModelError`) is passed over with its message, so one
+    missing checkpoint does not stop the others.
     """
     pairs = pairs_with_paths(settings)
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
     provenance = provenance_of(settings.inputs)
-    written = []
+    outcomes = []
     try:
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
                      settings.options.init, len(inputs))
-            written.append(match_pair(
-                spec_a, spec_b, family=settings.family, inputs=inputs,
-                options=settings.options, out=settings.out, device=device,
-                paths=paths, force=settings.force, placement=settings.placement,
-                ranks=ranks, provenance=provenance))
-            log.info("record: %s", written[-1])
+            started = time.perf_counter()
+            try:
+                directory, missing = match_pair(
+                    spec_a, spec_b, family=settings.family, inputs=inputs,
+                    options=settings.options, out=settings.out, device=device,
+                    paths=paths, force=settings.force, placement=settings.placement,
+                    ranks=ranks, provenance=provenance), None
+            except MissingModelError as error:
+                directory, missing = None, str(error)
+                log.warning("skipped %s x %s: a model's files are missing", spec_a.name,
+                            spec_b.name)
+            outcomes.append(PairOutcome(spec_a.name, spec_b.name, time.perf_counter() - started,
+                                        directory, missing))
+            if directory is None:
+                continue
+            log.info("record: %s", directory)
             if settings.report and ranks.writer:
-                log.info("report: %s", write_report(written[-1]))
+                log.info("report: %s", write_report(directory))
         ranks.barrier()  # every rank leaves the group together, after rank 0 has written
     finally:
         stop_group()
-    return written
+    return MatchRun(tuple(outcomes), writer=ranks.writer)
 
 
 def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,

@@ -86,6 +86,17 @@ class MatchRecord(PairSizes, Record):
         """R / N with N the smaller model's neuron count (a pair can hold at most that many)."""
         return self.n_rosetta / min(self.n_neurons_a, self.n_neurons_b)
 
+    def summary(self) -> dict:
+        """The record at a glance (JSON-ready): the pair, its neurons and tokens, R and R / N,
+        the median r of the mutual pairs (None without pairs), dead neurons, the null."""
+        r = self.pairs.get("r") if self.pairs else None
+        return {"model_a": self.model_a, "model_b": self.model_b,
+                "n_neurons_a": int(self.n_neurons_a), "n_neurons_b": int(self.n_neurons_b),
+                "n_tokens": int(self.n_tokens), "n_rosetta": int(self.n_rosetta),
+                "rosetta_fraction": float(self.rosetta_fraction),
+                "median_r": float(np.median(r)) if r is not None and len(r) else None,
+                "dead_a": int(self.dead_a), "dead_b": int(self.dead_b), "null": self.null}
+
     def __post_init__(self):
         counts = {"n_rosetta": self.n_rosetta, "n_tokens": self.n_tokens,
                   "n_neurons_a": self.n_neurons_a, "n_neurons_b": self.n_neurons_b,

@@ -1,6 +1,8 @@
 """python -m empirics.match: one pair end to end on tiny models saved in the test."""
 
 import dataclasses
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -129,7 +131,53 @@ def test_missing_weights_exit_with_the_way_to_supply_them(tmp_path, capsys):
               "--cache-dir", str(tmp_path / "empty-cache"), "--out", str(tmp_path)])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert "pythia-70m" in err and "huggingface-cli download" in err
+    assert "1 pair(s) not matched" in err and "pythia-70m x opt-125m: model pythia-70m" in err
+    assert "hf download EleutherAI/pythia-70m" in err and str(tmp_path / "empty-cache") in err
+
+
+def test_all_matches_every_pair_it_can_then_lists_the_missing_ones(saved_pair, tmp_path,
+                                                                   capsys):
+    root, _, _ = saved_pair
+    family = tmp_path / "family"  # a family of python -m empirics.train, one model unfinished
+    for name, saved in (("gpt_neox-w32-s0", "a"), ("opt-w32-s0", "b"), ("gpt_neox-w32-s1", "a")):
+        shutil.copytree(root / saved, family / name)
+    (family / "opt-w32-s0" / "model.safetensors").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--model-dir", str(family), "--all", "--device", "cpu",
+              "--docs", "4", "--tokens", "64", "--batch", "2", "--groups", "0", "--examples",
+              "0", "--out", str(tmp_path / "runs"), "--json"])
+    assert exit_info.value.code == 1
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    (missing,) = summary["missing"]  # the first pair: the run went on past it
+    assert (missing["model_a"], missing["model_b"]) == ("gpt_neox-w32-s0", "opt-w32-s0")
+    assert "missing weights (*.safetensors or *.bin)" in missing["missing"]
+    assert "1 pair(s) not matched" in err and "gpt_neox-w32-s0 x opt-w32-s0: model " in err
+    (row,) = summary["pairs"]
+    record = MatchRecord.load(row["record"])
+    assert (row["model_a"], row["model_b"]) == ("gpt_neox-w32-s0", "gpt_neox-w32-s1")
+    assert row["n_rosetta"] == record.n_rosetta == record.n_neurons_a - record.dead_a > 0
+    assert row["median_r"] == pytest.approx(1.0, abs=1e-5) and row["seconds"] > 0
+    assert row["rosetta_fraction"] == pytest.approx(record.rosetta_fraction)
+    assert row["n_tokens"] == record.n_tokens and row["null"] == "none"
+
+
+def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
+    root, _, _ = saved_pair
+    directory, = main(["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+                       str(root / "a"), "--path-b", str(root / "b"), "--device", "cpu",
+                       "--docs", "4", "--tokens", "64", "--batch", "2", "--groups", "0",
+                       "--examples", "0", "--out", str(tmp_path / "runs")])
+    record = MatchRecord.load(directory)
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header.split() == ["pair", "N", "a", "x", "b", "tokens", "R", "R/N", "median", "r",
+                              "dead", "a/b", "null", "seconds", "record"]
+    assert row.startswith("tiny-neox x tiny-opt") and row.endswith(str(directory))
+    cells = row.split()
+    assert cells[3:9] == [str(record.n_neurons_a), "x", str(record.n_neurons_b),
+                          str(record.n_tokens), str(record.n_rosetta),
+                          f"{record.rosetta_fraction:.3f}"]
+    assert cells[10:12] == [f"{record.dead_a}/{record.dead_b}", "none"]
 
 
 def test_unknown_models_and_models_of_another_family_are_explained(tmp_path, capsys):
