@@ -11,7 +11,8 @@ with --vocabulary the vocabulary-space kurtosis of language models, and any --ju
 specialization/ (category enrichment of the top examples); runs of one pair that
 differ only in their inputs give a stability record in <runs>/analysis/stability/. Nothing
 re-runs a model except --vocabulary, which loads the weights. A record whose configuration
-is unchanged is reused unless --force. The work is `empirics.pipeline.analyze`.
+is unchanged is reused unless --force. It ends with one line per record written: its
+directory and what it holds in one or two numbers. The work is `empirics.pipeline.analyze`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from pathlib import Path
 
 from empirics.capture.offline import load_corpus
 from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
+from empirics.records.analysis import load_analysis
 from runstore.commands import add_debug_flag, command_parser, reported
-
-log = logging.getLogger("empirics.analyze")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error(str(error))
     with reported(parser, debug=args.debug):
         written = analyze_runs(settings)
-    for path in written:
-        log.info("record: %s", path)
+        for path in written:  # each record in a line: where it is, its one or two numbers
+            print(f"{path}  {load_analysis(path).headline()}")
+    if not written:
+        print("no record written: every analysis asked for is saved already (--force "
+              "recomputes)")
     return written
 
 

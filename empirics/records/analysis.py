@@ -9,13 +9,15 @@ beside the match. All are readable without torch.
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import numpy as np
 
 from empirics.records.match import MatchRecord
 from empirics.records.pair import PairSizes
-from runstore import Record
+from runstore import Record, RecordError, read_header
 
 #: Where each analysis's record lives inside a match run directory (`empirics.report` reads
 #: the per-neuron arrays of "selectivity" from there).
@@ -53,6 +55,10 @@ class PairAnalysis(PairSizes, Record):
     null: str
 
 
+def _number(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3g}"
+
+
 def pair_fields(match: MatchRecord) -> dict:
     """The `PairAnalysis` fields of a MatchRecord."""
     return {name: getattr(match, name) for name in
@@ -83,6 +89,13 @@ class SelectivityRecord(PairAnalysis):
     notes: dict
     level: float
 
+    def headline(self) -> str:
+        """The first metric's mean over the Rosetta and the control neurons (both models)."""
+        name = "activation_kurtosis" if "activation_kurtosis" in self.summary else min(
+            self.summary)
+        means = [_number(self.summary[name][p][0]) for p in ("rosetta", "control")]
+        return f"mean {name}: Rosetta {means[0]}, control {means[1]}"
+
 
 @dataclasses.dataclass(frozen=True)
 class SpecializationRecord(PairAnalysis):
@@ -103,6 +116,15 @@ class SpecializationRecord(PairAnalysis):
     top_k: int
     level: float
 
+    def headline(self) -> str:
+        """The category most enriched among the Rosetta neurons' top samples, and its mean
+        enrichment there and among the controls."""
+        rosetta, control = self.summary["rosetta"], self.summary["control"]
+        top = max(self.categories, key=lambda c: -math.inf if math.isnan(rosetta[c][0])
+                  else rosetta[c][0])
+        return (f"most enriched category {top}: Rosetta {_number(rosetta[top][0])}, "
+                f"control {_number(control[top][0])}")
+
 
 @dataclasses.dataclass(frozen=True)
 class DepthRecord(PairAnalysis):
@@ -120,6 +142,16 @@ class DepthRecord(PairAnalysis):
     n_layers_a: int
     n_layers_b: int
 
+    def headline(self) -> str:
+        """The Rosetta rate (share of a bin's neurons) of the shallowest and the deepest
+        bin that holds layers, for both models."""
+        ends = []
+        for side in ("a", "b"):
+            rate = np.asarray(getattr(self, f"rate_{side}"), dtype=float)
+            rate = rate[np.isfinite(rate)]
+            ends.append(f"{_number(rate[0])} -> {_number(rate[-1])}" if len(rate) else "-")
+        return f"Rosetta rate, shallowest -> deepest bin: a {ends[0]}, b {ends[1]}"
+
 
 @dataclasses.dataclass(frozen=True)
 class TopKRecord(PairAnalysis):
@@ -131,6 +163,12 @@ class TopKRecord(PairAnalysis):
     ks: np.ndarray
     counts: np.ndarray
     keep: int
+
+    def headline(self) -> str:
+        """The count at the smallest and the largest k."""
+        ends = sorted({0, len(self.ks) - 1})
+        return "mutual top-k count " + ", ".join(
+            f"k = {int(self.ks[i])}: {int(self.counts[i])}" for i in ends)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,3 +189,25 @@ class StabilityRecord(PairAnalysis):
     jaccard: np.ndarray
     kept: np.ndarray
     sources: list
+
+    def headline(self) -> str:
+        """R at the smallest and the largest budget, and the pairs' overlap (Jaccard) between
+        the two largest."""
+        return (f"R {int(self.counts[0])} at {int(self.n_tokens[0])} tokens -> "
+                f"{int(self.counts[-1])} at {int(self.n_tokens[-1])} ({self.method}); "
+                f"Jaccard with the budget before {_number(float(self.jaccard[-1]))}")
+
+
+#: The analysis records `python -m empirics.analyze` writes.
+ANALYSIS_RECORDS = (DepthRecord, TopKRecord, SelectivityRecord, SpecializationRecord,
+                    StabilityRecord)
+
+
+def load_analysis(directory: str | Path) -> PairAnalysis:
+    """The analysis record saved in `directory`, of whichever of `ANALYSIS_RECORDS` it is."""
+    kind = read_header(directory)["kind"]
+    classes = {cls.kind: cls for cls in ANALYSIS_RECORDS}
+    if kind not in classes:
+        raise RecordError(f"{directory} holds a {kind!r} record, not an analysis "
+                          f"({', '.join(classes)})")
+    return classes[kind].load(directory)

@@ -36,7 +36,7 @@ def matched(tmp_path_factory):
     return root, runs, paths
 
 
-def test_every_analysis_writes_its_record_and_is_reused(matched, caplog):
+def test_every_analysis_writes_its_record_and_is_reused(matched, caplog, capsys):
     root, runs, paths = matched
     stats = ActivationStatsRecord.load(runs[1] / "stats")
     assert stats.stats_a["sums"].shape == (5, 128) and stats.stats_a["count"][0] > 100
@@ -63,6 +63,15 @@ def test_every_analysis_writes_its_record_and_is_reused(matched, caplog):
     assert np.nansum(depth.share_a) == pytest.approx(1.0)
     stability = StabilityRecord.load(written[-1])
     assert stability.n_tokens[0] < stability.n_tokens[1] and stability.method == "rerun"
+    lines = dict(line.split("  ", 1) for line in capsys.readouterr().out.splitlines())
+    assert list(lines) == [str(path) for path in written]  # one line per record written
+    assert lines[str(run / "topk")] == (f"mutual top-k count k = 1: {topk.counts[0]}, "
+                                        f"k = 10: {topk.counts[-1]}")
+    assert lines[str(run / "selectivity")].startswith("mean activation_kurtosis: Rosetta ")
+    assert lines[str(run / "specialization")].startswith("most enriched category ")
+    assert lines[str(run / "depth")].startswith("Rosetta rate, shallowest -> deepest bin: a ")
+    assert lines[str(written[-1])].startswith(
+        f"R {int(stability.counts[0])} at {int(stability.n_tokens[0])} tokens -> ")
     assert main(["--runs", str(root / "runs"), "--vocabulary", "--device", "cpu", *paths,
                  "--judge", "tests.empirics.analysis.test_selectivity:FirstWordJudge",
                  "--judge-neurons", "3"]) == []
