@@ -29,6 +29,7 @@ from bridge.powerlaw import (
     het_slopes,
 )
 from runstore import Record
+from runstore.tables import frame
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,14 @@ class Comparison(Record):
     diagnostics: dict
     agreement: dict
     verdict: str
+
+    def to_frame(self):
+        """The fitted points as a pandas DataFrame, one row per size: N, R, and the count's
+        data-level bars low and high (NaN when no data-level interval was computed)."""
+        missing = np.full(len(self.sizes), np.nan)
+        return frame({"N": self.sizes, "R": self.counts,
+                      "low": self.error_bars.get("low", missing),
+                      "high": self.error_bars.get("high", missing)})
 
 
 def build_comparison(config: dict, family: str, n, count, *, rng: np.random.Generator,

@@ -20,6 +20,7 @@ from runstore.record import (
 from runstore.runs import (
     config_hash,
     find_records,
+    load_any,
     made_with,
     record_exists,
     reusable,
@@ -31,6 +32,6 @@ __all__ = [
     "add_debug_flag", "reported", "RECORD_FILE", "STALE_AFTER_S", "Record", "RecordError",
     "atomic_write_bytes",
     "atomic_write_text", "config_hash", "find_records", "from_json_ready", "git_revision",
-    "made_with", "package_version", "read_header", "record_exists", "reusable",
+    "load_any", "made_with", "package_version", "read_header", "record_exists", "reusable",
     "reuse_or_build", "run_dir", "tidy", "to_json_ready",
 ]

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from runstore.record import RECORD_FILE, Record, RecordError, read_header, to_json_ready
 
@@ -20,6 +20,17 @@ log = logging.getLogger("runstore")
 def record_exists(directory: str | Path) -> bool:
     """Whether `directory` holds a finished record (its record.json)."""
     return (Path(directory) / RECORD_FILE).is_file()
+
+
+def load_any(directory: str | Path, classes: Sequence[type[R]]) -> R:
+    """The record in `directory`, of whichever of `classes` its kind is; a record of another
+    kind is refused naming the kinds expected."""
+    kind = read_header(directory)["kind"]
+    found = {cls.kind: cls for cls in classes}
+    if kind not in found:
+        raise RecordError(f"{directory} holds a record of kind {kind!r}, not one of "
+                          f"{', '.join(found)}")
+    return found[kind].load(directory)
 
 
 def config_hash(config: dict, length: int = 12) -> str:

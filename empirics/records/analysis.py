@@ -17,7 +17,8 @@ import numpy as np
 
 from empirics.records.match import MatchRecord
 from empirics.records.pair import PairSizes
-from runstore import Record, RecordError, read_header
+from runstore import Record, load_any
+from runstore.tables import frame
 
 #: Where each analysis's record lives inside a match run directory (`empirics.report` reads
 #: the per-neuron arrays of "selectivity" from there).
@@ -96,6 +97,18 @@ class SelectivityRecord(PairAnalysis):
         means = [_number(self.summary[name][p][0]) for p in ("rosetta", "control")]
         return f"mean {name}: Rosetta {means[0]}, control {means[1]}"
 
+    def to_frame(self):
+        """One row per neuron of either model (side "a" or "b", its global index): whether
+        it is Rosetta or in the control sample, and every metric (NaN where it has none)."""
+        names = sorted({key[:-2] for key in self.metrics})
+        sides = [(side, len(self.masks[f"rosetta_{side}"])) for side in ("a", "b")]
+        columns = {"side": np.repeat([s for s, _ in sides], [n for _, n in sides]),
+                   "neuron": np.concatenate([np.arange(n) for _, n in sides])}
+        for name in ("rosetta", "control", *names):
+            source = self.masks if name in ("rosetta", "control") else self.metrics
+            columns[name] = np.concatenate([source[f"{name}_{s}"] for s, _ in sides])
+        return frame(columns)
+
 
 @dataclasses.dataclass(frozen=True)
 class SpecializationRecord(PairAnalysis):
@@ -125,6 +138,16 @@ class SpecializationRecord(PairAnalysis):
         return (f"most enriched category {top}: Rosetta {_number(rosetta[top][0])}, "
                 f"control {_number(control[top][0])}")
 
+    def to_frame(self):
+        """One row per category: its share of the samples, and the mean enrichment of the
+        Rosetta and the control neurons' top samples with its interval (both models)."""
+        columns = {"category": list(self.categories), "frequency": self.frequency}
+        for population in ("rosetta", "control"):
+            for i, suffix in enumerate(("", "_low", "_high")):
+                columns[population + suffix] = [self.summary[population][c][i]
+                                                for c in self.categories]
+        return frame(columns)
+
 
 @dataclasses.dataclass(frozen=True)
 class DepthRecord(PairAnalysis):
@@ -152,6 +175,13 @@ class DepthRecord(PairAnalysis):
             ends.append(f"{_number(rate[0])} -> {_number(rate[-1])}" if len(rate) else "-")
         return f"Rosetta rate, shallowest -> deepest bin: a {ends[0]}, b {ends[1]}"
 
+    def to_frame(self):
+        """One row per normalized-depth bin: its edges, and each model's share of its
+        Rosetta neurons there and Rosetta rate (NaN for a bin that holds no layer)."""
+        return frame({"depth_low": self.edges[:-1], "depth_high": self.edges[1:],
+                      "share_a": self.share_a, "rate_a": self.rate_a,
+                      "share_b": self.share_b, "rate_b": self.rate_b})
+
 
 @dataclasses.dataclass(frozen=True)
 class TopKRecord(PairAnalysis):
@@ -169,6 +199,10 @@ class TopKRecord(PairAnalysis):
         ends = sorted({0, len(self.ks) - 1})
         return "mutual top-k count " + ", ".join(
             f"k = {int(self.ks[i])}: {int(self.counts[i])}" for i in ends)
+
+    def to_frame(self):
+        """One row per k: the mutual top-k count."""
+        return frame({"k": self.ks, "count": self.counts})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +231,12 @@ class StabilityRecord(PairAnalysis):
                 f"{int(self.counts[-1])} at {int(self.n_tokens[-1])} ({self.method}); "
                 f"Jaccard with the budget before {_number(float(self.jaccard[-1]))}")
 
+    def to_frame(self):
+        """One row per input budget: tokens, count, and the Jaccard overlap with and share
+        kept of the budget before (NaN at the first)."""
+        return frame({"n_tokens": self.n_tokens, "count": self.counts,
+                      "jaccard": self.jaccard, "kept": self.kept})
+
 
 #: The analysis records `python -m empirics.analyze` writes.
 ANALYSIS_RECORDS = (DepthRecord, TopKRecord, SelectivityRecord, SpecializationRecord,
@@ -205,9 +245,4 @@ ANALYSIS_RECORDS = (DepthRecord, TopKRecord, SelectivityRecord, SpecializationRe
 
 def load_analysis(directory: str | Path) -> PairAnalysis:
     """The analysis record saved in `directory`, of whichever of `ANALYSIS_RECORDS` it is."""
-    kind = read_header(directory)["kind"]
-    classes = {cls.kind: cls for cls in ANALYSIS_RECORDS}
-    if kind not in classes:
-        raise RecordError(f"{directory} holds a {kind!r} record, not an analysis "
-                          f"({', '.join(classes)})")
-    return classes[kind].load(directory)
+    return load_any(directory, ANALYSIS_RECORDS)

@@ -14,9 +14,10 @@ from typing import ClassVar
 import numpy as np
 
 from empirics.records.chunks import ChunkStats, resampled_counts
-from empirics.records.neurons import layer_units
+from empirics.records.neurons import hook_name, layer_units
 from empirics.records.pair import PairSizes
 from runstore import Record
+from runstore.tables import frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +97,16 @@ class MatchRecord(PairSizes, Record):
                 "rosetta_fraction": float(self.rosetta_fraction),
                 "median_r": float(np.median(r)) if r is not None and len(r) else None,
                 "dead_a": int(self.dead_a), "dead_b": int(self.dead_b), "null": self.null}
+
+    def to_frame(self):
+        """The mutual pairs as a pandas DataFrame, one row per pair: layer_a, unit_a, layer_b,
+        unit_b, r, and each side's TransformerLens hook name (`blocks.{layer}.mlp.hook_post`)
+        as hook_a and hook_b."""
+        names = ("layer_a", "unit_a", "layer_b", "unit_b", "r")
+        columns = {name: np.asarray(self.pairs.get(name, ())) for name in names}
+        for side in ("a", "b"):
+            columns[f"hook_{side}"] = [hook_name(layer) for layer in columns[f"layer_{side}"]]
+        return frame(columns)
 
     def __post_init__(self):
         counts = {"n_rosetta": self.n_rosetta, "n_tokens": self.n_tokens,

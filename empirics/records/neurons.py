@@ -9,6 +9,11 @@ from typing import Sequence
 import numpy as np
 
 
+def hook_name(layer: int) -> str:
+    """The TransformerLens name of a layer's MLP activations (what the engine matched)."""
+    return f"blocks.{int(layer)}.mlp.hook_post"
+
+
 def layer_offsets(layer_sizes: Sequence[int]) -> np.ndarray:
     """(layers,) global index of each layer's first unit."""
     return np.concatenate([[0], np.cumsum(layer_sizes, dtype=np.int64)[:-1]]).astype(np.int64)
