@@ -45,16 +45,19 @@ def in_hub_cache(cache_dir: str | Path | None = None) -> str:
 
 def missing_message(spec: ModelSpec, what: list[str], where: str, *,
                     cache_dir: str | Path | None = None, repo: str | None = None) -> str:
-    """The message of a `MissingModelError`: what is missing where, and the three ways to
-    supply it, as the commands' flags (`repo`: the Hugging Face repository to download,
-    default the spec's)."""
+    """The message of a `MissingModelError`: what is missing where, and the ways to supply
+    it, as the commands' flags (`repo`: the Hugging Face repository to download, default the
+    spec's). A model read from a local checkpoint has no repository to download."""
     source = spec.hf_id or (spec.open_clip and f"{spec.open_clip[0]} / {spec.open_clip[1]}")
+    local = ("the checkpoint's local directory with --path-a/--path-b (empirics.analyze: "
+             "--path NAME=DIR) or a folder of checkpoints with --model-dir")
+    head = (f"model {spec.name}{f' ({source})' if source else ''} is not available offline: "
+            f"missing {', '.join(what)} in {where}.")
+    if not source:
+        return (f"{head} It has no Hugging Face repository: save the checkpoint there again "
+                f"(python -m empirics.train resumes model by model), or pass {local}.")
     repo = repo or spec.hf_id or "<repo of the open_clip tag>"
-    return (f"model {spec.name} ({source}) is not available offline: missing "
-            f"{', '.join(what)} in {where}. Supply it in one of these ways: on a connected "
-            f"machine run `hf download {repo}` (`huggingface-cli download {repo}` before "
-            f"huggingface_hub 1.0) and copy that machine's hub cache into "
-            f"{hub_cache(cache_dir)} here, or anywhere and pass --cache-dir DIR; or pass the "
-            "checkpoint's local directory with --path-a/--path-b (empirics.analyze: --path "
-            "NAME=DIR) or a folder of checkpoints with --model-dir; or allow downloading with "
-            "--download.")
+    return (f"{head} Supply it in one of these ways: on a connected machine run `hf download "
+            f"{repo}` (`huggingface-cli download {repo}` before huggingface_hub 1.0) and copy "
+            f"that machine's hub cache into {hub_cache(cache_dir)} here, or anywhere and pass "
+            f"--cache-dir DIR; or pass {local}; or allow downloading with --download.")

@@ -92,6 +92,10 @@ def format_summary(rows: list[dict]) -> str:
 
 
 def format_missing(missing: list[PairOutcome]) -> str:
-    """The pairs that were not matched, each with what is missing."""
+    """The pairs that were not matched with what is missing (the pairs that miss the same
+    files in one line)."""
+    pairs = {}
+    for o in missing:
+        pairs.setdefault(o.missing, []).append(f"{o.model_a} x {o.model_b}")
     return "\n".join([f"{len(missing)} pair(s) not matched, a model's files are missing:"]
-                     + [f"  {o.model_a} x {o.model_b}: {o.missing}" for o in missing])
+                     + [f"  {', '.join(names)}: {message}" for message, names in pairs.items()])

@@ -152,6 +152,7 @@ def test_all_matches_every_pair_it_can_then_lists_the_missing_ones(saved_pair, t
     (missing,) = summary["missing"]  # the first pair: the run went on past it
     assert (missing["model_a"], missing["model_b"]) == ("gpt_neox-w32-s0", "opt-w32-s0")
     assert "missing weights (*.safetensors or *.bin)" in missing["missing"]
+    assert "no Hugging Face repository" in missing["missing"]
     assert "1 pair(s) not matched" in err and "gpt_neox-w32-s0 x opt-w32-s0: model " in err
     (row,) = summary["pairs"]
     record = MatchRecord.load(row["record"])

@@ -1,5 +1,6 @@
 """The missing-model message: the commands' flags, and the Hugging Face cache the user has."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,12 @@ def test_the_message_speaks_the_flags_and_names_the_cache(environment, tmp_path)
         assert flag in message
     for python in ("path=", "download=True", "cache_dir"):
         assert python not in message
+
+
+def test_a_local_model_is_not_sent_to_the_hub(tmp_path):
+    spec = dataclasses.replace(get_spec("pythia-70m"), name="gpt_neox-w32-s0", hf_id=None)
+    message = missing_message(spec, ["weights (*.safetensors or *.bin)"], str(tmp_path))
+    assert message.startswith(f"model gpt_neox-w32-s0 is not available offline: missing "
+                              f"weights (*.safetensors or *.bin) in {tmp_path}. It has no "
+                              "Hugging Face repository: save the checkpoint there again")
+    assert "--model-dir" in message and "download" not in message and "None" not in message
