@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "records: empirics.match --null permuted)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="fit only the raw counts")
+    parser.add_argument("--beta-from", type=Path, action="append", default=[],
+                        metavar="RECORD_DIR",
+                        help="an ImportanceRecord of python -m empirics.importance: every "
+                             "closure's exponent at its beta, against the measured one "
+                             "(repeatable)")
+    parser.add_argument("--beta-estimate", default=None,
+                        help="which estimate of the importance record gives beta (default "
+                             "zipf-mle-1gram; e.g. spectrum-mean)")
     add_debug_flag(parser)
     return parser
 
@@ -71,7 +79,8 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         size=args.size, level=args.level, margin=args.margin, resamples=args.resamples,
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
         anchors=args.anchors, select=tuple(args.select),
-        null_quantile=None if args.no_calibration else args.null_quantile)
+        null_quantile=None if args.no_calibration else args.null_quantile,
+        beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.calibration import calibrate
-from bridge.comparison import Comparison, build_comparison
+from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
@@ -59,6 +59,8 @@ class CompareSettings:
     anchors: bool = False
     select: tuple = ()
     null_quantile: float | None = 0.99
+    beta_from: tuple = ()
+    beta_estimate: str | None = None
 
     def __post_init__(self):
         if not 0.0 < self.level < 1.0:
@@ -168,6 +170,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
         paths = plot_comparison(comparison, directory / "scaling")
         lines.append("figure: " + ", ".join(str(p) for p in paths))
     lines.append(f"record: {directory}")
+    lines += _closures(settings, comparison, directory)
     if not settings.anchors and settings.family != "toy":
         lines += _calibrated(settings, found, config, directory)
     lines += _polarization(settings, directory)
@@ -194,6 +197,30 @@ def _fit(points: Sequence[ScalingPoint], settings: CompareSettings, config: dict
     return groups, comparison
 
 
+def _closures(settings: CompareSettings, comparison: Comparison, directory: Path) -> list[str]:
+    """Every closure's exponent at each beta read from the data (`--beta-from`) against the
+    headline interval, printed and written to `directory`/closures.json."""
+    if not settings.beta_from:
+        return []
+    import json
+
+    from bridge.closures import beta_from_record, closure_rows, format_rows
+    from runstore.files import atomic_write_text
+
+    ci = comparison.intervals[headline_interval(comparison)]
+    measured = (ci["estimate"], ci["low"], ci["high"])
+    lines, saved = [], []
+    for source in settings.beta_from:
+        beta, label = beta_from_record(source, settings.beta_estimate)
+        rows = closure_rows(measured, beta)
+        lines += format_rows(rows, measured, beta, label)
+        saved.append({"record": str(source), "estimate": label, "beta": list(beta),
+                      "measured": list(measured),
+                      "closures": [dataclasses.asdict(row) for row in rows]})
+    atomic_write_text(directory / "closures.json", json.dumps(saved, indent=1))
+    return lines
+
+
 def _calibrated(settings: CompareSettings, found, config: dict, directory: Path) -> list[str]:
     """The same fit on the counts above each pair's permutation-null threshold
     (`bridge.calibration`), recorded in `directory`/calibrated; the lines say which nulls
@@ -218,13 +245,14 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     except CannotFit as reason:
         return [f"{head}: not fitted: {reason}"]
     comparison.save(directory / "calibrated")
+    closures = _closures(settings, comparison, directory / "calibrated")
     thresholds = ", ".join(f"{size:.4g}: {np.mean([p.threshold for p in ps]):.3f}"
                            for size, ps in groups.items())
     lines = ["", f"{head}; mean threshold r by N: {thresholds}"]
     untrained = [point for _, point in points if point.null == "untrained"]
     null_lines = _null_fits(untrained, settings) if untrained else []
     lines.append(format_table(groups, comparison, null_lines))
-    lines += [f"  {m}" for m in missing]
+    lines += closures + [f"  {m}" for m in missing]
     if settings.plot:
         from bridge.plot import plot_comparison
 
