@@ -173,7 +173,8 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     lines += _closures(settings, comparison, directory)
     if not settings.anchors and settings.family != "toy":
         lines += _calibrated(settings, found, config, directory)
-    lines += _polarization(settings, directory)
+    lines += _polarization(settings, directory,
+                           {Path(path) for path, record in found if record.null == "none"})
     return directory, "\n".join(lines)
 
 
@@ -268,9 +269,11 @@ def _series_text(records) -> str:
     return ", ".join(f"{name}={value}" for name, value in flat.items())
 
 
-def _polarization(settings: CompareSettings, directory: Path) -> list[str]:
+def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path]) -> list[str]:
     """Print and record the polarization trends when selectivity records (or, for the toy,
-    a ToySweep) exist under the records root; the lines say how to make them otherwise."""
+    a ToySweep) exist under the records root; the lines say how to make them otherwise.
+    Only the selectivity records of the matches fitted (`fitted`, their run directories)
+    count, so a --select series is never mixed with the others."""
     from bridge.trends import (
         format_polarization,
         polarization,
@@ -289,10 +292,12 @@ def _polarization(settings: CompareSettings, directory: Path) -> list[str]:
         source, inputs = "toy-isolation", [str(path)]
     else:
         found = [(p, r) for p, r in find_records(settings.records, SelectivityRecord,
-                                                 family=settings.family) if r.null == "none"]
+                                                 family=settings.family)
+                 if r.null == "none" and Path(p).parent in fitted]
         if not found:
-            return ["polarization: no selectivity records; make them with python -m "
-                    f"empirics.analyze --runs {settings.records} --family {settings.family}"]
+            return ["polarization: no selectivity records of the pairs fitted; make them with "
+                    f"python -m empirics.analyze --runs {settings.records} --family "
+                    f"{settings.family}"]
         sizes, points = selectivity_points([r for _, r in found], settings.size)
         source, inputs = "selectivity", [str(p) for p, _ in found]
     result = polarization({"family": settings.family, "level": settings.level, "records": inputs},

@@ -8,6 +8,7 @@ from bridge.compare import main
 from bridge.trends import Polarization, polarization, read_claim, selectivity_points, toy_points
 from empirics.records.analysis import SelectivityRecord
 from empirics.records.toy import ToySweep
+from runstore import run_dir
 from tests.bridge.test_compare import planted_record, write
 
 
@@ -65,10 +66,13 @@ def test_toy_isolation_points_average_the_seed_pairs():
 
 def test_compare_prints_and_records_the_polarization_trends(tmp_path, capsys):
     for w in 64 * 2 ** np.arange(5):
-        write(tmp_path, planted_record(int(w), int(round(2.0 * w**0.6))))
+        match = planted_record(int(w), int(round(2.0 * w**0.6)))
+        write(tmp_path, match)
         record = selectivity(int(w), 0.3 * np.log(w), 1.0 - 0.2 * np.log(w))
-        record.save(tmp_path / "sel" / str(w))
+        record.save(run_dir(tmp_path, "match", match.config, match.model_a) / "selectivity")
         selectivity(int(w), 9.0, 9.0, null="untrained").save(tmp_path / "null" / str(w))
+    # a selectivity record of no match fitted (another series) is not pooled in
+    selectivity(96, -5.0, 9.0).save(tmp_path / "other" / "selectivity")
     directory = main(["--family", "test", "--records", str(tmp_path), "--resamples", "200",
                       "--no-plot"])
     out = capsys.readouterr().out
