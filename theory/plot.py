@@ -15,7 +15,13 @@ matplotlib.use("Agg")  # headless: figures are files, never windows
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FixedLocator,
+    FuncFormatter,
+    NullFormatter,
+    NullLocator,
+    ScalarFormatter,
+)
 
 from runstore import atomic_write_bytes  # noqa: E402
 from theory.sweep import TheoryRun  # noqa: E402
@@ -47,11 +53,39 @@ def apply_style() -> None:
     plt.rcParams.update(STYLE)
 
 
+def _two_and_five(value: float, _position) -> str:
+    """A minor tick's label when it is 2 or 5 x 10^k, else none."""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = value / 10.0**exponent
+    if min(abs(mantissa - 2), abs(mantissa - 5)) > 1e-6:
+        return ""
+    return rf"${mantissa:.0f}\times10^{{{exponent}}}$"
+
+
+def tidy_log_ticks(fig) -> None:
+    """On every log axis that spans more than a decade, keep minor labels readable:
+    matplotlib labels every minor tick 2-9 x 10^k of a span under about two decades, and on a
+    narrow panel those labels run into each other ("2x10^4 3x10^4 4x10^4..."). With two
+    decades or more in view only the decades are labelled, with one also 2 and 5 x 10^k.
+    Axes with explicit tick positions are left as they are."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log" or isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            low, high = sorted(axis.get_view_interval())
+            if low <= 0 or np.log10(high / low) <= 1.0:
+                continue
+            decades = np.arange(np.ceil(np.log10(low)), np.floor(np.log10(high)) + 1)
+            axis.set_minor_formatter(NullFormatter() if len(decades) >= 2
+                                     else FuncFormatter(_two_and_five))
+
+
 def save_figure(fig, stem: str | Path, *, tight: bool = True) -> list[Path]:
     """Save `fig` as stem.png and stem.pdf (each written atomically); return the paths.
 
     `tight=False` keeps the figure's own size (paper figures with a fixed width).
     """
+    tidy_log_ticks(fig)
     paths = []
     for suffix in (".png", ".pdf"):
         path = Path(stem).with_suffix(suffix)
