@@ -4,6 +4,7 @@ and pair size, and one colour per model size."""
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -17,13 +18,33 @@ def pair_size(record) -> float:
     return record.pair_size("params")
 
 
-def by_family(records, null: str = "none") -> dict[str, list]:
-    """{family: records of that family (with `null`), smallest pair first}."""
+def architectures_of(found) -> str | None:
+    """"gpt2 x qwen2": the two architectures of the match a record analyses (from the match's
+    record.json: the record's `match` / first of `matches`, else its parent folder), or None
+    when the match does not state them (records made before pairs named them)."""
+    from runstore import RecordError, read_header
+
+    config = found.record.config
+    match = config.get("match") or next(iter(config.get("matches") or []), None)
+    try:
+        header = read_header(Path(match) if match else Path(found.path).parent)
+    except (OSError, RecordError, ValueError):
+        return None
+    architectures = header.get("config", {}).get("architectures")
+    return " x ".join(architectures) if architectures else None
+
+
+def by_family(found, null: str = "none") -> dict[str, list]:
+    """{series: records with `null`, smallest pair first} of `found` (paper_figs.needs.Found
+    items); a series is a family and, where the matches state them, the two architectures
+    ("language (gpt2 x qwen2)"), so cross-architecture and seed pairs are drawn apart."""
     groups = defaultdict(list)
-    for record in records:
-        if record.null == null:
-            groups[record.family].append(record)
-    return {family: sorted(found, key=pair_size) for family, found in sorted(groups.items())}
+    for item in found:
+        if item.record.null == null:
+            architectures = architectures_of(item)
+            label = item.record.family + (f" ({architectures})" if architectures else "")
+            groups[label].append(item.record)
+    return {label: sorted(records, key=pair_size) for label, records in sorted(groups.items())}
 
 
 def size_colours(n: int) -> list:

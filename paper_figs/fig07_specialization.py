@@ -47,7 +47,7 @@ def draw_family(ax, records) -> None:
 
 
 def draw(records, fig) -> None:
-    families = by_family([found.record for found in records[0]])
+    families = by_family(records[0])
     for ax, (family, found) in zip(panel_grid(fig, len(families), max_columns=2),
                                    families.items()):
         draw_family(ax, found)

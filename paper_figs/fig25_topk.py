@@ -36,7 +36,7 @@ def counts_by_k(records) -> dict[int, tuple[np.ndarray, np.ndarray]]:
 
 
 def draw(records, fig) -> None:
-    families = by_family([found.record for found in records[0]])
+    families = by_family(records[0])
     for ax, (family, found) in zip(panel_grid(fig, len(families)), families.items()):
         curves = counts_by_k(found)
         for (k, (sizes, counts)), colour, marker in zip(curves.items(),

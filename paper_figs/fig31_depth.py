@@ -30,7 +30,7 @@ def models(records, side: str) -> list[tuple[str, float, np.ndarray]]:
 
 
 def draw(records, fig) -> None:
-    families = by_family([found.record for found in records[0]])
+    families = by_family(records[0])
     chosen = [(family, side, found) for family, found in families.items() for side in "ab"]
     for ax, (family, side, found) in zip(panel_grid(fig, len(chosen), max_columns=2), chosen):
         edges = found[0].edges

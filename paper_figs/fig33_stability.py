@@ -24,7 +24,7 @@ PRODUCED_BY = ("python -m empirics.match --family FAMILY --pair A B --docs D --o
 
 
 def draw(records, fig) -> None:
-    families = by_family([found.record for found in records[0]])
+    families = by_family(records[0])
     axes = panel_grid(fig, 2 * len(families), max_columns=2)
     for row, (family, found) in enumerate(families.items()):
         ax_count, ax_overlap = axes[2 * row], axes[2 * row + 1]

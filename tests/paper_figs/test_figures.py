@@ -138,3 +138,29 @@ def test_render_leaves_the_global_style_alone(records_root, tmp_path):
     render(fig05_frontiers.FIGURES[0], records_of(fig05_frontiers.FIGURES[0], records_root),
            tmp_path)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_analysis_figures_draw_cross_architecture_and_seed_pairs_apart(tmp_path):
+    """A series of the analysis figures is a family and the two architectures its matches
+    name; a match that names none stays under its family."""
+    import dataclasses
+
+    from empirics.analysis.pair_records import depth_record
+    from paper_figs.analysis import by_family
+    from paper_figs.needs import Found
+    from runstore import run_dir
+    from tests.paper_figs.builders import match_record
+
+    found = []
+    for width, architectures in ((16, ["gpt2", "qwen2"]), (32, ["gpt2", "qwen2"]),
+                                 (16, ["gpt2", "gpt2"]), (64, None)):
+        match = match_record("language", width, 3)
+        config = match.config | ({"architectures": architectures} if architectures else {})
+        match = dataclasses.replace(match, config=config)
+        directory = run_dir(tmp_path, "match", config, f"{width}-{architectures}")
+        match.save(directory)
+        depth = depth_record(match, config={"match": str(directory)}, n_bins=4)
+        found.append(Found(directory / "depth", {}, depth))
+    series = by_family(found)
+    assert {label: len(records) for label, records in series.items()} == {
+        "language": 1, "language (gpt2 x gpt2)": 1, "language (gpt2 x qwen2)": 2}
