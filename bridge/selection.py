@@ -52,8 +52,12 @@ def parse_selector(text: str) -> tuple[str, str]:
 
 
 def _matches(flat: dict[str, str], name: str, value: str) -> bool:
+    """Whether the flattened key has `name` at `value`; a key without `name` has it at null
+    (as `describe_mixture` offers: --select replay=null picks the records without one)."""
     keys = [k for k in flat if k == name or k.endswith("." + name)]
-    return bool(keys) and all(flat[k] == value for k in keys)
+    if not keys:
+        return value == "null"
+    return all(flat[k] == value for k in keys)
 
 
 def select_series(found: Sequence[tuple[Path, object]], selectors: Sequence[str] = ()

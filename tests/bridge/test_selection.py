@@ -114,3 +114,19 @@ def test_zero_replicates_and_bad_settings(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_info:
             main(["--family", "toy", "--records", str(tmp_path), *bad])
         assert exit_info.value.code == 2
+
+
+def test_the_selector_offered_for_a_key_some_records_lack_picks_them(tmp_path, capsys):
+    """Records of a replayed run state `replay`; exact ones have no such key: the listing
+    offers --select replay=null for them, and it selects exactly those."""
+    for w in WIDTHS:
+        write(tmp_path, planted_record(w, int(round(2 * w ** 0.5))))
+        replayed = planted_record(w, int(round(w ** 0.7)))
+        write(tmp_path, dataclasses.replace(replayed,
+                                            config=replayed.config | {"replay": "official"}))
+    with pytest.raises(SystemExit):
+        main(["--family", "test", "--records", str(tmp_path), "--no-plot"])
+    assert "--select replay=null" in capsys.readouterr().err
+    directory = main(["--family", "test", "--records", str(tmp_path), "--no-plot",
+                      "--resamples", "200", "--select", "replay=null"])
+    assert Comparison.load(directory).fits["ols-log"]["alpha"] == pytest.approx(0.5, abs=0.02)
