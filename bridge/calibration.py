@@ -7,7 +7,11 @@ raw count can scale for no reason but chance. The calibrated count of a pair kee
 pairs whose r clears the q-quantile of the mutual-pair r of the same pair's permutation null
 (B's inputs shuffled: the same models, tokens, settings and activation marginals, with every
 alignment destroyed; several permutation seeds pool). An untrained pair is calibrated by its
-own permuted run ("untrained-permuted"). docs/selection.md states the rule and its limits.
+own permuted run ("untrained-permuted"). Against the untrained null instead
+(`against="untrained"`), a trained pair keeps the pairs above what untrained networks of the
+same architectures share on the same inputs (their seeds pooled): a stricter floor, since
+untrained networks share input-driven units that a permutation removes. docs/selection.md
+states the rule and its limits.
 
 `calibrate` pairs each record with its null (the configs equal but for the null), and
 `CalibratedPoint` is a `ScalingPoint` the bridge fits exactly as it fits raw counts,
@@ -28,8 +32,13 @@ import numpy as np
 from empirics.records.match import MatchRecord
 from empirics.records.pair import UNCOUNTED
 
-#: The null that calibrates each kind of record.
-CALIBRATOR = {"none": "permuted", "untrained": "untrained-permuted"}
+#: The null that calibrates each kind of record, by what the count is calibrated against:
+#: chance (the permutation null) or what untrained networks share (the untrained null).
+CALIBRATORS = {"permuted": {"none": "permuted", "untrained": "untrained-permuted"},
+               "untrained": {"none": "untrained"}}
+#: The flags of empirics.match that make each null.
+NULL_FLAGS = {"permuted": "--null permuted", "untrained-permuted": "--init random --null permuted",
+              "untrained": "--init random (seeds pooled)"}
 
 
 class MissingNull(LookupError):
@@ -69,7 +78,8 @@ class CalibratedPoint:
         return self.record.pair_size(size)
 
     def series_key(self) -> dict:
-        return self.record.series_key() | {"calibrated": {"quantile": self.quantile}}
+        return self.record.series_key() | {"calibrated": {"quantile": self.quantile,
+                                                          "null": self.nulls[0].null}}
 
     def resampled_counts(self, weights: np.ndarray, batch: int = 32) -> np.ndarray:
         """The calibrated count under each row of chunk-group weights, the threshold
@@ -113,36 +123,44 @@ def null_threshold(nulls: Sequence[MatchRecord], quantile: float) -> float:
     return float(np.quantile(r, quantile))
 
 
-def _partner_key(record: MatchRecord) -> str:
+def _partner_key(record: MatchRecord, against: str) -> str:
     """What a record and its nulls share: the config but for the null, the options that
-    change no number and, for trained weights (where the seed only draws the permutation),
-    the seed, so that permutations under several seeds pool into one chance level."""
-    drop = {"null", *UNCOUNTED} | ({"seed"} if record.config.get("init") != "random" else set())
+    change no number and the seed where it only draws the null (the permutation of trained
+    weights; the weights of an untrained null), so that several seeds pool into one level."""
+    drop = {"null", *UNCOUNTED}
+    if against == "untrained":
+        drop |= {"init", "seed"}
+    elif record.config.get("init") != "random":
+        drop |= {"seed"}
     return repr(sorted((k, v) for k, v in record.config.items() if k not in drop))
 
 
-def calibrate(found: Sequence[tuple[Path, MatchRecord]], *, quantile: float = 0.99
-              ) -> tuple[list[tuple[Path, CalibratedPoint]], list[str]]:
-    """The calibrated points of every record in `found` whose null is "none" or "untrained",
-    each against its permuted partners in `found` (all seeds of the permutation, pooled); and
-    one line per record that has none (naming the flag that makes it). Records that are
-    themselves permutation nulls are not calibrated."""
+def calibrate(found: Sequence[tuple[Path, MatchRecord]], *, quantile: float = 0.99,
+              against: str = "permuted") -> tuple[list[tuple[Path, CalibratedPoint]], list[str]]:
+    """The calibrated points of the records in `found` that `against` calibrates ("permuted":
+    trained and untrained pairs, each against its permutation null; "untrained": trained
+    pairs against the untrained pairs of the same models and settings), the partners of each
+    pooled over their seeds; and one line per record that has none (naming the flags that
+    make it). Records that are themselves the null are not calibrated."""
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"the null quantile must lie in (0, 1), got {quantile}")
+    if against not in CALIBRATORS:
+        raise ValueError(f"counts are calibrated against {' or '.join(CALIBRATORS)}, not "
+                         f"{against!r}")
+    calibrator = CALIBRATORS[against]
     nulls = defaultdict(list)
     for path, record in found:
-        if record.null in CALIBRATOR.values():
-            nulls[record.null, _partner_key(record)].append((path, record))
+        if record.null in calibrator.values():
+            nulls[record.null, _partner_key(record, against)].append((path, record))
     points, missing = [], []
     for path, record in found:
-        if record.null not in CALIBRATOR:
+        if record.null not in calibrator:
             continue
-        partners = nulls.get((CALIBRATOR[record.null], _partner_key(record)))
+        partners = nulls.get((calibrator[record.null], _partner_key(record, against)))
         if not partners:
-            flags = "--null permuted" + (" --init random" if record.null == "untrained" else "")
-            missing.append(f"{path}: no {CALIBRATOR[record.null]} run of {record.model_a} x "
+            missing.append(f"{path}: no {calibrator[record.null]} run of {record.model_a} x "
                            f"{record.model_b} with the same settings (run empirics.match "
-                           f"again with {flags})")
+                           f"again with {NULL_FLAGS[calibrator[record.null]]})")
             continue
         threshold = null_threshold([r for _, r in partners], quantile)
         points.append((path, CalibratedPoint(record, threshold, quantile,

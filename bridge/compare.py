@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also fit the counts of pairs whose r clears this quantile of "
                              "the mutual-pair r of the same pair's permutation null (its "
                              "records: empirics.match --null permuted)")
+    parser.add_argument("--calibrate-against", choices=("permuted", "untrained"),
+                        default="permuted",
+                        help="the null whose mutual-pair r sets the threshold: the pair's "
+                             "permutation null (chance), or the untrained pairs of the same "
+                             "models and settings (what untrained networks share; --init "
+                             "random, seeds pooled)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="fit only the raw counts")
     parser.add_argument("--beta-from", type=Path, action="append", default=[],
@@ -80,6 +86,7 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
         anchors=args.anchors, select=tuple(args.select),
         null_quantile=None if args.no_calibration else args.null_quantile,
+        calibrate_against=args.calibrate_against,
         beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate)
 
 

@@ -32,6 +32,12 @@ PRODUCERS = {
 }
 
 
+#: What a calibrated count is calibrated against, as the report names it, and where its
+#: Comparison goes inside the raw count's.
+NULL_NAMES = {"permuted": "permutation null", "untrained": "untrained null"}
+CALIBRATED_DIRS = {"permuted": "calibrated", "untrained": "calibrated-untrained"}
+
+
 class CannotFit(LookupError):
     """The records under the root do not support the fit (the message says why and, when
     none exist, which command makes them)."""
@@ -59,6 +65,7 @@ class CompareSettings:
     anchors: bool = False
     select: tuple = ()
     null_quantile: float | None = 0.99
+    calibrate_against: str = "permuted"
     beta_from: tuple = ()
     beta_estimate: str | None = None
 
@@ -72,6 +79,9 @@ class CompareSettings:
         if self.replicates < 0:
             raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
                              f"{self.replicates}")
+        if self.calibrate_against not in NULL_NAMES:
+            raise ValueError(f"--calibrate-against must be one of {', '.join(NULL_NAMES)}, "
+                             f"got {self.calibrate_against!r}")
         if self.null_quantile is not None and not 0.0 < self.null_quantile < 1.0:
             raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
         if self.size not in ("neurons", "params"):
@@ -229,15 +239,17 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     if settings.null_quantile is None:
         return []
     matches = [(p, r) for p, r in found if isinstance(r, MatchRecord)]
-    points, missing = calibrate(matches, quantile=settings.null_quantile)
+    points, missing = calibrate(matches, quantile=settings.null_quantile,
+                                against=settings.calibrate_against)
     real = [point for _, point in points if point.null == "none"]
-    head = f"calibrated count (r >= the permutation null's {settings.null_quantile:g} quantile)"
+    head = (f"calibrated count (r >= the {NULL_NAMES[settings.calibrate_against]}'s "
+            f"{settings.null_quantile:g} quantile)")
     if len(real) < sum(r.null == "none" for _, r in matches):
         more = [f"  ... and {len(missing) - 3} more"] if len(missing) > 3 else []
         return ["", f"{head}: not fitted, {len(missing)} pairs lack their null:",
                 *(f"  {m}" for m in missing[:3]), *more]
     config = config | {"calibrated": {
-        "quantile": settings.null_quantile,
+        "quantile": settings.null_quantile, "against": settings.calibrate_against,
         "nulls": {str(p): list(point.null_paths) for p, point in points},
         "null_sha256": {null: read_header(null)["arrays"]["sha256"]
                         for _, point in points for null in point.null_paths}}}
@@ -245,8 +257,9 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
         groups, comparison = _fit(real, settings, config, what="pairs above the null")
     except CannotFit as reason:
         return [f"{head}: not fitted: {reason}"]
-    comparison.save(directory / "calibrated")
-    closures = _closures(settings, comparison, directory / "calibrated")
+    where = directory / CALIBRATED_DIRS[settings.calibrate_against]
+    comparison.save(where)
+    closures = _closures(settings, comparison, where)
     thresholds = ", ".join(f"{size:.4g}: {np.mean([p.threshold for p in ps]):.3f}"
                            for size, ps in groups.items())
     lines = ["", f"{head}; mean threshold r by N: {thresholds}"]
@@ -257,9 +270,9 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     if settings.plot:
         from bridge.plot import plot_comparison
 
-        paths = plot_comparison(comparison, directory / "calibrated" / "scaling")
+        paths = plot_comparison(comparison, where / "scaling")
         lines.append("figure: " + ", ".join(str(p) for p in paths))
-    lines.append(f"record: {directory / 'calibrated'}")
+    lines.append(f"record: {where}")
     return lines
 
 

@@ -113,3 +113,34 @@ def test_untrained_weights_on_permuted_inputs_are_their_own_null():
     labels = [null_label(MatchOptions(init=init, null=null))
               for init in ("pretrained", "random") for null in ("none", "permuted")]
     assert labels == ["none", "permuted", "untrained", "untrained-permuted"]
+
+
+def untrained(width: int, seed: int) -> MatchRecord:
+    """The pair's untrained null: a few input-driven shared units (r ~ 0.45) among chance."""
+    rng = np.random.default_rng([width, seed, 7])
+    a = rng.standard_t(4, size=(TOKENS, width))
+    b = rng.standard_t(4, size=(TOKENS, width))
+    b[:, :4] = a[:, :4] + 2.0 * rng.standard_normal((TOKENS, 4))
+    found = match_neurons(make_source(a, b, list(range(50, TOKENS, 50))), candidates=3,
+                          groups=12)
+    config = {"width": width, "null": "none", "seed": seed, "init": "random"}
+    return MatchRecord.from_matches(
+        found, config=config, family="planted", model_a=f"a{width}", model_b=f"b{width}",
+        size_a=width, size_b=width, layer_sizes_a=[width], layer_sizes_b=[width],
+        null="untrained")
+
+
+def test_against_the_untrained_null_the_threshold_is_what_untrained_pairs_share(records):
+    nulls = [(f"untrained-{seed}", untrained(64, seed)) for seed in range(3)]
+    trained = [item for item in records if item[0] == "run-64-none-0"]
+    (path, point), = calibrate(trained + nulls, against="untrained")[0]
+    assert path == "run-64-none-0" and len(point.null_paths) == 3
+    shared = np.concatenate([r.pairs["r"] for _, r in nulls])
+    assert point.threshold == pytest.approx(np.quantile(shared, 0.99))
+    permuted = calibrate(records)[0][1][1]
+    assert point.threshold > permuted.threshold  # untrained nets share more than chance
+    assert point.n_rosetta == planted_count(64)  # the planted pairs (r ~ 0.8) clear it
+    assert calibrate(trained, against="untrained")[1][0].endswith("--init random (seeds "
+                                                                  "pooled))")
+    with pytest.raises(ValueError, match="calibrated against"):
+        calibrate(trained, against="shuffled")
