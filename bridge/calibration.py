@@ -126,10 +126,12 @@ def null_threshold(nulls: Sequence[MatchRecord], quantile: float) -> float:
 def _partner_key(record: MatchRecord, against: str) -> str:
     """What a record and its nulls share: the config but for the null, the options that
     change no number and the seed where it only draws the null (the permutation of trained
-    weights; the weights of an untrained null), so that several seeds pool into one level."""
+    weights; the weights of an untrained null), so that several seeds pool into one level.
+    Against the untrained null the weights' identities differ by construction (no weight
+    files are read for an untrained model): the models must agree by name."""
     drop = {"null", *UNCOUNTED}
-    if against == "untrained":
-        drop |= {"init", "seed"}
+    if against == "untrained":  # the same models by name; their weights are the difference
+        drop |= {"init", "seed", "weights"}
     elif record.config.get("init") != "random":
         drop |= {"seed"}
     return repr(sorted((k, v) for k, v in record.config.items() if k not in drop))

@@ -2,6 +2,8 @@
 by the engine: chance pairs inflate the raw count and bend its exponent; the calibrated count
 recovers the planted pairs and their exponent."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -123,7 +125,8 @@ def untrained(width: int, seed: int) -> MatchRecord:
     b[:, :4] = a[:, :4] + 2.0 * rng.standard_normal((TOKENS, 4))
     found = match_neurons(make_source(a, b, list(range(50, TOKENS, 50))), candidates=3,
                           groups=12)
-    config = {"width": width, "null": "none", "seed": seed, "init": "random"}
+    config = {"width": width, "null": "none", "seed": seed, "init": "random",
+              "weights": [{"init": "random", "files": {"config.json": "c"}}] * 2}
     return MatchRecord.from_matches(
         found, config=config, family="planted", model_a=f"a{width}", model_b=f"b{width}",
         size_a=width, size_b=width, layer_sizes_a=[width], layer_sizes_b=[width],
@@ -132,7 +135,9 @@ def untrained(width: int, seed: int) -> MatchRecord:
 
 def test_against_the_untrained_null_the_threshold_is_what_untrained_pairs_share(records):
     nulls = [(f"untrained-{seed}", untrained(64, seed)) for seed in range(3)]
-    trained = [item for item in records if item[0] == "run-64-none-0"]
+    trained = [(path, dataclasses.replace(record, config=record.config | {"weights": [
+        {"init": "pretrained", "files": {"config.json": "c", "model.safetensors": "w"}}] * 2}))
+               for path, record in records if path == "run-64-none-0"]
     (path, point), = calibrate(trained + nulls, against="untrained")[0]
     assert path == "run-64-none-0" and len(point.null_paths) == 3
     shared = np.concatenate([r.pairs["r"] for _, r in nulls])
