@@ -127,11 +127,11 @@ def _partner_key(record: MatchRecord, against: str) -> str:
     """What a record and its nulls share: the config but for the null, the options that
     change no number and the seed where it only draws the null (the permutation of trained
     weights; the weights of an untrained null), so that several seeds pool into one level.
-    Against the untrained null the weights' identities differ by construction (no weight
-    files are read for an untrained model): the models must agree by name."""
+    Against the untrained null the weights' identities (and the capture manifest that repeats
+    them) differ by construction: the models must agree by name, the inputs by sha256."""
     drop = {"null", *UNCOUNTED}
     if against == "untrained":  # the same models by name; their weights are the difference
-        drop |= {"init", "seed", "weights"}
+        drop |= {"init", "seed", "weights", "capture"}
     elif record.config.get("init") != "random":
         drop |= {"seed"}
     return repr(sorted((k, v) for k, v in record.config.items() if k not in drop))

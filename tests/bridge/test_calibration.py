@@ -126,7 +126,8 @@ def untrained(width: int, seed: int) -> MatchRecord:
     found = match_neurons(make_source(a, b, list(range(50, TOKENS, 50))), candidates=3,
                           groups=12)
     config = {"width": width, "null": "none", "seed": seed, "init": "random",
-              "weights": [{"init": "random", "files": {"config.json": "c"}}] * 2}
+              "weights": [{"init": "random", "files": {"config.json": "c"}}] * 2,
+              "capture": {"model_a": {"init": "random", "seed": seed}}}
     return MatchRecord.from_matches(
         found, config=config, family="planted", model_a=f"a{width}", model_b=f"b{width}",
         size_a=width, size_b=width, layer_sizes_a=[width], layer_sizes_b=[width],
@@ -136,7 +137,8 @@ def untrained(width: int, seed: int) -> MatchRecord:
 def test_against_the_untrained_null_the_threshold_is_what_untrained_pairs_share(records):
     nulls = [(f"untrained-{seed}", untrained(64, seed)) for seed in range(3)]
     trained = [(path, dataclasses.replace(record, config=record.config | {"weights": [
-        {"init": "pretrained", "files": {"config.json": "c", "model.safetensors": "w"}}] * 2}))
+        {"init": "pretrained", "files": {"config.json": "c", "model.safetensors": "w"}}] * 2,
+        "capture": {"model_a": {"init": "pretrained"}}}))
                for path, record in records if path == "run-64-none-0"]
     (path, point), = calibrate(trained + nulls, against="untrained")[0]
     assert path == "run-64-none-0" and len(point.null_paths) == 3
