@@ -35,7 +35,10 @@ def series_label(comparison) -> str:
     if comparison.config.get("select"):
         label += " [" + ", ".join(comparison.config["select"]) + "]"
     if "calibrated" in comparison.config:
-        label += f" above the null's {comparison.config['calibrated']['quantile']:g} quantile"
+        calibrated = comparison.config["calibrated"]
+        null = {"permuted": "permutation", "untrained": "untrained"}[
+            calibrated.get("against", "permuted")]
+        label += f" above the {null} null's {calibrated['quantile']:g} quantile"
     return label
 
 

@@ -82,7 +82,7 @@ def test_counts_figure_gives_raw_and_calibrated_counts_a_row_each(tmp_path, rng)
     found = records_of(fig03_counts.FIGURES[0], tmp_path)[0]
     picked = fig03_counts.latest_per_family(found)
     assert [fig03_counts.series_label(c) for c in picked] == [
-        "toy", "toy above the null's 0.99 quantile"]
+        "toy", "toy above the permutation null's 0.99 quantile"]
     np.testing.assert_array_equal(picked[1].counts, raw.counts / 2)
 
 
