@@ -313,7 +313,8 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path])
                     f"{settings.family}"]
         sizes, points = selectivity_points([r for _, r in found], settings.size)
         source, inputs = "selectivity", [str(p) for p, _ in found]
-    result = polarization({"family": settings.family, "level": settings.level, "records": inputs},
+    result = polarization({"family": settings.family, "level": settings.level, "records": inputs,
+                           "select": list(settings.select)},
                           settings.family, source, sizes, points, level=settings.level)
     result.save(directory / "polarization")
     return format_polarization(result)

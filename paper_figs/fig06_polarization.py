@@ -27,11 +27,17 @@ X_LABELS = {"toy-isolation": "width N (neurons)",
             "selectivity": "MLP neurons N (geometric mean of the pair)"}
 
 
+def series_title(result: Polarization) -> str:
+    """The family and the records `bridge.compare` selected for it (--select)."""
+    select = result.config.get("select") or []
+    return result.family + (f" [{', '.join(select)}]" if select else "")
+
+
 def latest(found) -> list[Polarization]:
-    """The newest Polarization of each (family, source)."""
+    """The newest Polarization of each (family, selection, source)."""
     best = {}
     for item in sorted(found, key=lambda item: item.header.get("created", "")):
-        best[(item.record.family, item.record.source)] = item.record
+        best[(series_title(item.record), item.record.source)] = item.record
     return [best[key] for key in sorted(best)]
 
 
@@ -73,8 +79,8 @@ def draw(records, fig) -> None:
                                 result.trends[metric].get(population), population,
                                 result.source)
         ax.set_xscale("log")
-        ax.set(xlabel=X_LABELS.get(result.source, "N"), ylabel=f"mean {metric.replace('_', ' ')}",
-               title=f"{result.family}: {metric.replace('_', ' ')}")
+        ax.set(xlabel=X_LABELS.get(result.source, "N"), ylabel=f"mean {metric.replace('_', ' ')}")
+        ax.set_title(f"{series_title(result)}: {metric.replace('_', ' ')}", fontsize="small")
         ax.legend(loc="best", fontsize="x-small")
 
 

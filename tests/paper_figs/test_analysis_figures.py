@@ -66,3 +66,22 @@ def test_two_families_get_a_panel_each(tmp_path, rng):
     panels = {m.FIGURES[0].name: len(drawn(m.FIGURES[0], tmp_path).axes) for m in figures}
     assert panels == {"fig06_polarization": 2, "fig07_specialization": 2, "fig25_topk": 2,
                       "fig31_depth": 4, "fig33_stability": 4}
+
+
+def test_polarization_keeps_one_panel_row_per_selected_series():
+    """Two Polarizations of one family, from two --select series: neither hides the other."""
+    from types import SimpleNamespace
+
+    from bridge.trends import Polarization
+
+    def result(select, created):
+        record = Polarization(config={"select": select}, family="language",
+                              source="selectivity", sizes=np.array([1.0, 2.0]), points={},
+                              trends={}, verdicts={})
+        return SimpleNamespace(record=record, header={"created": created})
+
+    found = [result(['architectures=["gpt2", "qwen2"]'], "1"), result([], "2"),
+             result(['architectures=["gpt2", "gpt2"]'], "3")]
+    titles = [fig06_polarization.series_title(r) for r in fig06_polarization.latest(found)]
+    assert titles == ["language", 'language [architectures=["gpt2", "gpt2"]]',
+                      'language [architectures=["gpt2", "qwen2"]]']
