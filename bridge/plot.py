@@ -8,6 +8,25 @@ import numpy as np
 
 from bridge.comparison import Comparison, headline_interval
 
+#: Axis labels by the Comparison's unit of N: size and fraction.
+SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
+                          "R(N) / N (per parameter)"),
+               "neurons": ("MLP neurons N (geometric mean of the pair)", "fraction R(N) / N")}
+
+
+def series_label(comparison: Comparison) -> str:
+    """The family, the records selected and, for a calibrated count, the null it is
+    calibrated against."""
+    label = comparison.family
+    if comparison.config.get("select"):
+        label += " [" + ", ".join(comparison.config["select"]) + "]"
+    if "calibrated" in comparison.config:
+        calibrated = comparison.config["calibrated"]
+        null = {"permuted": "permutation", "untrained": "untrained"}[
+            calibrated.get("against", "permuted")]
+        label += f" above the {null} null's {calibrated['quantile']:g} quantile"
+    return label
+
 
 def draw_comparison(comparison: Comparison, ax_count, ax_fraction, *, xlabel: str = "N",
                     bands: tuple[str, ...] | None = None, colour: str = "C0",
@@ -50,7 +69,10 @@ def plot_comparison(comparison: Comparison, stem: str | Path) -> list[Path]:
 
     apply_style()
     fig, (ax_count, ax_fraction) = plt.subplots(1, 2, figsize=(9, 3.6))
-    draw_comparison(comparison, ax_count, ax_fraction)
+    size_label, fraction_label = SIZE_LABELS[comparison.config.get("size", "neurons")]
+    draw_comparison(comparison, ax_count, ax_fraction, xlabel=size_label)
+    ax_count.set_title(series_label(comparison), fontsize=8)
+    ax_fraction.set(ylabel=fraction_label)
     ax_count.legend(fontsize=8)
     fig.tight_layout()
     paths = save_figure(fig, stem)

@@ -11,7 +11,7 @@ the geometric mean of the two models' sizes and computes every fit and interval)
 from __future__ import annotations
 
 from bridge.comparison import Comparison, headline_interval
-from bridge.plot import draw_comparison
+from bridge.plot import SIZE_LABELS, draw_comparison, series_label
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
 from paper_figs.style import COLOURS, panel_grid
@@ -21,25 +21,8 @@ PRODUCED_BY = ("python -m bridge.compare --family FAMILY --size params --beta 1.
                "RUNS, for each family with MatchRecords (python -m empirics.match --family "
                "FAMILY --all --out RUNS; the toy family: python -m theory.simulate --beta 1.5 "
                "--out RUNS)")
-#: Axis labels by the Comparison's unit of N: size and fraction.
-SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
-                          "R(N) / N (per parameter)"),
-               "neurons": ("MLP neurons N (geometric mean of the pair)", "fraction R(N) / N")}
 #: Data-level intervals of bridge.bootstrap, in order of preference.
 DATA_LEVEL = ("data-replicates", "data-parametric")
-
-
-def series_label(comparison) -> str:
-    """The family, the records selected and whether the counts are calibrated."""
-    label = comparison.family
-    if comparison.config.get("select"):
-        label += " [" + ", ".join(comparison.config["select"]) + "]"
-    if "calibrated" in comparison.config:
-        calibrated = comparison.config["calibrated"]
-        null = {"permuted": "permutation", "untrained": "untrained"}[
-            calibrated.get("against", "permuted")]
-        label += f" above the {null} null's {calibrated['quantile']:g} quantile"
-    return label
 
 
 def latest_per_family(found) -> list:

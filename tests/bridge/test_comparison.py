@@ -103,3 +103,19 @@ def test_bad_counts_build_nothing():
     count[2] = 0.0
     with pytest.raises(ValueError, match="counts must be positive"):
         build_comparison({}, "toy", n, count, rng=np.random.default_rng(0))
+
+
+def test_the_scaling_plot_names_its_series_and_axes(tmp_path, rng):
+    import matplotlib.image
+
+    from bridge.plot import plot_comparison, series_label
+
+    n = 100.0 * 2.0 ** np.arange(5)
+    config = {"size": "neurons", "select": ['architectures=["gpt2", "qwen2"]'],
+              "calibrated": {"quantile": 0.99, "against": "untrained"}}
+    comparison = build_comparison(config, "language", n, 2.0 * n**0.7, rng=rng,
+                                  n_resamples=200)
+    assert series_label(comparison) == ('language [architectures=["gpt2", "qwen2"]] above the '
+                                        "untrained null's 0.99 quantile")
+    png, _ = plot_comparison(comparison, tmp_path / "scaling")
+    assert matplotlib.image.imread(png).shape[1] > 500
