@@ -134,8 +134,9 @@ def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) ->
                      f"{ci['high']:.3f}]")
     if comparison.agreement:
         a = comparison.agreement
-        lines.append(f"predicted alpha {a['alpha_pred']:.3f}: z = {a['z']:.2f}, "
-                     f"TOST p = {a['tost_p']:.3f} (margin {a['margin']:g})")
+        lines.append(f"predicted alpha {a['alpha_pred']:.3f}: t = {a['z']:.2f} on {a['df']} df "
+                     f"(p = {a['p_value']:.3g}), TOST p = {a['tost_p']:.3f} (margin "
+                     f"{a['margin']:g})")
     lines.extend(null_lines)
     lines.append(f"verdict: {comparison.verdict}")
     return "\n".join(lines)

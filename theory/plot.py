@@ -125,7 +125,9 @@ def draw_counts(run: TheoryRun, ax) -> None:
     ax.plot(n, run.sweep["frontier_tau"], "-", lw=0.8, color=ROSETTA_COLOUR,
             label=rf"$r_\tau(N)\propto N^{{{run.derived_exponent:.3g}}}$ (derived)")
     ax.set(xscale="log", yscale="log", xlabel="neurons N", ylabel="Rosetta count R(N)",
-           title=f"fitted slope {run.fitted_exponent:.3f}, derived {run.derived_exponent:.3f}")
+           title=(f"fitted slope {run.fitted_exponent:.3f}, " if np.isfinite(run.fitted_exponent)
+                  else "no fitted slope (too few widths), ")
+           + f"derived {run.derived_exponent:.3f}")
     twin = ax.twinx()
     twin.plot(n, run.sweep["rosetta_fraction"], "--", lw=0.8, color="0.4", label="R(N)/N")
     twin.set(yscale="log", ylabel="fraction R(N)/N")

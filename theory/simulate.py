@@ -105,14 +105,20 @@ def format_table(run: TheoryRun) -> str:
 
 def format_summary(run: TheoryRun) -> str:
     p = run.config["params"]
+    if math.isfinite(run.fitted_exponent):
+        fitted = [f"fitted on the numeric solution {run.fitted_exponent:.4f} "
+                  f"(OLS of log R on log N over the {run.n_fit_points} widths with R >= "
+                  f"{run.min_fit_count} and the budget slack; the integer staircase alone "
+                  f"can move it by up to {run.fitted_exponent_bound:.4f})",
+                  f"fraction R(N)/N: exponent {run.fitted_exponent - 1:.4f} (falls when < 0)"]
+    else:
+        fitted = [f"not fitted on the numeric solution: fewer than 2 widths have R >= "
+                  f"{run.min_fit_count} with the budget slack (the budget lines below say "
+                  "where it binds)"]
     lines = [
         f"exponent of R(N): derived {run.derived_exponent:.4f} "
-        f"(sympy, closure {p['closure']}: {run.derived_exponent_expr}); "
-        f"fitted on the numeric solution {run.fitted_exponent:.4f} "
-        f"(OLS of log R on log N over the {run.n_fit_points} widths with R >= "
-        f"{run.min_fit_count} and the budget slack; "
-        f"the integer staircase alone can move it by up to {run.fitted_exponent_bound:.4f})",
-        f"fraction R(N)/N: exponent {run.fitted_exponent - 1:.4f} (falls when < 0)",
+        f"(sympy, closure {p['closure']}: {run.derived_exponent_expr}); " + fitted[0],
+        *fitted[1:],
         f"Rosetta mean isolation -> m_inf = {run.rosetta_mean_limit:.4f} as r_tau grows",
     ]
     if math.isfinite(run.budget_crossover):

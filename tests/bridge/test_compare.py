@@ -44,6 +44,7 @@ def test_a_planted_power_law_is_fitted_and_judged(tmp_path, capsys):
     out = capsys.readouterr().out
     null_alpha = re.search(r"null permuted: alpha = (-?[0-9.]+)", out)
     assert null_alpha and abs(float(null_alpha.group(1))) < 1e-3 and "agrees" in out
+    assert re.search(r"t = -?[0-9.]+ on 4 df \(p = ", out)  # a t statistic, named as one
 
 
 def test_missing_records_name_the_command_that_makes_them(tmp_path, capsys):

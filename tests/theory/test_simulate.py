@@ -75,6 +75,15 @@ def test_fit_leaves_out_widths_where_the_budget_binds(tmp_path, capsys):
     assert "binds at" in capsys.readouterr().out
 
 
+def test_a_closure_whose_budget_binds_everywhere_says_it_fitted_nothing(tmp_path, capsys):
+    """Closure A (a hard budget, no rent) binds at every width: no slope, no "nan"."""
+    main(["--beta", "1.5", "--closure", "A", "--n-max", "1e6", "--out", str(tmp_path),
+          "--no-train"])
+    out = capsys.readouterr().out
+    assert "not fitted on the numeric solution" in out and "nan" not in out
+    assert "fraction R(N)/N: exponent" not in out
+
+
 @pytest.mark.parametrize("flag, value", [("--beta", "inf"), ("--kappa", "inf"),
                                          ("--beta", "nan")])
 def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, tmp_path, capsys):
