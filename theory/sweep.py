@@ -7,9 +7,9 @@ import dataclasses
 from typing import ClassVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from runstore import Record
+from runstore.progress import progress_bar
 from theory import symbolic
 from theory.allocation import solve_allocation
 from theory.params import AllocationParams
@@ -52,7 +52,8 @@ def sweep_allocation(
     params: AllocationParams, widths, *, progress: bool = False
 ) -> dict[str, np.ndarray]:
     """Solve the model at every width; return `SWEEP_FIELDS` as arrays over widths."""
-    solutions = [solve_allocation(params, n) for n in tqdm(widths, disable=not progress)]
+    solutions = [solve_allocation(params, n)
+                 for n in progress_bar(widths, desc="allocation widths", show=progress)]
     return {
         name: np.array([getattr(s, name) for s in solutions], dtype=np.float64)
         for name in SWEEP_FIELDS

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from runstore.progress import progress_bar
 from theory.toy_config import ToyConfig
 from theory.toy_data import (
     ActiveFeatures,
@@ -214,7 +214,7 @@ def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -
     optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
     data = [instance_generator(seed, device=device) for seed in config.seeds]
     steps, history = [], []
-    for step in tqdm(range(config.steps), desc="toy nets", disable=not progress):
+    for step in progress_bar(range(config.steps), desc="toy nets", show=progress):
         losses = instance_losses(nets, sample_batch(config.batch, config, generators=data))
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, config)

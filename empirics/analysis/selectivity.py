@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirics.analysis.examples import FirstPass
 from empirics.engine.moments import Source
+from runstore.progress import progress_bar
 
 #: Names of the activation proxies, in the order `activation_proxies` returns them.
 PROXIES = ("activation_kurtosis", "hoyer_sparsity", "top_zscore")
@@ -73,7 +73,7 @@ def vocabulary_kurtosis(directions: torch.Tensor, unembedding: torch.Tensor, *,
                          f"shape {tuple(unembedding.shape)} (expected (neurons, d_model))")
     out = np.empty(directions.shape[0], dtype=np.float64)
     starts = range(0, directions.shape[0], block_rows)
-    for start in tqdm(starts, desc="vocabulary projections", disable=not progress):
+    for start in progress_bar(starts, desc="vocabulary projections", show=progress):
         block = directions[start:start + block_rows].to(unembedding.device, unembedding.dtype)
         out[start:start + block.shape[0]] = excess_kurtosis(block @ unembedding).cpu().double()
     return out

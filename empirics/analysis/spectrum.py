@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from empirics.analysis.eigenspectrum import ChunkMoments
 from empirics.capture.windows import window_activations
+from runstore.progress import progress_bar
 
 
 def chunk_edges(n_windows: int, n_chunks: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def chunk_moments(model: nn.Module, architecture: str, windows: np.ndarray, *,
     """
     edges = chunk_edges(len(windows), n_chunks)
     layers, shifts = None, None
-    bar = tqdm(total=len(windows), desc="spectrum windows", unit="window", disable=not progress)
+    bar = progress_bar(total=len(windows), desc="spectrum windows", unit="window", show=progress)
     for chunk, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         for acts in window_activations(model, architecture, windows[lo:hi], batch=batch):
             acts = [x.to(torch.float64) for x in acts]

@@ -230,8 +230,7 @@ def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: boo
     """Build the corpus of `recipe` into `directory` (train.jsonl, heldout.jsonl and the
     manifest, written atomically, the manifest last), or reuse the one built there with the
     same recipe unless `force`."""
-    from tqdm.auto import tqdm
-
+    from runstore.progress import progress_bar
     directory = Path(directory)
     if (directory / MANIFEST).is_file() and not force:
         corpus = load_corpus(directory)
@@ -240,8 +239,8 @@ def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: boo
     directory.mkdir(parents=True, exist_ok=True)
     lines = {split: [] for split in SPLITS}
     counts = {split: {} for split in SPLITS}
-    for file_id, category, text in tqdm(source_files(recipe), desc="corpus files",
-                                        disable=not progress, unit="file"):
+    for file_id, category, text in progress_bar(source_files(recipe), desc="corpus files",
+                                        show=progress, unit="file"):
         split = split_of(file_id, recipe.heldout_percent)
         for k, piece in enumerate(chunks(text, recipe.chunk_chars)):
             item = {"id": f"{file_id}#{k}", "category": category, "text": piece}

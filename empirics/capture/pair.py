@@ -19,7 +19,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirics.capture.align import (
     ALIGNMENT_RULES,
@@ -37,6 +36,7 @@ from empirics.capture.stimuli import ImageStimulus, TextDocument, stimuli_digest
 from empirics.engine.moments import Source
 from empirics.models.hooks import capture_mlp, layer_widths
 from empirics.models.load import LoadedModel
+from runstore.progress import progress_bar
 
 ALIGNMENT_VERSION = 1
 
@@ -158,7 +158,7 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     pool_dtype = torch.float32 if alignment == "exact" else torch.bfloat16
 
     def compute():
-        for group in tqdm(groups, desc="text batches", disable=not progress):
+        for group in progress_bar(groups, desc="text batches", show=progress):
             yield tuple(_text_side(model, [t[side] for t, _ in group], [al for _, al in group],
                                    side, store_dtype, pool_dtype)
                         for side, model in enumerate((model_a, model_b)))
@@ -229,7 +229,7 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     prefix_a, prefix_b = prefix_tokens(model_a), prefix_tokens(model_b)
 
     def compute():
-        for group in tqdm(groups, desc="image batches", disable=not progress):
+        for group in progress_bar(groups, desc="image batches", show=progress):
             maps_b = _patch_maps(model_b, group, prefix_b)
             target = tuple(target_grid or maps_b[0].shape[-2:])
             maps_a = _patch_maps(model_a, group, prefix_a)

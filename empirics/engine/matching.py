@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirics.engine.blocks import (
     REDUCED,
@@ -38,6 +37,7 @@ from empirics.engine.moments import Source, checked_batches
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
 from runstore import RecordError
+from runstore.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,8 @@ def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, prog
     if state.resumed and state.done_blocks >= len(starts):  # finished: verify the stream
         state.check_fingerprint(stream_digest(source, ranks))
         passes += 1
-    for start in tqdm(starts[state.done_blocks:], desc="correlation blocks",
-                      disable=not progress, initial=state.done_blocks, total=len(starts)):
+    for start in progress_bar(starts[state.done_blocks:], desc="correlation blocks",
+                      show=progress, initial=state.done_blocks, total=len(starts)):
         rows = slice(start, min(start + block_rows, n))
         sums, moments, used = _block(source, state, rows, device=device, dtype=dtype,
                                      ranks=ranks)

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirics.engine.matching import (
     Matches,
@@ -40,6 +39,7 @@ from empirics.engine.matching import (
 from empirics.engine.moments import Source, checked_batches
 from empirics.engine.topk import TopK, merge_partners, sorted_topk
 from empirics.records.chunks import mutual_on_graph
+from runstore.progress import progress_bar
 
 #: The official statistics' epsilon (`eps_val` in match_stats.py): std = sqrt(var + EPS).
 EPS = 1e-4
@@ -186,7 +186,7 @@ def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
     stats = official_stats(source, device)
     rows = cols = None
     starts = range(0, m, width)
-    for start in tqdm(starts, desc="official blocks", disable=not progress):
+    for start in progress_bar(starts, desc="official blocks", show=progress):
         block = slice(start, min(start + width, m))
         rows, new_cols = _reduce(official_block(source, stats, block, device), start, keep,
                                  rows)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from empirics.capture.offline import load_corpus
 from runstore import atomic_write_text
+from runstore.progress import progress_bar
 
 ARCHITECTURES = ("gpt2", "qwen2")
 TOKENIZERS = {"gpt2": "bpe", "qwen2": "unigram"}
@@ -223,9 +223,9 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
     losses, started = [], time.perf_counter()
     cuda = str(settings.device).startswith("cuda")  # bf16 autocast on a GPU, float32 on CPU
     model.train()
-    for step, block in enumerate(tqdm(batches(tokens, settings.context, settings.batch, steps,
-                                              seed=seed), total=steps, disable=not progress,
-                                      desc=directory.name)):
+    blocks = batches(tokens, settings.context, settings.batch, steps, seed=seed)
+    for step, block in enumerate(progress_bar(blocks, total=steps, show=progress,
+                                              desc=directory.name)):
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, steps, settings)
         block = block.to(settings.device)
