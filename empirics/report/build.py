@@ -80,7 +80,10 @@ def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
         units = np.stack([global_units(p["layer_a"], p["unit_a"], record.layer_sizes_a),
                           global_units(p["layer_b"], p["unit_b"], record.layer_sizes_b)], 1)
         r = np.stack([np.full(len(p["r"]), np.nan), p["r"]], axis=1)
-        title = f"{record.model_a} x {record.model_b}: {record.n_rosetta} Rosetta pairs"
+        rule = ("no r threshold" if record.min_correlation is None
+                else f"r >= {record.min_correlation:g}")
+        title = (f"{record.model_a} x {record.model_b}: {record.n_rosetta} Rosetta pairs "
+                 f"(mutual top-{record.k}, {rule})")
     elif kind == AnchorRecord.kind:
         record = AnchorRecord.load(run_dir)
         models = _anchor_models(record)

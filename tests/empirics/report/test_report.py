@@ -146,6 +146,19 @@ def test_odd_text_is_shown_as_text_and_never_runs(odd_run, browser):
     assert errors == []
 
 
+def test_a_clicked_row_opens_its_examples_in_view(odd_run, browser):
+    report = odd_run / "report.html"
+    report_main([str(odd_run), "--out", str(report)])
+    page, errors, _ = open_report(browser, report)
+    page.set_viewport_size({"width": 1400, "height": 300})
+    before = page.evaluate("document.getElementById('detail').getBoundingClientRect().top")
+    assert before > 300  # the examples panel starts below a short window
+    page.locator("tr.row").last.click()
+    top = page.evaluate("document.getElementById('detail').getBoundingClientRect().top")
+    assert 0 <= top < 300 and errors == []
+    assert "(mutual top-1, no r threshold)" in page.locator("h1").text_content()
+
+
 def test_a_matched_text_pair_shows_each_neurons_top_spans(tmp_path, browser):
     bpe, unigram = train_tokenizers()
     spec_a = save_text_model(tmp_path / "a", "gpt_neox", bpe, seed=1)
