@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from empirics.capture.offline import load_corpus
+from empirics.models.local import saved_models
 from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
 from empirics.records.analysis import load_analysis
 from runstore.commands import add_debug_flag, command_parser, reported
@@ -98,16 +99,13 @@ def main(argv: list[str] | None = None) -> list[Path]:
 
 
 def _model_dir(directory: Path | None) -> dict[str, Path]:
-    """Model name -> checkpoint folder of every saved model in `directory`."""
+    """Model name -> checkpoint folder of every saved model in `directory` (none: {})."""
     if directory is None:
         return {}
-    if not directory.is_dir():
-        raise ValueError(f"--model-dir {directory} is not a folder")
-    found = {p.name: p for p in sorted(directory.iterdir()) if (p / "config.json").is_file()}
-    if not found:
-        raise ValueError(f"--model-dir {directory} holds no saved models (folders with a "
-                         "config.json)")
-    return found
+    try:
+        return saved_models(directory)
+    except FileNotFoundError as error:
+        raise ValueError(f"--model-dir: {error}") from None
 
 
 def _name_path(item: str) -> tuple[str, Path]:

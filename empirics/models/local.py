@@ -52,17 +52,25 @@ def spec_from_checkpoint(name: str, directory: Path) -> ModelSpec:
 TRAINED_NAME = re.compile(r"^(?P<architecture>[a-z0-9_]+)-w(?P<width>\d+)-s(?P<seed>\d+)$")
 
 
-def trained_family(directory: str | Path) -> list[tuple[ModelSpec, Path]]:
-    """Every saved model under `directory` (a folder with config.json), with its spec read
-    from the checkpoint, sorted by name."""
-    found = []
-    for path in sorted(Path(directory).iterdir()):
-        if (path / "config.json").is_file():
-            found.append((spec_from_checkpoint(path.name, path), path))
+def saved_models(directory: str | Path) -> dict[str, Path]:
+    """Model name -> checkpoint folder of every saved model under `directory` (a subfolder
+    with config.json, named after its model), sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a folder of saved models")
+    found = {path.name: path for path in sorted(directory.iterdir())
+             if (path / "config.json").is_file()}
     if not found:
         raise FileNotFoundError(f"no saved models (folders with config.json) in {directory}; "
                                 "train some with python -m empirics.train")
     return found
+
+
+def trained_family(directory: str | Path) -> list[tuple[ModelSpec, Path]]:
+    """Every saved model under `directory` (`saved_models`), with its spec read from the
+    checkpoint, sorted by name."""
+    return [(spec_from_checkpoint(name, path), path)
+            for name, path in saved_models(directory).items()]
 
 
 def trained_pairs(family: list[tuple[ModelSpec, Path]]) -> list[tuple]:
