@@ -36,6 +36,10 @@ from empirics.records.pair import UNCOUNTED
 #: chance (the permutation null) or what untrained networks share (the untrained null).
 CALIBRATORS = {"permuted": {"none": "permuted", "untrained": "untrained-permuted"},
                "untrained": {"none": "untrained"}}
+#: What a calibrated count is calibrated against, as reports name it, and the folder of its
+#: Comparison inside the raw count's.
+NULL_NAMES = {"permuted": "permutation null", "untrained": "untrained null"}
+CALIBRATED_DIRS = {"permuted": "calibrated", "untrained": "calibrated-untrained"}
 #: The flags of empirics.match that make each null.
 NULL_FLAGS = {"permuted": "--null permuted", "untrained-permuted": "--init random --null permuted",
               "untrained": "--init random (seeds pooled)"}

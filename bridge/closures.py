@@ -76,10 +76,10 @@ def beta_from_record(directory, estimate: str | None = None) -> tuple[tuple, str
     name = estimate or "zipf-mle-1gram"
     if name not in record.estimates:
         raise LookupError(f"the importance record in {directory} has no estimate {name!r}; it "
-                       f"has {', '.join(sorted(record.estimates))}")
+                          f"has {', '.join(sorted(record.estimates))}")
     found = record.estimates[name]["implied_beta"]
     beta = tuple(float(v) for v in found)
     if not np.all(np.isfinite(beta)):
         raise LookupError(f"the importance record in {directory}: {name} gives no finite beta "
-                         f"({beta})")
+                          f"({beta})")
     return beta, f"{name} of {record.model}"

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
-from bridge.calibration import calibrate
+from bridge.calibration import CALIBRATED_DIRS, NULL_NAMES, calibrate
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
@@ -30,12 +30,6 @@ PRODUCERS = {
               "directories; see empirics/models/registry.py)",
     "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
 }
-
-
-#: What a calibrated count is calibrated against, as the report names it, and where its
-#: Comparison goes inside the raw count's.
-NULL_NAMES = {"permuted": "permutation null", "untrained": "untrained null"}
-CALIBRATED_DIRS = {"permuted": "calibrated", "untrained": "calibrated-untrained"}
 
 
 class CannotFit(LookupError):

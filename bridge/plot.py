@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.calibration import NULL_NAMES
 from bridge.comparison import Comparison, headline_interval
 
 #: Axis labels by the Comparison's unit of N: size and fraction.
@@ -22,9 +23,8 @@ def series_label(comparison: Comparison) -> str:
         label += " [" + ", ".join(comparison.config["select"]) + "]"
     if "calibrated" in comparison.config:
         calibrated = comparison.config["calibrated"]
-        null = {"permuted": "permutation", "untrained": "untrained"}[
-            calibrated.get("against", "permuted")]
-        label += f" above the {null} null's {calibrated['quantile']:g} quantile"
+        null = NULL_NAMES[calibrated.get("against", "permuted")]
+        label += f" above the {null}'s {calibrated['quantile']:g} quantile"
     return label
 
 
