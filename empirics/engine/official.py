@@ -31,6 +31,7 @@ import torch
 
 from empirics.engine.matching import (
     Matches,
+    _check_options,
     _widths,
     available_memory,
     block_size_for,
@@ -175,11 +176,7 @@ def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
     official 10^7 samples in batches of 8192 the bfloat16 accumulator reads planted r at
     0.2 to 0.4 of the truth.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if candidates is not None and candidates < k:
-        raise ValueError(f"candidates ({candidates}) must be at least k ({k})")
-    keep = max(k, candidates or k)
+    keep = _check_options(k, candidates, groups=0)
     n, m = _widths(source)
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
     width = block_cols or block_size_for(n, memory, bytes_per_value=16)
