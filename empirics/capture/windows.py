@@ -1,8 +1,9 @@
 """One model's per-token MLP activations over a corpus cut into windows of its context.
 
 The documents' token ids are joined into one stream, each document followed by the
-end-of-text token as in training (`empirics.pipeline.train.token_ids`), and the stream is cut
-into whole windows of `context` tokens (the tail that fills no window is dropped). The
+end-of-text token as in training (`empirics.pipeline.train.token_ids`, which tokenizes with
+`tokenized` here), and the stream is cut into whole windows of `context` tokens
+(`whole_windows`, which training cuts its windows with too). The
 windows run in batches through the network without its language-model head; the stream
 yields every layer's neuron vectors (`empirics.models.hooks`), one row per token.
 """
@@ -19,15 +20,27 @@ from empirics.capture.stimuli import TextDocument
 from empirics.models.hooks import capture_mlp
 
 
-def document_ids(tokenizer, documents: Sequence[TextDocument], *, batch: int = 256
-                 ) -> list[np.ndarray]:
-    """The token ids of every document (no special tokens), in order."""
-    found = []
+def tokenized(tokenizer, documents: Sequence[TextDocument], *, batch: int = 256
+              ) -> Iterator[np.ndarray]:
+    """The token ids of every document (no special tokens), in order, tokenized `batch`
+    documents at a time (so a caller that stops early tokenizes no further)."""
     for start in range(0, len(documents), batch):
         texts = [d.text for d in documents[start:start + batch]]
         for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-            found.append(np.asarray(ids, dtype=np.int64))
-    return found
+            yield np.asarray(ids, dtype=np.int64)
+
+
+def document_ids(tokenizer, documents: Sequence[TextDocument], *, batch: int = 256
+                 ) -> list[np.ndarray]:
+    """The token ids of every document (no special tokens), in order."""
+    return list(tokenized(tokenizer, documents, batch=batch))
+
+
+def whole_windows(stream: np.ndarray, length: int) -> np.ndarray:
+    """(windows, length): the stream cut into whole windows (the tail that fills none is
+    dropped)."""
+    n_windows = len(stream) // length
+    return stream[: n_windows * length].reshape(n_windows, length)
 
 
 def token_windows(ids: Sequence[np.ndarray], eos: int | None, context: int) -> np.ndarray:
@@ -37,8 +50,7 @@ def token_windows(ids: Sequence[np.ndarray], eos: int | None, context: int) -> n
         raise ValueError(f"a window needs at least one token, got context {context}")
     tail = [] if eos is None else [np.asarray([eos], dtype=np.int64)]
     stream = np.concatenate([part for doc in ids for part in (doc, *tail)] or [np.zeros(0)])
-    n_windows = len(stream) // context
-    return stream[: n_windows * context].astype(np.int64).reshape(n_windows, context)
+    return whole_windows(stream.astype(np.int64), context)
 
 
 def window_activations(model: nn.Module, architecture: str, windows: np.ndarray, *,

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from empirics.capture.offline import load_corpus
+from empirics.capture.windows import tokenized, whole_windows
 from runstore import atomic_write_text
 from runstore.progress import progress_bar
 
@@ -150,11 +151,9 @@ def token_ids(tokenizer, documents, *, limit: int, seed: int | None) -> np.ndarr
     if seed is not None:
         order = np.random.default_rng(seed).permutation(len(documents))
     pieces, total = [], 0
-    for start in range(0, len(order), 256):
-        texts = [documents[i].text for i in order[start:start + 256]]
-        for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-            pieces.append(np.asarray([*ids, tokenizer.eos_token_id], dtype=np.int64))
-            total += len(pieces[-1])
+    for ids in tokenized(tokenizer, [documents[i] for i in order]):
+        pieces.append(np.append(ids, np.int64(tokenizer.eos_token_id)))
+        total += len(pieces[-1])
         if total >= limit:
             break
     return np.concatenate(pieces)[:limit]
@@ -180,10 +179,10 @@ def learning_rate(step: int, steps: int, settings: TrainSettings) -> float:
 def batches(tokens: np.ndarray, context: int, batch: int, steps: int, *, seed: int):
     """`steps` batches (batch, context + 1) of windows cut from the token stream in turn
     (the stream wraps when the budget outruns it)."""
-    windows = len(tokens) // (context + 1)
+    blocks = torch.from_numpy(whole_windows(tokens, context + 1))
+    windows = len(blocks)
     if windows < 1:
         raise ValueError(f"{len(tokens)} tokens cannot fill one window of {context + 1}")
-    blocks = torch.from_numpy(tokens[: windows * (context + 1)].reshape(windows, context + 1))
     order = torch.randperm(windows, generator=torch.Generator().manual_seed(seed))
     for step in range(steps):
         index = order[(step * batch + torch.arange(batch)) % windows]
@@ -193,8 +192,8 @@ def batches(tokens: np.ndarray, context: int, batch: int, steps: int, *, seed: i
 @torch.no_grad()
 def heldout_loss(model, tokens: np.ndarray, context: int, device) -> float:
     """Mean next-token cross-entropy on the held-out tokens (whole windows)."""
-    windows = len(tokens) // (context + 1)
-    blocks = torch.from_numpy(tokens[: windows * (context + 1)].reshape(windows, context + 1))
+    blocks = torch.from_numpy(whole_windows(tokens, context + 1))
+    windows = len(blocks)
     total = 0.0
     for start in range(0, windows, 32):
         chunk = blocks[start:start + 32].to(device)
