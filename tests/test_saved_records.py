@@ -23,6 +23,7 @@ from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from empirics.report.build import write_report
+from runstore import RecordError
 from theory.sweep import TheoryRun
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "records-2026-12-01"
@@ -31,6 +32,8 @@ CLASSES = (TheoryRun, ToySweep, MatchRecord, ExamplesRecord, MatchState, Activat
            AnchorRecord, Comparison, Polarization)
 KINDS = {cls.kind: cls for cls in CLASSES}
 SAVED = sorted(path.parent for path in FIXTURE.rglob("record.json"))
+#: Kinds whose version has moved on since the fixture: their old records are refused.
+SUPERSEDED = {"toy_sweep": "failed nets and the nets' internals (version 3)"}
 
 
 def test_the_fixture_holds_every_kind():
@@ -38,7 +41,8 @@ def test_the_fixture_holds_every_kind():
     assert kinds == set(KINDS)
 
 
-@pytest.mark.parametrize("directory", SAVED, ids=lambda d: str(d.relative_to(FIXTURE)))
+@pytest.mark.parametrize("directory", [d for d in SAVED if d.name not in SUPERSEDED],
+                         ids=lambda d: str(d.relative_to(FIXTURE)))
 def test_a_saved_record_loads_with_its_values(directory):
     header = json.loads((directory / "record.json").read_text())
     cls = KINDS[header["kind"]]
@@ -49,6 +53,12 @@ def test_a_saved_record_loads_with_its_values(directory):
             assert getattr(record, name) == value, name
     _, arrays = record._split_fields()
     assert sorted(arrays) == header["arrays"]["names"]
+
+
+def test_a_superseded_toy_sweep_is_refused_with_what_to_do():
+    """A version-2 ToySweep counted failed nets and lacks the internals: never reused."""
+    with pytest.raises(RecordError, match=r"version 2; expected 'toy_sweep' version 3.*--force"):
+        ToySweep.load(FIXTURE / "toy_sweep")
 
 
 def test_saved_matches_keep_their_pairs_and_chunks():

@@ -25,6 +25,13 @@ class ToyConfig:
         decay's end as a fraction of lr.
     init_scale : initial weights are init_scale * N(0, 1/fan_in) (fan_in of W1 is p n).
     n_eval : samples of the shared evaluation set (about n_eval p firings per feature).
+    rent : kappa of the rent arm (0: no rent, today's toy). Each neuron pays the
+        importance-independent price kappa/N on its weights, the penalty
+        (kappa / 2N) sum_i (|W1_i|^2 + |W2_i|^2) over the N neurons (docs/theory.md, section 7).
+    output_samples : m > 0 estimates the loss on the output features past the first
+        `exact_outputs` from m features drawn per step and seed (unbiased in loss and gradient;
+        `theory.toy_model.output_columns`); 0 computes every output (dense).
+    exact_outputs : output features computed exactly every step when sampling (the head).
     """
 
     n_features: int = 512
@@ -40,11 +47,17 @@ class ToyConfig:
     init_scale: float = 0.05
     n_eval: int = 8192
     log_every: int = 50
+    rent: float = 0.0
+    output_samples: int = 0
+    exact_outputs: int = 512
 
     def __post_init__(self) -> None:
         for name in ("n_features", "steps", "batch", "n_eval", "log_every"):
             _check_count(name, getattr(self, name))
         _check_count("warmup", self.warmup, low=0)
+        _check_count("output_samples", self.output_samples, low=0)
+        _check_count("exact_outputs", self.exact_outputs)
+        check_real("rent", self.rent, low=0.0, finite=True)
         check_real("p", self.p, low=0.0, high=1.0, low_open=True)
         check_real("beta", self.beta, low=0.0, low_open=True, finite=True)
         check_real("lr", self.lr, low=0.0, low_open=True, finite=True)
@@ -52,8 +65,16 @@ class ToyConfig:
         check_real("init_scale", self.init_scale, low=0.0, low_open=True)
         object.__setattr__(self, "widths", _check_ids("widths", self.widths, low=1))
         object.__setattr__(self, "seeds", _check_ids("seeds", self.seeds, low=0))
+        if self.output_samples and self.exact_outputs >= self.n_features:
+            raise ValueError(f"exact_outputs ({self.exact_outputs}) must be below n_features "
+                             f"({self.n_features}) when output_samples > 0 (nothing to sample)")
         if self.warmup >= self.steps:
             raise ValueError(f"warmup ({self.warmup}) must be shorter than steps ({self.steps})")
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the loss on the tail of output features is estimated by sampling."""
+        return self.output_samples > 0
 
     @property
     def n_hidden(self) -> int:
@@ -76,6 +97,18 @@ class ToyConfig:
         config = dict(config)
         config["widths"], config["seeds"] = tuple(config["widths"]), tuple(config["seeds"])
         return cls(**config)
+
+
+def auto_rent(beta: float, p: float, n_min: int) -> float:
+    """The rent kappa whose representation frontier at the smallest width is half of it.
+
+    A feature pays the rent of two neurons to be reproduced, |x| = ReLU(x) + ReLU(-x), with
+    path norms |W1_i| |W2_i| = 1 each, i.e. 2 kappa / N, and gains I_r Var|x_r| ~ I_r p / 3;
+    so it is represented while r < r_0(N) = (N p / (3 kappa))^(1/beta) (docs/theory.md,
+    section 7). r_0(N_min) = N_min / 2 leaves room for two neurons per represented feature
+    at every width (capacity slack), the regime where P1's price alone sets the frontier.
+    """
+    return (2.0 / n_min) ** beta * n_min * p / 3.0
 
 
 def _check_count(name: str, value, low: int = 1) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from theory.toy_config import ToyConfig
+from theory.toy_config import ToyConfig, auto_rent
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -27,6 +27,15 @@ def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> N
                        help="input features n")
     group.add_argument("--p", type=float, default=ToyConfig.p, help="feature probability")
     group.add_argument("--batch", type=int, default=ToyConfig.batch, help="samples per step")
+    group.add_argument("--rent", default="0",
+                       help="the rent arm's kappa: each neuron pays kappa/N on its squared "
+                            "weights; 0 for no rent, 'auto' for the kappa whose frontier is "
+                            "half the smallest width (docs/theory.md, section 7)")
+    group.add_argument("--output-samples", type=int, default=ToyConfig.output_samples,
+                       help="estimate the loss on the output features past --exact-outputs "
+                            "from this many draws per step (0: every output, dense)")
+    group.add_argument("--exact-outputs", type=int, default=ToyConfig.exact_outputs,
+                       help="output features computed exactly every step when sampling")
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
 
 
@@ -36,4 +45,16 @@ def toy_config_from_flags(args: argparse.Namespace, *, beta: float) -> ToyConfig
         raise ValueError(f"--seeds must be at least 2 (a pair to match), got {args.seeds}")
     return ToyConfig(n_features=args.features, p=args.p, beta=beta, widths=args.widths,
                      seeds=tuple(range(args.seeds)), steps=args.steps, batch=args.batch,
-                     warmup=min(ToyConfig.warmup, args.steps // 10))
+                     warmup=min(ToyConfig.warmup, args.steps // 10),
+                     rent=rent_from_flag(args.rent, beta=beta, p=args.p, widths=args.widths),
+                     output_samples=args.output_samples, exact_outputs=args.exact_outputs)
+
+
+def rent_from_flag(text: str, *, beta: float, p: float, widths) -> float:
+    """--rent: a number (kappa) or 'auto' (`theory.toy_config.auto_rent`)."""
+    if text == "auto":
+        return auto_rent(beta, p, min(widths))
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--rent must be a number or 'auto', got {text!r}") from None

@@ -40,6 +40,10 @@ from theory.toy_data import (
     sample_batch,
 )
 
+#: Stream id of each seed's draws of sampled output features (`output_columns`); never a
+#: width, so never an initialisation stream.
+SAMPLING_STREAM = -1
+
 
 @dataclass(frozen=True)
 class ToyNets:
@@ -173,9 +177,72 @@ def relu_regression(z: torch.Tensor, active: ActiveFeatures, weight: torch.Tenso
     return _ReluRegression.apply(z, *sparse_target(active, weight), weight)
 
 
-def instance_losses(nets: ToyNets, active: ActiveFeatures) -> torch.Tensor:
+@dataclass(frozen=True)
+class OutputColumns:
+    """The output features a step computes when the loss is sampled: `columns` (S, C) per
+    seed (the exact head 0..K-1, then the m drawn tail features, repeats allowed) and the
+    weight of each in the loss estimate, `weight` (S, C): I_r on the head, I_r / (m q_r) on
+    a draw from q."""
+
+    columns: torch.Tensor
+    weight: torch.Tensor
+
+
+def tail_distribution(config: ToyConfig, weight: torch.Tensor) -> torch.Tensor:
+    """q over the tail r >= exact_outputs: half proportional to I_r, half uniform (a
+    defensive mixture, so the far tail is drawn often enough), shape (n - K,)."""
+    tail = weight[config.exact_outputs:]
+    return 0.5 * tail / tail.sum() + 0.5 / len(tail)
+
+
+def output_columns(config: ToyConfig, weight: torch.Tensor, *,
+                   generators: list[torch.Generator]) -> OutputColumns:
+    """The head and m tail draws (with replacement, from `tail_distribution`) of each seed's
+    own sampling stream."""
+    head = config.exact_outputs
+    q = tail_distribution(config, weight)
+    draws = torch.stack([torch.multinomial(q, config.output_samples, replacement=True,
+                                           generator=gen) for gen in generators]) + head
+    columns = torch.cat([torch.arange(head, device=weight.device).expand(len(draws), -1),
+                         draws], dim=1)
+    tail_weight = weight[draws] / (config.output_samples * q[draws - head])
+    return OutputColumns(columns, torch.cat([weight[:head].expand(len(draws), -1),
+                                             tail_weight], dim=1))
+
+
+def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
+                       active: ActiveFeatures, weight: torch.Tensor,
+                       outputs: OutputColumns) -> torch.Tensor:
+    """Unbiased estimate, per seed, of mean_t sum_r I_r (ReLU(z_r) - |x_r|)^2 with
+    z = W2 h + b2, for one width's h (S, T, N), w (S, N, n) and bias (S, n).
+
+    Notes
+    -----
+    The loss is sum_r I_r ReLU(z_r)^2 (the target taken as 0) plus a correction on the active
+    entries, I_r (t^2 - 2 t ReLU(z_r)). The first sum is exact on the head and estimated on
+    the tail by the draws' weighted terms; each draw's term has the tail sum as expectation,
+    so the estimate and its gradient are unbiased. The correction is exact: z is formed at
+    the active entries alone (a gather of W2's columns, ~p n T of them per seed).
+    """
+    n_seeds, n_samples, width = h.shape
+    index = outputs.columns[:, None, :].expand(-1, width, -1)
+    z = torch.baddbmm(torch.gather(bias, 1, outputs.columns)[:, None, :], h,
+                      torch.gather(w, 2, index))
+    dense = (z.clamp_min(0.0).square() * outputs.weight[:, None, :]).sum(dim=(1, 2))
+    rows = h.reshape(n_seeds * n_samples, width)[active.row]
+    at_active = (rows * w[active.seed, :, active.feature]).sum(-1) + bias[active.seed,
+                                                                           active.feature]
+    target = active.value.abs()
+    correction = weight[active.feature] * target * (target - 2.0 * at_active.clamp_min(0.0))
+    dense = dense.index_add(0, active.seed, correction)
+    return dense / n_samples
+
+
+def instance_losses(nets: ToyNets, active: ActiveFeatures,
+                    outputs: OutputColumns | None = None) -> torch.Tensor:
     """Importance-weighted loss of every instance on its seed's inputs -> (S, W); `active`
-    holds the batch (S, T, n) of every seed."""
+    holds the batch (S, T, n) of every seed. With `outputs` (a sampled config) the loss on
+    the tail of output features is the unbiased estimate of `sampled_regression`."""
     weight = importances(nets.config, device=active.value.device)
     hidden = torch.relu(hidden_preactivation(nets, active))
     widths = list(nets.config.widths)
@@ -183,16 +250,48 @@ def instance_losses(nets: ToyNets, active: ActiveFeatures) -> torch.Tensor:
     # full-size gradient per width
     parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
                 nets.b_out.unbind(dim=1))
+    if outputs is not None:
+        return torch.stack([sampled_regression(h, w, bias, active, weight, outputs)
+                            for h, w, bias in parts], dim=1)
     target = sparse_target(active, weight)
     return torch.stack([_ReluRegression.apply(torch.baddbmm(bias[:, None, :], h, w), *target,
                                               weight) for h, w, bias in parts], dim=1)
 
 
-def feature_errors(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
-    """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)."""
-    hidden = hidden_activations(nets, x)
-    return torch.stack([((x.abs() - y) ** 2).mean(1) for y in instance_outputs(nets, hidden)],
+def rent_scale(config: ToyConfig, *, device="cpu") -> torch.Tensor:
+    """kappa / N for every hidden unit of the concatenated axis, (H,)."""
+    return torch.cat([torch.full((width,), config.rent / width, device=device)
+                      for width in config.widths])
+
+
+def rent_penalty(nets: ToyNets) -> torch.Tensor:
+    """The rent arm's penalty of every instance, (kappa / 2N) sum_i (|W1_i|^2 + |W2_i|^2)
+    over its N neurons, (S, W) (zeros when config.rent is 0)."""
+    config = nets.config
+    per_unit = nets.w_in.square().sum(1) + nets.w_out.square().sum(2)
+    per_unit = per_unit * rent_scale(config, device=per_unit.device) / 2.0
+    return torch.stack([part.sum(1) for part in per_unit.split(list(config.widths), dim=1)],
                        dim=1)
+
+
+def add_rent_gradient(nets: ToyNets) -> None:
+    """Add the gradient of `rent_penalty` to the weights' gradients: (kappa / N) W, per
+    neuron (cheaper than differentiating the penalty: one pass over each weight)."""
+    scale = rent_scale(nets.config, device=nets.w_in.device)
+    nets.w_in.grad.addcmul_(nets.w_in.detach(), scale[None, None, :])
+    nets.w_out.grad.addcmul_(nets.w_out.detach(), scale[None, :, None])
+
+
+def feature_errors(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+    """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)
+    (one width's outputs at a time: a wide pool's (S, T, n) outputs are large)."""
+    hidden = hidden_activations(nets, x)
+    widths = list(nets.config.widths)
+    parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
+                nets.b_out.unbind(dim=1))
+    target = x.abs()
+    return torch.stack([((target - torch.relu(torch.baddbmm(bias[:, None, :], h, w))) ** 2)
+                        .mean(1) for h, w, bias in parts], dim=1)
 
 
 def learning_rate(step: int, config: ToyConfig) -> float:
@@ -205,21 +304,30 @@ def learning_rate(step: int, config: ToyConfig) -> float:
 
 
 def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -> TrainedToy:
-    """Train every (seed, width) instance at once with Adam (see the module notes).
+    """Train every (seed, width) instance at once with Adam (see the module notes), on the
+    importance-weighted loss plus, in the rent arm, `rent_penalty`.
 
-    Returns the nets (detached) and the per-instance loss every `log_every` steps.
+    Returns the nets (detached) and the per-instance data loss (the rent excluded; an
+    estimate when the outputs are sampled) every `log_every` steps.
     """
     nets = init_toy_nets(config, device=device)
     params = [p.requires_grad_() for p in nets.parameters()]
     optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
     data = [instance_generator(seed, device=device) for seed in config.seeds]
+    draws = [instance_generator(seed, SAMPLING_STREAM, device=device) for seed in config.seeds]
+    weight = importances(config, device=device)
     steps, history = [], []
     for step in progress_bar(range(config.steps), desc="toy nets", show=progress):
-        losses = instance_losses(nets, sample_batch(config.batch, config, generators=data))
+        outputs = (output_columns(config, weight, generators=draws) if config.sampled
+                   else None)
+        losses = instance_losses(nets, sample_batch(config.batch, config, generators=data),
+                                 outputs)
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, config)
         optimiser.zero_grad(set_to_none=True)
         losses.sum().backward()
+        if config.rent:
+            add_rent_gradient(ToyNets(config, *params))
         optimiser.step()
         if step % config.log_every == 0 or step == config.steps - 1:
             steps.append(step)

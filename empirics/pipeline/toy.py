@@ -19,13 +19,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from empirics.analysis.examples import collect_examples
-from empirics.analysis.toy import above, pair_bootstrap, pair_statistics
+from empirics.analysis.toy import (
+    MIN_FIT_COUNT,
+    above,
+    excluded_pairs,
+    failed_instances,
+    fit_mask,
+    pair_bootstrap,
+    pair_statistics,
+    row_bootstrap,
+)
 from empirics.capture.toy import (
     BATCH_ROWS,
     EVAL_STREAM,
@@ -42,10 +52,19 @@ from empirics.records.toy import ToySweep
 from runstore import reuse_or_build, run_dir
 from theory.params import AllocationParams
 from theory.plot import plot_toy_sweep
-from theory.slopes import positive_log_log_slopes
+from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
-from theory.toy_model import hidden_activations, init_toy_nets, neuron_isolation, train_toy_nets
+from theory.toy_internals import feature_profile, fitted_prices
+from theory.toy_model import (
+    feature_errors,
+    hidden_activations,
+    importances,
+    init_toy_nets,
+    neuron_isolation,
+    rent_penalty,
+    train_toy_nets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +153,44 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
     return seeds, stats, thresholds
 
 
+def net_internals(trained, eval_x: torch.Tensor) -> tuple[dict, dict]:
+    """What the theory assumes, measured inside every trained net (theory.toy_internals):
+    per net (S, W) the dense evaluation loss, the top feature's relative error, the rent,
+    failure, the fitted KKT price and its rms, feature 1's dedicated neurons; per net and
+    feature rank (S, W, n) the isolation and the dedicated neurons."""
+    nets, config = trained.nets, trained.nets.config
+    x = eval_x.to(nets.w_in.device)
+    errors = feature_errors(nets, x)
+    weight = importances(config, device=errors.device)
+    variance = x.square().mean(0).clamp_min(torch.finfo(x.dtype).tiny)
+    eval_loss = (errors * weight).sum(-1).cpu().numpy().astype(np.float64)
+    top_error = (errors[..., 0] / variance[0]).cpu().numpy().astype(np.float64)
+    alive = (hidden_activations(nets, x) > 0).any(dim=1)
+    isolation, redundancy = feature_profile(config, nets.w_in, alive)
+    price, price_rms = fitted_prices(config, isolation)
+    instance = {"eval_loss": eval_loss, "top_error": top_error,
+                "rent_penalty": rent_penalty(nets).cpu().numpy().astype(np.float64),
+                "failed": failed_instances(eval_loss, top_error), "price": price,
+                "price_rms": price_rms, "redundancy_top": redundancy[..., 0]}
+    return instance, {"isolation": isolation, "redundancy": redundancy}
+
+
 def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
                        progress: bool = False, on_match=None,
                        eval_x: torch.Tensor | None = None) -> ToySweep:
-    """Train the sweep, match trained pairs, untrained pairs (the untrained null) and
-    trained pairs on permuted inputs (the permutation null), and bundle a ToySweep.
+    """Train the sweep, measure each net's internals, match trained pairs, untrained pairs
+    (the untrained null) and trained pairs on permuted inputs (the permutation null), and
+    bundle a ToySweep. Pairs with a failed net (`failed_instances`) are kept in the saved
+    records but left out of the counts and exponents (NaN in `per_pair`).
 
     `on_match(width, seed_a, seed_b, matches, tops, null)` (optional) receives every match
     with its examples and its null label ("none", "untrained" or "permuted"). `eval_x`
     (default: `evaluation_inputs(config)`) is the shared evaluation set.
     """
+    started = time.perf_counter()
     eval_x = evaluation_inputs(config, device=device) if eval_x is None else eval_x
     trained = train_toy_nets(config, device=device, progress=progress)
+    instance, profiles = net_internals(trained, eval_x)
 
     def labelled(null):
         return None if on_match is None else (lambda *match: on_match(*match, null))
@@ -160,16 +205,34 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
     stats["null_max_correlation"] = null["max_correlation"]
     stats["permuted_neurons"] = permuted["rosetta_neurons"]
     stats["permuted_max_correlation"] = permuted["max_correlation"]
+    excluded = excluded_pairs(seed_pairs(range(len(config.seeds))), instance["failed"])
+    stats = {name: np.where(excluded, np.nan, value) for name, value in stats.items()}
+    if excluded.any():
+        failed = [f"seed {config.seeds[s]} at N = {config.widths[w]}"
+                  for s, w in zip(*np.nonzero(instance["failed"]))]
+        log.warning("toy nets that failed to train, left out of the counts: %s",
+                    ", ".join(failed))
     widths = np.array(config.widths, dtype=np.float64)
     rng = np.random.default_rng(list(config.seeds))
+    prices = np.where(instance["failed"], np.nan, instance["price"])
+    exponent_price = row_bootstrap(widths, prices, np.ones(len(widths), dtype=bool), rng=rng)
     return ToySweep(
         config={"toy": config.to_config(), "rho_star": float(rho_star)},
         widths=widths, pairs=pairs, per_pair=stats, threshold_counts=thresholds,
         final_loss=trained.loss[-1].cpu().numpy().astype(np.float64),
         exponent_neurons=pair_bootstrap(widths, stats["rosetta_neurons"], rng=rng),
         exponent_features=pair_bootstrap(widths, stats["rosetta_features"], rng=rng),
-        level=0.95,
+        level=0.95, per_instance=instance, profiles=profiles, exponent_price=exponent_price,
+        exponent_internal=internal_exponent(exponent_price, config.beta),
+        seconds=time.perf_counter() - started,
     )
+
+
+def internal_exponent(exponent_price, beta: float) -> list[float]:
+    """The count exponent gamma / beta predicted from the fitted prices lambda ~ N^-gamma
+    (the slope of log lambda is -gamma; the interval maps with its ends swapped)."""
+    estimate, low, high = exponent_price
+    return [-estimate / beta, -high / beta, -low / beta]
 
 
 def match_record(matches: Matches, *, config: ToyConfig, rho_star: float, width: int,
@@ -252,33 +315,79 @@ def measure_and_predict(params: AllocationParams, config: ToyConfig, *, rho_star
 TOY_COLUMNS = (
     ("N", "{:>6.0f}"), ("R_neur", "{:>7.2f}"), ("range", "{:>9}"), ("R_feat", "{:>7.2f}"),
     ("R_pred", "{:>7.0f}"), ("s_Ros", "{:>7.3f}"), ("s_non", "{:>7.3f}"), ("null", "{:>6.2f}"),
-    ("perm", "{:>6.2f}"), ("loss", "{:>9.2e}"),
+    ("perm", "{:>6.2f}"), ("lambda", "{:>9.2e}"), ("ded_f1", "{:>6.1f}"), ("loss", "{:>9.2e}"),
+    ("failed", "{:>6}"),
 )
+
+
+def arm_name(config: dict) -> str:
+    """The toy arm a config belongs to: "rent kappa=..." or "no rent"."""
+    return f"rent kappa={config['rent']:g}" if config.get("rent") else "no rent"
+
+
+def predicted_slope(widths, counts, min_count: float = MIN_FIT_COUNT) -> float:
+    """The allocation model's exponent at the toy's widths, by the rule of every fit here:
+    the widths with R >= min_count (NaN if fewer than two)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    keep = counts >= min_count
+    if keep.sum() < 2:
+        return float("nan")
+    return float(log_log_slopes(np.log(np.asarray(widths, dtype=np.float64)[keep]),
+                                np.log(counts[keep])))
 
 
 def format_toy_table(sweep, predicted: TheoryRun) -> str:
     """R(N) measured (mean and range over seed pairs) next to R(N) predicted, isolation of
-    Rosetta and non-Rosetta neurons, the untrained-pair null, and both fitted exponents."""
+    Rosetta and non-Rosetta neurons, the nulls, the nets' fitted price lambda, feature 1's
+    dedicated neurons, the evaluation loss and failed nets; then the exponents: measured,
+    predicted by the allocation model and predicted from the nets' internals."""
     counts = sweep.per_pair["rosetta_neurons"]
+    instance = sweep.per_instance
+    finite = np.isfinite(counts)
+    low = np.where(finite, counts, np.inf).min(axis=0)
+    high = np.where(finite, counts, -np.inf).max(axis=0)
     columns = [sweep.widths, sweep.mean("rosetta_neurons"),
-               [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(counts.min(0), counts.max(0))],
+               [f"{lo:.0f}-{hi:.0f}" if np.isfinite(lo) else "-" for lo, hi in zip(low, high)],
                sweep.mean("rosetta_features"), predicted.sweep["rosetta_count"],
                sweep.mean("isolation_rosetta"), sweep.mean("isolation_nonrosetta"),
                sweep.mean("null_neurons"), sweep.mean("permuted_neurons"),
-               sweep.final_loss.mean(0)]
+               _kept_mean(instance["price"], instance["failed"]),
+               instance["redundancy_top"].mean(0), instance["eval_loss"].mean(0),
+               [f"{int(n)}/{len(instance['failed'])}" for n in instance["failed"].sum(0)]]
     rows = [" ".join(f"{name:>{len(fmt.format(0))}}" for name, fmt in TOY_COLUMNS)]
     for i in range(len(sweep.widths)):
         rows.append(" ".join(fmt.format(col[i]) for (_, fmt), col in zip(TOY_COLUMNS, columns)))
-    slope = float(positive_log_log_slopes(sweep.widths, predicted.sweep["rosetta_count"]))
+    toy = sweep.config["toy"]
+    slope = predicted_slope(sweep.widths, predicted.sweep["rosetta_count"])
+    fitted = (f"fitted {slope:.3f} on the widths with R >= {MIN_FIT_COUNT}" if np.isfinite(slope)
+              else f"not fitted (fewer than two widths with R >= {MIN_FIT_COUNT}: the "
+                   "staircase above)")
+    fit_widths = sweep.widths[fit_mask(counts)].astype(int).tolist()
     level = f"{100 * sweep.level:g}%"
     rows += [
-        f"toy nets: rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed pairs; "
-        f"exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
-        f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs)",
-        f"allocation model at the same widths: fitted {slope:.3f}, derived "
+        f"toy nets ({arm_name(toy)}, beta = {toy['beta']:g}, n = {toy['n_features']}, "
+        f"{toy['steps']} steps): rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed "
+        f"pairs; exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
+        f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs; widths with "
+        f"mean R >= {MIN_FIT_COUNT}: {fit_widths})",
+        f"from the nets' internals: price lambda ~ N^{_interval(sweep.exponent_price)}, so "
+        f"R ~ N^(gamma/beta) = N^{_interval(sweep.exponent_internal)} (KKT profile fitted to "
+        f"each net's isolation by rank; 1/beta = {1 / toy['beta']:.3f})",
+        f"allocation model P1 at the same widths: {fitted}; derived "
         f"{predicted.derived_exponent:.4f} ({predicted.derived_exponent_expr})",
     ]
+    failed = [f"seed {sweep.config['toy']['seeds'][s]} at N = {sweep.widths[w]:g}"
+              for s, w in zip(*np.nonzero(instance["failed"]))]
+    if failed:
+        rows.append("failed to train (left out of the counts): " + ", ".join(failed))
     return "\n".join(rows)
+
+
+def _kept_mean(values, failed) -> np.ndarray:
+    """Mean over the seeds that trained, (W,) (NaN where every seed failed)."""
+    kept = (~failed).sum(axis=0)
+    return np.where(kept > 0, np.where(failed, 0.0, values).sum(axis=0) / np.maximum(kept, 1),
+                    np.nan)
 
 
 def _interval(values) -> str:

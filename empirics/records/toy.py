@@ -16,6 +16,11 @@ PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agr
                "isolation_rosetta", "isolation_nonrosetta", "dead", "null_neurons",
                "null_max_correlation", "permuted_neurons", "permuted_max_correlation",
                "max_correlation")
+#: Per-net arrays of a ToySweep's `per_instance`, each (seeds, widths).
+INSTANCE_FIELDS = ("eval_loss", "top_error", "rent_penalty", "failed", "price", "price_rms",
+                   "redundancy_top")
+#: Per-net profiles over feature ranks of a ToySweep's `profiles`, each (seeds, widths, n).
+PROFILE_FIELDS = ("isolation", "redundancy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +32,19 @@ class ToySweep(Record):
     `threshold_counts` (len(empirics.pipeline.toy.THRESHOLDS), P, W) counts R_neurons at each
     threshold;
     `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
-    of the slope of log mean R on log N with the bootstrap interval over pairs.
+    of the slope of log mean R on log N with the bootstrap interval over pairs, fitted on the
+    widths whose mean count is >= 10; pairs with a failed net are NaN in `per_pair` and left
+    out. `per_instance` maps each name of `INSTANCE_FIELDS` to (S, W): the dense evaluation
+    loss, the top feature's relative error, the rent paid, whether the net failed to train,
+    the KKT price lambda fitted to its isolation profile and the fit's rms, the dedicated
+    neurons of feature 1; `profiles` each name of `PROFILE_FIELDS` to (S, W, n): every
+    feature's isolation and dedicated neurons (theory.toy_internals). `exponent_price` is
+    the slope of log mean lambda on log N (-gamma) with the interval over seeds, and
+    `exponent_internal` the count exponent gamma / beta that the nets' internals predict.
     """
 
     kind: ClassVar[str] = "toy_sweep"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     widths: np.ndarray
     pairs: np.ndarray
@@ -41,6 +54,11 @@ class ToySweep(Record):
     exponent_neurons: list
     exponent_features: list
     level: float
+    per_instance: dict = dataclasses.field(default_factory=dict)
+    profiles: dict = dataclasses.field(default_factory=dict)
+    exponent_price: list = dataclasses.field(default_factory=lambda: [float("nan")] * 3)
+    exponent_internal: list = dataclasses.field(default_factory=lambda: [float("nan")] * 3)
+    seconds: float = float("nan")
 
     def mean(self, name: str) -> np.ndarray:
         """Mean over seed pairs of a `PAIR_FIELDS` array, (W,) (NaN where all are NaN)."""
@@ -49,3 +67,18 @@ class ToySweep(Record):
             counts = np.sum(np.isfinite(values), axis=0)
             return np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1),
                             np.nan)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyStudy(Record):
+    """The toy study's table (`empirics.pipeline.toy_study`): one row per sweep, with its arm,
+    beta, feature pool, training length, rent, the exponents of R_neurons, R_features and the
+    one the nets' internals predict (each [estimate, low, high]), failed nets, runtime,
+    convergence between the two lengths and the sweep's run directory. `n_cells` is the
+    design's number of sweeps (more than the rows when the study was cut short)."""
+
+    kind: ClassVar[str] = "toy_study"
+    version: ClassVar[int] = 1
+
+    rows: list
+    n_cells: int

@@ -1,0 +1,177 @@
+"""The toy study: the toy family over arms x beta x feature pool x training length, one toy
+sweep each (`empirics.pipeline.toy.run_toy_sweep`, reused when saved), read off into one
+table of exponents next to 1/beta and to the exponent the nets' internals predict
+(docs/theory.md, section 7).
+
+Arms are configs of one model: "none" (importance-weighted costs and capacity only) and
+"rent" (each neuron pays kappa/N, kappa from `theory.toy_config.auto_rent`). The pool scan
+keeps p n = `active` fixed while n grows; pools past `dense_limit` features train with the
+sampled output loss. Two training lengths check convergence: an exponent that moves between
+them by more than its interval's half-width is flagged "not converged".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from empirics.pipeline.toy import run_toy_sweep
+from empirics.records.toy import ToyStudy, ToySweep
+from runstore import RecordError, record_exists, reuse_or_build, run_dir
+from runstore.progress import progress_bar
+from theory.toy_config import ToyConfig, auto_rent
+
+log = logging.getLogger(__name__)
+
+ARMS = ("none", "rent")
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """The grid of the study: every arm x beta at `pools[0]` and both training lengths, and
+    the pool scan (every pool) at `steps[0]` and `scan_beta`."""
+
+    arms: tuple[str, ...] = ARMS
+    betas: tuple[float, ...] = (1.5, 2.0, 3.0)
+    pools: tuple[int, ...] = (512, 2048, 4096, 8192)
+    scan_beta: float = 2.0
+    active: float = 10.24
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: tuple[int, ...] = (2000, 4000)
+    batch: int = 256
+    dense_limit: int = 512
+    output_samples: int = 512
+    rho_star: float = 0.5
+
+    def __post_init__(self) -> None:
+        unknown = set(self.arms) - set(ARMS)
+        if unknown:
+            raise ValueError(f"arms must be among {list(ARMS)}, got {sorted(unknown)}")
+        if len(self.steps) != 2 or self.steps[0] >= self.steps[1]:
+            raise ValueError(f"steps must be two increasing lengths, got {list(self.steps)}")
+
+    def config(self, arm: str, beta: float, pool: int, steps: int) -> ToyConfig:
+        """The toy sweep of one cell."""
+        p = self.active / pool
+        sampled = pool > self.dense_limit
+        return ToyConfig(
+            n_features=pool, p=p, beta=beta, widths=self.widths, seeds=self.seeds,
+            steps=steps, batch=self.batch, warmup=min(ToyConfig.warmup, steps // 10),
+            rent=auto_rent(beta, p, min(self.widths)) if arm == "rent" else 0.0,
+            output_samples=self.output_samples if sampled else 0,
+            exact_outputs=min(self.dense_limit, pool - 1))
+
+    def cells(self) -> list[tuple[str, float, int, int]]:
+        """(arm, beta, pool, steps) of every sweep, the cheapest informative first: the
+        arms x betas at the short length, the pool scan, then the long length."""
+        first = [(a, b, self.pools[0], self.steps[0]) for a, b in
+                 itertools.product(self.arms, self.betas)]
+        scan = [(a, self.scan_beta, n, self.steps[0]) for a, n in
+                itertools.product(self.arms, self.pools[1:])]
+        long = [(a, b, self.pools[0], self.steps[1]) for a, b in
+                itertools.product(self.arms, self.betas)]
+        return first + scan + long
+
+    def to_config(self) -> dict:
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+
+def study_row(arm: str, sweep: ToySweep, directory: Path) -> dict:
+    """One line of the study table from one sweep."""
+    toy = sweep.config["toy"]
+    failed = sweep.per_instance["failed"]
+    return {"arm": arm, "beta": toy["beta"], "n_features": toy["n_features"], "p": toy["p"],
+            "steps": toy["steps"], "rent": toy["rent"], "sampled": toy["output_samples"] > 0,
+            "inverse_beta": 1.0 / toy["beta"],
+            "exponent_neurons": list(sweep.exponent_neurons),
+            "exponent_features": list(sweep.exponent_features),
+            "exponent_internal": list(sweep.exponent_internal),
+            "exponent_price": list(sweep.exponent_price),
+            "failed": int(failed.sum()), "nets": int(failed.size),
+            "seconds": float(sweep.seconds), "sweep": str(directory)}
+
+
+def converged(rows: list[dict]) -> None:
+    """Mark each long-length row with whether its R_neurons exponent stayed within the
+    short row's interval half-width ("converged" True/False; None without a twin)."""
+    short = {(r["arm"], r["beta"], r["n_features"]): r for r in rows
+             if r["steps"] == min(x["steps"] for x in rows)}
+    for row in rows:
+        twin = short.get((row["arm"], row["beta"], row["n_features"]))
+        row["converged"] = None
+        if twin is not None and twin is not row:
+            estimate, low, high = twin["exponent_neurons"]
+            moved = abs(row["exponent_neurons"][0] - estimate)
+            row["converged"] = (bool(moved <= (high - low) / 2)
+                                if np.isfinite(moved) and np.isfinite(high - low) else None)
+            twin["converged"] = row["converged"]
+
+
+def run_study(design: StudyDesign, *, out: str | Path, device="cpu", force: bool = False,
+              progress: bool = False, limit: int | None = None) -> tuple[ToyStudy, Path]:
+    """Run (or reuse) every sweep of the design and save the ToyStudy table beside them.
+
+    `limit` runs only the first cells (in `StudyDesign.cells` order); the table then says
+    how many of the design's cells it holds, never pretending to be the whole design.
+    """
+    directory = run_dir(out, "empirics", {"study": design.to_config()}, label="toy-study")
+    cells = design.cells()[:limit]
+
+    def build() -> ToyStudy:
+        rows = []
+        for arm, beta, pool, steps in progress_bar(cells, desc="toy study", show=progress):
+            config = design.config(arm, beta, pool, steps)
+            log.info("toy study: %s arm, beta %g, n %d, %d steps", arm, beta, pool, steps)
+            sweep, sweep_dir = run_toy_sweep(config, rho_star=design.rho_star, out=out,
+                                             device=device, progress=progress)
+            rows.append(study_row(arm, sweep, sweep_dir))
+        converged(rows)
+        return ToyStudy(config={"study": design.to_config()}, rows=rows,
+                        n_cells=len(design.cells()))
+
+    study, _ = reuse_or_build(directory, ToyStudy, build,
+                              force=force or _short_of(directory, len(cells)))
+    return study, directory
+
+
+def _short_of(directory: Path, n_cells: int) -> bool:
+    """Whether a saved study holds fewer cells than now asked for (then it is rebuilt: its
+    sweeps are reused, so only the missing cells run)."""
+    if not record_exists(directory):
+        return False
+    try:
+        return len(ToyStudy.load(directory).rows) < n_cells
+    except RecordError:
+        return False  # reuse_or_build reports what is wrong with it
+
+
+def format_study(study: ToyStudy) -> str:
+    """The table arm x beta x pool x steps -> exponents [95% intervals] vs 1/beta."""
+    head = (f"{'arm':>5} {'beta':>4} {'n':>5} {'steps':>5}  {'R_neurons':>22}  "
+            f"{'R_features':>22}  {'internals':>22} {'1/beta':>6} {'failed':>6} {'conv':>5} "
+            f"{'time':>6}")
+    lines = [head]
+    for row in study.rows:
+        conv = {None: "-", True: "yes", False: "no"}[row["converged"]]
+        lines.append(
+            f"{row['arm']:>5} {row['beta']:>4g} {row['n_features']:>5} {row['steps']:>5}  "
+            f"{_interval(row['exponent_neurons']):>22}  {_interval(row['exponent_features']):>22}"
+            f"  {_interval(row['exponent_internal']):>22} {row['inverse_beta']:>6.3f} "
+            f"{row['failed']:>3}/{row['nets']:<2} {conv:>5} {row['seconds']:>5.0f}s")
+    if len(study.rows) < study.n_cells:
+        lines.append(f"partial study: {len(study.rows)} of {study.n_cells} cells")
+    return "\n".join(lines)
+
+
+def _interval(values) -> str:
+    estimate, low, high = values
+    if not np.isfinite(estimate):
+        return "not fitted"
+    return f"{estimate:.2f} [{low:.2f}, {high:.2f}]"

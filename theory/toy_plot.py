@@ -1,0 +1,86 @@
+"""The toy study's figure: exponents per arm against beta (with 1/beta and 1 drawn) and
+against the feature pool, from the study table's rows (`empirics.records.ToyStudy.rows`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from theory.plot import apply_style, plt, save_figure
+
+ARM_COLOURS = {"none": "#1f77b4", "rent": "#d62728"}
+SERIES = (("exponent_neurons", "o", "R_neurons"), ("exponent_features", "s", "R_features"),
+          ("exponent_internal", "^", "internals"))
+
+
+def _errorbar(ax, x, interval, **style) -> None:
+    estimate, low, high = interval
+    if not np.isfinite(estimate):
+        return
+    err = [[estimate - low if np.isfinite(low) else 0.0],
+           [high - estimate if np.isfinite(high) else 0.0]]
+    ax.errorbar([x], [estimate], yerr=err, capsize=2, lw=0.8, ms=4, **style)
+
+
+def draw_exponents_by_beta(rows: list[dict], ax, *, pool: int) -> None:
+    """Every arm's exponents at feature pool `pool` against beta, both training lengths
+    (filled: the longer), with 1/beta (P1) and 1 (the covariance lemma)."""
+    cells = [r for r in rows if r["n_features"] == pool]
+    longest = max((r["steps"] for r in cells), default=0)
+    betas = sorted({r["beta"] for r in cells})
+    grid = np.linspace(min(betas, default=1.2) * 0.9, max(betas, default=3.0) * 1.05, 50)
+    ax.plot(grid, 1.0 / grid, "k-", lw=0.8, label=r"$1/\beta$ (P1)")
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":", label="1 (no rent: covariance)")
+    offsets = {name: 0.04 * (i - 1) for i, (name, _, _) in enumerate(SERIES)}
+    for row in cells:
+        for name, marker, _ in SERIES:
+            face = ARM_COLOURS[row["arm"]] if row["steps"] == longest else "white"
+            _errorbar(ax, row["beta"] + offsets[name] + (0.015 if row["arm"] == "rent" else 0),
+                      row[name], fmt=marker, color=ARM_COLOURS[row["arm"]], mfc=face)
+    for arm, colour in ARM_COLOURS.items():
+        ax.plot([], [], "o", color=colour, label=f"arm: {arm}")
+    for name, marker, label in SERIES:
+        ax.plot([], [], marker, color="0.3", mfc="white", label=label)
+    ax.set(xlabel=r"importance exponent $\beta$", ylabel="exponent of R(N)",
+           title=f"exponents by arm (n = {pool}; filled: {longest} steps)")
+    ax.legend(loc="upper right", ncol=2)
+
+
+def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
+    """The exponents against the feature pool n at one beta and the shortest length."""
+    shortest = min((r["steps"] for r in rows), default=0)
+    cells = [r for r in rows if r["beta"] == beta and r["steps"] == shortest]
+    for row in cells:
+        for name, marker, _ in SERIES:
+            _errorbar(ax, row["n_features"] * (1.06 if row["arm"] == "rent" else 1.0),
+                      row[name], fmt=marker, color=ARM_COLOURS[row["arm"]],
+                      mfc=ARM_COLOURS[row["arm"]] if name == "exponent_neurons" else "white")
+    ax.axhline(1.0 / beta, color="k", lw=0.8, label=rf"$1/\beta$ = {1 / beta:.2f}")
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    pools = sorted({r["n_features"] for r in cells})
+    ax.set_xscale("log")
+    if pools:
+        ax.set_xticks(pools, [str(n) for n in pools])
+        ax.minorticks_off()
+    ax.set(xlabel="feature pool n (p n fixed)", ylabel="exponent of R(N)",
+           title=rf"pool scan ($\beta$ = {beta:g}, {shortest} steps)")
+    ax.legend(loc="upper right")
+
+
+def plot_toy_study(rows: list[dict], stem: str | Path, *, scan_beta: float | None = None
+                   ) -> list[Path]:
+    """Both panels side by side, saved as stem.png and stem.pdf."""
+    apply_style()
+    pools = sorted({r["n_features"] for r in rows})
+    if scan_beta is None:
+        by_beta = {b: len({r["n_features"] for r in rows if r["beta"] == b})
+                   for b in {r["beta"] for r in rows}}
+        scan_beta = max(by_beta, key=by_beta.get) if by_beta else 2.0
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    draw_exponents_by_beta(rows, axes[0], pool=pools[0] if pools else 0)
+    draw_pool_scan(rows, axes[1], beta=scan_beta)
+    try:
+        return save_figure(fig, stem)
+    finally:
+        plt.close(fig)
