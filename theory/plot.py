@@ -198,7 +198,11 @@ def draw_toy_sweep(sweep, predicted: TheoryRun, axes) -> None:
     axes[0].plot(n, sweep.mean("null_neurons"), "x:", ms=4, color="0.5", label="untrained pair")
     axes[0].set_yscale("symlog", linthresh=1)  # the untrained null is often 0
     axes[0].yaxis.set_major_formatter(ScalarFormatter())
-    axes[0].set(ylabel="count", title=f"R(N): slope {estimate:.2f} [{low:.2f}, {high:.2f}]")
+    internal = getattr(sweep, "exponent_internal", [np.nan] * 3)[0]
+    slope = (f"slope {estimate:.2f} [{low:.2f}, {high:.2f}]" if np.isfinite(estimate)
+             else "slope not fitted (< 2 widths with R >= 10)")
+    axes[0].set(ylabel="count", title=f"R(N): {slope}" + (
+        f"; internals {internal:.2f}" if np.isfinite(internal) else ""))
     axes[0].legend(loc="lower right", bbox_to_anchor=(1, 0.08))
     for ax in axes[1:]:
         ax.set(ylabel="top feature's share of weight norm", ylim=(0, 1))
@@ -214,7 +218,8 @@ def label_widths(ax, widths) -> None:
 def toy_sweep_title(sweep) -> str:
     """One line naming the toy sweep's configuration (the title of its figure)."""
     toy = sweep.config["toy"]
-    return (f"toy nets: beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:g}, "
+    arm = f"rent kappa={toy['rent']:.3g}" if toy.get("rent") else "no rent"
+    return (f"toy nets ({arm}): beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:.3g}, "
             f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
             f"{len(sweep.pairs)} seed pairs")
 

@@ -6,8 +6,10 @@ table of exponents next to 1/beta and to the exponent the nets' internals predic
 Arms are configs of one model: "none" (importance-weighted costs and capacity only) and
 "rent" (each neuron pays kappa/N, kappa from `theory.toy_config.auto_rent`). The pool scan
 keeps p n = `active` fixed while n grows; pools past `dense_limit` features train with the
-sampled output loss. Two training lengths check convergence: an exponent that moves between
-them by more than its interval's half-width is flagged "not converged".
+sampled output loss. The default pools (512, 1024, 2048) fit two CPU cores in about an hour
+with the rest of the grid; `pools=(512, 2048, 4096, 8192)` is the design for a GPU. Two
+training lengths check convergence: an exponent that moves between them by more than its
+interval's half-width is flagged "not converged".
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class StudyDesign:
 
     arms: tuple[str, ...] = ARMS
     betas: tuple[float, ...] = (1.5, 2.0, 3.0)
-    pools: tuple[int, ...] = (512, 2048, 4096, 8192)
+    pools: tuple[int, ...] = (512, 1024, 2048)
     scan_beta: float = 2.0
     active: float = 10.24
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)

@@ -9,7 +9,7 @@ import numpy as np
 from bridge.agreement import Prediction
 from bridge.comparison import build_comparison
 from empirics.records.match import MatchRecord
-from empirics.records.toy import PAIR_FIELDS, ToySweep
+from empirics.records.toy import PAIR_FIELDS, ToyStudy, ToySweep
 from runstore import run_dir
 from theory.params import AllocationParams
 from theory.sweep import build_theory_run, width_grid
@@ -44,6 +44,27 @@ def write_toy_sweep(root, rng, *, beta: float = 1.5, widths=(8, 16, 32), n_pairs
         params = dataclasses.replace(AllocationParams(beta=beta), n_features=64.0)
         build_theory_run(params, widths, seed=0).save(directory / "prediction")
     return sweep
+
+
+def write_toy_study(root, rng):
+    """A toy study of both arms at three betas and a two-pool scan (planted exponents)."""
+    rows = []
+    for arm, beta, pool, steps in [(a, b, 512, s) for a in ("none", "rent")
+                                   for b in (1.5, 2.0, 3.0) for s in (100, 200)] + [
+            (a, 2.0, 1024, 100) for a in ("none", "rent")]:
+        slope = 1.0 / beta if arm == "rent" else 0.8
+        interval = [slope, slope - 0.05, slope + 0.05]
+        rows.append({"arm": arm, "beta": beta, "n_features": pool, "p": 10.0 / pool,
+                     "steps": steps, "rent": 0.01 if arm == "rent" else 0.0,
+                     "sampled": pool > 512, "inverse_beta": 1.0 / beta,
+                     "exponent_neurons": interval, "exponent_features": interval,
+                     "exponent_internal": [float(rng.uniform(0.4, 0.9)), 0.3, 1.0],
+                     "exponent_price": [-1.0, -1.2, -0.8], "failed": 0, "nets": 15,
+                     "seconds": 1.0, "converged": True, "sweep": "runs/empirics/x"})
+    design = {"pools": [512, 1024], "scan_beta": 2.0}
+    study = ToyStudy(config={"study": design}, rows=rows, n_cells=len(rows))
+    study.save(run_dir(root, "empirics", study.config, "toy-study"))
+    return study
 
 
 def match_record(family: str, width: int, count: int, *, null: str = "none",

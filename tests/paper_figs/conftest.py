@@ -9,6 +9,7 @@ from tests.paper_figs.builders import (
     write_comparison,
     write_match,
     write_theory_run,
+    write_toy_study,
     write_toy_sweep,
 )
 
@@ -28,6 +29,7 @@ def records_root(tmp_path_factory):
     rng = np.random.default_rng(20261121)
     write_theory_run(root)
     write_toy_sweep(root, rng)
+    write_toy_study(root, rng)
     write_comparison(root, rng, family="vision")
     write_comparison(root, rng, family="language", beta=None)
     for width, untrained, permuted in zip(WIDTHS, UNTRAINED, PERMUTED):

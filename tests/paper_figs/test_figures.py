@@ -17,6 +17,7 @@ from tests.paper_figs.conftest import PERMUTED, UNTRAINED, WIDTHS
 #: and one toy sweep (three panels).
 GRIDS = {"fig03_counts": (2, 2), "fig04_untrained_null": (1, 1),
          "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3),
+         "fig27_toy_study": (1, 2),
          "fig06_polarization": (1, 1), "fig07_specialization": (1, 1), "fig25_topk": (1, 1),
          "fig31_depth": (1, 2), "fig33_stability": (1, 2)}
 
@@ -43,6 +44,21 @@ def test_each_figure_is_a_png_and_a_pdf_of_its_size(figure, records_root, tmp_pa
         pixels = np.asarray(image.convert("L"), dtype=float)
     assert pixels.std() > 10, "the image is blank"
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
+
+
+def test_the_toy_study_figure_names_its_quantities_and_draws_one_over_beta(records_root):
+    from paper_figs import fig27_toy
+
+    fig = drawn(fig27_toy.FIGURES[1], records_root)
+    by_beta, scan = fig.axes
+    assert by_beta.get_xlabel() == r"importance exponent $\beta$"
+    assert by_beta.get_ylabel() == scan.get_ylabel() == "exponent of R(N)"
+    assert scan.get_xlabel() == "feature pool n (p n fixed)" and scan.get_xscale() == "log"
+    one_over_beta = by_beta.lines[0]
+    np.testing.assert_allclose(one_over_beta.get_ydata(), 1 / one_over_beta.get_xdata())
+    assert "nan" not in by_beta.get_title() + scan.get_title()
+    # every arm x beta x length cell at the first pool is drawn, with its interval
+    assert len(by_beta.containers) == 3 * 12
 
 
 def test_counts_figure_draws_the_comparison_on_log_axes_with_its_bands(records_root):

@@ -1,0 +1,90 @@
+"""Benchmark: a toy training step with the sampled output loss against the dense loss, at a
+wide feature pool, in the same run; and the estimate against the dense loss on one batch.
+
+    python benchmarks/bench_toy_sampled.py [--features 8192] [--steps 10] [--draws 200]
+
+The dense output layer costs ~6 B H n FLOP a step; the sampled loss computes the exact head
+(--exact-outputs) and --output-samples tail draws per seed, so its output layer costs
+~6 B H (K + m). Prints the time per step of both and their ratio (target: >= 3x at n = 8192),
+then the mean of --draws estimates of the loss and of its gradient on one batch next to the
+dense values (they must agree within the Monte Carlo error; tests/theory/test_toy_arms.py
+holds the expectation equal exactly).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+import torch
+from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
+
+from theory.toy_config import ToyConfig
+from theory.toy_data import instance_generator, sample_batch
+from theory.toy_model import (
+    SAMPLING_STREAM,
+    importances,
+    init_toy_nets,
+    instance_losses,
+    output_columns,
+    train_toy_nets,
+)
+
+
+def estimate_check(config: ToyConfig, draws: int) -> tuple[float, float, float]:
+    """Relative error of the mean of `draws` loss estimates against the dense loss, its
+    Monte Carlo standard error, and the relative error of the mean W2 gradient."""
+    nets = init_toy_nets(config)
+    params = [p.requires_grad_() for p in nets.parameters()]
+    batch = sample_batch(config.batch, config, generators=[instance_generator(s)
+                                                            for s in config.seeds])
+    dense = instance_losses(nets, batch)
+    dense_grad = torch.autograd.grad(dense.sum(), params[2])[0]
+    weight = importances(config)
+    gens = [instance_generator(s, SAMPLING_STREAM) for s in config.seeds]
+    losses, grad = [], torch.zeros_like(dense_grad)
+    for _ in range(draws):
+        loss = instance_losses(nets, batch, output_columns(config, weight, generators=gens))
+        grad += torch.autograd.grad(loss.sum(), params[2])[0] / draws
+        losses.append(loss.detach().sum())
+    losses = torch.stack(losses)
+    total = dense.detach().sum()
+    return (float((losses.mean() - total) / total),
+            float(losses.std() / draws**0.5 / total),
+            float((grad - dense_grad).norm() / dense_grad.norm()))
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_toy_sampled.py")
+    parser.add_argument("--features", type=int, default=8192)
+    parser.add_argument("--widths", default="16,32,64,128,256")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--exact-outputs", type=int, default=512)
+    parser.add_argument("--output-samples", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    dense = ToyConfig(n_features=args.features, p=10.24 / args.features, widths=widths,
+                      steps=args.steps, warmup=1, batch=256)
+    sampled = replace(dense, output_samples=args.output_samples,
+                      exact_outputs=args.exact_outputs)
+    print(f"n = {args.features}, widths {list(widths)} x 3 seeds, batch 256, "
+          f"{args.steps} steps, {torch.get_num_threads()} threads; sampled: head "
+          f"{args.exact_outputs} + {args.output_samples} draws")
+    t_dense, _ = best_of(1, lambda: train_toy_nets(dense))
+    t_sampled, _ = best_of(1, lambda: train_toy_nets(sampled))
+    ratio = t_dense / t_sampled
+    print(f"dense {t_dense / args.steps:7.3f} s/step   sampled {t_sampled / args.steps:7.3f} "
+          f"s/step   ratio {ratio:5.2f}x ({'meets' if ratio >= 3 else 'misses'} the 3x target)")
+    bias, error, grad = estimate_check(replace(sampled, widths=widths[:2]), args.draws)
+    print(f"mean of {args.draws} estimates vs dense loss: relative error {bias:+.2e} "
+          f"(Monte Carlo standard error {error:.2e}); mean W2 gradient vs dense: relative "
+          f"error {grad:.2e}")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
