@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from runstore import Record
+from runstore.tables import frame
 
 #: Per-width arrays of a ToySweep, each (pairs, widths).
 PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",
@@ -60,6 +61,17 @@ class ToySweep(Record):
     exponent_internal: list = dataclasses.field(default_factory=lambda: [float("nan")] * 3)
     seconds: float = float("nan")
 
+    def to_frame(self):
+        """One row per seed pair and width: the seeds, N and every `PAIR_FIELDS` value (NaN
+        for a pair left out because one of its nets failed)."""
+        n_pairs, n_widths = len(self.pairs), len(self.widths)
+        columns = {"seed_a": np.repeat(self.pairs[:, 0], n_widths),
+                   "seed_b": np.repeat(self.pairs[:, 1], n_widths),
+                   "width": np.tile(self.widths, n_pairs)}
+        columns |= {name: np.asarray(self.per_pair[name]).reshape(-1)
+                    for name in PAIR_FIELDS if name in self.per_pair}
+        return frame(columns)
+
     def mean(self, name: str) -> np.ndarray:
         """Mean over seed pairs of a `PAIR_FIELDS` array, (W,) (NaN where all are NaN)."""
         values = self.per_pair[name]
@@ -82,3 +94,14 @@ class ToyStudy(Record):
 
     rows: list
     n_cells: int
+
+    def to_frame(self):
+        """One row per sweep; each exponent as estimate, low and high columns."""
+        exponents = ("exponent_neurons", "exponent_features", "exponent_internal",
+                     "exponent_price")
+        columns = {key: [row[key] for row in self.rows] for key in self.rows[0]
+                   if key not in exponents} if self.rows else {}
+        for key in exponents:
+            for i, part in enumerate(("", "_low", "_high")):
+                columns[key + part] = [row[key][i] for row in self.rows]
+        return frame(columns)

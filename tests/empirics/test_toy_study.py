@@ -3,10 +3,11 @@ study off as whole), its table and figure."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
-from empirics.records.toy import ToyStudy
+from empirics.records.toy import ToyStudy, ToySweep
 from theory.toy_config import auto_rent
 from theory.toy_plot import plot_toy_study
 
@@ -51,3 +52,16 @@ def test_a_tiny_study_runs_resumes_and_says_when_it_is_partial(tmp_path):
     assert "partial" not in table and table.count("\n") == 6
     paths = plot_toy_study(loaded.rows, tmp_path / "study")
     assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_the_study_and_its_sweeps_are_tidy_tables(tmp_path):
+    pytest.importorskip("pandas")
+    study, _ = run_study(TINY, out=tmp_path, limit=1)
+    table = study.to_frame()
+    assert len(table) == 1 and table.loc[0, "arm"] == "none"
+    assert table.loc[0, "exponent_internal_low"] <= table.loc[0, "exponent_internal_high"]
+    sweep = ToySweep.load(study.rows[0]["sweep"])
+    pairs = sweep.to_frame()
+    assert len(pairs) == 3 * 2 and pairs["width"].tolist() == [8, 16] * 3
+    np.testing.assert_equal(pairs["rosetta_neurons"].to_numpy().reshape(3, 2),
+                            sweep.per_pair["rosetta_neurons"])  # NaN (a failed net) too
