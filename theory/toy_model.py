@@ -231,13 +231,21 @@ def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
     the active entries alone (a gather of W2's columns, ~p n T of them per seed).
     """
     n_seeds, n_samples, width = h.shape
-    index = outputs.columns[:, None, :].expand(-1, width, -1)
-    z = torch.baddbmm(torch.gather(bias, 1, outputs.columns)[:, None, :], h,
-                      torch.gather(w, 2, index))
+    n = w.shape[2]
+    # W2's columns as rows of one (S n, N) copy, read by index_select for the sampled columns
+    # and the active entries alike: one gradient path into W2 (an index_add; the fancy
+    # indexing or gather it replaces accumulate several times slower on CPU)
+    rows_of_w = w.transpose(1, 2).reshape(n_seeds * n, width)
+    flat_bias = bias.reshape(-1)
+    offset = torch.arange(n_seeds, device=h.device)[:, None] * n
+    picked = (outputs.columns + offset).reshape(-1)
+    z = torch.baddbmm(flat_bias.index_select(0, picked).view(n_seeds, 1, -1), h,
+                      rows_of_w.index_select(0, picked).view(n_seeds, -1, width).transpose(1, 2))
     dense = (z.clamp_min(0.0).square() * outputs.weight[:, None, :]).sum(dim=(1, 2))
-    rows = h.reshape(n_seeds * n_samples, width)[active.row]
-    at_active = (rows * w[active.seed, :, active.feature]).sum(-1) + bias[active.seed,
-                                                                           active.feature]
+    entry = active.seed * n + active.feature
+    rows = h.reshape(n_seeds * n_samples, width).index_select(0, active.row)
+    at_active = ((rows * rows_of_w.index_select(0, entry)).sum(-1)
+                 + flat_bias.index_select(0, entry))
     target = active.value.abs()
     correction = weight[active.feature] * target * (target - 2.0 * at_active.clamp_min(0.0))
     dense = dense.index_add(0, active.seed, correction)
