@@ -28,9 +28,10 @@ from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inp
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
+from empirics.models.detect import resolve_model
 from empirics.models.identity import weights_identity
 from empirics.models.load import MissingModelError, load_model
-from empirics.models.local import resolve_spec, trained_family, trained_pairs
+from empirics.models.local import trained_family, trained_pairs
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.pipeline.summary import MatchRun, PairOutcome
@@ -86,28 +87,33 @@ def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None
                          "(no torchrun, no --tasks)")
 
 
-def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None)
-              ) -> list[tuple[ModelSpec, ModelSpec]]:
-    """The specs of `pair` (two registry names, or names of the local checkpoints `paths`),
-    or every matched-scale pair of `family`; a model of another kind than the family's is
-    refused by name."""
+def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None),
+              **lookup) -> list[tuple]:
+    """(spec_a, spec_b, (path_a, path_b)) of `pair` (any two models: registry names,
+    checkpoint folders, Hugging Face ids or open_clip tags, with the checkpoints `paths`;
+    `resolve_model`, which `lookup` passes cache_dir and download), or of every
+    matched-scale pair of `family`; a model of another kind than the family's is refused
+    by name."""
     if pair:
-        specs = [(resolve_spec(pair[0], paths[0]), resolve_spec(pair[1], paths[1]))]
+        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
+                                              for name, path in zip(pair, paths))
+        found = [(spec_a, spec_b, (path_a, path_b))]
     else:
-        specs = list(matched_pairs(*FAMILY_PAIRS[family]))
-    for spec in {spec for both in specs for spec in both}:
+        found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+    for spec in {spec for a, b, _ in found for spec in (a, b)}:
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
-    return specs
+    return found
 
 
 def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
     """(spec_a, spec_b, (path_a, path_b)) of every pair to match: those of a trained family
     in `model_dir` (cross-architecture and seed pairs, `trained_pairs`; with `pair`, only
-    that one), else `pairs_for` with the paths given."""
+    that one), else `pairs_for`."""
     if settings.model_dir is None:
-        return [(a, b, settings.paths)
-                for a, b in pairs_for(settings.family, settings.pair, settings.paths)]
+        return pairs_for(settings.family, settings.pair, settings.paths,
+                         cache_dir=settings.options.cache_dir,
+                         download=settings.options.download)
     found = trained_pairs(trained_family(settings.model_dir))
     if settings.pair:
         found = [p for p in found if (p[0].name, p[1].name) == tuple(settings.pair)]

@@ -15,8 +15,8 @@ from pathlib import Path
 import submitit
 
 from empirics.engine.distributed import SINGLE, launched_ranks, stop_group
+from empirics.models.detect import resolve_spec
 from empirics.models.load import MissingModelError
-from empirics.models.local import resolve_spec
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
     FAMILY_PAIRS,
