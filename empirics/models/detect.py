@@ -91,20 +91,8 @@ def spec_from_config(name: str, config, *, family: str, hf_id: str | None = None
     count come from the model built from it on the meta device (the causal LM for text, the
     base model for vision).
     """
-    import transformers
-
-    model_type = getattr(config, "model_type", None)
-    if model_type not in TEXT_TYPES + VISION_TYPES:
-        raise UnsupportedModelError(
-            f"{name}: {type(config).__name__} (model type {model_type!r}) has no known MLP "
-            f"hook point; the hooks know {', '.join(TEXT_TYPES + VISION_TYPES)} (add the "
-            "module whose input is its MLP's neuron vector to "
-            "empirics.models.registry.HOOK_POINTS)")
-    kind = "vision" if model_type in VISION_TYPES else "text"
-    model_class = (transformers.AutoModelForCausalLM if kind == "text"
-                   else transformers.AutoModel)
-    with torch.device("meta"):
-        model = model_class.from_config(config)
+    model = meta_model(name, config)
+    kind = "vision" if config.model_type in VISION_TYPES else "text"
     architecture = architecture_of(model)
     widths = layer_widths(model, architecture)
     if len(set(widths)) != 1:
@@ -115,6 +103,24 @@ def spec_from_config(name: str, config, *, family: str, hf_id: str | None = None
                      n_params=sum(p.numel() for p in model.parameters()), d_mlp=widths[0],
                      n_layers=len(widths), architecture=architecture, hf_id=hf_id,
                      prefix_tokens=prefix)
+
+
+def meta_model(name: str, config) -> torch.nn.Module:
+    """The model of a transformers configuration built on the meta device (the causal LM
+    for text, the base model for vision); refuses a type without a known MLP hook point."""
+    import transformers
+
+    model_type = getattr(config, "model_type", None)
+    if model_type not in TEXT_TYPES + VISION_TYPES:
+        raise UnsupportedModelError(
+            f"{name}: {type(config).__name__} (model type {model_type!r}) has no known MLP "
+            f"hook point; the hooks know {', '.join(TEXT_TYPES + VISION_TYPES)} (add the "
+            "module whose input is its MLP's neuron vector to "
+            "empirics.models.registry.HOOK_POINTS)")
+    model_class = (transformers.AutoModel if model_type in VISION_TYPES
+                   else transformers.AutoModelForCausalLM)
+    with torch.device("meta"):
+        return model_class.from_config(config)
 
 
 def spec_from_checkpoint(name: str, directory: Path) -> ModelSpec:
