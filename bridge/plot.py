@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.calibration import NULL_NAMES
 from bridge.comparison import Comparison, headline_interval
+from empirics.records.nulls import NULL_NAMES
 
 #: Axis labels by the Comparison's unit of N: size and fraction.
 SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
