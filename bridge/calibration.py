@@ -13,7 +13,9 @@ same architectures share on the same inputs (their seeds pooled): a stricter flo
 untrained networks share input-driven units that a permutation removes. docs/selection.md
 states the rule and its limits.
 
-`calibrate` pairs each record with its null (the configs equal but for the null), and
+`calibrate` pairs each record with its null (the configs equal but for the null; the rules,
+the chance level and the count above it live in `empirics.records.nulls`, which the neuron
+browser reads too), and
 `CalibratedPoint` is a `ScalingPoint` the bridge fits exactly as it fits raw counts,
 resampled counts included (under resampling of the inputs the threshold is resampled with
 them: the pair and its nulls see the same batches).
@@ -30,24 +32,19 @@ from typing import Sequence
 import numpy as np
 
 from empirics.records.match import MatchRecord
-from empirics.records.pair import UNCOUNTED
+from empirics.records.nulls import (
+    CALIBRATORS,
+    count_above,
+    null_threshold,
+    partner_key,
+)
 
-#: The null that calibrates each kind of record, by what the count is calibrated against:
-#: chance (the permutation null) or what untrained networks share (the untrained null).
-CALIBRATORS = {"permuted": {"none": "permuted", "untrained": "untrained-permuted"},
-               "untrained": {"none": "untrained"}}
-#: What a calibrated count is calibrated against, as reports name it, and the folder of its
-#: Comparison inside the raw count's.
-NULL_NAMES = {"permuted": "permutation null", "untrained": "untrained null"}
+#: The folder of a calibrated count's Comparison inside the raw count's, by what it is
+#: calibrated against (`empirics.records.nulls.NULL_NAMES`).
 CALIBRATED_DIRS = {"permuted": "calibrated", "untrained": "calibrated-untrained"}
 #: The flags of empirics.match that make each null.
 NULL_FLAGS = {"permuted": "--null permuted", "untrained-permuted": "--init random --null permuted",
               "untrained": "--init random (seeds pooled)"}
-
-
-class MissingNull(LookupError):
-    """A record has no permutation-null partner to calibrate it (the message names the
-    record and the flag that makes the partner)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +68,7 @@ class CalibratedPoint:
 
     @property
     def n_rosetta(self) -> int:
-        return int(np.count_nonzero(self.record.pairs["r"] >= self.threshold))
+        return count_above(self.record, self.threshold)
 
     @property
     def n_chunk_groups(self) -> int:
@@ -117,30 +114,6 @@ def _resampled_pairs(record: MatchRecord, weights: np.ndarray):
     return r, mutual
 
 
-def null_threshold(nulls: Sequence[MatchRecord], quantile: float) -> float:
-    """The `quantile` of the mutual-pair correlations of the null records, pooled."""
-    r = np.concatenate([null.pairs["r"] if null.pairs else np.zeros(0) for null in nulls])
-    if len(r) == 0:
-        first = nulls[0]
-        raise MissingNull(f"the {first.null} null of {first.model_a} x {first.model_b} has no "
-                          "mutual pairs, so it gives no chance level to calibrate against")
-    return float(np.quantile(r, quantile))
-
-
-def _partner_key(record: MatchRecord, against: str) -> str:
-    """What a record and its nulls share: the config but for the null, the options that
-    change no number and the seed where it only draws the null (the permutation of trained
-    weights; the weights of an untrained null), so that several seeds pool into one level.
-    Against the untrained null the weights' identities (and the capture manifest that repeats
-    them) differ by construction: the models must agree by name, the inputs by sha256."""
-    drop = {"null", *UNCOUNTED}
-    if against == "untrained":  # the same models by name; their weights are the difference
-        drop |= {"init", "seed", "weights", "capture"}
-    elif record.config.get("init") != "random":
-        drop |= {"seed"}
-    return repr(sorted((k, v) for k, v in record.config.items() if k not in drop))
-
-
 def calibrate(found: Sequence[tuple[Path, MatchRecord]], *, quantile: float = 0.99,
               against: str = "permuted") -> tuple[list[tuple[Path, CalibratedPoint]], list[str]]:
     """The calibrated points of the records in `found` that `against` calibrates ("permuted":
@@ -157,12 +130,12 @@ def calibrate(found: Sequence[tuple[Path, MatchRecord]], *, quantile: float = 0.
     nulls = defaultdict(list)
     for path, record in found:
         if record.null in calibrator.values():
-            nulls[record.null, _partner_key(record, against)].append((path, record))
+            nulls[record.null, partner_key(record, against)].append((path, record))
     points, missing = [], []
     for path, record in found:
         if record.null not in calibrator:
             continue
-        partners = nulls.get((calibrator[record.null], _partner_key(record, against)))
+        partners = nulls.get((calibrator[record.null], partner_key(record, against)))
         if not partners:
             missing.append(f"{path}: no {calibrator[record.null]} run of {record.model_a} x "
                            f"{record.model_b} with the same settings (run empirics.match "

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
+from empirics.records.nulls import NULL_QUANTILE
 from runstore.commands import add_debug_flag, command_parser, reported
 
 
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep the records whose series key has this value (e.g. "
                              "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
                              "several series are never fitted together")
-    parser.add_argument("--null-quantile", type=float, default=0.99,
+    parser.add_argument("--null-quantile", type=float, default=NULL_QUANTILE,
                         help="also fit the counts of pairs whose r clears this quantile of "
                              "the mutual-pair r of the same pair's permutation null (its "
                              "records: empirics.match --null permuted)")

@@ -11,12 +11,13 @@ from typing import Sequence
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
-from bridge.calibration import CALIBRATED_DIRS, NULL_NAMES, calibrate
+from bridge.calibration import CALIBRATED_DIRS, calibrate
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
+from empirics.records.nulls import NULL_NAMES
 from empirics.records.pair import ScalingPoint
 from runstore import find_records, read_header, run_dir
 

@@ -5,9 +5,12 @@ Parquet, for a notebook, a spreadsheet or another tool.
     python -m empirics.export runs/comparison/<family>-<hash> --out sizes.parquet
 
 A MatchRecord gives one row per mutual pair (layer_a, unit_a, layer_b, unit_b, r and the
-TransformerLens hook names hook_a, hook_b), a Comparison one row per size (N, R and the
-count's data-level bars), an analysis record of `empirics.analyze` its own table (depth bins,
-k values, neurons, categories or input budgets). Without --out the CSV goes to stdout.
+TransformerLens hook names hook_a, hook_b), an AnchorRecord one row per anchor unit and other
+model (its best partner there, with both hook names), an ImportanceRecord one row per
+estimate of beta (with the beta and the exponent it implies), a Comparison one row per size
+(N, R and the count's data-level bars), an analysis record of `empirics.analyze` its own
+table (depth bins, k values, neurons, categories or input budgets). Without --out the CSV
+goes to stdout.
 Parquet needs the pyarrow package (or fastparquet).
 """
 
@@ -21,12 +24,14 @@ from pathlib import Path
 
 from bridge.comparison import Comparison
 from empirics.records.analysis import ANALYSIS_RECORDS
+from empirics.records.anchors import AnchorRecord
+from empirics.records.importance import ImportanceRecord
 from empirics.records.match import MatchRecord
 from runstore import load_any
 from runstore.commands import add_debug_flag, command_parser, reported
 
 #: The records that have a table.
-TABLES = (MatchRecord, Comparison, *ANALYSIS_RECORDS)
+TABLES = (MatchRecord, AnchorRecord, ImportanceRecord, Comparison, *ANALYSIS_RECORDS)
 FORMATS = (".csv", ".parquet")
 
 

@@ -2,6 +2,7 @@
 
     python -m empirics.match --family language --all --device cuda --out runs/
     python -m empirics.match --family vision --pair openclip-vit-b-16 dinov2-base --init random
+    python -m empirics.match --family language --pair EleutherAI/pythia-14m models/my-gpt2
 
 For every pair it loads both models (local directory or Hugging Face cache; nothing is
 downloaded unless --download), streams their aligned activations on the same inputs through
@@ -28,6 +29,7 @@ from pathlib import Path
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
 from empirics.models.load import ModelMismatchError
+from empirics.models.missing import MissingModelError
 from empirics.models.registry import family_specs, get_spec
 from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_with_paths, run_match
 from empirics.pipeline.options import (
@@ -57,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=("language", "vision", "toy"), required=True,
                    help="the kind of models paired (toy: the toy nets, trained here)")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--pair", nargs=2, metavar=("A", "B"), help="registry names")
+    which.add_argument("--pair", nargs=2, metavar=("A", "B"),
+                       help="two models, each a registry name, a checkpoint folder (with "
+                       "config.json), a Hugging Face id OWNER/NAME (read from the cache) or an "
+                       "open_clip MODEL@TAG; outside the registry the architecture, MLP widths "
+                       "and size are read from the model's own config")
     which.add_argument("--all", action="store_true",
                        help="every matched-scale pair of " + ", ".join(
                            f"{k}: {a} x {b}" for k, (a, b) in FAMILY_PAIRS.items()))
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [directory]
     try:
         settings = settings_from_args(args)
-        pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
+        with reported(parser, debug=args.debug, data=(MissingModelError,)):
+            pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> SweepReport:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        jobs = sweep_jobs(args.family, args.pairs, args.model_dir)
+        jobs = sweep_jobs(args.family, args.pairs, args.model_dir,
+                          cache_dir=args.cache_dir, download=args.download)
         choice = from_flags(InputChoice, args)
         settings = SweepSettings(
             args.family, inputs_for(args.family, choice), from_flags(MatchOptions, args),

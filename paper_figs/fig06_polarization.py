@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.plot import wrapped
 from bridge.trends import POPULATIONS, Polarization
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
@@ -80,7 +81,8 @@ def draw(records, fig) -> None:
                                 result.source)
         ax.set_xscale("log")
         ax.set(xlabel=X_LABELS.get(result.source, "N"), ylabel=f"mean {metric.replace('_', ' ')}")
-        ax.set_title(f"{series_title(result)}: {metric.replace('_', ' ')}", fontsize="small")
+        ax.set_title(wrapped(f"{series_title(result)}: {metric.replace('_', ' ')}", 44),
+                     fontsize="small")
         ax.legend(loc="best", fontsize="x-small")
 
 

@@ -15,7 +15,7 @@ from empirics.records.analysis import SpecializationRecord
 from paper_figs.analysis import by_family, pair_size, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
-from paper_figs.style import COLOURS, panel_grid
+from paper_figs.style import COLOURS, outside_legend, panel_grid
 
 REQUIRES = (Need(SpecializationRecord, stage="match"),)
 PRODUCED_BY = ("python -m empirics.analyze --runs RUNS --analyses specialization (on match runs "
@@ -43,7 +43,7 @@ def draw_family(ax, records) -> None:
         ax.plot(offset, control[:, 0], "_", color=COLOURS["null"], ms=6, mew=1.5,
                 label="non-Rosetta control" if i == 0 else None)
     ax.axhline(1.0, color=COLOURS["theory"], lw=0.8, ls="--", label="corpus frequency")
-    ax.set_xticks(x, categories)
+    ax.set_xticks(x, categories, rotation=30, ha="right")  # beside a legend they crowd
 
 
 def draw(records, fig) -> None:
@@ -51,8 +51,9 @@ def draw(records, fig) -> None:
     for ax, (family, found) in zip(panel_grid(fig, len(families), max_columns=2),
                                    families.items()):
         draw_family(ax, found)
-        ax.set(ylabel="enrichment of top samples", title=family)
-        ax.legend(loc="upper right", fontsize="x-small")
+        ax.set(xlabel="input category", title=family,
+               ylabel="enrichment of top samples\n(1 = corpus share)")
+        outside_legend(ax)
 
 
 FIGURES = (Figure("fig07_specialization", "Fig. 7, domain specialization of Rosetta neurons",

@@ -13,7 +13,7 @@ from empirics.records.analysis import DepthRecord
 from paper_figs.analysis import by_family, size_colours
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
-from paper_figs.style import panel_grid
+from paper_figs.style import outside_legend, panel_grid
 
 REQUIRES = (Need(DepthRecord, stage="match"),)
 PRODUCED_BY = ("python -m empirics.analyze --runs RUNS --analyses depth (on match runs of "
@@ -38,10 +38,11 @@ def draw(records, fig) -> None:
         lines = models(found, side)
         for (name, _, share), colour in zip(lines, size_colours(len(lines))):
             ax.plot(centres, share, "o-", color=colour, label=name)
-        ax.set(xlabel="normalized depth", ylabel="share of Rosetta neurons", xlim=(0, 1),
+        ax.set(xlabel="normalized depth (layer centre / layers)", xlim=(0, 1),
+               ylabel="share of the model's Rosetta neurons",
                title=f"{family}: model {side.upper()}")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="best", fontsize="x-small")
+        outside_legend(ax)
 
 
 FIGURES = (Figure("fig31_depth", "Figs. 31-32, depth profile of Rosetta neurons", REQUIRES,

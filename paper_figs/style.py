@@ -1,10 +1,10 @@
 """The one style of the paper's figures: rcParams, colours, panel grid and saving.
 
-It extends the style the theory's own plots use (`theory.plot.STYLE`, which `paper_figs` may
-import but not the reverse), so a figure drawn by `theory.simulate` and its paper version
-look alike. Paper figures have a fixed size (panels of `PANEL` inches) so that a page layout
-can rely on it: they are saved without a tight bounding box, and constrained layout keeps
-labels and legends inside the canvas.
+It extends the style of `bridge.compare`'s scaling plot (`bridge.plot.FIGURE_RC`), itself the
+theory's own plots' (`theory.plot.STYLE`), so a figure drawn by `theory.simulate` or
+`bridge.compare` and its paper version look alike. Paper figures have a fixed size (panels of
+`PANEL` inches) so that a page layout can rely on it: they are saved without a tight bounding
+box, and constrained layout keeps labels and legends inside the canvas.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from theory.plot import BULK_COLOUR, ROSETTA_COLOUR, STYLE
+from bridge.plot import FIGURE_RC
+from theory.plot import BULK_COLOUR, ROSETTA_COLOUR
 from theory.plot import save_figure as save_stem
 
 #: Resolution of the PNG files (dots per inch).
 DPI = 200
 #: Width and height of one panel, inches.
 PANEL = (3.4, 2.8)
-RC = {**STYLE, "savefig.dpi": DPI, "figure.dpi": DPI, "lines.markersize": 4}
+RC = {**FIGURE_RC, "savefig.dpi": DPI, "figure.dpi": DPI}
 COLOURS = {
     "rosetta": ROSETTA_COLOUR,
     "non_rosetta": BULK_COLOUR,
@@ -61,6 +62,15 @@ def panel_grid(fig: Figure, n_panels: int, max_columns: int = 3) -> list:
     for ax in axes[n_panels:]:
         ax.set_axis_off()
     return list(axes[:n_panels])
+
+
+def outside_legend(ax) -> None:
+    """The legend beside the panel, right of it (a legend of many sizes or models would
+    cover the data inside), each label once."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              fontsize="x-small", borderaxespad=0.0)
 
 
 def save_figure(fig: Figure, out: str | Path, name: str) -> list[Path]:

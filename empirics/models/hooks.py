@@ -39,17 +39,24 @@ def architecture_of(model: nn.Module) -> str:
                      "empirics.models.registry.HOOK_POINTS")
 
 
+#: TransformerLens 4's `TransformerBridge` wraps the modules it hooks in place, the original
+#: one moving to ``<name>._original_component``; module paths are read through these segments.
+BRIDGE_SEGMENT = "._original_component"
+
+
 def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Module]:
     """The output projection of every MLP layer, in layer order.
 
     Names are matched as a suffix of the module path, so the same pattern finds the layers of
-    a causal-LM wrapper and of its base model.
+    a causal-LM wrapper and of its base model, and of a model inside a TransformerLens bridge
+    (`BRIDGE_SEGMENT`; where a wrapper and the module it wraps read alike, the inner one,
+    visited later, is kept).
     """
     architecture = architecture or architecture_of(model)
     pattern = re.escape(HOOK_POINTS[architecture]).replace(r"\{layer\}", r"(\d+)")
     found = {}
     for name, module in model.named_modules():
-        hit = re.search(rf"(?:^|\.){pattern}$", name)
+        hit = re.search(rf"(?:^|\.){pattern}$", name.replace(BRIDGE_SEGMENT, ""))
         if hit:
             found[int(hit.group(1))] = module
     if not found or sorted(found) != list(range(len(found))):

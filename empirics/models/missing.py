@@ -51,7 +51,8 @@ def missing_message(spec: ModelSpec, what: list[str], where: str, *,
     source = spec.hf_id or (spec.open_clip and f"{spec.open_clip[0]} / {spec.open_clip[1]}")
     local = ("the checkpoint's local directory with --path-a/--path-b (empirics.analyze: "
              "--path NAME=DIR) or a folder of checkpoints with --model-dir")
-    head = (f"model {spec.name}{f' ({source})' if source else ''} is not available offline: "
+    named = f" ({source})" if source and source != spec.name else ""
+    head = (f"model {spec.name}{named} is not available offline: "
             f"missing {', '.join(what)} in {where}.")
     if not source:
         return (f"{head} It has no Hugging Face repository: save the checkpoint there again "

@@ -31,6 +31,10 @@ HOOK_POINTS = {
     "opt": "decoder.layers.{layer}.fc2",
     "gpt2": "h.{layer}.mlp.c_proj",
     "qwen2": "layers.{layer}.mlp.down_proj",
+    # the same gated MLP in the other Llama-style decoders
+    "llama": "layers.{layer}.mlp.down_proj",
+    "mistral": "layers.{layer}.mlp.down_proj",
+    "qwen3": "layers.{layer}.mlp.down_proj",
     "dinov2": "encoder.layer.{layer}.mlp.fc2",
     "dinov2_swiglu": "encoder.layer.{layer}.mlp.down_proj",
     "open_clip_vit": "transformer.resblocks.{layer}.mlp.c_proj",

@@ -8,7 +8,8 @@ linearised as follows (docs/selectivity.md):
   Centring is linear, so W_out[i] is centred over d_model; the gain is folded into the
   unembedding (diag(gain) W_U); 1/std is a positive scalar per token and the bias a constant
   shared by every neuron, and excess kurtosis is invariant to both, so neither is needed.
-- RMSNorm (Qwen2): x * gain / rms(x): the gain is folded in, nothing is centred.
+- RMSNorm (Qwen2, Llama, Mistral, Qwen3): x * gain / rms(x): the gain is folded in, nothing
+  is centred.
 - OPT's `project_out` (models whose word_embed_proj_dim differs from hidden_size, e.g.
   OPT-350m) maps the normed residual to the embedding width before the unembedding; it is
   folded in too. OPT-350m is post-LN (no final norm after the last block): the norm folded in
@@ -33,6 +34,9 @@ FINAL_NORMS = {
     "opt": ("decoder.final_layer_norm", "decoder.layers.{last}.final_layer_norm"),
     "gpt2": ("ln_f",),
     "qwen2": ("norm",),
+    "llama": ("norm",),
+    "mistral": ("norm",),
+    "qwen3": ("norm",),
 }
 
 

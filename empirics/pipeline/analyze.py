@@ -164,9 +164,9 @@ def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[
     import torch
 
     from empirics.analysis.selectivity import vocabulary_kurtosis
+    from empirics.models.detect import resolve_spec
     from empirics.models.identity import weights_identity
     from empirics.models.load import MissingModelError, load_model
-    from empirics.models.local import resolve_spec
     from empirics.models.unembedding import effective_unembedding, output_directions
     from theory.runtime import resolve_device
 

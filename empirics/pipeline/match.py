@@ -28,9 +28,11 @@ from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inp
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
+from empirics.models.detect import resolve_model
 from empirics.models.identity import weights_identity
+from empirics.models.lens import current_identity
 from empirics.models.load import MissingModelError, load_model
-from empirics.models.local import resolve_spec, trained_family, trained_pairs
+from empirics.models.local import trained_family, trained_pairs
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.pipeline.summary import MatchRun, PairOutcome
@@ -86,28 +88,33 @@ def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None
                          "(no torchrun, no --tasks)")
 
 
-def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None)
-              ) -> list[tuple[ModelSpec, ModelSpec]]:
-    """The specs of `pair` (two registry names, or names of the local checkpoints `paths`),
-    or every matched-scale pair of `family`; a model of another kind than the family's is
-    refused by name."""
+def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None),
+              **lookup) -> list[tuple]:
+    """(spec_a, spec_b, (path_a, path_b)) of `pair` (any two models: registry names,
+    checkpoint folders, Hugging Face ids or open_clip tags, with the checkpoints `paths`;
+    `resolve_model`, which `lookup` passes cache_dir and download), or of every
+    matched-scale pair of `family`; a model of another kind than the family's is refused
+    by name."""
     if pair:
-        specs = [(resolve_spec(pair[0], paths[0]), resolve_spec(pair[1], paths[1]))]
+        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
+                                              for name, path in zip(pair, paths))
+        found = [(spec_a, spec_b, (path_a, path_b))]
     else:
-        specs = list(matched_pairs(*FAMILY_PAIRS[family]))
-    for spec in {spec for both in specs for spec in both}:
+        found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+    for spec in {spec for a, b, _ in found for spec in (a, b)}:
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
-    return specs
+    return found
 
 
 def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
     """(spec_a, spec_b, (path_a, path_b)) of every pair to match: those of a trained family
     in `model_dir` (cross-architecture and seed pairs, `trained_pairs`; with `pair`, only
-    that one), else `pairs_for` with the paths given."""
+    that one), else `pairs_for`."""
     if settings.model_dir is None:
-        return [(a, b, settings.paths)
-                for a, b in pairs_for(settings.family, settings.pair, settings.paths)]
+        return pairs_for(settings.family, settings.pair, settings.paths,
+                         cache_dir=settings.options.cache_dir,
+                         download=settings.options.download)
     found = trained_pairs(trained_family(settings.model_dir))
     if settings.pair:
         found = [p for p in found if (p[0].name, p[1].name) == tuple(settings.pair)]
@@ -183,16 +190,18 @@ def run_match(settings: MatchSettings) -> MatchRun:
 
 def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
                 options: MatchOptions, paths: tuple = (None, None),
-                provenance: dict | None = None) -> dict:
+                provenance: dict | None = None, weights: list | None = None) -> dict:
     """The configuration that names a pair's run directory (and goes into its record):
     both models with their architectures and the content identity of what will be loaded
     for them (weights, configuration, tokenizer: `weights_identity`), the inputs' ids and
     sha256, and every option that changes the numbers. The architectures are part of a
     pair's series (`empirics.records.pair`): cross-architecture pairs and seed pairs of one
-    architecture are never fitted as one series."""
-    weights = [weights_identity(spec, path=path, init=options.init, download=options.download,
-                                cache_dir=options.cache_dir)
-               for spec, path in zip((spec_a, spec_b), paths)]
+    architecture are never fitted as one series. `weights` gives the identities of models
+    already loaded (`LoadedModel.identity`) instead."""
+    weights = weights or [weights_identity(spec, path=path, init=options.init,
+                                           download=options.download,
+                                           cache_dir=options.cache_dir)
+                          for spec, path in zip((spec_a, spec_b), paths)]
     config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
               "architectures": [spec_a.architecture, spec_b.architecture],
               "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
@@ -209,15 +218,22 @@ def pair_directory(out: Path, config: dict) -> Path:
 def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: list,
                options: MatchOptions, out: Path, device: torch.device,
                paths=(None, None), force: bool = False, placement: Placement = Placement(),
-               ranks: Ranks = SINGLE, provenance: dict | None = None) -> Path:
+               ranks: Ranks = SINGLE, provenance: dict | None = None,
+               models: tuple | None = None) -> Path:
     """Load, capture, match and save one pair; return the record's directory.
 
     `options` goes into the record's config whole; `device` is where activations and the
     engine run, and `placement` may spread large models over devices; with `ranks` several
-    processes share the run (empirics.engine.distributed; rank 0 writes).
+    processes share the run (empirics.engine.distributed; rank 0 writes). `models`: the
+    two models already loaded (e.g. `empirics.models.lens.from_transformer_lens`), keyed by
+    their identities; their specs must be `spec_a` and `spec_b`.
     """
+    if models and options.init != "pretrained":
+        raise ValueError("models given loaded are matched as they are: --init random "
+                         "(the untrained null) loads its own models")
+    weights = [current_identity(model) for model in models] if models else None
     config = pair_config(spec_a, spec_b, family=family, inputs=inputs, options=options,
-                         paths=paths, provenance=provenance)
+                         paths=paths, provenance=provenance, weights=weights)
     directory = pair_directory(out, config)
     state = directory / STATE_DIR
     if force and ranks.writer:  # --force starts over: no engine state is reused
@@ -227,7 +243,7 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         directory, MatchRecord,
         lambda: _match_and_save(spec_a, spec_b, family=family, inputs=inputs, options=options,
                                 config=config, directory=directory, device=device, paths=paths,
-                                placement=placement, ranks=ranks),
+                                placement=placement, ranks=ranks, models=models),
         force=force, load=False)
     if not reused and ranks.writer:  # the record holds the result; the state is spent
         shutil.rmtree(state, ignore_errors=True)
@@ -235,15 +251,16 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
 
 
 def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, directory, device,
-                    paths, placement, ranks) -> MatchRecord | None:
+                    paths, placement, ranks, models=None) -> MatchRecord | None:
     """The pair's MatchRecord (its examples and statistics saved beside it), or None on a
     rank that does not write."""
     check_replay(family, options, ranks.world)
     dtype = DTYPES[options.dtype]
-    models = [load_model(spec, path=path, init=options.init, dtype=dtype, device=device,
-                         download=options.download, cache_dir=options.cache_dir,
-                         seed=options.seed + side, **placement.loader_options())
-              for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
+    models = models or [load_model(spec, path=path, init=options.init, dtype=dtype,
+                                   device=device, download=options.download,
+                                   cache_dir=options.cache_dir, seed=options.seed + side,
+                                   **placement.loader_options())
+                        for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
     pair, source = _stream(models, family, inputs, options, device, directory, ranks)
     if options.null == "permuted":
         source = permute_tokens(source, seed=options.seed, ranks=ranks)

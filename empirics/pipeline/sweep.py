@@ -15,8 +15,8 @@ from pathlib import Path
 import submitit
 
 from empirics.engine.distributed import SINGLE, launched_ranks, stop_group
+from empirics.models.detect import resolve_model
 from empirics.models.load import MissingModelError
-from empirics.models.local import resolve_spec
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
     FAMILY_PAIRS,
@@ -159,8 +159,10 @@ def _error_line(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
-def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None) -> list[PairJob]:
-    """The pairs ("A:B" names, default: the family's matched-scale pairs) with local
+def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None,
+               **lookup) -> list[PairJob]:
+    """The pairs ("A:B", each any model `resolve_model` names, which `lookup` passes
+    cache_dir and download; default: the family's matched-scale pairs) with local
     checkpoints from `model_dir/<name>` where such a directory exists."""
     def local(name: str) -> Path | None:
         return model_dir / name if model_dir and (model_dir / name).is_dir() else None
@@ -173,6 +175,7 @@ def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None) -> 
         a, sep, b = text.partition(":")
         if not sep:
             raise ValueError(f"pairs are given as A:B, got {text!r}")
-        jobs.append(PairJob(resolve_spec(a, local(a)), resolve_spec(b, local(b)),
-                            (local(a), local(b))))
+        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, local(name), **lookup)
+                                              for name in (a, b))
+        jobs.append(PairJob(spec_a, spec_b, (path_a, path_b)))
     return jobs

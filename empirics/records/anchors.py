@@ -9,8 +9,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from empirics.records.neurons import hook_name
 from empirics.records.pair import check_size, geometric_mean
 from runstore import Record
+from runstore.tables import frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +75,20 @@ class AnchorRecord(Record):
     @property
     def model_names(self) -> list[str]:
         return [self.anchor, *self.others]
+
+    def to_frame(self):
+        """One row per anchor unit and other model (its best mutual partner there): layer,
+        unit and hook (the anchor's), other, partner_layer, partner_unit, partner_hook, r and
+        n_partners; the hooks are TransformerLens names (`blocks.{layer}.mlp.hook_post`)."""
+        u, m = self.units, len(self.others)
+        n = self.n_anchors
+        layer, unit = (np.repeat(np.asarray(u[name], dtype=np.int64), m)
+                       for name in ("layer", "unit"))
+        partner = {name: np.asarray(u[name]).reshape(n, m).ravel()
+                   for name in ("partner_layer", "partner_unit", "r", "n_partners")}
+        return frame({"layer": layer, "unit": unit, "hook": [hook_name(x) for x in layer],
+                      "other": np.tile(np.asarray(self.others, dtype=object), n),
+                      "partner_layer": partner["partner_layer"],
+                      "partner_unit": partner["partner_unit"],
+                      "partner_hook": [hook_name(x) for x in partner["partner_layer"]],
+                      "r": partner["r"], "n_partners": partner["n_partners"]})

@@ -11,6 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from runstore import Record
+from runstore.tables import frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +68,20 @@ class ImportanceRecord(Record):
     def spectrum(self, layer: int) -> np.ndarray:
         """(d_layer,) eigenvalues of a layer's activation covariance, decreasing."""
         return self.eigenvalues[f"layer{layer}"]
+
+    def to_frame(self):
+        """One row per estimate (name, method, estimate, low, high, level, window_low,
+        window_high, n_points, n_units, n_boot) with the beta it implies and the exponent of
+        log R vs log N it implies under `closure` (each with its interval)."""
+        rows = [(name, found) for name, found in sorted(self.estimates.items())]
+        columns = {"name": [name for name, _ in rows]}
+        for key in ("method", "estimate", "low", "high", "level"):
+            columns[key] = [found[key] for _, found in rows]
+        for side, at in (("low", 0), ("high", 1)):
+            columns[f"window_{side}"] = [found["window"][at] for _, found in rows]
+        for key in ("n_points", "n_units", "n_boot"):
+            columns[key] = [found[key] for _, found in rows]
+        for key in ("implied_beta", "implied_exponent"):
+            for at, suffix in enumerate(("", "_low", "_high")):
+                columns[key + suffix] = [found[key][at] for _, found in rows]
+        return frame(columns)

@@ -26,13 +26,18 @@ import numpy as np
 from empirics.records.analysis import SelectivityRecord
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
-from empirics.records.neurons import global_units, layer_units
+from empirics.records.neurons import global_units, hook_name, layer_units
 from empirics.report.data import model_examples, shared_inputs
+from empirics.report.facts import anchor_facts, kept_rule, match_facts
 from runstore import RecordError, atomic_write_text, read_header
 
 log = logging.getLogger("empirics.report")
 
 ROSETTA, CONTRAST = 0, 1
+#: How the page names the inputs of each kind: the toy family's examples travel as text (one
+#: line per input, its active features), but they are feature vectors, not text.
+INPUT_LABELS = {"text": "text", "image": "images", "none": "none recorded",
+                "toy": "toy feature inputs (each line: the input's active features)"}
 
 #: The page (HTML, CSS and JavaScript; package data). `__TITLE__` is replaced by the escaped
 #: title and `__DATA__` by the payload as JSON in which every <, > and & is a \\u escape,
@@ -65,8 +70,19 @@ class Rows:
     kind: np.ndarray
 
 
-def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
-    """The title, model columns and Rosetta rows of a match or anchor run directory."""
+@dataclasses.dataclass(frozen=True)
+class RunFacts:
+    """What the page states beside the rows: the family, the lines of `empirics.report.facts`
+    and the chance levels of the run's nulls ({"name", "r"}, offered as min r)."""
+
+    family: str
+    lines: list
+    levels: list = dataclasses.field(default_factory=list)
+
+
+def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows, RunFacts]:
+    """The title, model columns, Rosetta rows and facts of a match or anchor run
+    directory."""
     kind = read_header(run_dir).get("kind")
     if kind == MatchRecord.kind:
         record = MatchRecord.load(run_dir)
@@ -80,10 +96,9 @@ def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
         units = np.stack([global_units(p["layer_a"], p["unit_a"], record.layer_sizes_a),
                           global_units(p["layer_b"], p["unit_b"], record.layer_sizes_b)], 1)
         r = np.stack([np.full(len(p["r"]), np.nan), p["r"]], axis=1)
-        rule = ("no r threshold" if record.min_correlation is None
-                else f"r >= {record.min_correlation:g}")
         title = (f"{record.model_a} x {record.model_b}: {record.n_rosetta} Rosetta pairs "
-                 f"(mutual top-{record.k}, {rule})")
+                 f"({kept_rule(record.k, record.min_correlation)})")
+        facts = RunFacts(record.family, *match_facts(run_dir, record))
     elif kind == AnchorRecord.kind:
         record = AnchorRecord.load(run_dir)
         models = _anchor_models(record)
@@ -96,12 +111,13 @@ def load_run(run_dir: Path) -> tuple[str, list[ModelView], Rows]:
         r = np.concatenate([np.full((record.n_anchors, 1), np.nan), u["r"]], axis=1)
         title = (f"anchor {record.anchor} x {len(record.others)} models: "
                  f"{record.n_anchors} Rosetta anchors")
+        facts = RunFacts(record.family, anchor_facts(record))
     else:
         raise RecordError(f"{run_dir} holds a {kind!r} record; the report needs a match or "
                           "anchors run directory")
     rows = Rows(units.astype(np.int64), r.astype(np.float64),
                 np.full(len(units), ROSETTA, dtype=np.int64))
-    return f"{title} ({record.family}, null: {record.null})", models, rows
+    return f"{title} ({record.family}, null: {record.null})", models, rows, facts
 
 
 def _anchor_models(record: AnchorRecord) -> list[ModelView]:
@@ -172,12 +188,18 @@ def add_contrast(rows: Rows, models: list[ModelView], per_layer: int, *,
                 np.concatenate([rows.kind, np.full(n_new, CONTRAST, dtype=np.int64)]))
 
 
-def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images: int = 8
-                  ) -> dict:
-    """The JSON data of the page: rows, per-model examples, documents or thumbnails."""
+def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images: int = 8,
+                  facts: RunFacts | None = None) -> dict:
+    """The JSON data of the page: rows, per-model examples, documents or thumbnails, each
+    layer's TransformerLens hook name, and the run's facts."""
     inputs = shared_inputs(models)
+    facts = facts or RunFacts("", [])
     metrics = sorted({name for model in models for name in model.selectivity})
-    payload = {"title": title, "kind": inputs["kind"], "models": [m.name for m in models],
+    kind = "toy" if facts.family == "toy" and inputs["kind"] == "text" else inputs["kind"]
+    payload = {"title": title, "kind": kind, "inputs": INPUT_LABELS[kind],
+               "facts": facts.lines, "levels": facts.levels,
+               "hooks": [[hook_name(layer) for layer in range(len(m.layer_sizes))]
+                         for m in models], "models": [m.name for m in models],
                "metrics": metrics, "rowKind": rows.kind.tolist(),
                "layers": [], "unitsInLayer": [], "r": [], "selectivity": {},
                "examples": [], "documents": inputs["documents"], "thumbs": inputs["thumbs"],
@@ -187,7 +209,8 @@ def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images
         layer, unit = layer_units(units, model.layer_sizes, missing=-1)
         payload["layers"].append(layer.tolist())
         payload["unitsInLayer"].append(unit.tolist())
-        payload["r"].append(_floats(rows.r[:, m]))
+        payload["r"].append(_floats(rows.r[:, m], digits=9))  # float32 exactly: the
+        # null's chance level as min r keeps the very pairs the calibrated count keeps
         payload["examples"].append(model_examples(model, units, inputs, max_images=max_images))
     for name in metrics:
         payload["selectivity"][name] = [
@@ -222,10 +245,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, contrast
                  max_images: int = 8, seed: int = 0) -> Path:
     """Render the report of `run_dir` into `out` (default RUN_DIR/report.html), atomically."""
     run_dir = Path(run_dir)
-    title, models, rows = load_run(run_dir)
+    title, models, rows, facts = load_run(run_dir)
     rows = add_contrast(rows, models, contrast, rng=np.random.default_rng(seed))
     path = Path(out) if out is not None else run_dir / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, render_html(build_payload(title, models, rows,
+    atomic_write_text(path, render_html(build_payload(title, models, rows, facts=facts,
                                                       max_images=max_images)))
     return path

@@ -7,12 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bridge.calibration import CalibratedPoint, MissingNull, calibrate, null_threshold
+from bridge.calibration import CalibratedPoint, calibrate
 from bridge.compare import main
 from bridge.comparison import Comparison
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.records.match import MatchRecord
+from empirics.records.nulls import MissingNull, null_threshold
 from runstore import run_dir
 from tests.empirics.conftest import make_source
 

@@ -8,15 +8,70 @@ import pytest
 from bridge.comparison import Comparison
 from empirics import export
 from empirics.export import TABLES, main
+from empirics.records.anchors import AnchorRecord
+from empirics.records.importance import ImportanceRecord
 from empirics.records.match import MatchRecord
 from runstore import load_any, read_header
+from tests.bridge.test_closures import importance_record
 from tests.test_saved_records import FIXTURE, SAVED
 
-TABLE_DIRS = [d for d in SAVED if read_header(d)["kind"] in {cls.kind for cls in TABLES}]
+#: The fixture's records with a non-empty table (its anchor set has no anchors).
+TABLE_DIRS = [d for d in SAVED if read_header(d)["kind"] in {cls.kind for cls in TABLES}
+              and len(load_any(d, TABLES).to_frame())]
 
 
-def test_every_kind_with_a_table_is_in_the_fixture():
-    assert {read_header(d)["kind"] for d in TABLE_DIRS} == {cls.kind for cls in TABLES}
+def anchor_record() -> AnchorRecord:
+    """Two anchor units of model "a" matched in models "b" and "c"."""
+    units = {"layer": np.array([0, 1]), "unit": np.array([3, 0]),
+             "partner_layer": np.array([[1, 0], [0, 0]]),
+             "partner_unit": np.array([[2, 5], [7, 1]]), "r": np.array([[0.9, 0.8], [0.7, 0.6]]),
+             "n_partners": np.array([[1, 2], [1, 1]])}
+    return AnchorRecord(config={}, family="f", anchor="a", others=["b", "c"], null="none", k=2,
+                        min_correlation=None, size_anchor=1.0, sizes_others=[1.0, 1.0],
+                        layer_sizes_anchor=[4, 4], layer_sizes_others=[[4, 8], [8]],
+                        n_anchors=2, pairwise_counts=[3, 2], coverage=np.array([5, 1, 2]),
+                        anchors_per_layer=np.array([1, 1]), units=units)
+
+
+def test_every_kind_with_a_table_is_exported_here(tmp_path):
+    built = {AnchorRecord.kind, ImportanceRecord.kind}
+    assert {read_header(d)["kind"] for d in TABLE_DIRS} | built == {cls.kind for cls in TABLES}
+
+
+def test_an_anchor_set_is_one_row_per_anchor_and_other_model():
+    table = anchor_record().to_frame()
+    assert list(table.columns) == ["layer", "unit", "hook", "other", "partner_layer",
+                                   "partner_unit", "partner_hook", "r", "n_partners"]
+    assert table[["layer", "unit", "other"]].values.tolist() == [
+        [0, 3, "b"], [0, 3, "c"], [1, 0, "b"], [1, 0, "c"]]
+    assert table["partner_unit"].tolist() == [2, 5, 7, 1]
+    assert table["r"].tolist() == [0.9, 0.8, 0.7, 0.6]
+    assert table["hook"].tolist()[2] == "blocks.1.mlp.hook_post"
+    assert table["partner_hook"].tolist()[0] == "blocks.1.mlp.hook_post"
+    assert table["n_partners"].tolist() == [1, 2, 1, 1]
+
+
+def test_an_importance_record_is_one_row_per_estimate(tmp_path):
+    record = ImportanceRecord.load(importance_record(tmp_path / "i", (1.6, 1.5, 1.7)))
+    table = record.to_frame()
+    assert table["name"].tolist() == ["zipf-mle-1gram"]
+    row = table.iloc[0]
+    assert (row.estimate, row.low, row.high) == record.estimate("zipf-mle-1gram")
+    assert (row.window_low, row.window_high, row.n_points) == (10, 1000, 991)
+    assert (row.implied_beta, row.implied_beta_low, row.implied_beta_high) == (1.6, 1.5, 1.7)
+
+
+@pytest.mark.parametrize("kind", ["anchors", "importance"])
+def test_export_writes_the_built_records(kind, tmp_path, capsys):
+    directory = tmp_path / kind
+    if kind == "anchors":
+        anchor_record().save(directory)
+    else:
+        importance_record(directory, (1.6, 1.5, 1.7))
+    main([str(directory), "--out", str(tmp_path / "table.csv")])
+    expected = load_any(directory, TABLES).to_frame()
+    written = pandas.read_csv(tmp_path / "table.csv")
+    assert list(written.columns) == list(expected.columns) and len(written) == len(expected)
 
 
 def test_a_match_is_one_row_per_pair_with_its_hook_names():
@@ -78,7 +133,7 @@ def test_a_record_without_a_table_and_an_unknown_format_are_refused(tmp_path, ca
         main([str(FIXTURE / "theory_run")])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
-    assert "holds a record of kind 'theory_run', not one of match, comparison" in err
+    assert "holds a record of kind 'theory_run', not one of match, anchors, importance" in err
     with pytest.raises(SystemExit) as exit_info:
         main([str(FIXTURE / "language_match"), "--out", str(tmp_path / "pairs.xlsx")])
     assert exit_info.value.code == 2 and "must end in .csv or .parquet" in capsys.readouterr().err

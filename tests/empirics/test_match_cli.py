@@ -10,7 +10,7 @@ import torch
 
 from empirics.capture.stimuli import default_corpus
 from empirics.match import main
-from empirics.models.local import resolve_spec
+from empirics.models.detect import resolve_spec
 from empirics.models.registry import get_spec
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions

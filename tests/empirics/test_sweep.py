@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from empirics.capture.stimuli import default_corpus
+from empirics.models.missing import MissingModelError
 from empirics.pipeline.options import MatchOptions, Placement
 from empirics.pipeline.sweep import (
     PairJob,
@@ -17,7 +18,7 @@ from empirics.pipeline.sweep import (
 )
 from empirics.records.match import MatchRecord
 from empirics.sweep import main
-from tests.empirics.tiny_models import save_text_model, train_tokenizers
+from tests.empirics.tiny_models import hub_entry, save_text_model, train_tokenizers
 
 ARGS = ["--family", "language", "--docs", "6", "--batch", "2", "--tokens", "64",
         "--groups", "2", "--examples", "0", "--device", "cpu"]
@@ -99,3 +100,15 @@ def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
     for name in single.pairs:
         np.testing.assert_allclose(shared.pairs[name], single.pairs[name], atol=1e-6)
     assert len(list((tmp_path / "jobs").glob("*_result.pkl"))) == 2  # one per task
+
+
+def test_pairs_name_any_model_as_match_does(models, tmp_path):
+    root, _ = models
+    hub_entry(tmp_path / "hub", "someone/tiny-opt", root / "tiny-opt")
+    [job] = sweep_jobs("language", [f"{root / 'tiny-neox'}:someone/tiny-opt"], None,
+                       cache_dir=tmp_path / "hub")
+    assert (job.spec_a.name, job.spec_b.name, job.spec_b.architecture) == (
+        "tiny-neox", "someone/tiny-opt", "opt")
+    assert job.paths == (root / "tiny-neox", None)  # the id loads from the cache
+    with pytest.raises(MissingModelError, match="someone/absent"):
+        sweep_jobs("language", ["someone/absent:pythia-70m"], None, cache_dir=tmp_path / "hub")

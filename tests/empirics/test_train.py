@@ -5,7 +5,7 @@ import json
 import pytest
 
 from empirics.capture.offline import Recipe, build_corpus, load_corpus
-from empirics.models.local import resolve_spec
+from empirics.models.detect import resolve_spec
 from empirics.records.match import MatchRecord
 from empirics.train import main
 

@@ -56,6 +56,12 @@ def tiny_config(architecture: str):
                                         num_hidden_layers=2, num_attention_heads=4,
                                         num_key_value_heads=2, vocab_size=VOCAB,
                                         max_position_embeddings=1024)
+    if architecture in ("llama", "mistral", "qwen3"):
+        config_class = {"llama": transformers.LlamaConfig, "mistral": transformers.MistralConfig,
+                        "qwen3": transformers.Qwen3Config}[architecture]
+        return config_class(hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                            vocab_size=VOCAB, max_position_embeddings=1024)
     if architecture in ("dinov2", "dinov2_swiglu"):
         return transformers.Dinov2Config(hidden_size=32, num_hidden_layers=2,
                                          num_attention_heads=2, image_size=56, patch_size=14,
@@ -95,6 +101,26 @@ def save_vision_model(directory: Path, architecture: str = "dinov2", seed: int =
     transformers.BitImageProcessor(size={"shortest_edge": 64},
                                    crop_size={"height": 56, "width": 56}).save_pretrained(directory)
     return tiny_spec(architecture, config, "vision")
+
+
+def hub_entry(cache: Path, repo_id: str, folder: Path, revision: str = "0" * 40) -> Path:
+    """Put the files of `folder` into a Hugging Face cache as the hub lays them out (blobs
+    named by their sha256, snapshot links, refs/main), as a download would; the snapshot."""
+    import hashlib
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    for file in sorted(folder.iterdir()):
+        blob = repo / "blobs" / hashlib.sha256(file.read_bytes()).hexdigest()
+        blob.write_bytes(file.read_bytes())
+        link = snapshot / file.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("../..") / "blobs" / blob.name)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
 
 
 def tiny_open_clip(seed: int = 0) -> LoadedModel:

@@ -116,7 +116,7 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
     options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0)
-    from empirics.models.local import resolve_spec
+    from empirics.models.detect import resolve_spec
 
     one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),
                      family="language",

@@ -236,6 +236,21 @@ def test_a_matched_image_pair_shows_images_with_activation_maps(tmp_path, browse
         return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data
                           .slice(0, 4)); }""")
     assert corner[3] == 255  # the thumbnail was drawn under the overlay
+    first = page.locator("#detail .model[data-model='0'] figure").first
+    plain, lit = (json.loads(first.locator(f"canvas.{name}").evaluate(
+        "c => JSON.stringify(Array.from(c.getContext('2d').getImageData("
+        "0, 0, c.width, c.height).data))")) for name in ("plain", "lit"))
+    plain, lit = (np.array(v, dtype=float).reshape(112, 112, 4)[..., :3] for v in (plain, lit))
+    cells = examples.images["maps_a"][unit, 0].astype(float) / 255  # (4, 4): 28 px a cell
+    peak = np.unravel_index(np.argmax(cells), cells.shape)
+    centre = (slice(28 * peak[0] + 12, 28 * peak[0] + 16), slice(28 * peak[1] + 12,
+                                                                  28 * peak[1] + 16))
+    assert np.abs(lit[centre] - plain[centre]).max() < 40  # lit where the neuron fires
+    if cells.min() < 0.2:  # darkened where it does not
+        low = np.unravel_index(np.argmin(cells), cells.shape)
+        dark = (slice(28 * low[0] + 12, 28 * low[0] + 16), slice(28 * low[1] + 12,
+                                                                 28 * low[1] + 16))
+        assert lit[dark].mean() < 0.5 * plain[dark].mean() + 1
     assert errors == [] and dialogs == []
     screenshot(page, "report-image-pair")
 
@@ -297,3 +312,51 @@ def test_a_directory_without_a_run_is_refused(tmp_path, capsys):
     Record(config={}).save(tmp_path)
     with pytest.raises(RecordError, match="needs a match or anchors run"):
         write_report(tmp_path)
+
+
+def test_the_page_names_hooks_nulls_and_the_calibrated_count(tmp_path, browser):
+    from bridge.calibration import calibrate
+
+    bpe, unigram = train_tokenizers()
+    spec_a = save_text_model(tmp_path / "a", "gpt_neox", bpe, seed=1)
+    spec_b = save_text_model(tmp_path / "b", "opt", unigram, seed=2)
+    common = dict(family="language", inputs=default_corpus()[:12], out=tmp_path / "runs",
+                  device=torch.device("cpu"), paths=(tmp_path / "a", tmp_path / "b"))
+    directory = match_pair(spec_a, spec_b, options=OPTIONS, **common)
+    page, errors, _ = open_report(browser, write_report(directory, contrast=0))
+    assert "no null run of this pair beside it" in page.locator("#facts").text_content()
+    nulls = [match_pair(spec_a, spec_b, options=dataclasses.replace(OPTIONS, null="permuted",
+                                                                     seed=seed), **common)
+             for seed in (0, 1)]
+    [(_, point)], _ = calibrate([(p, MatchRecord.load(p)) for p in [directory, *nulls]])
+    page, errors, _ = open_report(browser, write_report(directory, contrast=2))
+    every = page.locator("tr.row").count()
+    facts = page.locator("#facts li").all_text_contents()
+    record = MatchRecord.load(directory)
+    assert facts[0] == (f"mutual top-1, no r threshold; {record.n_neurons_a} x "
+                        f"{record.n_neurons_b} neurons (dead {record.dead_a}/{record.dead_b}),"
+                        f" {record.n_tokens:,} samples")
+    counts = ", ".join(str(MatchRecord.load(p).n_rosetta) for p in sorted(nulls))
+    assert facts[1] == (f"permutation null (2 runs): {counts} mutual pairs; their r's 0.99 "
+                        f"quantile {point.threshold:.3f}, cleared by {point.n_rosetta} of the "
+                        f"{record.n_rosetta} pairs here (the calibrated count)")
+    page.locator("#levels button").click()  # the null's chance level as the min r
+    assert page.locator("tr.row").count() == point.n_rosetta < every
+    shown = [float(t) for t in page.locator("tr.row td:nth-child(5)").all_text_contents()]
+    assert min(shown) >= round(point.threshold, 3) - 5e-4
+    first = page.locator("tr.row").first
+    layer, unit = (int(v) for v in re.findall(r"\d+", first.locator("td").nth(2).text_content()))
+    assert first.locator("td").nth(2).get_attribute("title") == \
+        f"blocks.{layer}.mlp.hook_post[..., {unit}]"
+    first.click()
+    assert page.locator("#detail .model[data-model='0'] .hook").text_content() == \
+        f"blocks.{layer}.mlp.hook_post[..., {unit}]"
+    assert errors == []
+
+
+def test_toy_inputs_are_named_as_toy_feature_inputs(odd_run, browser):
+    record = MatchRecord.load(odd_run)
+    dataclasses.replace(record, family="toy").save(odd_run)
+    page, errors, _ = open_report(browser, write_report(odd_run, contrast=0))
+    assert "inputs: toy feature inputs" in page.locator("#summary").text_content()
+    assert errors == []
