@@ -27,11 +27,14 @@ from empirics.records.analysis import ANALYSIS_RECORDS
 from empirics.records.anchors import AnchorRecord
 from empirics.records.importance import ImportanceRecord
 from empirics.records.match import MatchRecord
+from empirics.records.toy import ToyStudy, ToySweep
 from runstore import load_any
 from runstore.commands import add_debug_flag, command_parser, reported
+from theory.sweep import TheoryRun
 
 #: The records that have a table.
-TABLES = (MatchRecord, AnchorRecord, ImportanceRecord, Comparison, *ANALYSIS_RECORDS)
+TABLES = (MatchRecord, AnchorRecord, ImportanceRecord, Comparison, ToySweep, ToyStudy,
+          TheoryRun, *ANALYSIS_RECORDS)
 FORMATS = (".csv", ".parquet")
 
 

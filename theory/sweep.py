@@ -10,6 +10,7 @@ import numpy as np
 
 from runstore import Record
 from runstore.progress import progress_bar
+from runstore.tables import frame
 from theory import symbolic
 from theory.allocation import solve_allocation
 from theory.params import AllocationParams
@@ -144,3 +145,10 @@ class TheoryRun(Record):
     min_fit_count: int
     rosetta_mean_limit: float  # m_inf: the Rosetta mean isolation as r_tau -> inf
     budget_crossover: float  # N_*: width above which the hard budget is slack (P1; else NaN)
+
+    def to_frame(self):
+        """One row per width N: every `SWEEP_FIELDS` array (regimes, counts, frontiers,
+        isolation means, the KKT residual)."""
+        names = [n for n in SWEEP_FIELDS if n in self.sweep]
+        names += sorted(set(self.sweep) - set(names))
+        return frame({name: np.asarray(self.sweep[name]) for name in names})

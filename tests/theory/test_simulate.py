@@ -92,3 +92,14 @@ def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, tmp_path, c
     assert exit_info.value.code == 2
     assert f"{flag[2:]} must be a finite number" in capsys.readouterr().err
     assert not (tmp_path / "theory").exists()
+
+
+def test_a_theory_run_is_one_row_per_width():
+    pytest.importorskip("pandas")
+    from theory.params import AllocationParams
+    from theory.sweep import build_theory_run, width_grid
+
+    run = build_theory_run(AllocationParams(beta=1.5), width_grid(16, 4096, 3), seed=0)
+    table = run.to_frame()
+    assert len(table) == 3 and table["n_neurons"].tolist() == run.sweep["n_neurons"].tolist()
+    assert table["rosetta_count"].tolist() == run.sweep["rosetta_count"].tolist()
