@@ -21,17 +21,31 @@ def pair_size(record) -> float:
 def architectures_of(found) -> str | None:
     """"gpt2 x qwen2": the two architectures of the match a record analyses (from the match's
     record.json: the record's `match` / first of `matches`, else its parent folder), or None
-    when the match does not state them (records made before pairs named them)."""
+    when the match does not state them (records made before pairs named them).
+
+    A stated match path is relative to the folder the command ran in, so it is looked up
+    under every ancestor of the record's own folder too (figures are often drawn from
+    elsewhere). A stated match that cannot be found gives "match <path> not found": the series
+    stays apart instead of being pooled with every other pair of the family.
+    """
     from runstore import RecordError, read_header
 
     config = found.record.config
     match = config.get("match") or next(iter(config.get("matches") or []), None)
-    try:
-        header = read_header(Path(match) if match else Path(found.path).parent)
-    except (OSError, RecordError, ValueError):
-        return None
-    architectures = header.get("config", {}).get("architectures")
-    return " x ".join(architectures) if architectures else None
+    if match:
+        stated = Path(match)
+        candidates = [stated] if stated.is_absolute() else [
+            stated, *(ancestor / stated for ancestor in Path(found.path).resolve().parents)]
+    else:
+        candidates = [Path(found.path).parent]
+    for candidate in candidates:
+        try:
+            header = read_header(candidate)
+        except (OSError, RecordError, ValueError):
+            continue
+        architectures = header.get("config", {}).get("architectures")
+        return " x ".join(architectures) if architectures else None
+    return f"match {match} not found" if match else None
 
 
 def by_family(found, null: str = "none") -> dict[str, list]:
