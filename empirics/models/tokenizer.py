@@ -60,8 +60,21 @@ def text_tokenizer(source, **options):
     return saved_tokenizer(source, **options)
 
 
+def probe_offsets(tokenizer) -> list[list[int]] | None:
+    """The character spans the tokenizer gives `PROBE`'s tokens (what the input alignment
+    reads), or None for a tokenizer without offsets."""
+    try:
+        encoded = tokenizer(PROBE, return_offsets_mapping=True, add_special_tokens=False)
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    return [list(span) for span in encoded["offset_mapping"]]
+
+
 def tokenization_identity(tokenizer) -> dict:
-    """What a tokenizer does, for a run's identity: its class and the sha256 of its ids of
-    `PROBE` (so records made by a tokenizer that cuts text otherwise are never reused)."""
-    ids = json.dumps(probe_ids(tokenizer)).encode()
-    return {"class": type(tokenizer).__name__, "probe_sha256": hashlib.sha256(ids).hexdigest()}
+    """What a tokenizer does, for a run's identity: its class and the sha256 of its ids and
+    character spans of `PROBE` (so records made by a tokenizer that cuts text otherwise, or
+    places the same tokens on other characters, as a rewritten tokenizer may, are never
+    reused)."""
+    cut = json.dumps({"ids": probe_ids(tokenizer), "offsets": probe_offsets(tokenizer)})
+    return {"class": type(tokenizer).__name__,
+            "probe_sha256": hashlib.sha256(cut.encode()).hexdigest()}

@@ -1,5 +1,7 @@
 """The loader: local checkpoints, the untrained null at the real configuration, clear errors."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -109,3 +111,20 @@ def test_untrained_dinov2_needs_no_files(tmp_path):
     assert layer_widths(loaded.model) == list(spec.layer_sizes)
     pixels = loaded.processor(images=[np.zeros((300, 400, 3), np.uint8)], return_tensors="pt")
     assert tuple(pixels["pixel_values"].shape) == (1, 3, 224, 224)
+
+
+def test_a_tokenizer_placing_the_same_ids_on_other_characters_has_another_identity():
+    """Trimmed and untrimmed offsets (as TransformerLens rewrites GPT-2's) give the same ids
+    but align text differently: the identity tells them apart."""
+    from tokenizers import processors
+
+    from empirics.models.tokenizer import probe_ids, probe_offsets, tokenization_identity
+
+    byte_level = train_tokenizers()[0]
+    trimmed = copy.deepcopy(byte_level)
+    untrimmed = copy.deepcopy(byte_level)
+    trimmed.backend_tokenizer.post_processor = processors.ByteLevel(trim_offsets=True)
+    untrimmed.backend_tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    assert probe_ids(trimmed) == probe_ids(untrimmed)
+    assert probe_offsets(trimmed) != probe_offsets(untrimmed)
+    assert tokenization_identity(trimmed) != tokenization_identity(untrimmed)
