@@ -56,6 +56,7 @@ from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
 from theory.toy_internals import feature_profile, fitted_prices
+from theory.toy_plot import plot_isolation_profiles
 from theory.toy_model import (
     feature_errors,
     hidden_activations,
@@ -401,6 +402,7 @@ def toy_summary(sweep: ToySweep, predicted: TheoryRun, directory: Path, *, plot:
     lines = [format_toy_table(sweep, predicted)]
     if plot:
         paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
-        lines.append("figure: " + ", ".join(str(p) for p in paths))
+        paths += plot_isolation_profiles(sweep, directory / "isolation_profiles")
+        lines.append("figures: " + ", ".join(str(p) for p in paths))
     lines.append(f"toy record: {directory}")
     return "\n".join(lines)
