@@ -28,6 +28,7 @@ from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inp
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
+from empirics.engine.two_stage import match_two_stage
 from empirics.models.identity import weights_identity
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import resolve_spec, trained_family, trained_pairs
@@ -261,7 +262,8 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
         return None
     null = null_label(options)
     record = MatchRecord.from_matches(
-        found, config=config | {"capture": pair.manifest}, family=family,
+        found, config=config | {"capture": pair.manifest, "guarantee": found.guarantee},
+        family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=models[0].n_params,
         size_b=models[1].n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
@@ -277,8 +279,18 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
 
 
 def _engine(source, options: MatchOptions, *, device, directory, ranks):
-    """The pair's Matches: the exact engine (checkpointed in the run directory), or the
-    replay of the official code (`--replay official`, threshold 0.0 unless given)."""
+    """The pair's Matches: the two-stage engine (one process), the exact block engine
+    (checkpointed in the run directory), or the replay of the official code (`--replay
+    official`, threshold 0.0 unless given)."""
+    if options.replay != "official" and options.engine == "two-stage":
+        if ranks.world > 1:
+            raise ValueError(f"the two-stage engine runs each pair in one process, not "
+                             f"{ranks.world}: pass --engine block to share a pair")
+        return match_two_stage(source, k=options.k, candidates=options.candidates,
+                               groups=options.groups, min_correlation=options.min_correlation,
+                               subsample=options.subsample, delta=options.delta,
+                               recheck_uncertified=options.recheck_uncertified,
+                               seed=options.seed, device=device)
     if options.replay == "official":
         threshold = options.min_correlation
         return match_official(source, k=options.k, candidates=options.candidates,
