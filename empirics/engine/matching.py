@@ -55,7 +55,9 @@ class Matches:
     `guarantee` states how the pairs were found: {"mode": "block"} (every pair's r from the
     whole stream: exact), or the two-stage engine's sample size, candidates and certificate
     counts (`empirics.engine.two_stage`), whose `certified_a`/`certified_b` masks mark the
-    neurons whose exact best partners are provably among their candidates.
+    neurons whose exact best partners are provably among their candidates. There the kept
+    candidates' r (`row_r`, `col_r`) are the sample's estimates, against which
+    `max_recheck_change` and `changed_pairs` compare the exact pass.
     """
 
     index_a: np.ndarray

@@ -34,7 +34,7 @@ from empirics.engine.topk import TopK, merge_partners, sorted_topk
 
 #: Tokens multiplied in one product before its float32 result joins the accumulator.
 FOLD_TOKENS = 4096
-#: Relative slack on the data-derived constants of the bound (their float64 rounding).
+#: Relative slack on the data-derived constants of the bound (their float32 rounding).
 SLACK = 1.01
 
 
@@ -57,7 +57,8 @@ def unit_roundoff(dtype: torch.dtype) -> float:
 @dataclass(frozen=True)
 class BoundTerms:
     """Per-neuron constants of the bound: root kurtosis, z range, |z| bound, sample
-    root-mean-square z and shift excess c (see `pair_bounds`)."""
+    root-mean-square z and shift excess c (see `pair_bounds`), float32 (their rounding is
+    inside `SLACK`)."""
 
     root_kurtosis: torch.Tensor
     low: torch.Tensor
@@ -73,7 +74,7 @@ class BoundTerms:
             part = z[start:start + FOLD_TOKENS].to(device, torch.float64)
             square += (part * part).sum(dim=0)
         rms = torch.sqrt(square / max(z.shape[0], 1))
-        return cls(*(x.to(device, torch.float64)
+        return cls(*(x.to(device, torch.float32)
                      for x in (spread.kurtosis().sqrt(), low, high, rms, excess)))
 
     def __getitem__(self, rows: slice) -> BoundTerms:
@@ -82,7 +83,7 @@ class BoundTerms:
 
 def pair_bounds(terms_a: BoundTerms, terms_b: BoundTerms, *, size: int, n_tokens: int,
                 log_term: float, dtype: torch.dtype) -> torch.Tensor:
-    """eps_ij + eta_ij for a block of rows (terms_a) against all columns (terms_b), float64.
+    """eps_ij + eta_ij for a block of rows (terms_a) against all columns (terms_b), float32.
 
     Notes
     -----
@@ -177,7 +178,7 @@ def _sample_products(sample: Subsample, block: slice, device) -> torch.Tensor:
         else:
             part = za.to(torch.float32).T @ zb.to(torch.float32)
         acc = part if acc is None else acc.add_(part)
-    return acc.div_(sample.size).to(torch.float64)
+    return acc.div_(sample.size)
 
 
 def _outside(upper: TopK, candidates: TopK) -> torch.Tensor:

@@ -44,12 +44,14 @@ class Spread:
     @classmethod
     def of(cls, x: torch.Tensor) -> Spread:
         """The spread of one batch (tokens x neurons)."""
-        x = x.to(torch.float64)
-        mean = x.mean(dim=0)
-        d = x - mean
+        low, high = x.aminmax(dim=0)
+        d = x.to(torch.float64, copy=True)
+        mean = d.mean(dim=0)
+        d -= mean
         d2 = d * d
-        return cls(x.shape[0], mean, d2.sum(0), (d2 * d).sum(0), (d2 * d2).sum(0),
-                   x.min(dim=0).values, x.max(dim=0).values)
+        m2, m4 = d2.sum(0), (d2 * d2).sum(0)
+        return cls(x.shape[0], mean, m2, d.mul_(d2).sum(0), m4, low.to(torch.float64),
+                   high.to(torch.float64))
 
     def merge(self, other: Spread) -> Spread:
         """Pébay's (2008) update: the spread of the union of two disjoint batches."""

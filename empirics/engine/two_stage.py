@@ -99,7 +99,7 @@ def match_two_stage(
     if dtype not in SAMPLE_DTYPES:
         raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    rows = block_rows or block_size_for(m, memory, bytes_per_value=48)
+    rows = block_rows or block_size_for(m, memory)
     sample = sample_pass(source, subsample, seed=seed, device=device, dtype=dtype,
                          cache_dir=cache_dir)
     found = screen(sample, keep, delta=delta, block_rows=rows, device=device)
@@ -109,49 +109,57 @@ def match_two_stage(
     edge_a, edge_b, estimate = candidate_graph(row_cands, col_cands)
     chunks = candidate_pass(source, *moments, edge_a, edge_b, groups=max(groups, 1),
                             device=device)
-    passes = 2
+    dead = [x.dead.cpu().numpy() for x in moments]
     r = chunks.correlations()[0]
     certified = [certify(edge_a, edge_b, r, row_cands.indices.numpy(),
-                         found.row_bound.cpu().numpy(), k),
+                         found.row_bound.cpu().numpy(), k) | dead[0],
                  certify(edge_b, edge_a, r, col_cands.indices.numpy(),
-                         found.col_bound.cpu().numpy(), k)]
-    dead = [x.dead.cpu().numpy() for x in moments]
-    for side in (0, 1):
-        certified[side] |= dead[side]
-    uncertified = [int((~c).sum()) for c in certified]
-    if recheck_uncertified and sum(uncertified):
+                         found.col_bound.cpu().numpy(), k) | dead[1]]
+    guarantee = {
+        "mode": "two-stage", "subsample": sample.size, "candidates": keep, "delta": delta,
+        "sample_dtype": str(dtype).removeprefix("torch."), "seed": seed,
+        "live_a": int((~dead[0]).sum()), "live_b": int((~dead[1]).sum()),
+        "uncertified_a": int((~certified[0]).sum()), "uncertified_b": int((~certified[1]).sum()),
+        "rechecked": bool(recheck_uncertified and not (certified[0].all() and certified[1].all())),
+    }
+    passes = 2
+    if guarantee["rechecked"]:
         chunks, used = _recheck(source, moments, chunks, certified, keep, groups=groups,
                                 rows=rows, device=device)
         passes += used
-        edge_a, edge_b, r = chunks.edge_a, chunks.edge_b, chunks.correlations()[0]
-        estimate = np.concatenate([estimate, np.full(len(r) - len(estimate), -np.inf)])
+        certified = [np.ones_like(c) for c in certified]
+        estimate = np.concatenate([estimate, np.full(len(chunks.edge_a) - len(estimate),
+                                                     -np.inf)])
+    return _result(chunks, estimate, k=k, min_correlation=min_correlation, keep_chunks=groups > 0,
+                   certified=certified, guarantee=guarantee, dead=dead,
+                   candidates=(row_cands, col_cands), block_rows=rows, passes=passes,
+                   n_tokens=sample.n_tokens)
+
+
+def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, certified,
+            guarantee, dead, candidates, block_rows, passes, n_tokens) -> Matches:
+    """Mutual top-k on the graph with the exact r, and what the result guarantees."""
+    edge_a, edge_b, r = chunks.edge_a, chunks.edge_b, chunks.correlations()[0]
     mutual = mutual_on_graph(edge_a, edge_b, r, k)[0]
     screened = mutual_on_graph(edge_a, edge_b, estimate, k)[0]
     if min_correlation is not None:
         mutual &= r >= min_correlation
     order = np.lexsort((edge_b[mutual], edge_a[mutual]))
     sure = certified[0][edge_a] & certified[1][edge_b]
-    guarantee = {
-        "mode": "two-stage", "subsample": sample.size, "candidates": keep, "delta": delta,
-        "sample_dtype": str(dtype).removeprefix("torch."), "seed": seed,
-        "live_a": int((~dead[0]).sum()), "live_b": int((~dead[1]).sum()),
-        "uncertified_a": uncertified[0], "uncertified_b": uncertified[1],
-        "rechecked": bool(recheck_uncertified and sum(uncertified)),
-        "uncertain_pairs": 0 if recheck_uncertified else int((mutual & ~sure).sum()),
-    }
+    rows, cols = candidates
     return Matches(
         index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
         correlation=r[mutual][order], k=k, min_correlation=min_correlation,
-        n_tokens=sample.n_tokens,
-        row_partners=row_cands.indices.numpy(), row_r=row_cands.values.numpy(),
-        col_partners=col_cands.indices.numpy(), col_r=col_cands.values.numpy(),
+        n_tokens=n_tokens,
+        row_partners=rows.indices.numpy(), row_r=rows.values.numpy(),
+        col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
         dead_a=dead[0], dead_b=dead[1], rechecked=True,
         max_recheck_change=float(np.abs(np.where(np.isfinite(estimate), r - estimate, 0.0)
                                         ).max(initial=0.0)),
-        changed_pairs=int((screened != mutual).sum()), chunks=chunks if groups else None,
-        block_rows=rows, passes=passes, guarantee=guarantee,
-        certified_a=certified[0] | bool(recheck_uncertified),
-        certified_b=certified[1] | bool(recheck_uncertified),
+        changed_pairs=int((screened != mutual).sum()), chunks=chunks if keep_chunks else None,
+        block_rows=block_rows, passes=passes,
+        guarantee=guarantee | {"uncertain_pairs": int((mutual & ~sure).sum())},
+        certified_a=certified[0], certified_b=certified[1],
     )
 
 

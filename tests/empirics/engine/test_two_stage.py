@@ -12,7 +12,7 @@ from empirics.engine.matching import match_neurons
 from empirics.engine.screening import BoundTerms, _sample_products, pair_bounds
 from empirics.engine.subsample import Spread, _reservoir_slots, sample_pass
 from empirics.engine.two_stage import match_two_stage
-from tests.empirics.conftest import make_source
+from tests.empirics.conftest import make_source, planted_arrays
 
 
 def _population_r(a, b):
@@ -95,12 +95,9 @@ def test_the_bernstein_bound_holds_for_every_pair_of_a_heavy_tailed_stream():
 
 
 def test_planted_pairs_are_the_block_engines_in_two_passes_and_certified():
-    rng = np.random.default_rng(7)
-    tokens, n, m = 20000, 40, 64
-    a = rng.standard_normal((tokens, n)) * 3.0 + 500.0
-    b = rng.standard_normal((tokens, m))
-    where = rng.permutation(m)[:n]
-    b[:, where] = (a - 500.0) / 3.0 + 0.4 * rng.standard_normal((tokens, n))
+    tokens = 20000
+    a, b, where = planted_arrays(tokens)
+    n, m = a.shape[1], b.shape[1]
     source = make_source(a, b, list(range(0, tokens, 1000)))
     block = match_neurons(source, groups=4, block_rows=5)
     found = match_two_stage(source, groups=4, candidates=3, subsample=4096)
