@@ -7,10 +7,11 @@ passes, and the cost model of the paper's largest pair, in one run.
 Two models trained by this package (`python -m empirics.train`) run over the held-out split
 of a built corpus on every pass (nothing is cached: the stream is `text_pair_source`'s).
 The block engine gets block rows of ceil(n / --blocks), so it makes --blocks passes plus its
-candidate pass; the two-stage engine's sample products and rechecks get the same rows. Prints for each engine the passes over the stream (counted by wrapping the
-source), the wall time, and for the two-stage engine the pairs' equality with the block
-engine's, recall and precision, and the certificate's counts; then the FLOP rates measured
-here and the cost model of Pythia-12B x OPT-13B (docs/matching.md, "Two-stage mode").
+candidate pass; the two-stage engine's sample products and rechecks get the same rows.
+Prints for each engine the passes over the stream (counted by wrapping the source), the wall
+time, and for the two-stage engine the pairs' equality with the block engine's, recall and
+precision, and the certificate's counts; then the FLOP rates measured here and the cost model
+of Pythia-12B x OPT-13B (docs/matching.md, "Two-stage mode").
 """
 
 from __future__ import annotations
