@@ -14,8 +14,9 @@ Notes
 The sample keeps x - k in the cache dtype (k: the first batch's means), so a reduced-precision
 cache rounds the spread, not the mean: the error of a cached z is at most u (2 |z| + c) with u
 the dtype's unit roundoff and c = |mean - k| / std, which the certificate's rounding term
-carries (`empirics.engine.screening`). The cache lives on `device`, or in a file per model
-under `cache_dir` (a memory map, token-major, read in blocks of neurons).
+carries (`empirics.engine.screening`). The cache lives on `cache_device` (the device, or the
+host when it does not fit there), or in a file per model under `cache_dir` (a memory map,
+token-major, read in blocks of neurons).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def sample_pass(
     seed: int = 0,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    cache_device: torch.device | str | None = None,
     cache_dir: str | Path | None = None,
 ) -> Subsample:
     """Stream once: spreads of every neuron and a uniform sample of `size` tokens.
@@ -127,10 +129,12 @@ def sample_pass(
     seed : int
         Seed of the reservoir's draws (the certificate's probability is over them).
     device, dtype
-        Where the moments are merged and the sample is kept, and the sample's precision.
+        Where the moments are merged, and the sample's precision.
+    cache_device : device, optional
+        Where the sample is kept (default: `device`).
     cache_dir : path, optional
         Keep the sample in memory-mapped files there (`sample_a.bin`, `sample_b.bin`)
-        instead of on `device`.
+        instead.
     """
     if size < 1:
         raise ValueError(f"the subsample needs at least 1 token, got {size}")
@@ -146,7 +150,8 @@ def sample_pass(
             spreads[side] = piece if spreads[side] is None else spreads[side].merge(piece)
             if caches[side] is None:
                 shifts[side] = piece.mean.to(torch.float32)
-                caches[side] = _allocate(size, x.shape[1], dtype, device, cache_dir, "ab"[side])
+                caches[side] = _allocate(size, x.shape[1], dtype, cache_device or device,
+                                         cache_dir, "ab"[side])
             if len(slots):
                 rows_t = torch.as_tensor(rows, device=x.device)
                 values = (x[rows_t].to(torch.float32) - shifts[side]).to(dtype)

@@ -90,7 +90,8 @@ def match_two_stage(
         Where products run; the sample's precision (default bfloat16 on CUDA, float32
         elsewhere; products accumulate in float32).
     cache_dir : path, optional
-        Keep the sample in memory-mapped files there instead of on `device`.
+        Keep the sample in memory-mapped files there; by default it is kept on `device` when
+        it fits in `memory_bytes`, else in host memory (`sample_bytes`).
     """
     keep = _check_options(k, candidates, groups)
     n, m = _widths(source)
@@ -100,8 +101,9 @@ def match_two_stage(
         raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
     rows = block_rows or block_size_for(m, memory)
+    fits = sample_bytes(subsample, n, m, dtype) <= memory
     sample = sample_pass(source, subsample, seed=seed, device=device, dtype=dtype,
-                         cache_dir=cache_dir)
+                         cache_device=device if fits else "cpu", cache_dir=cache_dir)
     found = screen(sample, keep, delta=delta, block_rows=rows, device=device)
     moments = (sample.spread_a.moments, sample.spread_b.moments)
     row_cands, col_cands = (TopK(t.values.cpu(), t.indices.cpu()) for t in (found.rows,
@@ -161,6 +163,11 @@ def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, ce
         guarantee=guarantee | {"uncertain_pairs": int((mutual & ~sure).sum())},
         certified_a=certified[0], certified_b=certified[1],
     )
+
+
+def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype) -> int:
+    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`."""
+    return size * (n + m) * torch.finfo(dtype).bits // 8
 
 
 def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.ndarray,

@@ -25,10 +25,10 @@ from empirics.capture.stimuli import (
     synthetic_images,
 )
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
-from empirics.engine.two_stage import match_two_stage
+from empirics.engine.two_stage import match_two_stage, sample_bytes
 from empirics.models.identity import weights_identity
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import resolve_spec, trained_family, trained_pairs
@@ -257,7 +257,8 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     if stats:
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
-    found = _engine(source, options, device=device, directory=directory, ranks=ranks)
+    found = _engine(source, options, device=device, directory=directory, ranks=ranks,
+                    widths=(sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)))
     if not ranks.writer:
         return None
     null = null_label(options)
@@ -278,7 +279,14 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     return record
 
 
-def _engine(source, options: MatchOptions, *, device, directory, ranks):
+def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path):
+    """Where the two-stage sample is kept on disk: in the run directory when it would take
+    more than half the host's available memory (None: in memory)."""
+    size = sample_bytes(options.subsample, *widths, torch.float32)
+    return directory / STATE_DIR / "sample" if size > available_memory("cpu") / 2 else None
+
+
+def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
     """The pair's Matches: the two-stage engine (one process), the exact block engine
     (checkpointed in the run directory), or the replay of the official code (`--replay
     official`, threshold 0.0 unless given)."""
@@ -290,7 +298,8 @@ def _engine(source, options: MatchOptions, *, device, directory, ranks):
                                groups=options.groups, min_correlation=options.min_correlation,
                                subsample=options.subsample, delta=options.delta,
                                recheck_uncertified=options.recheck_uncertified,
-                               seed=options.seed, device=device)
+                               seed=options.seed, device=device,
+                               cache_dir=_sample_dir(options, widths, directory))
     if options.replay == "official":
         threshold = options.min_correlation
         return match_official(source, k=options.k, candidates=options.candidates,

@@ -125,29 +125,41 @@ def streams(draw):
     b = rng.standard_normal((tokens, m))
     for j in range(min(n, m) // 2):
         b[:, j] = a[:, j] + rng.uniform(0.1, 2.0) * rng.standard_normal(tokens)
+    alias = {}
     if m >= 3 and draw(st.booleans()):
-        b[:, m - 1] = b[:, 0]  # an exact tie: the lower index wins
+        b[:, m - 1] = b[:, 0]  # an exact tie, decided by the last bit of the exact sums
+        alias = {m - 1: 0}
     if m >= 4 and draw(st.booleans()):
-        b[:, m - 2] = b[:, 1] + 1e-3 * rng.standard_normal(tokens)  # a near-tie
+        noise = draw(st.sampled_from([1e-4, 1e-3]))
+        b[:, m - 2] = b[:, 1] + noise * rng.standard_normal(tokens)  # a near-tie
     splits = sorted(draw(st.lists(st.integers(1, tokens - 1), max_size=4)))
-    return a, b, splits, draw(st.integers(1, 2)), draw(st.integers(2, tokens))
+    return a, b, splits, draw(st.integers(1, 2)), draw(st.integers(2, tokens)), alias
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams())
 def test_random_streams_give_the_block_engines_pairs_and_an_honest_certificate(stream):
-    a, b, splits, k, size = stream
+    """Pairs compared with B's exact duplicate (when planted) read as its original: which of
+    two bit-for-bit equal partners wins depends on the last bit of each engine's sums."""
+    a, b, splits, k, size, alias = stream
     source = make_source(a, b, splits)
     block = match_neurons(source, k=k, candidates=k + 1, groups=2)
     found = match_two_stage(source, k=k, candidates=k + 1, groups=2, subsample=size, seed=1)
     rechecked = match_two_stage(source, k=k, candidates=k + 1, groups=2, subsample=size,
                                 seed=1, recheck_uncertified=True, block_rows=3)
-    assert _pairs(rechecked) == _pairs(block) and rechecked.certified_a.all()
-    exact, truth = _pairs(block), _population_r(a, b)
-    sure = {(i, j) for i, j in _pairs(found) if found.certified_a[i] and found.certified_b[j]}
+
+    def canon(pairs):
+        return {(i, alias.get(j, j)) for i, j in pairs}
+
+    assert canon(_pairs(rechecked)) == canon(_pairs(block)) and rechecked.certified_a.all()
+    exact, truth = canon(_pairs(block)), _population_r(a, b)
+    certified_b = found.certified_b.copy()
+    for copy, original in alias.items():
+        certified_b[original] &= certified_b[copy]
+    sure = canon({(i, j) for i, j in _pairs(found) if found.certified_a[i] and certified_b[j]})
     assert sure <= exact  # a pair of certified neurons is a pair of the exact engine
-    assert {(i, j) for i, j in exact if found.certified_a[i] or found.certified_b[j]
-            } <= _pairs(found)  # a certified neuron's exact pair is never missed
+    assert {(i, j) for i, j in exact if found.certified_a[i] or certified_b[j]
+            } <= canon(_pairs(found))  # a certified neuron's exact pair is never missed
     for owner, partners, certified in ((truth, found.row_partners, found.certified_a),
                                        (truth.T, found.col_partners, found.certified_b)):
         for i in np.flatnonzero(certified & np.isfinite(owner).all(axis=1)):
