@@ -73,14 +73,26 @@ def run(args) -> None:
     params = sum(x.n_params for x in models)
     print(f"pair {args.pair[0]} x {args.pair[1]}: n = {n}, m = {m}, {tokens} tokens, "
           f"{params:.3g} parameters; one pass of forward passes {forward_s:.1f} s")
+    if not args.cost_only:
+        compare_engines(source, n, forward_s, args)
+    rates = {"float32": matmul_rate(torch.float32), "bfloat16": matmul_rate(torch.bfloat16),
+             "forward": 2 * params * tokens / forward_s}
+    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
+    cost_model(rates, args.candidates)
+
+
+def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> None:
+    """The block engine held to `args.blocks` blocks, then the two-stage engine (and with
+    `args.recheck` also with the recheck of uncertified neurons), on the same counted source;
+    each with the share of its time that its passes' forward passes take."""
     rows = -(-n // args.blocks)
     block_s, block = timed(lambda: match_neurons(source, candidates=args.candidates,
                                                  groups=args.groups, block_rows=rows))
     block_passes, source.passes = source.passes, 0
     exact = set(zip(block.index_a.tolist(), block.index_b.tolist()))
-    print(f"block engine: {block_passes} passes (blocks of {rows} rows), {block_s:.1f} s, "
-          f"{len(exact)} pairs")
-    for recheck in (False, True):
+    print(f"block engine: {block_passes} passes (blocks of {rows} rows), {block_s:.1f} s "
+          f"(forward passes ~{block_passes * forward_s:.0f} s), {len(exact)} pairs")
+    for recheck in (False, True)[: 1 + args.recheck]:
         seconds, found = timed(lambda: match_two_stage(
             source, candidates=args.candidates, groups=args.groups, subsample=args.subsample,
             recheck_uncertified=recheck, block_rows=rows))
@@ -88,16 +100,13 @@ def run(args) -> None:
         pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
         g = found.guarantee
         print(f"two-stage{' + recheck' if recheck else ''}: {passes} passes, {seconds:.1f} s "
-              f"({block_s / seconds:.2f}x faster), pairs identical: {pairs == exact}, "
+              f"(forward passes ~{passes * forward_s:.0f} s; {block_s / seconds:.2f}x faster "
+              f"than the block engine), pairs identical: {pairs == exact}, "
               f"recall {len(pairs & exact) / max(len(exact), 1):.4f}, precision "
               f"{len(pairs & exact) / max(len(pairs), 1):.4f}; sample {g['subsample']} tokens, "
               f"c = {g['candidates']}, uncertified A {g['uncertified_a']} / {g['live_a']}, "
               f"B {g['uncertified_b']} / {g['live_b']}, pairs with an uncertified neuron "
               f"{g['uncertain_pairs']}")
-    rates = {"float32": matmul_rate(torch.float32), "bfloat16": matmul_rate(torch.bfloat16),
-             "forward": 2 * params * tokens / forward_s}
-    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
-    cost_model(rates, args.candidates)
 
 
 def cost_model(rates: dict, candidates: int) -> None:
@@ -107,6 +116,7 @@ def cost_model(rates: dict, candidates: int) -> None:
     entry of a block (the engine's rule). Wall times assume forward passes and products both
     at half the H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work
     evenly (the two-stage engine runs in one process today: its 8-GPU row is a projection).
+    The sample's transfer assumes it in host memory and blocks of the block engine's rows.
     """
     n, m, params, tokens = (LARGEST[k] for k in ("n", "m", "params", "tokens"))
     forward = 2 * params * tokens
@@ -117,23 +127,27 @@ def cost_model(rates: dict, candidates: int) -> None:
     efficiency = 0.5
     print(f"\ncost model, Pythia-12B x OPT-13B (n = {n}, m = {m}, T = {tokens:.0e}); wall times "
           f"at {efficiency:.0%} of the H200's {H200['bf16'] / 1e12:.0f} TFLOP/s bf16 peak")
-    print("| engine | GPUs | passes | forward FLOP | product FLOP | forward h | products h |")
-    print("|---|---|---|---|---|---|---|")
+    print("| engine | GPUs | passes | forward FLOP | product FLOP | forward h | products h "
+          "| sample transfer h |")
+    print("|---|---|---|---|---|---|---|---|")
     rate = H200["bf16"] * efficiency
     for gpus in (1, 8):
         print(f"| block ({rows} rows) | {gpus} | {block_passes} | "
               f"{block_passes * forward:.2e} | {block_products:.2e} | "
               f"{block_passes * forward / rate / gpus / 3600:.1f} | "
-              f"{block_products / rate / gpus / 3600:.2f} |")
+              f"{block_products / rate / gpus / 3600:.2f} | - |")
     for size in (2**15, 2**17):
         screen = 2 * size * n * m
         gather = 2 * tokens * (n + m) * candidates
         cache = size * (n + m) * 2
+        # the sample sits in host memory; every block of A's rows reads B's sample once
+        transfer = math.ceil(n / rows) * size * m * 2 / H200["pcie"]
         for gpus in (1, 8):
-            print(f"| two-stage (s = 2^{int(math.log2(size))}, cache {cache / 1e9:.0f} GB) | "
+            print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB) | "
                   f"{gpus} | 2 | {2 * forward:.2e} | {screen + gather:.2e} | "
                   f"{2 * forward / rate / gpus / 3600:.1f} | "
-                  f"{(screen + gather) / rate / gpus / 3600:.2f} |")
+                  f"{(screen + gather) / rate / gpus / 3600:.2f} | "
+                  f"{transfer / gpus / 3600:.2f} |")
     print(f"forward FLOP, block / two-stage: {block_passes / 2:.0f}x; this CPU runs products "
           f"{rates['float32'] / rates['forward']:.1f}x faster per FLOP than forward passes")
 
@@ -150,6 +164,10 @@ def main(argv=None) -> None:
     parser.add_argument("--subsample", type=int, default=2**14)
     parser.add_argument("--candidates", type=int, default=3)
     parser.add_argument("--groups", type=int, default=16)
+    parser.add_argument("--recheck", action="store_true",
+                        help="also run the two-stage engine with --recheck-uncertified")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="measure the rates and print the cost model, without the engines")
     run(parser.parse_args(argv))
 
 
