@@ -298,7 +298,7 @@ def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
                                groups=options.groups, min_correlation=options.min_correlation,
                                subsample=options.subsample, delta=options.delta,
                                recheck_uncertified=options.recheck_uncertified,
-                               seed=options.seed, device=device,
+                               device=device,
                                cache_dir=_sample_dir(options, widths, directory))
     if options.replay == "official":
         threshold = options.min_correlation
