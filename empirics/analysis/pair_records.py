@@ -166,11 +166,12 @@ def topk_record(match: MatchRecord, ks: Sequence[int], *, config: dict) -> TopKR
 def budget_groups(found: Sequence[tuple[str, MatchRecord]]) -> list[list[tuple[str, MatchRecord]]]:
     """Runs of one pair that differ only in their inputs (two budgets or more), each group
     ordered by tokens. Options that change no number (`UNCOUNTED`: the examples kept, the
-    activation cache, where weights came from) do not split a group."""
+    activation cache, where weights came from) and what the engine states of each result
+    (`guarantee`) do not split a group."""
     groups = defaultdict(list)
     for path, match in found:
         key = {k: v for k, v in match.config.items()
-               if k not in ("inputs", "inputs_sha256", "capture", *UNCOUNTED)}
+               if k not in ("inputs", "inputs_sha256", "capture", "guarantee", *UNCOUNTED)}
         key |= {"record": [match.family, match.model_a, match.model_b, match.null,
                            match.layer_sizes_a, match.layer_sizes_b]}
         groups[repr(sorted(key.items()))].append((path, match))

@@ -16,7 +16,7 @@ from matching and counted.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,13 @@ class Matches:
     the block passes and `changed_pairs` the number of mutual pairs the re-check added or
     removed. Pairs below `min_correlation` (when given) are dropped. `chunks` holds the
     per-chunk statistics for the bootstrap (when requested).
+
+    `guarantee` states how the pairs were found: {"mode": "block"} (every pair's r from the
+    whole stream: exact), or the two-stage engine's sample size, candidates and certificate
+    counts (`empirics.engine.two_stage`), whose `certified_a`/`certified_b` masks mark the
+    neurons whose exact best partners are provably among their candidates. There the kept
+    candidates' r (`row_r`, `col_r`) are the sample's estimates, against which
+    `max_recheck_change` and `changed_pairs` compare the exact pass.
     """
 
     index_a: np.ndarray
@@ -71,6 +78,9 @@ class Matches:
     chunks: ChunkStats | None
     block_rows: int
     passes: int
+    guarantee: dict = field(default_factory=lambda: {"mode": "block"})
+    certified_a: np.ndarray | None = None
+    certified_b: np.ndarray | None = None
 
 
 def available_memory(device: torch.device | str) -> float:

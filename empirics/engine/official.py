@@ -228,4 +228,4 @@ def _matches(stats, rows: TopK, cols: TopK, *, k, min_correlation, passes) -> Ma
         col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
         dead_a=stats_a.dead.cpu().numpy(), dead_b=stats_b.dead.cpu().numpy(),
         rechecked=False, max_recheck_change=None, changed_pairs=0, chunks=None,
-        block_rows=len(stats_a.mean), passes=passes)
+        block_rows=len(stats_a.mean), passes=passes, guarantee={"mode": "official"})

@@ -25,9 +25,10 @@ from empirics.capture.stimuli import (
     synthetic_images,
 )
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
+from empirics.engine.two_stage import match_two_stage, sample_bytes
 from empirics.models.detect import resolve_model
 from empirics.models.identity import weights_identity
 from empirics.models.lens import current_identity
@@ -273,12 +274,14 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     if stats:
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
-    found = _engine(source, options, device=device, directory=directory, ranks=ranks)
+    found = _engine(source, options, device=device, directory=directory, ranks=ranks,
+                    widths=(sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)))
     if not ranks.writer:
         return None
     null = null_label(options)
     record = MatchRecord.from_matches(
-        found, config=config | {"capture": pair.manifest}, family=family,
+        found, config=config | {"capture": pair.manifest, "guarantee": found.guarantee},
+        family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=models[0].n_params,
         size_b=models[1].n_params, layer_sizes_a=pair.layer_sizes_a,
         layer_sizes_b=pair.layer_sizes_b, null=null)
@@ -293,9 +296,27 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     return record
 
 
-def _engine(source, options: MatchOptions, *, device, directory, ranks):
-    """The pair's Matches: the exact engine (checkpointed in the run directory), or the
-    replay of the official code (`--replay official`, threshold 0.0 unless given)."""
+def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path):
+    """Where the two-stage sample is kept on disk: in the run directory when it would take
+    more than half the host's available memory (None: in memory)."""
+    size = sample_bytes(options.subsample, *widths, torch.float32)
+    return directory / STATE_DIR / "sample" if size > available_memory("cpu") / 2 else None
+
+
+def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
+    """The pair's Matches: the two-stage engine (one process), the exact block engine
+    (checkpointed in the run directory), or the replay of the official code (`--replay
+    official`, threshold 0.0 unless given)."""
+    if options.replay != "official" and options.engine == "two-stage":
+        if ranks.world > 1:
+            raise ValueError(f"the two-stage engine runs each pair in one process, not "
+                             f"{ranks.world}: pass --engine block to share a pair")
+        return match_two_stage(source, k=options.k, candidates=options.candidates,
+                               groups=options.groups, min_correlation=options.min_correlation,
+                               subsample=options.subsample, delta=options.delta,
+                               recheck_uncertified=options.recheck_uncertified,
+                               device=device,
+                               cache_dir=_sample_dir(options, widths, directory))
     if options.replay == "official":
         threshold = options.min_correlation
         return match_official(source, k=options.k, candidates=options.candidates,

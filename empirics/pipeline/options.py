@@ -47,6 +47,18 @@ class MatchOptions:
                                    "of re-running the models")
     examples: int = flag(16, "top-activating samples kept per neuron, gathered during the "
                          "first pass and saved beside the match (0: none)", type=int)
+    engine: str = flag("two-stage", "two-stage: a uniform sample of --subsample tokens picks "
+                       "every neuron's --candidates best partners, and one more pass over the "
+                       "stream gives their exact r and chunk sums (2 passes, each neuron's "
+                       "result certified or counted as uncertified; docs/matching.md, "
+                       "'Two-stage mode'); block: one pass per block of A's neurons, exact for "
+                       "every pair. Ignored by --replay official",
+                       choices=("two-stage", "block"))
+    subsample: int = flag(2**17, "tokens of the two-stage engine's sample", type=int)
+    delta: float = flag(1e-3, "two-stage: probability, over the sample's draws, that the "
+                        "certificate wrongly claims some neuron", type=float)
+    recheck_uncertified: bool = flag(False, "two-stage: find the exact best partners of "
+                                     "uncertified neurons by block passes over them only")
     replay: str = flag("exact", "exact: this package's engine and alignment; official: replay "
                        "the paper's official code (language pairs only; docs/matching.md, "
                        "'Replaying the official code'): bfloat16 statistics with std = "
@@ -59,7 +71,7 @@ class MatchOptions:
 
     def __post_init__(self):
         for name, low in (("batch", 1), ("tokens", 1), ("k", 1), ("candidates", 1),
-                          ("groups", 0), ("examples", 0)):
+                          ("groups", 0), ("examples", 0), ("subsample", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"--{name} must be an integer >= {low}, got {value!r}")
@@ -69,6 +81,10 @@ class MatchOptions:
         if self.min_correlation is not None and not -1.0 <= self.min_correlation <= 1.0:
             raise ValueError(f"--min-correlation must lie in [-1, 1], got "
                              f"{self.min_correlation}")
+        if self.engine not in ("two-stage", "block"):
+            raise ValueError(f"--engine must be two-stage or block, got {self.engine!r}")
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"--delta must lie in (0, 1), got {self.delta}")
         if self.replay not in ("exact", "official"):
             raise ValueError(f"--replay must be exact or official, got {self.replay!r}")
         if self.replay == "official" and self.groups:
@@ -81,13 +97,21 @@ class MatchOptions:
                              "bfloat16 (the official setting) or float32")
 
     def to_config(self) -> dict:
-        """Every field, but `replay` only when it is not "exact" (a config without it was
-        made by the exact engine, the only one before the replay existed), so the records
-        and run directories of exact runs keep their names."""
+        """Every field, but `replay` only when it is not "exact" and the two-stage settings
+        only for the two-stage engine (a config without them was made by the exact block
+        engine, the only one before them), so the records and run directories of block runs
+        keep their names and the engine's mode is part of every run's hash."""
         config = dataclasses.asdict(self)
         if config["replay"] == "exact":
             del config["replay"]
+        if self.replay == "official" or self.engine == "block":
+            for name in TWO_STAGE_FIELDS:
+                del config[name]
         return config
+
+
+#: The options that only the two-stage engine reads (with `engine` itself).
+TWO_STAGE_FIELDS = ("engine", "subsample", "delta", "recheck_uncertified")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,7 +56,6 @@ from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy_config import ToyConfig
 from theory.toy_internals import feature_profile, fitted_prices
-from theory.toy_plot import plot_isolation_profiles
 from theory.toy_model import (
     feature_errors,
     hidden_activations,
@@ -66,6 +65,7 @@ from theory.toy_model import (
     rent_penalty,
     train_toy_nets,
 )
+from theory.toy_plot import plot_isolation_profiles
 
 log = logging.getLogger(__name__)
 

@@ -50,8 +50,9 @@ def partner_key(record: MatchRecord, against: str) -> str:
     change no number and the seed where it only draws the null (the permutation of trained
     weights; the weights of an untrained null), so that several seeds pool into one level.
     Against the untrained null the weights' identities (and the capture manifest that repeats
-    them) differ by construction: the models must agree by name, the inputs by sha256."""
-    drop = {"null", *UNCOUNTED}
+    them) differ by construction: the models must agree by name, the inputs by sha256. What
+    the engine states of each result (`guarantee`: its certificate's counts) differs too."""
+    drop = {"null", "guarantee", *UNCOUNTED}
     if against == "untrained":  # the same models by name; their weights are the difference
         drop |= {"init", "seed", "weights", "capture"}
     elif record.config.get("init") != "random":

@@ -38,10 +38,11 @@ def check_size(size: str) -> str:
 #: examples kept beside the match, the activation cache.
 UNCOUNTED = ("download", "cache_dir", "cache_activations", "examples")
 #: Keys of a real pair's config that are not part of its series: the models and their files
-#: (the size axis), the seed, the null kind, and the extras that change no number (input ids:
-#: their sha256 stays; `UNCOUNTED`).
+#: (the size axis), the seed, the null kind, what the engine states of its result (its
+#: `guarantee`: counts of one pair), and the extras that change no number (input ids: their
+#: sha256 stays; `UNCOUNTED`).
 PAIR_ONLY = ("model_a", "model_b", "width", "weights", "capture", "inputs", "seed", "init", "null",
-             *UNCOUNTED)
+             "guarantee", *UNCOUNTED)
 #: The same for a toy pair: its width and seeds, and the sweep's list of them.
 TOY_ONLY = ("width", "seeds", "null", "n_tokens")
 

@@ -31,8 +31,13 @@ def brute_mutual(r, k):
 @pytest.fixture
 def planted():
     """B holds noisy copies of A's neurons at permuted positions plus unmatched neurons."""
+    return planted_arrays()
+
+
+def planted_arrays(tokens: int = 3000):
+    """The `planted` stream's arrays (a, b, where) over `tokens` tokens."""
     rng = np.random.default_rng(7)
-    tokens, n, m = 3000, 40, 64
+    n, m = 40, 64
     a = rng.standard_normal((tokens, n)) * 3.0 + 500.0
     b = rng.standard_normal((tokens, m))
     where = rng.permutation(m)[:n]

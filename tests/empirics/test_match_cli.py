@@ -266,3 +266,24 @@ def test_the_official_replay_writes_a_record_of_its_own_series(saved_pair, tmp_p
     assert not record.rechecked and record.chunks == {} and record.min_correlation == 0.0
     assert record.n_rosetta > 0 and (record.pairs["r"] >= 0).all()
     assert record.n_neurons_a == reference.n_neurons_a
+
+
+def test_the_engines_mode_names_its_run_and_its_guarantee(saved_pair, tmp_path):
+    """Two-stage (the default) and block runs of one pair are different runs and series;
+    each record states the mode that produced it, and the two find the same pairs."""
+    root, _, _ = saved_pair
+    common = ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+              str(root / "a"), "--path-b", str(root / "b"), "--device", "cpu", "--docs", "6",
+              "--tokens", "64", "--batch", "2", "--examples", "0", "--groups", "3", "--out",
+              str(tmp_path / "runs")]
+    two_stage, = main([*common, "--subsample", "100", "--recheck-uncertified"])
+    block, = main([*common, "--engine", "block"])
+    record, reference = MatchRecord.load(two_stage), MatchRecord.load(block)
+    assert two_stage != block and record.series_key() != reference.series_key()
+    assert record.config["engine"] == "two-stage" and "engine" not in reference.config
+    guarantee = record.config["guarantee"]
+    assert guarantee["mode"] == "two-stage" and guarantee["subsample"] == 100
+    assert guarantee["rechecked"] and reference.config["guarantee"] == {"mode": "block"}
+    for name in ("layer_a", "unit_a", "layer_b", "unit_b"):
+        np.testing.assert_array_equal(record.pairs[name], reference.pairs[name])
+    np.testing.assert_allclose(record.pairs["r"], reference.pairs["r"], rtol=0, atol=1e-6)

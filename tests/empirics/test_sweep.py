@@ -86,12 +86,15 @@ def test_cli_on_the_local_executor_reports_failures_and_skips_finished_pairs(mod
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
     """Two processes of one local job share the pair over gloo (submitit's torch.distributed
-    environment); the record equals one process's, in the same run directory."""
+    environment, the block engine's split); the record equals one process's, in the same run
+    directory."""
     root, specs = models
     job = PairJob(specs["tiny-neox"], specs["tiny-opt"],
                   (root / "tiny-neox", root / "tiny-opt"))
-    one = submit_sweep([job], _settings(tmp_path / "one"), make_executor("debug", tmp_path / "j"))
-    two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two"), tasks=2),
+    one = submit_sweep([job], _settings(tmp_path / "one", engine="block"),
+                       make_executor("debug", tmp_path / "j"))
+    two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two", engine="block"),
+                                                  tasks=2),
                        make_executor("local", tmp_path / "jobs", tasks=2))
     assert len(two.finished) == 1, two.failed
     assert Path(one.finished[0]).name == Path(two.finished[0]).name

@@ -105,7 +105,8 @@ def saved_models(tmp_path_factory):
 def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path):
     root, spec_a, spec_b = saved_models
     common = ["--family", "language", "--docs", "12", "--batch", "2", "--tokens", "96",
-              "--groups", "4", "--examples", "0", "--device", "cpu", "--null", "permuted"]
+              "--groups", "4", "--examples", "0", "--device", "cpu", "--null", "permuted",
+              "--engine", "block"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path.cwd()))
     command = [str(Path(sys.executable).parent / "torchrun"), "--nproc-per-node", "2",
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
@@ -115,7 +116,8 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
-    options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0)
+    options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0,
+                           engine="block")
     from empirics.models.detect import resolve_spec
 
     one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),

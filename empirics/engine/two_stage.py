@@ -1,0 +1,242 @@
+"""Mutual top-k in about two passes over the stream: screen on a sample, then exact sums.
+
+When the stream is produced by models every pass re-runs both of them, so the block engine's
+one pass per block of A's rows costs far more in forward passes than in products. Here:
+
+1. **Sample pass** (`empirics.engine.subsample`): the stream's exact moments and ranges and a
+   uniform sample of s tokens; the sample is screened by blocked products
+   (`empirics.engine.screening`) without touching the stream again: every neuron's best c
+   partners in both directions (the candidate graph) and the largest upper bound on the
+   exact r of its other partners.
+2. **Exact pass** (`empirics.engine.candidates.candidate_pass`): per-group sums over the
+   graph's edges only, hence exact r on every edge and the data-level bootstrap's chunks.
+
+Mutual top-k is read off the graph with the exact r. A neuron is *certified* when its k-th
+best exact r among its candidates exceeds the bound on every other partner: its exact top k
+then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
+neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
+exact rows come from block passes over those neurons only (docs/matching.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from empirics.engine.blocks import correlation_rows
+from empirics.engine.candidates import candidate_pass
+from empirics.engine.matching import (
+    Matches,
+    _check_options,
+    _widths,
+    available_memory,
+    block_size_for,
+    candidate_graph,
+)
+from empirics.engine.moments import Moments
+from empirics.engine.screening import screen
+from empirics.engine.subsample import sample_pass
+from empirics.engine.topk import TopK, sorted_topk
+from empirics.records.chunks import ChunkStats, mutual_on_graph
+
+#: Default sample: 2^17 tokens (docs/matching.md, "Two-stage mode": the size rule).
+SUBSAMPLE = 2**17
+#: Default probability that the certificate's bound fails for some pair.
+DELTA = 1e-3
+#: Margin for the exact r's own rounding (|dr| < 1e-6 against float64, docs/matching.md).
+EXACT_MARGIN = 1e-6
+SAMPLE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def match_two_stage(
+    source,
+    *,
+    k: int = 1,
+    candidates: int | None = None,
+    groups: int = 0,
+    min_correlation: float | None = None,
+    subsample: int = SUBSAMPLE,
+    delta: float = DELTA,
+    recheck_uncertified: bool = False,
+    seed: int = 0,
+    block_rows: int | None = None,
+    memory_bytes: float | None = None,
+    device: torch.device | str = "cpu",
+    sample_dtype: torch.dtype | None = None,
+    cache_dir=None,
+) -> Matches:
+    """Match neurons from a token sample and one exact pass (see the module notes).
+
+    Parameters
+    ----------
+    source : callable
+        Returns a fresh iterator of aligned (a, b) batches, as for `match_neurons`.
+    k, candidates, groups, min_correlation
+        As for `match_neurons`; `candidates` (c, default k) is also the screen's width.
+    subsample : int
+        Tokens of the sample s (all tokens when the stream is shorter).
+    delta : float
+        Probability, over the sample's draws, that the certificate claims a neuron whose
+        exact top k are not all among its candidates.
+    recheck_uncertified : bool
+        Find the exact best partners of uncertified neurons by block passes over them, and
+        add them to the graph (one more pass for their sums).
+    seed : int
+        Seed of the sample's draws.
+    block_rows, memory_bytes
+        Rows of A per block of sample products and of rechecks; by default as many as fit
+        in `memory_bytes` (default: a quarter of the device's free memory).
+    device, sample_dtype
+        Where products run; the sample's precision (default bfloat16 on CUDA, float32
+        elsewhere; products accumulate in float32).
+    cache_dir : path, optional
+        Keep the sample in memory-mapped files there; by default it is kept on `device` when
+        it fits in `memory_bytes`, else in host memory (`sample_bytes`).
+    """
+    keep = _check_options(k, candidates, groups)
+    n, m = _widths(source)
+    dtype = sample_dtype or (torch.bfloat16 if torch.device(device).type == "cuda"
+                             else torch.float32)
+    if dtype not in SAMPLE_DTYPES:
+        raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")
+    memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
+    rows = block_rows or block_size_for(m, memory)
+    fits = sample_bytes(subsample, n, m, dtype) <= memory
+    sample = sample_pass(source, subsample, seed=seed, device=device, dtype=dtype,
+                         cache_device=device if fits else "cpu", cache_dir=cache_dir)
+    found = screen(sample, keep, delta=delta, block_rows=rows, device=device)
+    moments = (sample.spread_a.moments, sample.spread_b.moments)
+    row_cands, col_cands = (TopK(t.values.cpu(), t.indices.cpu()) for t in (found.rows,
+                                                                            found.cols))
+    edge_a, edge_b, estimate = candidate_graph(row_cands, col_cands)
+    chunks = candidate_pass(source, *moments, edge_a, edge_b, groups=max(groups, 1),
+                            device=device)
+    dead = [x.dead.cpu().numpy() for x in moments]
+    r = chunks.correlations()[0]
+    certified = [certify(edge_a, edge_b, r, row_cands.indices.numpy(),
+                         found.row_bound.cpu().numpy(), k) | dead[0],
+                 certify(edge_b, edge_a, r, col_cands.indices.numpy(),
+                         found.col_bound.cpu().numpy(), k) | dead[1]]
+    guarantee = {
+        "mode": "two-stage", "subsample": sample.size, "candidates": keep, "delta": delta,
+        "sample_dtype": str(dtype).removeprefix("torch."), "seed": seed,
+        "live_a": int((~dead[0]).sum()), "live_b": int((~dead[1]).sum()),
+        "uncertified_a": int((~certified[0]).sum()), "uncertified_b": int((~certified[1]).sum()),
+        "rechecked": bool(recheck_uncertified and not (certified[0].all() and certified[1].all())),
+    }
+    passes = 2
+    if guarantee["rechecked"]:
+        chunks, used = _recheck(source, moments, chunks, certified, keep, groups=groups,
+                                rows=rows, device=device)
+        passes += used
+        certified = [np.ones_like(c) for c in certified]
+        estimate = np.concatenate([estimate, np.full(len(chunks.edge_a) - len(estimate),
+                                                     -np.inf)])
+    return _result(chunks, estimate, k=k, min_correlation=min_correlation, keep_chunks=groups > 0,
+                   certified=certified, guarantee=guarantee, dead=dead,
+                   candidates=(row_cands, col_cands), block_rows=rows, passes=passes,
+                   n_tokens=sample.n_tokens)
+
+
+def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, certified,
+            guarantee, dead, candidates, block_rows, passes, n_tokens) -> Matches:
+    """Mutual top-k on the graph with the exact r, and what the result guarantees."""
+    edge_a, edge_b, r = chunks.edge_a, chunks.edge_b, chunks.correlations()[0]
+    mutual = mutual_on_graph(edge_a, edge_b, r, k)[0]
+    screened = mutual_on_graph(edge_a, edge_b, estimate, k)[0]
+    if min_correlation is not None:
+        mutual &= r >= min_correlation
+    order = np.lexsort((edge_b[mutual], edge_a[mutual]))
+    sure = certified[0][edge_a] & certified[1][edge_b]
+    rows, cols = candidates
+    return Matches(
+        index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
+        correlation=r[mutual][order], k=k, min_correlation=min_correlation,
+        n_tokens=n_tokens,
+        row_partners=rows.indices.numpy(), row_r=rows.values.numpy(),
+        col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
+        dead_a=dead[0], dead_b=dead[1], rechecked=True,
+        max_recheck_change=float(np.abs(np.where(np.isfinite(estimate), r - estimate, 0.0)
+                                        ).max(initial=0.0)),
+        changed_pairs=int((screened != mutual).sum()), chunks=chunks if keep_chunks else None,
+        block_rows=block_rows, passes=passes,
+        guarantee=guarantee | {"uncertain_pairs": int((mutual & ~sure).sum())},
+        certified_a=certified[0], certified_b=certified[1],
+    )
+
+
+def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype) -> int:
+    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`."""
+    return size * (n + m) * torch.finfo(dtype).bits // 8
+
+
+def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.ndarray,
+            bound: np.ndarray, k: int) -> np.ndarray:
+    """Mask of lines whose k-th best exact r among their candidates beats their bound.
+
+    Parameters
+    ----------
+    owner, other, r : (E,) arrays
+        The graph's edges from this side (owner: the line's neuron) and their exact r.
+    candidates : (L, c) int array
+        Each line's candidates from the screen.
+    bound : (L,) float array
+        The largest upper bound on the exact r of the line's other partners.
+    """
+    lines, width = candidates.shape
+    span = int(max(other.max(initial=0), candidates.max(initial=0))) + 1
+    keys = owner.astype(np.int64) * span + other
+    order = np.argsort(keys)
+    wanted = np.repeat(np.arange(lines), width) * span + candidates.ravel()
+    slot = np.clip(np.searchsorted(keys[order], wanted), 0, max(len(keys) - 1, 0))
+    hit = (keys[order][slot] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+    exact = np.where(hit, r[order][slot], -np.inf).reshape(lines, width)
+    kth = -np.sort(-exact, axis=1)[:, k - 1] if width >= k else np.full(lines, -np.inf)
+    return (bound == -np.inf) | (kth > bound + EXACT_MARGIN)
+
+
+def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, rows, device):
+    """The graph with every uncertified neuron's exact best partners added, and their sums;
+    returns (chunks, passes used)."""
+    edges, passes = [], 0
+    for side in (0, 1):
+        wanted = np.flatnonzero(~certified[side])
+        mine, theirs = moments[side], moments[1 - side]
+        for start in range(0, len(wanted), rows):
+            part = wanted[start:start + rows]
+            best = _exact_partners(source, side, part, mine, theirs, keep, device)
+            lines = np.repeat(part, best.shape[1])
+            edges.append((lines, best.ravel()) if side == 0 else (best.ravel(), lines))
+            passes += 1
+    new_a, new_b = (np.concatenate(x) for x in zip(*edges))
+    known = set(zip(chunks.edge_a.tolist(), chunks.edge_b.tolist()))
+    fresh = sorted({(a, b) for a, b in zip(new_a.tolist(), new_b.tolist())} - known)
+    if not fresh:
+        return chunks, passes
+    add_a, add_b = (np.array(x, dtype=np.int64) for x in zip(*fresh))
+    extra = candidate_pass(source, *moments, add_a, add_b, groups=max(groups, 1),
+                           device=device)
+    merged = ChunkStats(tokens=chunks.tokens, sum_a=chunks.sum_a, sumsq_a=chunks.sumsq_a,
+                        sum_b=chunks.sum_b, sumsq_b=chunks.sumsq_b,
+                        edge_a=np.concatenate([chunks.edge_a, add_a]),
+                        edge_b=np.concatenate([chunks.edge_b, add_b]),
+                        cross=np.concatenate([chunks.cross, extra.cross], axis=1))
+    return merged, passes + 1
+
+
+def _exact_partners(source, side, lines, mine: Moments, theirs: Moments, keep, device):
+    """The `keep` best partners (by exact r, one block pass) of neurons `lines` of one side,
+    as indices into the other side (-1 where a partner is dead)."""
+    index = torch.as_tensor(lines)
+
+    def sub_source():
+        for a, b in source():
+            x, y = (a, b) if side == 0 else (b, a)
+            yield x[:, index], y
+
+    subset = Moments(mine.count, mine.mean[index], mine.m2[index])
+    r = correlation_rows(sub_source, subset, theirs, slice(0, len(lines)), device=device)
+    r[:, theirs.dead.to(r.device)] = -torch.inf
+    values, partners = sorted_topk(r, min(keep, r.shape[1]), dim=1)
+    values, partners = values.cpu().numpy(), partners.cpu().numpy()
+    return np.where(np.isfinite(values), partners, partners[:, :1])  # dead: repeat the best
