@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tail draws per step of the sampled output loss")
     p.add_argument("--rho-star", type=float, default=d.rho_star, help="Rosetta threshold")
     p.add_argument("--limit", type=int, default=None, help="run only the first K cells")
+    p.add_argument("--saved-only", action="store_true",
+                   help="train nothing: table the cells whose sweeps are already saved")
     p.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     p.add_argument("--force", action="store_true", help="rebuild the table (sweeps are reused)")
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error(str(error))
     with reported(parser, debug=args.debug):
         study, directory = run_study(design, out=args.out, device=device, force=args.force,
-                                     progress=sys.stderr.isatty(), limit=args.limit)
+                                     progress=sys.stderr.isatty(), limit=args.limit,
+                                     saved_only=args.saved_only)
     print(format_study(study))
     if not args.no_plot:
         paths = plot_toy_study(study.rows, directory / "toy_study")

@@ -113,7 +113,7 @@ def draw_isolation_profiles(sweep, ax_isolation, ax_redundancy) -> None:
                      ylabel="isolation s_r of the feature's best neuron",
                      title="isolation by rank: trained (solid), KKT (dotted)")
     ax_isolation.legend(loc="upper right")
-    ax_redundancy.set(xscale="log", yscale="symlog", xlabel="importance rank r",
+    ax_redundancy.set(xscale="log", yscale="symlog", ylim=(0, None), xlabel="importance rank r",
                       ylabel="dedicated neurons (isolation >= 0.5)",
                       title="redundancy: neurons per feature")
 

@@ -256,13 +256,18 @@ def run_toy_sweep(config: ToyConfig, *, rho_star: float, out: str | Path, force:
     """Measure the toy family into a run directory derived from the whole config (reused
     unless `force`); every pair's MatchRecord goes to matches/N<width>-s<a>-s<b>, those of
     the nulls to matches/<null>-N<width>-s<a>-s<b>."""
-    directory = run_dir(out, "empirics", {"toy": config.to_config(), "rho_star": rho_star},
-                        label=f"toy-beta{config.beta:g}-rho{rho_star:g}")
+    directory = toy_sweep_dir(config, rho_star=rho_star, out=out)
     sweep, _ = reuse_or_build(
         directory, ToySweep, lambda: _measure_into(config, directory, rho_star=rho_star,
                                                    device=device, progress=progress),
         force=force)
     return sweep, directory
+
+
+def toy_sweep_dir(config: ToyConfig, *, rho_star: float, out: str | Path) -> Path:
+    """The run directory of a toy sweep: derived from its whole config."""
+    return run_dir(out, "empirics", {"toy": config.to_config(), "rho_star": rho_star},
+                   label=f"toy-beta{config.beta:g}-rho{rho_star:g}")
 
 
 def _measure_into(config: ToyConfig, directory: Path, *, rho_star: float, device,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from empirics.pipeline.toy import run_toy_sweep
+from empirics.pipeline.toy import run_toy_sweep, toy_sweep_dir
 from empirics.records.toy import ToyStudy, ToySweep
 from runstore import RecordError, record_exists, reuse_or_build, run_dir
 from runstore.progress import progress_bar
@@ -117,14 +117,20 @@ def converged(rows: list[dict]) -> None:
 
 
 def run_study(design: StudyDesign, *, out: str | Path, device="cpu", force: bool = False,
-              progress: bool = False, limit: int | None = None) -> tuple[ToyStudy, Path]:
+              progress: bool = False, limit: int | None = None,
+              saved_only: bool = False) -> tuple[ToyStudy, Path]:
     """Run (or reuse) every sweep of the design and save the ToyStudy table beside them.
 
-    `limit` runs only the first cells (in `StudyDesign.cells` order); the table then says
+    `limit` runs only the first cells (in `StudyDesign.cells` order); `saved_only` trains
+    nothing and tables the cells whose sweeps are already saved. Either way the table says
     how many of the design's cells it holds, never pretending to be the whole design.
     """
     directory = run_dir(out, "empirics", {"study": design.to_config()}, label="toy-study")
     cells = design.cells()[:limit]
+    if saved_only:
+        cells = [cell for cell in cells if record_exists(
+            toy_sweep_dir(design.config(*cell), rho_star=design.rho_star, out=out))]
+        force = True
 
     def build() -> ToyStudy:
         rows = []
@@ -168,7 +174,8 @@ def format_study(study: ToyStudy) -> str:
             f"  {_interval(row['exponent_internal']):>22} {row['inverse_beta']:>6.3f} "
             f"{row['failed']:>3}/{row['nets']:<2} {conv:>5} {row['seconds']:>5.0f}s")
     if len(study.rows) < study.n_cells:
-        lines.append(f"partial study: {len(study.rows)} of {study.n_cells} cells")
+        lines.append(f"partial study: {len(study.rows)} of {study.n_cells} cells (the rest "
+                     "not run yet: python -m empirics.toy_study with the same flags runs them)")
     return "\n".join(lines)
 
 

@@ -18,7 +18,8 @@ TINY = StudyDesign(betas=(2.0,), pools=(64, 128), widths=(8, 16), steps=(60, 120
 
 
 def test_the_design_holds_arms_betas_the_pool_scan_and_two_lengths():
-    design = StudyDesign()
+    assert StudyDesign().pools == (512, 1024, 2048)  # the CPU design
+    design = StudyDesign(pools=(512, 2048, 4096, 8192))  # the GPU design
     cells = design.cells()
     assert len(cells) == 2 * 3 + 2 * 3 + 2 * 3
     assert cells[:6] == [(a, b, 512, 2000) for a in ("none", "rent") for b in (1.5, 2.0, 3.0)]
@@ -37,6 +38,8 @@ def test_a_tiny_study_runs_resumes_and_says_when_it_is_partial(tmp_path):
     part, directory = run_study(TINY, out=tmp_path, limit=2)
     assert len(part.rows) == 2 and part.n_cells == 6
     assert "partial study: 2 of 6 cells" in format_study(part)
+    saved, _ = run_study(TINY, out=tmp_path, saved_only=True)  # trains nothing
+    assert format_study(saved) == format_study(part)
     whole, same = run_study(TINY, out=tmp_path)
     assert same == directory and len(whole.rows) == 6
     # the two cells run before are reused, not retrained
