@@ -172,13 +172,15 @@ def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
     record = MatchRecord.load(directory)
     header, row = capsys.readouterr().out.strip().splitlines()
     assert header.split() == ["pair", "N", "a", "x", "b", "tokens", "R", "R/N", "median", "r",
-                              "dead", "a/b", "null", "seconds", "record"]
+                              "dead", "a/b", "null", "pairs", "seconds", "record"]
     assert row.startswith("tiny-neox x tiny-opt") and row.endswith(str(directory))
     cells = row.split()
     assert cells[3:9] == [str(record.n_neurons_a), "x", str(record.n_neurons_b),
                           str(record.n_tokens), str(record.n_rosetta),
                           f"{record.rosetta_fraction:.3f}"]
     assert cells[10:12] == [f"{record.dead_a}/{record.dead_b}", "none"]
+    assert " ".join(cells[12:14]) in ("exact (certified)", "exact (rechecked)") or \
+        cells[13] == "unproven"  # the two-stage engine's guarantee, as the record states it
 
 
 def test_unknown_models_and_models_of_another_family_are_explained(tmp_path, capsys):
