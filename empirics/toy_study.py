@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> Path:
                                      saved_only=args.saved_only)
     print(format_study(study))
     if not args.no_plot:
-        paths = plot_toy_study(study.rows, directory / "toy_study")
+        paths = plot_toy_study(study.rows, directory / "toy_study", scan_beta=design.scan_beta)
         print("figure: " + ", ".join(str(p) for p in paths))
     print(f"study record: {directory}")
     return directory

@@ -44,7 +44,7 @@ def draw_exponents_by_beta(rows: list[dict], ax, *, pool: int) -> None:
         ax.plot([], [], marker, color="0.3", mfc="white", label=label)
     ax.set(xlabel=r"importance exponent $\beta$", ylabel="exponent of R(N)",
            title=f"exponents by arm (n = {pool}; filled: {longest} steps)")
-    ax.legend(loc="upper right", ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
 
 
 def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
@@ -57,7 +57,7 @@ def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
                       row[name], fmt=marker, color=ARM_COLOURS[row["arm"]],
                       mfc=ARM_COLOURS[row["arm"]] if name == "exponent_neurons" else "white")
     ax.axhline(1.0 / beta, color="k", lw=0.8, label=rf"$1/\beta$ = {1 / beta:.2f}")
-    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":", label="1")
     pools = sorted({r["n_features"] for r in cells})
     ax.set_xscale("log")
     if pools:
@@ -65,7 +65,7 @@ def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
         ax.minorticks_off()
     ax.set(xlabel="feature pool n (p n fixed)", ylabel="exponent of R(N)",
            title=rf"pool scan ($\beta$ = {beta:g}, {shortest} steps)")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
 
 
 def plot_toy_study(rows: list[dict], stem: str | Path, *, scan_beta: float | None = None
@@ -77,7 +77,7 @@ def plot_toy_study(rows: list[dict], stem: str | Path, *, scan_beta: float | Non
         by_beta = {b: len({r["n_features"] for r in rows if r["beta"] == b})
                    for b in {r["beta"] for r in rows}}
         scan_beta = max(by_beta, key=by_beta.get) if by_beta else 2.0
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.0), layout="constrained")
     draw_exponents_by_beta(rows, axes[0], pool=pools[0] if pools else 0)
     draw_pool_scan(rows, axes[1], beta=scan_beta)
     try:
