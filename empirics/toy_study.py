@@ -20,15 +20,8 @@ from pathlib import Path
 from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
-from theory.toy_flags import int_list
+from theory.toy_flags import float_list, int_list
 from theory.toy_plot import plot_toy_study
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:

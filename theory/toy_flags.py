@@ -16,6 +16,14 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """'1.5,2,3' -> (1.5, 2.0, 3.0), for argparse."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+
+
 def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The toy nets' widths, seeds, training and device flags."""
     group.add_argument("--widths", type=int_list, default=ToyConfig.widths,
