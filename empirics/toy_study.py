@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-samples", type=int, default=d.output_samples,
                    help="tail draws per step of the sampled output loss")
     p.add_argument("--rho-star", type=float, default=d.rho_star, help="Rosetta threshold")
+    p.add_argument("--fixed-scan-steps", action="store_true",
+                   help="train the pool scan at the short length (default: scaled by n / n_0, "
+                        "so every feature fires as often as in the first pool)")
     p.add_argument("--limit", type=int, default=None, help="run only the first K cells")
     p.add_argument("--saved-only", action="store_true",
                    help="train nothing: table the cells whose sweeps are already saved")
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> Path:
             arms=args.arms, betas=args.betas, pools=args.pools, scan_beta=args.scan_beta,
             active=args.active, widths=args.widths, seeds=tuple(range(args.seeds)),
             steps=args.steps, batch=args.batch, dense_limit=args.dense_limit,
-            output_samples=args.output_samples, rho_star=args.rho_star)
+            output_samples=args.output_samples, rho_star=args.rho_star,
+            scale_scan_steps=not args.fixed_scan_steps)
         device = resolve_device(args.device)
     except (TypeError, ValueError) as error:
         parser.error(str(error))

@@ -14,7 +14,7 @@ from theory.toy_plot import plot_toy_study
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = StudyDesign(betas=(2.0,), pools=(64, 128), widths=(8, 16), steps=(60, 120), batch=32,
-                   dense_limit=64, output_samples=16, active=3.2)
+                   dense_limit=64, output_samples=16, active=3.2, scale_scan_steps=False)
 
 
 def test_the_design_holds_arms_betas_the_pool_scan_and_two_lengths():
@@ -23,6 +23,7 @@ def test_the_design_holds_arms_betas_the_pool_scan_and_two_lengths():
     cells = design.cells()
     assert len(cells) == 2 * 3 + 2 * 3 + 2 * 3
     assert cells[:6] == [(a, b, 512, 2000) for a in ("none", "rent") for b in (1.5, 2.0, 3.0)]
+    assert cells[6:9] == [("none", 2.0, n, 2000 * n // 512) for n in (2048, 4096, 8192)]
     rent = design.config("rent", 3.0, 8192, 2000)
     assert rent.p * rent.n_features == pytest.approx(design.active)
     assert rent.rent == auto_rent(3.0, rent.p, 16) and rent.sampled
