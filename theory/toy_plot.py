@@ -62,6 +62,7 @@ def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
     ax.set_xscale("log")
     if pools:
         ax.set_xticks(pools, [str(n) for n in pools])
+        ax.set_xlim(min(pools) / 1.4, max(pools) * 1.4)
         ax.minorticks_off()
     ax.set(xlabel="feature pool n (p n fixed)", ylabel="exponent of R(N)",
            title=rf"pool scan ($\beta$ = {beta:g}, {shortest} steps)")
