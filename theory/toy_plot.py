@@ -43,7 +43,7 @@ def draw_exponents_by_beta(rows: list[dict], ax, *, pool: int) -> None:
     for name, marker, label in SERIES:
         ax.plot([], [], marker, color="0.3", mfc="white", label=label)
     ax.set(xlabel=r"importance exponent $\beta$", ylabel="exponent of R(N)",
-           title=f"exponents by arm (n = {pool}; filled: {longest} steps)")
+           title=f"arms at n = {pool} (filled: {longest} steps)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
 
 
