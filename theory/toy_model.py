@@ -228,7 +228,7 @@ def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
     entries, I_r (t^2 - 2 t ReLU(z_r)). The first sum is exact on the head and estimated on
     the tail by the draws' weighted terms; each draw's term has the tail sum as expectation,
     so the estimate and its gradient are unbiased. The correction is exact: z is formed at
-    the active entries alone (a gather of W2's columns, ~p n T of them per seed).
+    the active entries alone (W2's columns read there, ~p n T of them per seed).
     """
     n_seeds, n_samples, width = h.shape
     n = w.shape[2]
@@ -296,10 +296,12 @@ def add_rent_gradient(nets: ToyNets) -> None:
     nets.w_out.grad.addcmul_(nets.w_out.detach(), scale[None, :, None])
 
 
-def feature_errors(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
+def feature_errors(nets: ToyNets, x: torch.Tensor, hidden: torch.Tensor | None = None
+                   ) -> torch.Tensor:
     """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)
-    (one width's outputs at a time: a wide pool's (S, T, n) outputs are large)."""
-    hidden = hidden_activations(nets, x)
+    (one width's outputs at a time: a wide pool's (S, T, n) outputs are large). `hidden`:
+    the nets' `hidden_activations` on x, when the caller has them already."""
+    hidden = hidden_activations(nets, x) if hidden is None else hidden
     widths = list(nets.config.widths)
     parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
                 nets.b_out.unbind(dim=1))

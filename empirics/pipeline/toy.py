@@ -161,12 +161,13 @@ def net_internals(trained, eval_x: torch.Tensor) -> tuple[dict, dict]:
     feature rank (S, W, n) the isolation and the dedicated neurons."""
     nets, config = trained.nets, trained.nets.config
     x = eval_x.to(nets.w_in.device)
-    errors = feature_errors(nets, x)
+    hidden = hidden_activations(nets, x)
+    errors = feature_errors(nets, x, hidden)
     weight = importances(config, device=errors.device)
     variance = x.square().mean(0).clamp_min(torch.finfo(x.dtype).tiny)
     eval_loss = (errors * weight).sum(-1).cpu().numpy().astype(np.float64)
     top_error = (errors[..., 0] / variance[0]).cpu().numpy().astype(np.float64)
-    alive = (hidden_activations(nets, x) > 0).any(dim=1)
+    alive = (hidden > 0).any(dim=1)
     isolation, redundancy = feature_profile(config, nets.w_in, alive)
     price, price_rms = fitted_prices(config, isolation)
     instance = {"eval_loss": eval_loss, "top_error": top_error,
@@ -209,10 +210,8 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
     excluded = excluded_pairs(seed_pairs(range(len(config.seeds))), instance["failed"])
     stats = {name: np.where(excluded, np.nan, value) for name, value in stats.items()}
     if excluded.any():
-        failed = [f"seed {config.seeds[s]} at N = {config.widths[w]}"
-                  for s, w in zip(*np.nonzero(instance["failed"]))]
         log.warning("toy nets that failed to train, left out of the counts: %s",
-                    ", ".join(failed))
+                    failed_nets(config.seeds, config.widths, instance["failed"]))
     widths = np.array(config.widths, dtype=np.float64)
     rng = np.random.default_rng(list(config.seeds))
     prices = np.where(instance["failed"], np.nan, instance["price"])
@@ -227,6 +226,11 @@ def measure_toy_family(config: ToyConfig, *, rho_star: float, device="cpu",
         exponent_internal=internal_exponent(exponent_price, config.beta),
         seconds=time.perf_counter() - started,
     )
+
+
+def failed_nets(seeds, widths, failed) -> str:
+    """"seed 1 at N = 256, seed 2 at N = 16": the nets of a (S, W) failure mask."""
+    return ", ".join(f"seed {seeds[s]} at N = {widths[w]:g}" for s, w in zip(*np.nonzero(failed)))
 
 
 def internal_exponent(exponent_price, beta: float) -> list[float]:
@@ -382,10 +386,9 @@ def format_toy_table(sweep, predicted: TheoryRun) -> str:
         f"allocation model P1 at the same widths: {fitted}; derived "
         f"{predicted.derived_exponent:.4f} ({predicted.derived_exponent_expr})",
     ]
-    failed = [f"seed {sweep.config['toy']['seeds'][s]} at N = {sweep.widths[w]:g}"
-              for s, w in zip(*np.nonzero(instance["failed"]))]
-    if failed:
-        rows.append("failed to train (left out of the counts): " + ", ".join(failed))
+    if instance["failed"].any():
+        rows.append("failed to train (left out of the counts): "
+                    + failed_nets(toy["seeds"], sweep.widths, instance["failed"]))
     return "\n".join(rows)
 
 
