@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fixed-scan-steps", action="store_true",
                    help="train the pool scan at the short length (default: scaled by n / n_0, "
                         "so every feature fires as often as in the first pool)")
+    p.add_argument("--revive-outputs", action=argparse.BooleanOptionalAction,
+                   default=d.revive_outputs,
+                   help="train on the loss's bound that keeps a gradient on dead outputs "
+                        "(--no-revive-outputs: the plain loss; docs/theory.md, section 7)")
     p.add_argument("--limit", type=int, default=None, help="run only the first K cells")
     p.add_argument("--saved-only", action="store_true",
                    help="train nothing: table the cells whose sweeps are already saved")
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> Path:
             active=args.active, widths=args.widths, seeds=tuple(range(args.seeds)),
             steps=args.steps, batch=args.batch, dense_limit=args.dense_limit,
             output_samples=args.output_samples, rho_star=args.rho_star,
-            scale_scan_steps=not args.fixed_scan_steps)
+            scale_scan_steps=not args.fixed_scan_steps, revive_outputs=args.revive_outputs)
         device = resolve_device(args.device)
     except (TypeError, ValueError) as error:
         parser.error(str(error))

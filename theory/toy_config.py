@@ -32,6 +32,11 @@ class ToyConfig:
         `exact_outputs` from m features drawn per step and seed (unbiased in loss and gradient;
         `theory.toy_model.output_columns`); 0 computes every output (dense).
     exact_outputs : output features computed exactly every step when sampling (the head).
+    revive_outputs : train on the upper bound of the loss that replaces (ReLU(z) - t)^2 by
+        (z - t)^2 where an active target meets a dead output (`theory.toy_model.revived_term`;
+        equal to the loss on nets that fit the targets). Off: the plain loss, which leaves
+        features learnt in one sign only at small p (docs/theory.md, section 7). A config
+        saved before this field existed trained on the plain loss and reads back as off.
     """
 
     n_features: int = 512
@@ -50,6 +55,7 @@ class ToyConfig:
     rent: float = 0.0
     output_samples: int = 0
     exact_outputs: int = 512
+    revive_outputs: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_features", "steps", "batch", "n_eval", "log_every"):
@@ -58,6 +64,8 @@ class ToyConfig:
         _check_count("output_samples", self.output_samples, low=0)
         _check_count("exact_outputs", self.exact_outputs)
         check_real("rent", self.rent, low=0.0, finite=True)
+        if not isinstance(self.revive_outputs, bool):
+            raise ValueError(f"revive_outputs must be True or False, got {self.revive_outputs!r}")
         check_real("p", self.p, low=0.0, high=1.0, low_open=True)
         check_real("beta", self.beta, low=0.0, low_open=True, finite=True)
         check_real("lr", self.lr, low=0.0, low_open=True, finite=True)
@@ -95,6 +103,7 @@ class ToyConfig:
     @classmethod
     def from_config(cls, config: dict) -> ToyConfig:
         config = dict(config)
+        config.setdefault("revive_outputs", False)  # saved before the field: the plain loss
         config["widths"], config["seeds"] = tuple(config["widths"]), tuple(config["seeds"])
         return cls(**config)
 

@@ -44,6 +44,11 @@ def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> N
                             "from this many draws per step (0: every output, dense)")
     group.add_argument("--exact-outputs", type=int, default=ToyConfig.exact_outputs,
                        help="output features computed exactly every step when sampling")
+    group.add_argument("--revive-outputs", action=argparse.BooleanOptionalAction,
+                       default=ToyConfig.revive_outputs,
+                       help="train on the loss's upper bound that keeps a gradient on an "
+                            "output that is dead where its feature fires (docs/theory.md, "
+                            "section 7)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
 
 
@@ -55,7 +60,8 @@ def toy_config_from_flags(args: argparse.Namespace, *, beta: float) -> ToyConfig
                      seeds=tuple(range(args.seeds)), steps=args.steps, batch=args.batch,
                      warmup=min(ToyConfig.warmup, args.steps // 10),
                      rent=rent_from_flag(args.rent, beta=beta, p=args.p, widths=args.widths),
-                     output_samples=args.output_samples, exact_outputs=args.exact_outputs)
+                     output_samples=args.output_samples, exact_outputs=args.exact_outputs,
+                     revive_outputs=args.revive_outputs)
 
 
 def rent_from_flag(text: str, *, beta: float, p: float, widths) -> float:

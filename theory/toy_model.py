@@ -141,11 +141,12 @@ class _ReluRegression(torch.autograd.Function):
     [z > 0] / T is 2 I ReLU(z) / T everywhere (ReLU(z) is already 0 where z <= 0) minus
     2 I t [z > 0] / T on the active entries. The dense work is three passes over z (ReLU,
     scaling, one batched dot per seed) instead of the eight of the plain formula, which
-    dominated a training step.
+    dominated a training step. With `revive` an active entry whose output is dead (z < 0)
+    costs I (z - t)^2 instead of I t^2 (`revived_term`).
     """
 
     @staticmethod
-    def forward(ctx, z, active_flat, active_seed, active_target, active_weighted, weight):
+    def forward(ctx, z, active_flat, active_seed, active_target, active_weight, weight, revive):
         n_seeds, n_samples, _ = z.shape
         scale = 2.0 / n_samples
         relu = z.clamp_min(0.0)
@@ -153,11 +154,16 @@ class _ReluRegression(torch.autograd.Function):
         # one BLAS dot per seed: several times faster than bmm or a product and a sum
         loss = torch.stack([torch.dot(a, b) for a, b in zip(relu.view(n_seeds, -1),
                                                            grad.view(n_seeds, -1))]).mul_(0.5)
-        at_active = relu.view(-1)[active_flat]
-        loss.index_add_(0, active_seed, active_weighted * (active_target - 2.0 * at_active),
-                        alpha=1.0 / n_samples)
-        grad.view(-1).index_add_(0, active_flat, active_weighted * (at_active > 0),
-                                 alpha=-scale)
+        raw = z.view(-1)[active_flat]
+        at_active = raw.clamp_min(0.0)
+        correction = active_target * (active_target - 2.0 * at_active)
+        grad_correction = -active_target * (at_active > 0)
+        if revive:
+            dead = (raw < 0).to(raw.dtype)
+            correction = correction + dead * raw * (raw - 2.0 * active_target)
+            grad_correction = grad_correction + dead * (raw - active_target)
+        loss.index_add_(0, active_seed, active_weight * correction, alpha=1.0 / n_samples)
+        grad.view(-1).index_add_(0, active_flat, active_weight * grad_correction, alpha=scale)
         ctx.save_for_backward(grad)
         return loss
 
@@ -166,21 +172,39 @@ class _ReluRegression(torch.autograd.Function):
         (grad,) = ctx.saved_tensors
         if not bool((grad_loss == 1).all()):
             grad = grad * grad_loss[:, None, None]
-        return grad, None, None, None, None, None
+        return grad, None, None, None, None, None, None
 
 
 def sparse_target(active: ActiveFeatures, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The loss's view of the target |x| on the active entries: flat position, seed, |x| and
-    I_r |x| (the same for every width of a batch, so formed once per step)."""
-    target = active.value.abs()
-    return active.flat, active.seed, target, weight[active.feature] * target
+    I_r (the same for every width of a batch, so formed once per step)."""
+    return active.flat, active.seed, active.value.abs(), weight[active.feature]
 
 
-def relu_regression(z: torch.Tensor, active: ActiveFeatures, weight: torch.Tensor
-                    ) -> torch.Tensor:
+def relu_regression(z: torch.Tensor, active: ActiveFeatures, weight: torch.Tensor, *,
+                    revive: bool = False) -> torch.Tensor:
     """Per-seed loss mean_t sum_r I_r (ReLU(z) - |x|)^2 of pre-activations z (S, T, n)
-    against the batch whose active entries are `active` (see `_ReluRegression`)."""
-    return _ReluRegression.apply(z, *sparse_target(active, weight), weight)
+    against the batch whose active entries are `active` (see `_ReluRegression`); with
+    `revive`, its upper bound that keeps a gradient on dead outputs (`revived_term`)."""
+    return _ReluRegression.apply(z, *sparse_target(active, weight), weight, revive)
+
+
+def revived_term(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """What `revive_outputs` adds at active entries (target t > 0): z (z - 2t) where z < 0.
+
+    Notes
+    -----
+    (ReLU(z) - t)^2 is flat, t^2, for z < 0: an output that is dead on the samples where its
+    feature fires gets no gradient from them, and a net that learnt ReLU(+x_r) first keeps
+    the other sign unlearnt for good (measured at p = 0.005: the same features half-learnt
+    at 2,000 and 8,000 steps; docs/theory.md, section 7). Adding z (z - 2t) [z < 0] turns
+    the term into (z - t)^2 there: the sum is an upper bound on the loss, equal to it on
+    every net whose outputs are alive wherever a target is active, and continuous with its
+    gradient at z = 0; so a net that fits |x| minimises both, and a dead output is pulled
+    back toward its target. Only the training objective changes; nets are evaluated on the
+    loss itself.
+    """
+    return torch.where(z < 0, z * (z - 2.0 * target), torch.zeros_like(z))
 
 
 @dataclass(frozen=True)
@@ -218,7 +242,7 @@ def output_columns(config: ToyConfig, weight: torch.Tensor, *,
 
 def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
                        active: ActiveFeatures, weight: torch.Tensor,
-                       outputs: OutputColumns) -> torch.Tensor:
+                       outputs: OutputColumns, *, revive: bool = False) -> torch.Tensor:
     """Unbiased estimate, per seed, of mean_t sum_r I_r (ReLU(z_r) - |x_r|)^2 with
     z = W2 h + b2, for one width's h (S, T, N), w (S, N, n) and bias (S, n).
 
@@ -228,7 +252,8 @@ def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
     entries, I_r (t^2 - 2 t ReLU(z_r)). The first sum is exact on the head and estimated on
     the tail by the draws' weighted terms; each draw's term has the tail sum as expectation,
     so the estimate and its gradient are unbiased. The correction is exact: z is formed at
-    the active entries alone (W2's columns read there, ~p n T of them per seed).
+    the active entries alone (W2's columns read there, ~p n T of them per seed), and so is
+    `revived_term` with `revive`.
     """
     n_seeds, n_samples, width = h.shape
     n = w.shape[2]
@@ -247,8 +272,10 @@ def sampled_regression(h: torch.Tensor, w: torch.Tensor, bias: torch.Tensor,
     at_active = ((rows * rows_of_w.index_select(0, entry)).sum(-1)
                  + flat_bias.index_select(0, entry))
     target = active.value.abs()
-    correction = weight[active.feature] * target * (target - 2.0 * at_active.clamp_min(0.0))
-    dense = dense.index_add(0, active.seed, correction)
+    correction = target * (target - 2.0 * at_active.clamp_min(0.0))
+    if revive:
+        correction = correction + revived_term(at_active, target)
+    dense = dense.index_add(0, active.seed, weight[active.feature] * correction)
     return dense / n_samples
 
 
@@ -264,12 +291,14 @@ def instance_losses(nets: ToyNets, active: ActiveFeatures,
     # full-size gradient per width
     parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
                 nets.b_out.unbind(dim=1))
+    revive = nets.config.revive_outputs
     if outputs is not None:
-        return torch.stack([sampled_regression(h, w, bias, active, weight, outputs)
+        return torch.stack([sampled_regression(h, w, bias, active, weight, outputs,
+                                               revive=revive)
                             for h, w, bias in parts], dim=1)
     target = sparse_target(active, weight)
     return torch.stack([_ReluRegression.apply(torch.baddbmm(bias[:, None, :], h, w), *target,
-                                              weight) for h, w, bias in parts], dim=1)
+                                              weight, revive) for h, w, bias in parts], dim=1)
 
 
 def rent_scale(config: ToyConfig, *, device="cpu") -> torch.Tensor:
@@ -323,7 +352,8 @@ def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -
     """Train every (seed, width) instance at once with Adam (see the module notes), on the
     importance-weighted loss plus, in the rent arm, `rent_penalty`.
 
-    Returns the nets (detached) and the per-instance data loss (the rent excluded; an
+    Returns the nets (detached) and the per-instance data loss (the rent excluded; the
+    `revived_term` bound with revive_outputs; an
     estimate when the outputs are sampled) every `log_every` steps.
     """
     nets = init_toy_nets(config, device=device)

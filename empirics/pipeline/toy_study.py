@@ -52,6 +52,7 @@ class StudyDesign:
     output_samples: int = 512
     rho_star: float = 0.5
     scale_scan_steps: bool = True
+    revive_outputs: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.arms) - set(ARMS)
@@ -69,7 +70,7 @@ class StudyDesign:
             steps=steps, batch=self.batch, warmup=min(ToyConfig.warmup, steps // 10),
             rent=auto_rent(beta, p, min(self.widths)) if arm == "rent" else 0.0,
             output_samples=self.output_samples if sampled else 0,
-            exact_outputs=min(self.dense_limit, pool - 1))
+            exact_outputs=min(self.dense_limit, pool - 1), revive_outputs=self.revive_outputs)
 
     def cells(self) -> list[tuple[str, float, int, int]]:
         """(arm, beta, pool, steps) of every sweep, the cheapest informative first: the
@@ -85,8 +86,7 @@ class StudyDesign:
     def scan_steps(self, pool: int) -> int:
         """Training steps of a pool-scan cell: the short length, times n / n_0 when
         `scale_scan_steps` (p = active / n falls with n, so each feature fires as often in
-        training as in the first pool). Measured at n = 2048: 8 of 15 nets fail, the same 8
-        at 2000 and 8000 steps (docs/theory.md, section 7)."""
+        training as in the first pool)."""
         if not self.scale_scan_steps:
             return self.steps[0]
         return int(round(self.steps[0] * pool / self.pools[0]))
@@ -102,6 +102,7 @@ def study_row(arm: str, sweep: ToySweep, directory: Path) -> dict:
     failed = sweep.per_instance["failed"]
     return {"arm": arm, "beta": toy["beta"], "n_features": toy["n_features"], "p": toy["p"],
             "steps": toy["steps"], "rent": toy["rent"], "sampled": toy["output_samples"] > 0,
+            "revive_outputs": bool(toy.get("revive_outputs", False)),
             "inverse_beta": 1.0 / toy["beta"],
             "exponent_neurons": list(sweep.exponent_neurons),
             "exponent_features": list(sweep.exponent_features),

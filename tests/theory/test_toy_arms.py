@@ -42,9 +42,17 @@ def problem(seed=0):
     return h, w, bias, x
 
 
-def test_the_sampled_loss_and_its_gradient_are_unbiased_exactly():
+def revived_dense_loss(h, w, bias, x, weight):
+    z, t = torch.baddbmm(bias[:, None, :], h, w), x.abs()
+    term = torch.where((t > 0) & (z < 0), (z - t) ** 2, (torch.relu(z) - t) ** 2)
+    return (term * weight).sum(-1).mean(-1)
+
+
+@pytest.mark.parametrize("revive", [False, True])
+def test_the_sampled_loss_and_its_gradient_are_unbiased_exactly(revive):
     """Over every possible draw r of the tail (m = 1), weighted by its probability q_r, the
-    estimate and its gradient equal the dense loss and gradient (to rounding)."""
+    estimate and its gradient equal the dense loss and gradient (to rounding); with revive,
+    those of the revived bound."""
     h, w, bias, x = problem()
     weight = importances(SMALL).double()
     q = tail_distribution(SMALL, weight)
@@ -54,12 +62,13 @@ def test_the_sampled_loss_and_its_gradient_are_unbiased_exactly():
         column = torch.cat([head, torch.tensor([r])]).expand(2, -1)
         tail_weight = weight[r] / q[r - SMALL.exact_outputs]
         outputs = OutputColumns(column, torch.cat([weight[:4], tail_weight[None]]).expand(2, -1))
-        loss = sampled_regression(h, w, bias, active_features(x), weight, outputs)
+        loss = sampled_regression(h, w, bias, active_features(x), weight, outputs,
+                                  revive=revive)
         grads = torch.autograd.grad(loss.sum(), [w, bias])
         probability = q[r - SMALL.exact_outputs]
         expected_loss = expected_loss + probability * loss.detach()
         expected_grads = [e + probability * g for e, g in zip(expected_grads, grads)]
-    reference = dense_loss(h, w, bias, x, weight)
+    reference = (revived_dense_loss if revive else dense_loss)(h, w, bias, x, weight)
     reference_grads = torch.autograd.grad(reference.sum(), [w, bias])
     torch.testing.assert_close(expected_loss, reference.detach())
     for got, want in zip(expected_grads, reference_grads):

@@ -19,6 +19,7 @@ from theory.toy_model import (
     feature_errors,
     importances,
     init_toy_nets,
+    instance_losses,
     learning_rate,
     neuron_isolation,
     train_toy_nets,
@@ -45,6 +46,14 @@ def test_config_rejects_bad_values_naming_them(change, message):
 
 def test_config_round_trip_and_hidden_layout():
     assert ToyConfig.from_config(TINY.to_config()) == TINY
+
+
+def test_a_config_saved_before_revive_outputs_reads_as_the_plain_loss():
+    """Records saved before the field existed trained on the plain loss: never read them as
+    revived (the default for new configs)."""
+    old = TINY.to_config()
+    del old["revive_outputs"]
+    assert ToyConfig().revive_outputs and not ToyConfig.from_config(old).revive_outputs
     assert TINY.n_hidden == 12
     assert TINY.hidden_slice(8) == slice(4, 12)
 
@@ -118,15 +127,48 @@ def test_training_reduces_the_loss():
 
 
 def test_top_features_are_learned_first_when_beta_is_large():
-    """Mid-training, error falls in order of importance: feature 1 is learned, feature 2
-    half-learned, feature 3 barely started, the rest untouched (relative error ~ 1)."""
+    """Mid-training on the plain loss, error falls in order of importance: feature 1 is
+    learned, feature 2 half-learned, feature 3 barely started, the rest untouched (relative
+    error ~ 1). (The revived bound also pulls dead outputs of less important features, so at
+    300 steps its order is not strict: feature 4 was ahead of feature 2 at this seed.)"""
     config = ToyConfig(n_features=32, p=0.1, beta=3.0, widths=(6,), seeds=(0,), steps=300,
-                       batch=128, lr=1e-2, warmup=20, n_eval=4096)
+                       batch=128, lr=1e-2, warmup=20, n_eval=4096, revive_outputs=False)
     nets = train_toy_nets(config).nets
     x = sample_eval_set(config, generator=instance_generator(99))
     relative = (feature_errors(nets, x)[0, 0] / x.square().mean(0)).numpy()
     assert relative[0] < 0.1 < relative[1] < 0.7 < relative[2]
     assert relative[3:].min() > 0.85
+
+
+def one_sign_net(revive: bool) -> ToyNets:
+    """A net caught in the one-sign trap: neuron 0 is ReLU(x_1) and feeds output 1; neuron 1
+    is ReLU(-x_1) but does not feed it, and output 1's bias is negative, so output 1 is dead
+    wherever x_1 < 0."""
+    config = ToyConfig(n_features=4, p=0.5, beta=1.0, widths=(2,), seeds=(0,), steps=10,
+                       batch=64, warmup=1, revive_outputs=revive)
+    w_in = torch.zeros(1, 4, 2)
+    w_in[0, 0, 0], w_in[0, 0, 1] = 1.0, -1.0
+    w_out = torch.zeros(1, 2, 4)
+    w_out[0, 0, 0] = 1.0
+    b_out = torch.zeros(1, 1, 4)
+    b_out[0, 0, 0] = -0.1
+    return ToyNets(config, w_in, torch.zeros(1, 2), w_out, b_out)
+
+
+@pytest.mark.parametrize("revive", [False, True])
+def test_only_the_revived_loss_pulls_a_dead_output_back(revive):
+    """On the plain loss the weight that would teach output 1 the sign x_1 < 0 has no
+    gradient at all (the trap is a fixed point); on the revived bound it is pushed up."""
+    nets = one_sign_net(revive)
+    w_out = nets.w_out.requires_grad_()
+    x = torch.zeros(1, 64, 4)
+    x[0, :, 0] = -torch.linspace(0.1, 1.0, 64)  # x_1 < 0 only: output 1 dead throughout
+    loss = instance_losses(nets, active_features(x))
+    (grad,) = torch.autograd.grad(loss.sum(), [w_out])
+    if revive:
+        assert grad[0, 1, 0] < -0.1  # descent raises W2[neuron 1 -> output 1]
+    else:
+        assert grad[0, 1, 0] == 0.0
 
 
 def test_a_net_wider_than_the_features_isolates_every_feature():
@@ -169,3 +211,35 @@ def test_fused_loss_gradient_equals_autograd():
         torch.testing.assert_close(fused_grad, z.grad)
         torch.testing.assert_close(fused, reference)
         z.grad = None
+
+
+def revived_reference(z, x, weight):
+    """The revived bound written densely: (z - t)^2 where a target t > 0 meets z < 0."""
+    t = x.abs()
+    term = torch.where((t > 0) & (z < 0), (z - t) ** 2, (torch.relu(z) - t) ** 2)
+    return (term * weight).sum(-1).mean(-1)
+
+
+def test_revived_loss_and_gradient_equal_autograd_and_bound_the_loss():
+    """With revive the fused loss and gradient are those of the dense bound; the bound is
+    above the loss and equal to it once every active output is alive."""
+    from theory.toy_model import relu_regression
+
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64)
+    x = torch.where(torch.rand(2, 50, 7, generator=gen, dtype=torch.float64) < 0.3, x, 0.0)
+    weight = torch.rand(7, dtype=torch.float64)
+    active = active_features(x)
+    fused = relu_regression(z, active, weight, revive=True)
+    fused.sum().backward()
+    fused_grad, z.grad = z.grad.clone(), None
+    reference = revived_reference(z, x, weight)
+    reference.sum().backward()
+    torch.testing.assert_close(fused, reference)
+    torch.testing.assert_close(fused_grad, z.grad)
+    plain = relu_regression(z, active, weight)
+    assert bool((fused > plain + 1e-3).all())  # some active outputs are dead here
+    alive = z.detach().abs() + 0.01  # every output alive
+    torch.testing.assert_close(relu_regression(alive, active, weight, revive=True),
+                               relu_regression(alive, active, weight))
