@@ -170,12 +170,15 @@ class BottleneckPatchEmbedder(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """RMSNorm, then every token to its patch's pixels."""
+    """RMSNorm, then every token to its patch's pixels (zero at initialisation, as the
+    authors initialise it)."""
 
     def __init__(self, d_model: int, patch_size: int):
         super().__init__()
         self.norm = RMSNorm(d_model)
         self.linear = TorchLinear(d_model, patch_size * patch_size * 3)
+        nn.init.zeros_(self.linear._flax_linear.weight)
+        nn.init.zeros_(self.linear._flax_linear.bias)
 
     def forward(self, x):
         return self.linear(self.norm(x))

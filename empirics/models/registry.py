@@ -241,13 +241,15 @@ def _pmf(size, patch, n_params, depth, d_model, n_heads, noise_scale, omega, t_m
          ) -> ModelSpec:
     """A pMF generator (empirics.models.pmf): 20 conditioning tokens before a 16x16 grid;
     its sampling settings (noise scale, guidance omega and interval) as the authors give
-    them (Lyy-iiis/pMF, README and pmf.py)."""
+    them (Lyy-iiis/pMF, README and pmf.py). The /16 models (256 px) are family "pmf", the
+    /32 models (512 px) "pmf-512": one series never mixes the two image sizes."""
     config = dict(image_size=16 * patch, patch_size=patch, d_model=d_model, depth=depth,
                   n_heads=n_heads, head_depth=8, n_classes=1000, noise_scale=noise_scale,
                   omega=omega, t_min=t_min, t_max=t_max, file=f"pMF-{size}-{patch}.pt")
     d_mlp = int(d_model * 8 / 3)
     d_mlp = (d_mlp + 7) // 8 * 8 if d_model > 1024 else d_mlp
-    return _spec("pmf", "vision", "pmf", "pmf_dit", f"pmf-{size.lower()}-{patch}", n_params,
+    family = "pmf" if patch == 16 else "pmf-512"
+    return _spec(family, "vision", "pmf", "pmf_dit", f"pmf-{size.lower()}-{patch}", n_params,
                  depth, d_mlp, hf_id="Lyy0725/pMF", config=config, prefix_tokens=20)
 
 
