@@ -56,7 +56,7 @@ log = logging.getLogger("empirics.match")
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.match", __doc__)
-    p.add_argument("--family", choices=("language", "vision", "toy"), required=True,
+    p.add_argument("--family", choices=(*FAMILY_PAIRS, "toy"), required=True,
                    help="the kind of models paired (toy: the toy nets, trained here)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", nargs=2, metavar=("A", "B"),

@@ -210,7 +210,7 @@ def pair_examples_record(tops, pair, name_a: str, name_b: str, inputs: list) -> 
         values_b=values_b, samples_b=samples_b, sample_table=pair.sample_table(),
         inputs=[item.id for item in inputs],
         texts=[item.text for item in inputs] if pair.manifest["kind"] == "text" else [],
-        images=image_examples(tops[2:], inputs) if len(tops) > 2 else {})
+        images=image_examples(tops[2:], inputs, pair.render) if len(tops) > 2 else {})
 
 
 def image_grid(pair) -> tuple[int, int] | None:
@@ -221,11 +221,13 @@ def image_grid(pair) -> tuple[int, int] | None:
     return int(table["row"].max()) + 1, int(table["col"].max()) + 1
 
 
-def image_examples(tops, inputs: list) -> dict:
-    """Both models' top images with their maps, and thumbnails of the images they show."""
+def image_examples(tops, inputs: list, render=None) -> dict:
+    """Both models' top images with their maps, and thumbnails of the images they show
+    (`render(i)` makes image i again where the inputs are generated, not stored)."""
     found = {f"{name}_{side}": array for side, top in zip("ab", tops)
              for name, array in top.result().items()}
     shown = np.unique(np.concatenate([found["inputs_a"].ravel(), found["inputs_b"].ravel()]))
     shown = shown[shown >= 0]
-    return found | {"thumbnails": np.stack([thumbnail(inputs[i].image) for i in shown]),
+    image = render or (lambda i: inputs[i].image)
+    return found | {"thumbnails": np.stack([thumbnail(image(int(i))) for i in shown]),
                     "thumbnail_inputs": shown.astype(np.int64)}

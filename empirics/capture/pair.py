@@ -50,7 +50,8 @@ class CapturedPair:
     alignment (it keys the cache and belongs in records); `n_batches` counts the batches.
     `sample_table()` maps every sample of the stream, in stream order, to its input: arrays
     "input" (index into the inputs) and "start"/"end" (byte span, text) or "row"/"col"
-    (position on the target grid, images).
+    (position on the target grid, images). `render(i)`, where the inputs are made by model A
+    (generated images), makes input i's image again (for the examples' thumbnails).
     """
 
     source: Source
@@ -59,6 +60,7 @@ class CapturedPair:
     manifest: dict
     n_batches: int
     sample_table: Callable[[], dict[str, np.ndarray]]
+    render: Callable | None = None
 
 
 def _input_device(model: torch.nn.Module) -> torch.device:
@@ -252,13 +254,26 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
 
 
 def prefix_tokens(loaded: LoadedModel) -> int:
-    """Tokens before the patch grid: CLS plus any register tokens."""
+    """Tokens before the patch grid: the spec's (CLS; pMF's 20 conditioning tokens) plus the
+    register tokens the loaded configuration states (DINOv3: ``num_register_tokens``)."""
     registers = getattr(getattr(loaded.model, "config", None), "num_register_tokens", 0)
     return loaded.spec.prefix_tokens + int(registers or 0)
 
 
+#: Architectures whose tower is an open_clip visual module (called on pixels directly).
+OPEN_CLIP_TOWERS = ("open_clip_vit", "open_clip_eva")
+
+
+def tower_forward(loaded: LoadedModel, pixels: torch.Tensor) -> None:
+    """Run a vision tower on preprocessed pixels (its hooks record what they capture)."""
+    if loaded.architecture in OPEN_CLIP_TOWERS:
+        loaded.model(pixels)
+    else:
+        loaded.model(pixel_values=pixels)
+
+
 def _pixels(loaded: LoadedModel, group: Sequence[ImageStimulus]) -> torch.Tensor:
-    if loaded.architecture == "open_clip_vit":
+    if loaded.architecture in OPEN_CLIP_TOWERS:
         return torch.stack([loaded.processor(item.image) for item in group])
     processed = loaded.processor(images=[item.image for item in group], return_tensors="pt")
     return processed["pixel_values"]
@@ -269,9 +284,6 @@ def _patch_maps(loaded: LoadedModel, group, prefix: int) -> list[torch.Tensor]:
     parameter = next(loaded.model.parameters())
     pixels = _pixels(loaded, group).to(device=parameter.device, dtype=parameter.dtype)
     with torch.inference_mode(), capture_mlp(loaded.model, loaded.architecture) as captured:
-        if loaded.architecture == "open_clip_vit":
-            loaded.model(pixels)
-        else:
-            loaded.model(pixel_values=pixels)
+        tower_forward(loaded, pixels)
         tokens = captured.activations((len(group), -1))
     return [patch_grid(x, prefix) for x in tokens]

@@ -24,12 +24,14 @@ import torch
 
 from empirics.models.hooks import architecture_of, layer_widths
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
+from empirics.models.pmf_load import spec_from_pmf_file
 from empirics.models.registry import HOOK_POINTS, SPECS, ModelSpec, get_spec
 
 #: HF model types of the vision transformers the hooks know; the other hooked types are text.
-VISION_TYPES = ("dinov2", "dinov2_with_registers")
-TEXT_TYPES = tuple(k for k in HOOK_POINTS if k not in ("dinov2", "dinov2_swiglu",
-                                                       "open_clip_vit", "toy"))
+VISION_TYPES = ("dinov2", "dinov2_with_registers", "dinov3_vit")
+TEXT_TYPES = tuple(k for k in HOOK_POINTS if k not in ("dinov2", "dinov2_swiglu", "dinov3_vit",
+                                                       "open_clip_vit", "open_clip_eva",
+                                                       "pmf_dit", "toy"))
 #: A Hugging Face repository id: OWNER/NAME.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -66,6 +68,8 @@ def resolve_model(name: str, path: str | Path | None = None, *,
     except KeyError as error:
         unknown = error.args[0]
     folder = Path(path) if path is not None else Path(name).expanduser()
+    if folder.is_file() and folder.suffix == ".pt":  # a pMF state dict
+        return spec_from_pmf_file(name if path is not None else folder.stem, folder), folder
     if (folder / "config.json").is_file():
         return spec_from_checkpoint(name if path is not None else folder.resolve().name,
                                     folder), folder
@@ -98,7 +102,8 @@ def spec_from_config(name: str, config, *, family: str, hf_id: str | None = None
     if len(set(widths)) != 1:
         raise UnsupportedModelError(f"{name}: MLP layers of several widths "
                                     f"{sorted(set(widths))} are not supported")
-    prefix = 1 + getattr(config, "num_register_tokens", 0) if kind == "vision" else 0
+    # CLS only: `capture.pair.prefix_tokens` adds the loaded configuration's registers
+    prefix = 1 if kind == "vision" else 0
     return ModelSpec(name=name, family=family, kind=kind, loader="transformers",
                      n_params=sum(p.numel() for p in model.parameters()), d_mlp=widths[0],
                      n_layers=len(widths), architecture=architecture, hf_id=hf_id,

@@ -25,7 +25,8 @@ from empirics.models.registry import HOOK_POINTS
 
 
 def architecture_of(model: nn.Module) -> str:
-    """The `HOOK_POINTS` key of a loaded model (HF `model_type`, or an open_clip ViT)."""
+    """The `HOOK_POINTS` key of a loaded model (HF `model_type`, an open_clip ViT or timm
+    trunk with a plain MLP, or a pMF generator)."""
     config = getattr(model, "config", None)
     if config is not None and hasattr(config, "model_type"):
         kind = config.model_type
@@ -35,6 +36,11 @@ def architecture_of(model: nn.Module) -> str:
             return kind
     elif hasattr(model, "transformer") and hasattr(model.transformer, "resblocks"):
         return "open_clip_vit"
+    elif hasattr(model, "trunk") and all(hasattr(getattr(b, "mlp", None), "fc1")
+                                         for b in getattr(model.trunk, "blocks", [None])):
+        return "open_clip_eva"
+    elif hasattr(model, "net") and hasattr(model.net, "u_heads"):
+        return "pmf_dit"
     raise ValueError(f"no MLP hook point known for {type(model).__name__}; add one to "
                      "empirics.models.registry.HOOK_POINTS")
 
@@ -50,10 +56,20 @@ def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Mo
     Names are matched as a suffix of the module path, so the same pattern finds the layers of
     a causal-LM wrapper and of its base model, and of a model inside a TransformerLens bridge
     (`BRIDGE_SEGMENT`; where a wrapper and the module it wraps read alike, the inner one,
-    visited later, is kept).
+    visited later, is kept). A hook point of several module lists (pMF's shared blocks and
+    u head) gives the layers of each list in turn.
     """
     architecture = architecture or architecture_of(model)
-    pattern = re.escape(HOOK_POINTS[architecture]).replace(r"\{layer\}", r"(\d+)")
+    points = HOOK_POINTS[architecture]
+    modules = []
+    for point in (points,) if isinstance(points, str) else points:
+        modules += _numbered(model, point)
+    return modules
+
+
+def _numbered(model: nn.Module, point: str) -> list[nn.Module]:
+    """The modules matching `point` (with its ``{layer}`` index), in index order."""
+    pattern = re.escape(point).replace(r"\{layer\}", r"(\d+)")
     found = {}
     for name, module in model.named_modules():
         hit = re.search(rf"(?:^|\.){pattern}$", name.replace(BRIDGE_SEGMENT, ""))
@@ -61,7 +77,7 @@ def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Mo
             found[int(hit.group(1))] = module
     if not found or sorted(found) != list(range(len(found))):
         raise ValueError(f"{type(model).__name__}: MLP layers {sorted(found)} found for "
-                         f"pattern {HOOK_POINTS[architecture]!r}")
+                         f"pattern {point!r}")
     return [found[layer] for layer in range(len(found))]
 
 

@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 from empirics.models.load import WEIGHT_SUFFIXES, open_clip_checkpoint, transformers_source
+from empirics.models.pmf_load import config_digest, pmf_checkpoint
 from empirics.models.registry import ModelSpec
 from empirics.models.tokenizer import text_tokenizer, tokenization_identity
 
@@ -71,6 +72,12 @@ def weights_identity(spec: ModelSpec, *, path: str | Path | None = None,
     Raises `MissingModelError` like `load_model` when the files are not available offline.
     """
     identity = {"name": spec.name, "init": init}
+    if spec.loader == "pmf":
+        identity["config"] = config_digest(spec)
+        if init == "random":
+            return identity
+        file = pmf_checkpoint(spec, path, download, cache_dir)
+        return identity | {"files": {file.name: file_identity(file)}}
     if spec.loader == "open_clip":
         if init == "random":
             return identity | {"architecture": spec.open_clip[0]}

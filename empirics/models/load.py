@@ -21,6 +21,7 @@ from torch import nn
 
 from empirics.models.hooks import architecture_of, layer_widths
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
+from empirics.models.pmf_load import load_pmf
 from empirics.models.registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,13 @@ def load_model(spec: ModelSpec, *, path: str | Path | None = None, init: str = "
         placement = {"device_map": device_map, "max_memory": max_memory}
         return check_against_spec(_load_transformers(
             spec, path, init, dtype, device, placement, download, cache_dir, seed), where)
+    if spec.loader == "pmf":
+        if device_map is not None:
+            raise ValueError("device_map applies to transformers models only")
+        model, identity = load_pmf(spec, path=path, init=init, dtype=dtype, device=device,
+                                   download=download, cache_dir=cache_dir, seed=seed)
+        return check_against_spec(LoadedModel(spec, model, model.config, "pmf_dit", init,
+                                              identity), where)
     if spec.loader == "toy":
         raise ValueError(f"{spec.name} is a toy net: it is trained in code, not loaded; run "
                          "`python -m empirics.match --family toy --all` (or theory.simulate)")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 #: Module whose *input* is the post-nonlinearity MLP vector, per architecture ({layer} = index).
 #: For plain MLPs it equals the activation module's output; for gated MLPs it is
 #: act(gate(x)) * up(x), the vector the down projection reads (TransformerLens `hook_post`).
+#: A tuple lists module lists read one after the other (their layers numbered on).
 HOOK_POINTS = {
     "gpt_neox": "layers.{layer}.mlp.dense_4h_to_h",
     "opt": "decoder.layers.{layer}.fc2",
@@ -38,6 +39,15 @@ HOOK_POINTS = {
     "dinov2": "encoder.layer.{layer}.mlp.fc2",
     "dinov2_swiglu": "encoder.layer.{layer}.mlp.down_proj",
     "open_clip_vit": "transformer.resblocks.{layer}.mlp.c_proj",
+    # DINOv3 (transformers DINOv3ViTModel): act(up x), or act(gate x) * up(x) in the gated
+    # MLP of S+, H+ and 7B; the input of down_proj either way
+    "dinov3_vit": "layer.{layer}.mlp.down_proj",
+    # open_clip towers on a timm trunk with a plain MLP (EVA02-E-14): GELU(fc1 x)
+    "open_clip_eva": "trunk.blocks.{layer}.mlp.fc2",
+    # pMF's DiT (empirics.models.pmf_net): the shared blocks, then the u head, each MLP a
+    # SwiGLU read at the input of w2 (its linear map, kept as `_flax_linear`)
+    "pmf_dit": ("shared_blocks.{layer}.mlp.w2._flax_linear",
+                "u_heads.{layer}.mlp.w2._flax_linear"),
     # toy superposition nets (theory.toy_model): h = ReLU(W1 x + b1) is the input of W2
     "toy": "w_out",
 }
@@ -52,7 +62,8 @@ class ModelSpec:
     name : short unique name, e.g. ``"pythia-160m"``.
     family : family name, e.g. ``"pythia"``.
     kind : ``"text"`` or ``"vision"``.
-    loader : ``"transformers"`` or ``"open_clip"``.
+    loader : ``"transformers"``, ``"open_clip"``, ``"pmf"`` (empirics.models.pmf) or
+        ``"toy"``.
     hf_id : Hugging Face repository id (transformers loader).
     open_clip : (model name, pretrained tag) (open_clip loader).
     n_params : total parameters of the measured network (CLIP: vision tower).
@@ -94,7 +105,8 @@ class ModelSpec:
     @property
     def hook_point(self) -> str:
         """Which tensor the neurons are: the input of this module, in every layer."""
-        return f"input of {HOOK_POINTS[self.architecture]}"
+        points = HOOK_POINTS[self.architecture]
+        return "input of " + (points if isinstance(points, str) else ", then ".join(points))
 
 
 def _spec(family, kind, loader, architecture, name, n_params, n_layers, d_mlp, *,
@@ -213,6 +225,56 @@ DINOV2 = (
     _dinov2("giant", 1136480768, 40, 1536, 24, swiglu=True),
 )
 
+def _dinov3(size, n_params, n_layers, d_model, d_mlp, n_heads, gated=False) -> ModelSpec:
+    """A DINOv3 ViT/16 (LVD-1689M): 4 register tokens after CLS (prefix = 1 + registers,
+    the registers read from the loaded configuration, `capture.pair.prefix_tokens`)."""
+    config = dict(model_type="dinov3_vit", hidden_size=d_model, intermediate_size=d_mlp,
+                  num_hidden_layers=n_layers, num_attention_heads=n_heads, patch_size=16,
+                  image_size=224, num_register_tokens=4, layerscale_value=1.0,
+                  use_gated_mlp=gated)
+    return _spec("dinov3", "vision", "transformers", "dinov3_vit", f"dinov3-{size}", n_params,
+                 n_layers, d_mlp, hf_id=f"facebook/dinov3-{size}-pretrain-lvd1689m",
+                 config=config, prefix_tokens=1)
+
+
+def _pmf(size, patch, n_params, depth, d_model, n_heads, noise_scale, omega, t_min, t_max
+         ) -> ModelSpec:
+    """A pMF generator (empirics.models.pmf): 20 conditioning tokens before a 16x16 grid;
+    its sampling settings (noise scale, guidance omega and interval) as the authors give
+    them (Lyy-iiis/pMF, README and pmf.py). The /16 models (256 px) are family "pmf", the
+    /32 models (512 px) "pmf-512": one series never mixes the two image sizes."""
+    config = dict(image_size=16 * patch, patch_size=patch, d_model=d_model, depth=depth,
+                  n_heads=n_heads, head_depth=8, n_classes=1000, noise_scale=noise_scale,
+                  omega=omega, t_min=t_min, t_max=t_max, file=f"pMF-{size}-{patch}.pt")
+    d_mlp = int(d_model * 8 / 3)
+    d_mlp = (d_mlp + 7) // 8 * 8 if d_model > 1024 else d_mlp
+    family = "pmf" if patch == 16 else "pmf-512"
+    return _spec(family, "vision", "pmf", "pmf_dit", f"pmf-{size.lower()}-{patch}", n_params,
+                 depth, d_mlp, hf_id="Lyy0725/pMF", config=config, prefix_tokens=20)
+
+
+DINOV3 = (
+    _dinov3("vits16", 21596544, 12, 384, 1536, 6),
+    _dinov3("vits16plus", 28692864, 12, 384, 1536, 6, gated=True),
+    _dinov3("vitb16", 85660416, 12, 768, 3072, 12),
+    _dinov3("vitl16", 303129600, 24, 1024, 4096, 16),
+    _dinov3("vith16plus", 840592640, 32, 1280, 5120, 20, gated=True),
+    _dinov3("vit7b16", 6716362752, 40, 4096, 8192, 32, gated=True),
+)
+#: OpenCLIP EVA02-E-14 (timm eva02_enormous_patch14_clip_224), the 4.4B vision tower.
+EVA02 = (_spec("openclip", "vision", "open_clip", "open_clip_eva", "openclip-eva02-e-14",
+               4350556928, 64, 15360, open_clip=("EVA02-E-14", "laion2b_s4b_b115k"),
+               prefix_tokens=1),)
+PMF = (
+    _pmf("B", 16, 118234240, 16, 768, 12, 1.0, 7.5, 0.1, 0.8),
+    _pmf("L", 16, 410320768, 32, 1024, 16, 1.0, 7.0, 0.2, 0.7),
+    _pmf("H", 16, 955508992, 48, 1280, 16, 2.0, 7.0, 0.2, 0.6),
+    _pmf("B", 32, 120300928, 16, 768, 12, 2.0, 6.5, 0.1, 0.7),
+    _pmf("L", 32, 412977280, 32, 1024, 16, 4.0, 7.5, 0.2, 0.6),
+    _pmf("H", 32, 959050240, 48, 1280, 16, 4.0, 5.5, 0.1, 0.6),
+)
+
+
 def _toy(width, n_features=512) -> ModelSpec:
     """A toy net of `theory.toy_model` (one hidden layer of `width` ReLU neurons reading
     `n_features` sparse features); it is trained in code, seeds give the independent runs."""
@@ -224,14 +286,22 @@ def _toy(width, n_features=512) -> ModelSpec:
 #: The default toy sweep's widths (theory.toy_model.ToyConfig), as a family like any other.
 TOY = tuple(_toy(width) for width in (8, 16, 32, 64, 128))
 
-SPECS: tuple[ModelSpec, ...] = PYTHIA + OPT + GPT2 + QWEN25 + OPENCLIP + DINOV2 + TOY
+SPECS: tuple[ModelSpec, ...] = (PYTHIA + OPT + GPT2 + QWEN25 + OPENCLIP + DINOV2 + DINOV3
+                                 + EVA02 + PMF + TOY)
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec called `name` (its short name or its HF id); a clear error when unknown."""
+    """The spec called `name` (its short name, or its HF id when one model has it); a clear
+    error when unknown or when the id holds several models (pMF's six files)."""
     for spec in SPECS:
-        if name in (spec.name, spec.hf_id):
+        if name == spec.name:
             return spec
+    found = [spec for spec in SPECS if spec.hf_id == name]
+    if len(found) > 1:
+        raise KeyError(f"{name!r} holds several models: {', '.join(s.name for s in found)}; "
+                       "name one of them")
+    if found:
+        return found[0]
     raise KeyError(f"unknown model {name!r}; known: {', '.join(s.name for s in SPECS)}")
 
 

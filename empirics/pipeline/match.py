@@ -15,6 +15,7 @@ import torch
 
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
+from empirics.capture.generated import generated_images, generated_pair_source
 from empirics.capture.offline import load_corpus
 from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
@@ -46,8 +47,12 @@ from theory.runtime import resolve_device
 log = logging.getLogger(__name__)
 
 #: The cross-family pairs at matched scale that `--all` runs, per kind.
-FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2")}
-KINDS = {"language": "text", "vision": "vision"}
+#: A "generated-" family matches the pMF generator (model A) against a tower family on the
+#: images the generator makes (empirics.capture.generated).
+FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2"),
+                "generated-openclip": ("pmf", "openclip"), "generated-dinov2": ("pmf", "dinov2"),
+                "generated-dinov3": ("pmf", "dinov3")}
+KINDS = {"language": "text"} | {family: "vision" for family in FAMILY_PAIRS if family != "language"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: The engine's checkpoint inside a pair's run directory (removed once the record is saved).
 STATE_DIR = "state"
@@ -105,7 +110,22 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
     for spec in {spec for a, b, _ in found for spec in (a, b)}:
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
+    for spec_a, spec_b, _ in found:
+        check_generated(family, spec_a, spec_b)
     return found
+
+
+def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
+    """A generated family's pair is a generator (A) and a tower (B); no other family has a
+    generator (it reads noise, not images)."""
+    generated = family.startswith("generated")
+    if generated and (spec_a.loader != "pmf" or spec_b.loader == "pmf"):
+        raise ValueError(f"the {family} family pairs a pMF generator (model A) with a tower "
+                         f"(model B), not {spec_a.name} x {spec_b.name}")
+    if not generated and "pmf" in (spec_a.loader, spec_b.loader):
+        raise ValueError(f"a pMF generator is matched on its own images: use --family "
+                         f"generated-openclip, generated-dinov2 or generated-dinov3, not "
+                         f"{family}")
 
 
 def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
@@ -135,6 +155,11 @@ def inputs_for(family: str, choice: InputChoice) -> list:
         else:
             documents = default_corpus()
         return documents[: choice.docs] if choice.docs else documents
+    if family.startswith("generated"):
+        if choice.image_dir:
+            raise ValueError(f"the {family} family matches on the generator's own images; "
+                             "--image-dir does not apply")
+        return generated_images(choice.images, seed=choice.image_seed)
     if choice.image_dir:
         return load_image_folder(choice.image_dir)
     return synthetic_images(choice.images)
@@ -357,6 +382,9 @@ def _stream(models, family, inputs, options, device, directory, ranks):
 
 
 def _capture(models, family, inputs, options, device, cache):
+    if family.startswith("generated"):
+        return generated_pair_source(*models, inputs, images_per_batch=options.batch,
+                                     out_device=device, cache_dir=cache, progress=True)
     if family == "language":
         return text_pair_source(*models, inputs, docs_per_batch=options.batch,
                                 max_tokens=options.tokens, out_device=device,

@@ -125,7 +125,10 @@ class InputChoice:
     corpus: Path | None = flag(None, "a corpus built by python -m empirics.corpus: its "
                                "held-out split (its sha256 and recipe go into the records)",
                                type=Path)
-    images: int = flag(64, "synthetic images to use", type=int)
+    images: int = flag(64, "synthetic images to use (a generated family: images generated)",
+                       type=int)
+    image_seed: int = flag(0, "a generated family: the seed of the images' noise (image i "
+                           "from a generator seeded i ^ seed)", type=int)
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
 
 

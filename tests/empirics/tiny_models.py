@@ -136,3 +136,65 @@ def tiny_open_clip(seed: int = 0) -> LoadedModel:
                      open_clip=("tiny", ""), prefix_tokens=1)
     return LoadedModel(spec, model.visual.eval(), preprocess, "open_clip_vit", "random",
                        {"name": "tiny-open-clip", "seed": seed})
+
+
+def tiny_pmf(directory: Path | None = None, seed: int = 0):
+    """A four-block pMF (32 px, patch 8: a 4x4 grid, 10 classes) with its zero-initialised
+    gates and pixel projection drawn, so that its images vary; saved as a state dict in
+    `directory` when given. Returns (model, file or None)."""
+    from empirics.models.pmf import PixelMeanFlow, PmfConfig, randomise_zero_init
+
+    config = PmfConfig(image_size=32, patch_size=8, d_model=32, depth=4, n_heads=2,
+                       head_depth=2, n_classes=10)
+    torch.manual_seed(seed)
+    model = PixelMeanFlow(config)
+    randomise_zero_init(model, torch.Generator().manual_seed(seed + 1))
+    if directory is None:
+        return model.eval(), None
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), directory / "tiny-pmf.pt")
+    return model.eval(), directory / "tiny-pmf.pt"
+
+
+def tiny_dinov3_config(gated: bool = False):
+    """A two-layer DINOv3 (32 px, patch 8: a 4x4 grid) with 4 register tokens."""
+    return transformers.DINOv3ViTConfig(hidden_size=32, num_hidden_layers=2,
+                                        num_attention_heads=2, intermediate_size=48,
+                                        image_size=32, patch_size=8, num_register_tokens=4,
+                                        use_gated_mlp=gated)
+
+
+def save_dinov3(directory: Path, gated: bool = False, seed: int = 0) -> Path:
+    """Save a tiny random DINOv3 and a processor resizing to 32 px (no crop)."""
+    torch.manual_seed(seed)
+    transformers.DINOv3ViTModel(tiny_dinov3_config(gated)).save_pretrained(directory)
+    transformers.DINOv3ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
+        directory)
+    return directory
+
+
+TINY_EVA = "eva02_enormous_tiny_test"
+
+
+def tiny_eva(seed: int = 0) -> LoadedModel:
+    """An open_clip tower on a two-block timm EVA trunk shaped as EVA02-E-14's (plain GELU MLP
+    of ratio 15360 / 1792, post-norm), 28 px at patch 14: a 2x2 grid."""
+    import timm
+    from open_clip.timm_model import TimmModel
+    from timm.models.eva import eva02_enormous_patch14_clip_224
+
+    if not timm.is_model(TINY_EVA):
+        def build(pretrained=False, **kwargs):
+            return eva02_enormous_patch14_clip_224(
+                pretrained=False, **dict(dict(img_size=28, embed_dim=28, depth=2,
+                                              num_heads=2), **kwargs))
+        build.__name__ = TINY_EVA
+        timm.models.register_model(build)
+    torch.manual_seed(seed)
+    visual = TimmModel(TINY_EVA, embed_dim=16, image_size=28, pool="token", proj="linear")
+    preprocess = open_clip.image_transform(28, is_train=False)
+    spec = ModelSpec(name="tiny-eva", family="test", kind="vision", loader="open_clip",
+                     n_params=0, d_mlp=240, n_layers=2, architecture="open_clip_eva",
+                     open_clip=("tiny", ""), prefix_tokens=1)
+    return LoadedModel(spec, visual.eval(), preprocess, "open_clip_eva", "random",
+                       {"name": "tiny-eva", "seed": seed})
