@@ -24,7 +24,7 @@ from pathlib import Path
 from empirics.models.local import saved_models
 from empirics.pipeline.continued import ContinueSettings, StudySettings, run_study
 from empirics.pipeline.filtering import FilterSettings
-from runstore.commands import add_debug_flag, command_parser, reported
+from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
 from theory.toy_flags import int_list
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None):
         settings = settings_from_args(args)
     except (ValueError, OSError) as error:
         parser.error(str(error))
-    with reported(parser, debug=args.debug):
+    with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError)):
         found, continued = run_study(settings)
         print(f"{found.directory}  {found.record.headline()}")
         print(found.record.to_frame().to_string(index=False, float_format="%.3f"))

@@ -68,7 +68,7 @@ def heldout_streams(corpus, tokenizer, limit: int) -> dict[str, np.ndarray]:
     from empirics.pipeline.train import token_ids
 
     documents, labels = corpus.documents("heldout"), corpus.categories("heldout")
-    return {name: token_ids(tokenizer, [d for d in documents if labels[d.doc_id] == name],
+    return {name: token_ids(tokenizer, [d for d in documents if labels[d.id] == name],
                             limit=limit, seed=None)
             for name in sorted(set(labels.values()))}
 
@@ -131,7 +131,7 @@ def corpus_texts(corpus, record: FilterRecord) -> list:
     if corpus.sha256 != record.corpus_sha256:
         raise ValueError(f"the corpus in {corpus.directory} is not the one the filter scored "
                          f"(sha256 {corpus.sha256[:12]} vs {record.corpus_sha256[:12]})")
-    found = {d.doc_id: d for d in corpus.documents(record.split)}
+    found = {d.id: d for d in corpus.documents(record.split)}
     return [found[i] for i in record.documents]
 
 

@@ -133,7 +133,7 @@ def _pool(corpus, settings: FilterSettings) -> tuple[list, list]:
     order = np.sort(np.random.default_rng(settings.seed).choice(
         len(documents), size=settings.pool, replace=False))
     chosen = [documents[i] for i in order]
-    return chosen, [labels[d.doc_id] for d in chosen]
+    return chosen, [labels[d.id] for d in chosen]
 
 
 def score_pool(model, tokenizer, documents, sets: dict, settings: FilterSettings) -> tuple:
@@ -142,7 +142,7 @@ def score_pool(model, tokenizer, documents, sets: dict, settings: FilterSettings
     from empirics.models.hooks import architecture_of
 
     ids = [doc[:settings.max_tokens] for doc in document_ids(tokenizer, documents)]
-    empty = [d.doc_id for d, i in zip(documents, ids) if not len(i)]
+    empty = [d.id for d, i in zip(documents, ids) if not len(i)]
     if empty:
         raise ValueError(f"documents without tokens in the pool: {empty[:3]}")
     union = np.unique(np.concatenate([sets[a][0] for a in sets]))
@@ -175,7 +175,7 @@ def build_filter(settings: FilterSettings, match: MatchRecord, examples: Example
         rule=settings.rule, quantile=settings.quantile, fraction=settings.fraction,
         seed=settings.seed, control_rule=settings.control_rule, corpus_sha256=corpus.sha256,
         split="train", max_tokens=settings.max_tokens,
-        documents=[d.doc_id for d in documents], categories=labels, tokens=tokens,
+        documents=[d.id for d in documents], categories=labels, tokens=tokens,
         neurons={arm: sets[arm][0].astype(np.int64) for arm in sets},
         enrichment={arm: sets[arm][1].astype(np.float64) for arm in sets},
         scores={arm: s.astype(np.float64) for arm, s in scores.items()},
