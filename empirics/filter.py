@@ -19,6 +19,7 @@ The work is `empirics.pipeline.continued.run_study`.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from empirics.models.local import saved_models
@@ -90,6 +91,7 @@ def settings_from_args(args: argparse.Namespace) -> StudySettings:
 def main(argv: list[str] | None = None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         settings = settings_from_args(args)
     except (ValueError, OSError) as error:
