@@ -20,6 +20,7 @@ MODULES = (
     "paper_figs.fig25_topk",
     "paper_figs.fig31_depth",
     "paper_figs.fig33_stability",
+    "paper_figs.fig36_judges",
 )
 
 PLANNED: dict[str, str] = {}

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("runstore", "theory", "empirics", "bridge", "paper_figs")
 COMMANDS = {"theory.simulate", "empirics.match", "empirics.analyze", "empirics.anchors",
             "empirics.sweep", "empirics.toy", "empirics.corpus", "empirics.train",
-            "empirics.importance", "empirics.export", "empirics.toy_study",
+            "empirics.importance", "empirics.export", "empirics.toy_study", "empirics.filter",
+            "empirics.judge",
             "empirics.report.__main__",
             "bridge.compare",
             "paper_figs.__main__"}

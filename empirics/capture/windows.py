@@ -74,3 +74,35 @@ def window_activations(model: nn.Module, architecture: str, windows: np.ndarray,
             network(input_ids=ids, use_cache=False)
             yield captured.activations((ids.numel(),))
             captured.clear()
+
+
+def document_activations(model: nn.Module, architecture: str, ids: Sequence[np.ndarray],
+                         neurons: np.ndarray, *, batch: int = 32,
+                         pad: int = 0) -> list[np.ndarray]:
+    """Each document's per-token activations of `neurons`, (tokens, len(neurons)) float32.
+
+    Parameters
+    ----------
+    ids : token ids of every document, already cut to the longest length wanted (>= 1).
+    neurons : global neuron ids (layers concatenated in order).
+    pad : the id the shorter documents of a batch are padded with on the right; under causal
+        attention no real token sees the padding, so no attention mask is needed.
+    """
+    neurons = np.asarray(neurons, dtype=np.int64)
+    device = model.get_input_embeddings().weight.device
+    network = getattr(model, "base_model", model)
+    found: list[np.ndarray] = []
+    with torch.inference_mode(), capture_mlp(model, architecture) as captured:
+        for start in range(0, len(ids), batch):
+            group = ids[start:start + batch]
+            longest = max(len(doc) for doc in group)
+            block = np.full((len(group), longest), pad, dtype=np.int64)
+            for row, doc in enumerate(group):
+                block[row, :len(doc)] = doc
+            network(input_ids=torch.from_numpy(block).to(device), use_cache=False)
+            layers = captured.activations((len(group), longest))
+            chosen = torch.cat(layers, dim=-1)[..., torch.from_numpy(neurons).to(device)]
+            chosen = chosen.float().cpu().numpy()
+            found += [chosen[row, :len(doc)] for row, doc in enumerate(group)]
+            captured.clear()
+    return found

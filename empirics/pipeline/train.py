@@ -189,6 +189,32 @@ def batches(tokens: np.ndarray, context: int, batch: int, steps: int, *, seed: i
         yield blocks[index]
 
 
+def optimise(model, blocks, steps: int, settings, *, progress: bool = False,
+             desc: str = "") -> list[float]:
+    """Train `model` on `steps` batches of `blocks` with the family's optimiser: AdamW (weight
+    decay 0.1, betas 0.9 / 0.95), `learning_rate`'s schedule of `settings.lr` and
+    `settings.warmup`, gradients clipped to norm 1, bf16 autocast on CUDA (float32 on CPU),
+    on `settings.device`. Returns the loss of every step; leaves the model in eval mode."""
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.1,
+                                  betas=(0.9, 0.95))
+    losses = []
+    cuda = str(settings.device).startswith("cuda")
+    model.train()
+    for step, block in enumerate(progress_bar(blocks, total=steps, show=progress, desc=desc)):
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(step, steps, settings)
+        block = block.to(settings.device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            loss = model(block[:, :-1], labels=block[:, :-1]).loss
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
 @torch.no_grad()
 def heldout_loss(model, tokens: np.ndarray, context: int, device) -> float:
     """Mean next-token cross-entropy on the held-out tokens (whole windows)."""
@@ -217,25 +243,9 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
     budget = max(settings.min_tokens, int(settings.tokens_per_param * body))
     steps = max(1, budget // (settings.batch * settings.context))
     tokens = token_ids(tokenizer, train_docs, limit=budget + settings.context + 1, seed=seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.1,
-                                  betas=(0.9, 0.95))
-    losses, started = [], time.perf_counter()
-    cuda = str(settings.device).startswith("cuda")  # bf16 autocast on a GPU, float32 on CPU
-    model.train()
+    started = time.perf_counter()
     blocks = batches(tokens, settings.context, settings.batch, steps, seed=seed)
-    for step, block in enumerate(progress_bar(blocks, total=steps, show=progress,
-                                              desc=directory.name)):
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(step, steps, settings)
-        block = block.to(settings.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            loss = model(block[:, :-1], labels=block[:, :-1]).loss
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        losses.append(loss.item())
-    model.eval()
+    losses = optimise(model, blocks, steps, settings, progress=progress, desc=directory.name)
     log = {"architecture": architecture, "width": width, "seed": seed,
            "layers": depth_of(width), "non_embedding_params": body,
            "params": sum(p.numel() for p in model.parameters()),

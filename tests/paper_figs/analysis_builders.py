@@ -88,5 +88,26 @@ def write_polarization(root, family: str, widths) -> None:
 def write_analyses(root, rng, family: str = "vision", widths=(64, 256, 1024, 4096)) -> None:
     for width in widths:
         write_pair_analyses(root, family, width, rng)
+        write_judge(root, family, width, rng)
     write_stability(root, family, widths[0])
     write_polarization(root, family, widths)
+
+
+def write_judge(root, family: str, width: int, rng, ks=(2, 10)) -> None:
+    """A JudgeRecord: Rosetta neurons judged better with size, the control at chance."""
+    from empirics.records.judge import JudgeRecord
+
+    directory = run_dir(root, "match", {"family": family, "width": width}, f"{family}-{width}")
+    rosetta = min(0.95, 0.4 + np.log2(width) / 20)
+    pooled = {f"k{k}": {"rosetta": {"neurons": 8, "mean_f1": [rosetta, rosetta - .1,
+                                                              rosetta + .05],
+                                    "mean_accuracy": [rosetta, rosetta - .1, rosetta + .05]},
+                        "control": {"neurons": 8, "mean_f1": [0.49, 0.4, 0.58],
+                                    "mean_accuracy": [0.5, 0.4, 0.6]}} for k in ks}
+    composites = {f"k{k}_{p}_a": rng.integers(0, 256, (20, 40, 3)).astype(np.uint8)
+                  for k in ks for p in ("rosetta", "control")}
+    JudgeRecord(config={}, **pair(family, width), backend="http:test", modality="image",
+                ks=list(ks), n_heldout=5, prompts={}, results={}, pooled=pooled,
+                baseline={"accuracy": 0.5, "f1": 0.4865}, composites=composites,
+                exemplars={"rosetta_a": 1, "control_a": 2}, level=0.95,
+                ).save(directory / "judge" / "http-test")

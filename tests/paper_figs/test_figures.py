@@ -19,7 +19,8 @@ GRIDS = {"fig03_counts": (2, 2), "fig04_untrained_null": (1, 1),
          "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3),
          "fig27_toy_study": (1, 2),
          "fig06_polarization": (1, 1), "fig07_specialization": (1, 1), "fig25_topk": (1, 1),
-         "fig31_depth": (1, 2), "fig33_stability": (1, 2)}
+         "fig31_depth": (1, 2), "fig33_stability": (1, 2),
+         "fig06b_judge": (1, 1), "fig36_composites": (2, 3), "fig37_judge_k": (1, 2)}
 
 
 def records_of(figure, root):
