@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.plot import wrapped
 from empirics.records.analysis import SpecializationRecord
 from paper_figs.analysis import by_family, pair_size, size_colours, size_label
 from paper_figs.figure import Figure, figure_main
@@ -51,7 +52,7 @@ def draw(records, fig) -> None:
     for ax, (family, found) in zip(panel_grid(fig, len(families), max_columns=2),
                                    families.items()):
         draw_family(ax, found)
-        ax.set(xlabel="input category", title=family,
+        ax.set(xlabel="input category", title=wrapped(family, 40),
                ylabel="enrichment of top samples\n(1 = corpus share)")
         outside_legend(ax)
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from bridge.plot import wrapped
 from empirics.records.analysis import TopKRecord
 from paper_figs.analysis import by_family, pair_size, size_colours
 from paper_figs.figure import Figure, figure_main
@@ -45,7 +46,7 @@ def draw(records, fig) -> None:
             ax.plot(sizes[positive], counts[positive], f"{marker}-", color=colour,
                     label=f"mutual top-{k}")
         ax.set(xscale="log", yscale="log", xlabel="parameters N (geometric mean of the pair)",
-               ylabel="Rosetta count R(N)", title=family)
+               ylabel="Rosetta count R(N)", title=wrapped(family, 40))
         ax.legend(loc="upper left", fontsize="x-small")
 
 

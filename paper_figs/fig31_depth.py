@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bridge.plot import wrapped
 from empirics.records.analysis import DepthRecord
 from paper_figs.analysis import by_family, size_colours
 from paper_figs.figure import Figure, figure_main
@@ -40,7 +41,7 @@ def draw(records, fig) -> None:
             ax.plot(centres, share, "o-", color=colour, label=name)
         ax.set(xlabel="normalized depth (layer centre / layers)", xlim=(0, 1),
                ylabel="share of the model's Rosetta neurons",
-               title=f"{family}: model {side.upper()}")
+               title=wrapped(f"{family}: model {side.upper()}", 40))
         ax.set_ylim(bottom=0)
         outside_legend(ax)
 

@@ -21,6 +21,7 @@ MODULES = (
     "paper_figs.fig31_depth",
     "paper_figs.fig33_stability",
     "paper_figs.fig36_judges",
+    "paper_figs.fig38_dinov3",
 )
 
 PLANNED: dict[str, str] = {}

@@ -138,13 +138,15 @@ def tiny_open_clip(seed: int = 0) -> LoadedModel:
                        {"name": "tiny-open-clip", "seed": seed})
 
 
-def tiny_pmf(directory: Path | None = None, seed: int = 0):
-    """A four-block pMF (32 px, patch 8: a 4x4 grid, 10 classes) with its zero-initialised
-    gates and pixel projection drawn, so that its images vary; saved as a state dict in
-    `directory` when given. Returns (model, file or None)."""
+def tiny_pmf(directory: Path | None = None, seed: int = 0, *, d_model: int = 32,
+             depth: int = 4, name: str = "tiny-pmf"):
+    """A four-block pMF (32 px, patch 8: a 4x4 grid, 10 classes; wider or deeper with
+    `d_model`, `depth`) with its zero-initialised gates and pixel projection drawn, so that
+    its images vary; saved as the state dict `name`.pt in `directory` when given. Returns
+    (model, file or None)."""
     from empirics.models.pmf import PixelMeanFlow, PmfConfig, randomise_zero_init
 
-    config = PmfConfig(image_size=32, patch_size=8, d_model=32, depth=4, n_heads=2,
+    config = PmfConfig(image_size=32, patch_size=8, d_model=d_model, depth=depth, n_heads=2,
                        head_depth=2, n_classes=10)
     torch.manual_seed(seed)
     model = PixelMeanFlow(config)
@@ -152,22 +154,26 @@ def tiny_pmf(directory: Path | None = None, seed: int = 0):
     if directory is None:
         return model.eval(), None
     directory.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), directory / "tiny-pmf.pt")
-    return model.eval(), directory / "tiny-pmf.pt"
+    torch.save(model.state_dict(), directory / f"{name}.pt")
+    return model.eval(), directory / f"{name}.pt"
 
 
-def tiny_dinov3_config(gated: bool = False):
-    """A two-layer DINOv3 (32 px, patch 8: a 4x4 grid) with 4 register tokens."""
-    return transformers.DINOv3ViTConfig(hidden_size=32, num_hidden_layers=2,
-                                        num_attention_heads=2, intermediate_size=48,
-                                        image_size=32, patch_size=8, num_register_tokens=4,
+def tiny_dinov3_config(gated: bool = False, hidden: int = 32, layers: int = 2):
+    """A two-layer DINOv3 (32 px, patch 8: a 4x4 grid) with 4 register tokens (wider or
+    deeper with `hidden`, `layers`; the MLP 1.5 times as wide)."""
+    return transformers.DINOv3ViTConfig(hidden_size=hidden, num_hidden_layers=layers,
+                                        num_attention_heads=2,
+                                        intermediate_size=3 * hidden // 2, image_size=32,
+                                        patch_size=8, num_register_tokens=4,
                                         use_gated_mlp=gated)
 
 
-def save_dinov3(directory: Path, gated: bool = False, seed: int = 0) -> Path:
+def save_dinov3(directory: Path, gated: bool = False, seed: int = 0, *, hidden: int = 32,
+                layers: int = 2) -> Path:
     """Save a tiny random DINOv3 and a processor resizing to 32 px (no crop)."""
     torch.manual_seed(seed)
-    transformers.DINOv3ViTModel(tiny_dinov3_config(gated)).save_pretrained(directory)
+    transformers.DINOv3ViTModel(tiny_dinov3_config(gated, hidden, layers)).save_pretrained(
+        directory)
     transformers.DINOv3ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
         directory)
     return directory

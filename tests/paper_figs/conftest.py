@@ -23,8 +23,9 @@ PERMUTED = (1, 2, 4, 8)
 @pytest.fixture(scope="module")
 def records_root(tmp_path_factory):
     """Every kind a figure draws from: one allocation run, one toy sweep with its
-    prediction, Comparisons of two families, trained / null MatchRecords of 'vision' and the
-    analysis records of 'vision' (tests.paper_figs.analysis_builders)."""
+    prediction, Comparisons of two families and of two generated families (Fig. 38),
+    trained / null MatchRecords of 'vision' and the analysis records of 'vision'
+    (tests.paper_figs.analysis_builders)."""
     root = tmp_path_factory.mktemp("runs")
     rng = np.random.default_rng(20261121)
     write_theory_run(root)
@@ -37,4 +38,6 @@ def records_root(tmp_path_factory):
         write_match(root, match_record("vision", width, untrained, null="untrained"))
         write_match(root, match_record("vision", width, permuted, null="permuted"))
     write_analyses(root, rng)
+    for family, alpha in (("generated-dinov3", 0.3), ("generated-openclip", 0.6)):  # Fig. 38
+        write_comparison(root, rng, family=family, alpha=alpha, beta=None)
     return root

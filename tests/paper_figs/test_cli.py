@@ -87,6 +87,6 @@ def test_figures_are_built_without_torch(records_root, tmp_path):
 
 def test_the_registry_names_each_figure_once():
     names = [figure.name for figure in all_figures()]
-    assert len(names) == len(set(names)) == 14 and not set(names) & set(PLANNED)
+    assert len(names) == len(set(names)) == 15 and not set(names) & set(PLANNED)
     assert len(MODULES) == len(set(MODULES))
     assert all(figure.produced_by.startswith("python -m ") for figure in all_figures())

@@ -12,15 +12,16 @@ from paper_figs.style import figure_pixels, new_figure
 from tests.paper_figs.builders import write_comparison, write_theory_run, write_toy_sweep
 from tests.paper_figs.conftest import PERMUTED, UNTRAINED, WIDTHS
 
-#: Grid (rows, columns) of each figure drawn from `records_root`: two families in Fig. 3
+#: Grid (rows, columns) of each figure drawn from `records_root`: four families in Fig. 3
 #: (count and fraction each), one family with nulls, one allocation run (regimes and counts)
 #: and one toy sweep (three panels).
-GRIDS = {"fig03_counts": (2, 2), "fig04_untrained_null": (1, 1),
+GRIDS = {"fig03_counts": (4, 2), "fig04_untrained_null": (1, 1),
          "fig26_permuted_null": (1, 1), "fig05_frontiers": (1, 2), "fig27_toy": (1, 3),
          "fig27_toy_study": (1, 2),
          "fig06_polarization": (1, 1), "fig07_specialization": (1, 1), "fig25_topk": (1, 1),
          "fig31_depth": (1, 2), "fig33_stability": (1, 2),
-         "fig06b_judge": (1, 1), "fig36_composites": (2, 3), "fig37_judge_k": (1, 2)}
+         "fig06b_judge": (1, 1), "fig36_composites": (2, 3), "fig37_judge_k": (1, 2),
+         "fig38_dinov3": (1, 2)}
 
 
 def records_of(figure, root):
@@ -64,10 +65,11 @@ def test_the_toy_study_figure_names_its_quantities_and_draws_one_over_beta(recor
 
 def test_counts_figure_draws_the_comparison_on_log_axes_with_its_bands(records_root):
     fig = drawn(fig03_counts.FIGURES[0], records_root)
-    language, _, vision, fraction = fig.axes
-    assert [language.get_title(), vision.get_title()] == ["language", "vision"]
+    dinov3, _, openclip, _, language, _, vision, fraction = fig.axes
+    assert [ax.get_title() for ax in (dinov3, openclip, language, vision)] == [
+        "generated-dinov3", "generated-openclip", "language", "vision"]  # each its own series
     comparison = fig03_counts.latest_per_family(
-        records_of(fig03_counts.FIGURES[0], records_root)[0])[1]
+        records_of(fig03_counts.FIGURES[0], records_root)[0])[3]
     assert all(ax.get_xscale() == ax.get_yscale() == "log" for ax in fig.axes)
     points = vision.containers[0].lines[0]  # the error-bar series of measured R(N)
     np.testing.assert_allclose(points.get_ydata(), comparison.counts)

@@ -66,12 +66,18 @@ def check_labels(fig) -> None:
             assert box.width <= 1.25 * panel, f"title {content!r} is wider than its panel"
 
 
-@pytest.mark.parametrize("figure", CHECKED, ids=lambda f: f.name)
-def test_every_paper_figure_is_labelled_inside_its_canvas(figure, records_root):
+def checked_drawing(figure, root):
+    """`figure` drawn from the records under `root`, its labels checked (`check_labels`)."""
     with matplotlib.rc_context(RC):
         fig = new_figure()
-        figure.draw(records_of(figure, records_root), fig)
+        figure.draw(records_of(figure, root), fig)
         check_labels(fig)
+    return fig
+
+
+@pytest.mark.parametrize("figure", CHECKED, ids=lambda f: f.name)
+def test_every_paper_figure_is_labelled_inside_its_canvas(figure, records_root):
+    checked_drawing(figure, records_root)
 
 
 def test_the_scaling_plot_of_bridge_compare_is_labelled_alike(records_root):
