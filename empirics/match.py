@@ -31,7 +31,7 @@ from empirics.engine.distributed import SPLITS
 from empirics.models.load import ModelMismatchError
 from empirics.models.missing import MissingModelError
 from empirics.models.registry import family_specs, get_spec
-from empirics.pipeline.match import FAMILY_PAIRS, MatchSettings, pairs_with_paths, run_match
+from empirics.pipeline.match import MatchSettings, pairs_with_paths, run_match
 from empirics.pipeline.options import (
     InputChoice,
     MatchOptions,
@@ -39,6 +39,7 @@ from empirics.pipeline.options import (
     add_pair_flags,
     from_flags,
 )
+from empirics.pipeline.pairs import FAMILY_PAIRS
 from empirics.pipeline.summary import (
     MatchRun,
     format_missing,

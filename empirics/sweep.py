@@ -18,11 +18,6 @@ import logging
 from pathlib import Path
 
 from empirics.engine.distributed import SPLITS
-from empirics.pipeline.match import (
-    FAMILY_PAIRS,
-    inputs_for,
-    provenance_of,
-)
 from empirics.pipeline.options import (
     InputChoice,
     MatchOptions,
@@ -30,6 +25,7 @@ from empirics.pipeline.options import (
     add_pair_flags,
     from_flags,
 )
+from empirics.pipeline.pairs import FAMILY_PAIRS, inputs_for, provenance_of
 from empirics.pipeline.sweep import (
     EXECUTORS,
     SweepReport,

@@ -24,7 +24,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from empirics.capture.align import grid_samples, patch_grid, resample_grid
-from empirics.capture.pair import CapturedPair, _batches, _pair, prefix_tokens, tower_forward
+from empirics.capture.pair import (
+    CapturedPair,
+    batch_slices,
+    captured_pair,
+    prefix_tokens,
+    tower_forward,
+)
 from empirics.models.hooks import capture_mlp
 from empirics.models.load import LoadedModel
 from empirics.models.pmf import generate
@@ -96,7 +102,7 @@ def generated_pair_source(generator: LoadedModel, tower: LoadedModel,
     seeds = {item.seed for item in images}
     if len(seeds) != 1 or [i.index for i in images] != sorted(i.index for i in images):
         raise ValueError("generated images come from one seed, in index order")
-    groups = _batches(list(images), images_per_batch)
+    groups = batch_slices(list(images), images_per_batch)
     config, prefix_b = generator.model.config, prefix_tokens(tower)
     grid = (config.grid, config.grid)
     geometry = tower_geometry(tower)
@@ -127,10 +133,8 @@ def generated_pair_source(generator: LoadedModel, tower: LoadedModel,
                             seed=images[position].seed)
         return to_pil(pictures[0])
 
-    pair = _pair(generator, tower, manifest, compute, len(groups), cache_dir, out_device,
-                 table)
-    return CapturedPair(pair.source, pair.layer_sizes_a, pair.layer_sizes_b, pair.manifest,
-                        pair.n_batches, pair.sample_table, render=render)
+    return captured_pair(generator, tower, manifest, compute, len(groups), cache_dir,
+                         out_device, table, render=render)
 
 
 def generation_manifest(generator: LoadedModel) -> dict:

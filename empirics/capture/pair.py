@@ -71,13 +71,30 @@ def _input_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _batches(items: Sequence, per_batch: int) -> list[Sequence]:
+def batch_slices(items: Sequence, per_batch: int) -> list[Sequence]:
+    """`items` cut into consecutive batches of `per_batch` (the last may be shorter): the
+    units of a pair's stream and of the data-level bootstrap."""
     if per_batch < 1:
         raise ValueError(f"at least one input per batch is needed, got {per_batch}")
     return [items[i:i + per_batch] for i in range(0, len(items), per_batch)]
 
 
-def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device, table):
+def captured_pair(model_a: LoadedModel, model_b: LoadedModel, manifest: dict, compute,
+                  n_batches: int, cache_dir, out_device, table, render=None) -> CapturedPair:
+    """The `CapturedPair` of a stream `compute` (a zero-argument callable giving a fresh
+    iterator of aligned batches) of two loaded models.
+
+    Parameters
+    ----------
+    model_a, model_b : the loaded models (identities and layer widths join the manifest).
+    manifest : what the stream is made of (inputs, batching, grids); keys the cache.
+    compute, n_batches : the stream, computed by running the models, and its batches.
+    cache_dir, out_device : where the first full pass is cached (None: none); where the
+        yielded tensors go.
+    table : zero-argument callable giving the sample table (cached: an image table may run
+        a model for its grid).
+    render : where model A makes the inputs, `render(i)` makes input i's image again.
+    """
     widths_a = tuple(layer_widths(model_a.model, model_a.architecture))
     widths_b = tuple(layer_widths(model_b.model, model_b.architecture))
     manifest = dict(manifest, model_a=model_a.identity, model_b=model_b.identity,
@@ -89,9 +106,8 @@ def _pair(model_a, model_b, manifest, compute, n_batches, cache_dir, out_device,
         for a, b in stream():
             yield a.to(out_device), b.to(out_device)
 
-    # cached: an image table runs model B once for its grid, and the grid and the examples
-    # record both ask for it
-    return CapturedPair(source, widths_a, widths_b, manifest, n_batches, functools.cache(table))
+    return CapturedPair(source, widths_a, widths_b, manifest, n_batches, functools.cache(table),
+                        render=render)
 
 
 class InputError(ValueError):
@@ -156,7 +172,7 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     for side, loaded in enumerate((model_a, model_b)):
         check_context(loaded, [t[side] for t in tokenized], documents, max_tokens)
     alignments = [align_tokens(ta, tb, rule=alignment) for ta, tb in tokenized]
-    groups = _batches(list(zip(tokenized, alignments)), docs_per_batch)
+    groups = batch_slices(list(zip(tokenized, alignments)), docs_per_batch)
     pool_dtype = torch.float32 if alignment == "exact" else torch.bfloat16
 
     def compute():
@@ -173,7 +189,7 @@ def text_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     if alignment != "exact":  # exact manifests stay as they were (their caches stay valid)
         manifest |= dict(alignment=alignment, pooling="bfloat16 mean over tokens of each "
                          "span between token boundaries of both sides (the official rule)")
-    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device,
+    return captured_pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device,
                  lambda: _span_table(alignments))
 
 
@@ -227,7 +243,7 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
     B's grid). Samples are (image, row, column) positions, image-major. The other
     parameters are those of `text_pair_source`.
     """
-    groups = _batches(list(images), images_per_batch)
+    groups = batch_slices(list(images), images_per_batch)
     prefix_a, prefix_b = prefix_tokens(model_a), prefix_tokens(model_b)
 
     def compute():
@@ -250,7 +266,8 @@ def image_pair_source(model_a: LoadedModel, model_b: LoadedModel,
         return {"input": image.ravel().astype(np.int64), "row": row.ravel().astype(np.int64),
                 "col": col.ravel().astype(np.int64)}
 
-    return _pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device, table)
+    return captured_pair(model_a, model_b, manifest, compute, len(groups), cache_dir, out_device,
+                         table)
 
 
 def prefix_tokens(loaded: LoadedModel) -> int:

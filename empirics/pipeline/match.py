@@ -15,28 +15,23 @@ import torch
 
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
-from empirics.capture.generated import generated_images, generated_pair_source
-from empirics.capture.offline import load_corpus
+from empirics.capture.generated import generated_pair_source
 from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
-    default_corpus,
-    load_image_folder,
-    load_text_files,
     stimuli_digest,
-    synthetic_images,
 )
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
 from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.engine.two_stage import match_two_stage, sample_bytes
-from empirics.models.detect import resolve_model
 from empirics.models.identity import weights_identity
 from empirics.models.lens import current_identity
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import trained_family, trained_pairs
-from empirics.models.registry import ModelSpec, matched_pairs
+from empirics.models.registry import ModelSpec
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
+from empirics.pipeline.pairs import inputs_for, pairs_for, provenance_of
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -46,13 +41,6 @@ from theory.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
-#: The cross-family pairs at matched scale that `--all` runs, per kind.
-#: A "generated-" family matches the pMF generator (model A) against a tower family on the
-#: images the generator makes (empirics.capture.generated).
-FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2"),
-                "generated-openclip": ("pmf", "openclip"), "generated-dinov2": ("pmf", "dinov2"),
-                "generated-dinov3": ("pmf", "dinov3")}
-KINDS = {"language": "text"} | {family: "vision" for family in FAMILY_PAIRS if family != "language"}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: The engine's checkpoint inside a pair's run directory (removed once the record is saved).
 STATE_DIR = "state"
@@ -94,40 +82,6 @@ def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None
                          "(no torchrun, no --tasks)")
 
 
-def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None),
-              **lookup) -> list[tuple]:
-    """(spec_a, spec_b, (path_a, path_b)) of `pair` (any two models: registry names,
-    checkpoint folders, Hugging Face ids or open_clip tags, with the checkpoints `paths`;
-    `resolve_model`, which `lookup` passes cache_dir and download), or of every
-    matched-scale pair of `family`; a model of another kind than the family's is refused
-    by name."""
-    if pair:
-        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
-                                              for name, path in zip(pair, paths))
-        found = [(spec_a, spec_b, (path_a, path_b))]
-    else:
-        found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
-    for spec in {spec for a, b, _ in found for spec in (a, b)}:
-        if spec.kind != KINDS[family]:
-            raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
-    for spec_a, spec_b, _ in found:
-        check_generated(family, spec_a, spec_b)
-    return found
-
-
-def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
-    """A generated family's pair is a generator (A) and a tower (B); no other family has a
-    generator (it reads noise, not images)."""
-    generated = family.startswith("generated")
-    if generated and (spec_a.loader != "pmf" or spec_b.loader == "pmf"):
-        raise ValueError(f"the {family} family pairs a pMF generator (model A) with a tower "
-                         f"(model B), not {spec_a.name} x {spec_b.name}")
-    if not generated and "pmf" in (spec_a.loader, spec_b.loader):
-        raise ValueError(f"a pMF generator is matched on its own images: use --family "
-                         f"generated-openclip, generated-dinov2 or generated-dinov3, not "
-                         f"{family}")
-
-
 def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
     """(spec_a, spec_b, (path_a, path_b)) of every pair to match: those of a trained family
     in `model_dir` (cross-architecture and seed pairs, `trained_pairs`; with `pair`, only
@@ -143,34 +97,6 @@ def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
             raise ValueError(f"{settings.pair[0]} x {settings.pair[1]} is not a pair of the "
                              f"family in {settings.model_dir}")
     return found
-
-
-def inputs_for(family: str, choice: InputChoice) -> list:
-    """The inputs of a family's pairs (documents or images)."""
-    if family == "language":
-        if choice.corpus:
-            documents = load_corpus(choice.corpus).documents("heldout")
-        elif choice.text:
-            documents = load_text_files(choice.text)
-        else:
-            documents = default_corpus()
-        return documents[: choice.docs] if choice.docs else documents
-    if family.startswith("generated"):
-        if choice.image_dir:
-            raise ValueError(f"the {family} family matches on the generator's own images; "
-                             "--image-dir does not apply")
-        return generated_images(choice.images, seed=choice.image_seed)
-    if choice.image_dir:
-        return load_image_folder(choice.image_dir)
-    return synthetic_images(choice.images)
-
-
-def provenance_of(choice: InputChoice) -> dict | None:
-    """What a record states about a built corpus it was matched on (None otherwise)."""
-    if not choice.corpus:
-        return None
-    corpus = load_corpus(choice.corpus)
-    return {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"], "split": "heldout"}
 
 
 def run_match(settings: MatchSettings) -> MatchRun:

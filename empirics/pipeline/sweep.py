@@ -19,13 +19,13 @@ from empirics.models.detect import resolve_model
 from empirics.models.load import MissingModelError
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
-    FAMILY_PAIRS,
     check_replay,
     match_pair,
     pair_config,
     pair_directory,
 )
 from empirics.pipeline.options import MatchOptions, Placement
+from empirics.pipeline.pairs import FAMILY_PAIRS
 from runstore import reusable
 from theory.runtime import resolve_device
 

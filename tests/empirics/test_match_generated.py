@@ -6,7 +6,7 @@ import pytest
 
 from empirics.match import main
 from empirics.models.detect import resolve_spec
-from empirics.pipeline.match import pairs_for
+from empirics.pipeline.pairs import pairs_for
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from runstore import find_records

@@ -1,0 +1,90 @@
+"""Which pairs and which inputs a family's match runs on: the matched-scale pairs of each
+family (`--all`) or the pair named, checked against the family's kind (a generated family
+pairs a pMF generator, model A, with a tower), and the documents or images the family is
+matched on (the embedded or a built corpus, text files, an image folder, synthetic images,
+or the generator's own images, empirics.capture.generated).
+"""
+
+from __future__ import annotations
+
+from empirics.capture.generated import generated_images
+from empirics.capture.offline import load_corpus
+from empirics.capture.stimuli import (
+    default_corpus,
+    load_image_folder,
+    load_text_files,
+    synthetic_images,
+)
+from empirics.models.detect import resolve_model
+from empirics.models.registry import ModelSpec, matched_pairs
+from empirics.pipeline.options import InputChoice
+
+#: The cross-family pairs at matched scale that `--all` runs, per kind.
+#: A "generated-" family matches the pMF generator (model A) against a tower family on the
+#: images the generator makes (empirics.capture.generated).
+FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2"),
+                "generated-openclip": ("pmf", "openclip"), "generated-dinov2": ("pmf", "dinov2"),
+                "generated-dinov3": ("pmf", "dinov3")}
+KINDS = {"language": "text"} | {family: "vision" for family in FAMILY_PAIRS if family != "language"}
+
+
+def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None),
+              **lookup) -> list[tuple]:
+    """(spec_a, spec_b, (path_a, path_b)) of `pair` (any two models: registry names,
+    checkpoint folders, Hugging Face ids or open_clip tags, with the checkpoints `paths`;
+    `resolve_model`, which `lookup` passes cache_dir and download), or of every
+    matched-scale pair of `family`; a model of another kind than the family's is refused
+    by name."""
+    if pair:
+        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
+                                              for name, path in zip(pair, paths))
+        found = [(spec_a, spec_b, (path_a, path_b))]
+    else:
+        found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+    for spec in {spec for a, b, _ in found for spec in (a, b)}:
+        if spec.kind != KINDS[family]:
+            raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
+    for spec_a, spec_b, _ in found:
+        check_generated(family, spec_a, spec_b)
+    return found
+
+
+def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
+    """A generated family's pair is a generator (A) and a tower (B); no other family has a
+    generator (it reads noise, not images)."""
+    generated = family.startswith("generated")
+    if generated and (spec_a.loader != "pmf" or spec_b.loader == "pmf"):
+        raise ValueError(f"the {family} family pairs a pMF generator (model A) with a tower "
+                         f"(model B), not {spec_a.name} x {spec_b.name}")
+    if not generated and "pmf" in (spec_a.loader, spec_b.loader):
+        raise ValueError(f"a pMF generator is matched on its own images: use --family "
+                         f"generated-openclip, generated-dinov2 or generated-dinov3, not "
+                         f"{family}")
+
+
+def inputs_for(family: str, choice: InputChoice) -> list:
+    """The inputs of a family's pairs (documents or images)."""
+    if family == "language":
+        if choice.corpus:
+            documents = load_corpus(choice.corpus).documents("heldout")
+        elif choice.text:
+            documents = load_text_files(choice.text)
+        else:
+            documents = default_corpus()
+        return documents[: choice.docs] if choice.docs else documents
+    if family.startswith("generated"):
+        if choice.image_dir:
+            raise ValueError(f"the {family} family matches on the generator's own images; "
+                             "--image-dir does not apply")
+        return generated_images(choice.images, seed=choice.image_seed)
+    if choice.image_dir:
+        return load_image_folder(choice.image_dir)
+    return synthetic_images(choice.images)
+
+
+def provenance_of(choice: InputChoice) -> dict | None:
+    """What a record states about a built corpus it was matched on (None otherwise)."""
+    if not choice.corpus:
+        return None
+    corpus = load_corpus(choice.corpus)
+    return {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"], "split": "heldout"}
