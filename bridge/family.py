@@ -5,6 +5,7 @@ written as a Comparison record (with a log-log plot) and a report to print. Torc
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +75,11 @@ class CompareSettings:
         if self.replicates < 0:
             raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
                              f"{self.replicates}")
+        needed = math.ceil(2.0 / (1.0 - self.level))  # one replicate beyond each tail
+        if 0 < self.replicates < needed:
+            raise ValueError(f"--replicates {self.replicates} is too few for a "
+                             f"{self.level:.0%} percentile interval: give at least {needed} "
+                             "(or 0: no data-level interval)")
         if self.calibrate_against not in NULL_NAMES:
             raise ValueError(f"--calibrate-against must be one of {', '.join(NULL_NAMES)}, "
                              f"got {self.calibrate_against!r}")

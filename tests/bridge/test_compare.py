@@ -54,6 +54,14 @@ def test_missing_records_name_the_command_that_makes_them(tmp_path, capsys):
     assert "python -m empirics.match --family vision" in capsys.readouterr().err
 
 
+def test_too_few_replicates_for_the_level_are_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "vision", "--records", str(tmp_path), "--replicates", "20"])
+    assert exit_info.value.code == 2
+    assert "--replicates 20 is too few for a 95% percentile interval: give at least 40" \
+        in capsys.readouterr().err
+
+
 def test_too_few_sizes_or_empty_counts_are_refused(tmp_path, capsys):
     for w in (64, 128):
         write(tmp_path, planted_record(w, 5))
