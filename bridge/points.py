@@ -4,6 +4,7 @@ sums). Records are `empirics.records.pair.ScalingPoint`s: match records or ancho
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Sequence, TypeVar
 
@@ -13,6 +14,14 @@ from empirics.records.chunks import multinomial_weights
 from empirics.records.pair import ScalingPoint
 
 R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+#: Fewest chunk groups a data-level interval is drawn from: a multinomial resample of fewer
+#: groups is mostly duplicates, and the mutual-pair count of a resample with duplicated
+#: groups (fewer effective inputs, noisier correlations) is biased, so its percentiles need
+#: not even bracket the count (measured: a count of 46 with the interval [46, 64] from 3).
+MIN_CHUNK_GROUPS = 8
 
 
 def group_by_size(records: Sequence[R], size: str = "neurons") -> dict[float, list[R]]:
@@ -31,8 +40,9 @@ def mean_counts(groups: dict[float, list[ScalingPoint]]) -> np.ndarray:
 
 def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
     """Sizes, mean counts per size, and input-resampled counts (sizes x replicates) when
-    every record kept per-chunk sums over the same number of groups (shared weights, so the
-    replicates stay paired across sizes)."""
+    every record kept per-chunk sums over the same number of groups, at least
+    `MIN_CHUNK_GROUPS` (shared weights, so the replicates stay paired across sizes); else
+    None, logged with the reason."""
     sizes = np.array(list(groups))
     counts = mean_counts(groups)
     n_groups = {r.n_chunk_groups for rs in groups.values() for r in rs}
@@ -40,6 +50,11 @@ def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
         return sizes, counts, None
     g = n_groups.pop()
     if replicates < 1:
+        return sizes, counts, None
+    if g < MIN_CHUNK_GROUPS:
+        log.warning("no data-level interval: the records kept %d chunk groups, fewer than "
+                    "the %d a resample needs (match with more inputs or --groups)", g,
+                    MIN_CHUNK_GROUPS)
         return sizes, counts, None
     weights = multinomial_weights(g, replicates, rng=rng)
     reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
