@@ -47,10 +47,23 @@ def draw_exponents_by_beta(rows: list[dict], ax, *, pool: int) -> None:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
 
 
+def scan_cells(rows: list[dict], beta: float) -> list[dict]:
+    """The pool scan's cells at one beta: for each arm and pool, its shortest length (the
+    scan trains a wider pool longer, so its lengths differ from pool to pool)."""
+    shortest: dict[tuple[str, int], dict] = {}
+    for row in rows:
+        if row["beta"] != beta:
+            continue
+        key = (row["arm"], row["n_features"])
+        if key not in shortest or row["steps"] < shortest[key]["steps"]:
+            shortest[key] = row
+    return list(shortest.values())
+
+
 def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
-    """The exponents against the feature pool n at one beta and the shortest length."""
-    shortest = min((r["steps"] for r in rows), default=0)
-    cells = [r for r in rows if r["beta"] == beta and r["steps"] == shortest]
+    """The exponents against the feature pool n at one beta, each pool at its shortest
+    length (named under its tick)."""
+    cells = scan_cells(rows, beta)
     for row in cells:
         for name, marker, _ in SERIES:
             _errorbar(ax, row["n_features"] * (1.06 if row["arm"] == "rent" else 1.0),
@@ -58,15 +71,16 @@ def draw_pool_scan(rows: list[dict], ax, *, beta: float) -> None:
                       mfc=ARM_COLOURS[row["arm"]] if name == "exponent_neurons" else "white")
     ax.axhline(1.0 / beta, color="k", lw=0.8, label=rf"$1/\beta$ = {1 / beta:.2f}")
     ax.axhline(1.0, color="0.5", lw=0.8, ls=":", label="1")
-    pools = sorted({r["n_features"] for r in cells})
+    steps = {r["n_features"]: r["steps"] for r in cells}
+    pools = sorted(steps)
     ax.set_xscale("log")
     if pools:
-        ax.set_xticks(pools, [str(n) for n in pools])
+        ax.set_xticks(pools, [f"{n}\n{steps[n]} steps" for n in pools])
         ax.set_xlim(min(pools) / 1.4, max(pools) * 1.4)
         ax.minorticks_off()
     ax.set(xlabel="feature pool n (p n fixed)", ylabel="exponent of R(N)",
-           title=rf"pool scan ($\beta$ = {beta:g}, {shortest} steps)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+           title=rf"pool scan ($\beta$ = {beta:g})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
 
 
 def plot_toy_study(rows: list[dict], stem: str | Path, *, scan_beta: float | None = None

@@ -69,3 +69,18 @@ def test_the_study_and_its_sweeps_are_tidy_tables(tmp_path):
     assert len(pairs) == 3 * 2 and pairs["width"].tolist() == [8, 16] * 3
     np.testing.assert_equal(pairs["rosetta_neurons"].to_numpy().reshape(3, 2),
                             sweep.per_pair["rosetta_neurons"])  # NaN (a failed net) too
+
+
+def test_the_pool_scan_panel_takes_each_pool_at_its_own_scaled_length():
+    """A scaled scan trains n = 1024 and 2048 for 4000 and 8000 steps: the panel keeps them
+    (it once kept only the shortest length overall, i.e. the first pool alone)."""
+    from theory.toy_plot import scan_cells
+
+    rows = [{"arm": arm, "beta": beta, "n_features": n, "steps": steps}
+            for arm in ("none", "rent")
+            for beta, n, steps in ((2.0, 512, 2000), (2.0, 512, 4000), (2.0, 1024, 4000),
+                                   (2.0, 2048, 8000), (3.0, 512, 2000))]
+    cells = scan_cells(rows, 2.0)
+    assert sorted((r["arm"], r["n_features"], r["steps"]) for r in cells) == [
+        (arm, n, steps) for arm in ("none", "rent")
+        for n, steps in ((512, 2000), (1024, 4000), (2048, 8000))]
