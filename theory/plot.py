@@ -219,6 +219,7 @@ def toy_sweep_title(sweep) -> str:
     """One line naming the toy sweep's configuration (the title of its figure)."""
     toy = sweep.config["toy"]
     arm = f"rent kappa={toy['rent']:.3g}" if toy.get("rent") else "no rent"
+    arm += ", revived loss" if toy.get("revive_outputs", False) else ", plain loss"
     return (f"toy nets ({arm}): beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:.3g}, "
             f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
             f"{len(sweep.pairs)} seed pairs")

@@ -331,8 +331,10 @@ TOY_COLUMNS = (
 
 
 def arm_name(config: dict) -> str:
-    """The toy arm a config belongs to: "rent kappa=..." or "no rent"."""
-    return f"rent kappa={config['rent']:g}" if config.get("rent") else "no rent"
+    """The toy arm a config belongs to, and the loss it trained on: "rent kappa=..." or
+    "no rent", then "revived loss" or "plain loss" (a config saved before the field: plain)."""
+    arm = f"rent kappa={config['rent']:g}" if config.get("rent") else "no rent"
+    return f"{arm}, {'revived' if config.get('revive_outputs', False) else 'plain'} loss"
 
 
 def predicted_slope(widths, counts, min_count: float = MIN_FIT_COUNT) -> float:

@@ -124,7 +124,7 @@ def test_simulate_cli_runs_the_toy_sweep(tmp_path, capsys):
     main(args)
     out = capsys.readouterr().out
     assert "R_neur" in out and "R_pred" in out and "exponent of R_neurons" in out
-    assert "derived 0.5000" in out
+    assert "derived 0.5000" in out and "toy nets (no rent, revived loss" in out
     figures = list((tmp_path / "empirics").glob("toy-*/rosetta_toy.png"))
     assert len(figures) == 1 and figures[0].stat().st_size > 10_000
     assert list((tmp_path / "empirics").glob("toy-*/prediction/record.json"))
