@@ -25,6 +25,7 @@ from matplotlib.ticker import (  # noqa: E402
 
 from runstore import atomic_write_bytes  # noqa: E402
 from theory.sweep import TheoryRun  # noqa: E402
+from theory.toy_config import arm_label  # noqa: E402
 
 STYLE = {
     "figure.dpi": 150,
@@ -218,8 +219,7 @@ def label_widths(ax, widths) -> None:
 def toy_sweep_title(sweep) -> str:
     """One line naming the toy sweep's configuration (the title of its figure)."""
     toy = sweep.config["toy"]
-    arm = f"rent kappa={toy['rent']:.3g}" if toy.get("rent") else "no rent"
-    arm += ", revived loss" if toy.get("revive_outputs", False) else ", plain loss"
+    arm = arm_label(toy, kappa_format=".3g")
     return (f"toy nets ({arm}): beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:.3g}, "
             f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
             f"{len(sweep.pairs)} seed pairs")

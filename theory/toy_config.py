@@ -103,9 +103,22 @@ class ToyConfig:
     @classmethod
     def from_config(cls, config: dict) -> ToyConfig:
         config = dict(config)
-        config.setdefault("revive_outputs", False)  # saved before the field: the plain loss
+        config["revive_outputs"] = revives_outputs(config)
         config["widths"], config["seeds"] = tuple(config["widths"]), tuple(config["seeds"])
         return cls(**config)
+
+
+def revives_outputs(config: dict) -> bool:
+    """Whether a saved toy config trained on the revived bound; one saved before the field
+    existed trained on the plain loss."""
+    return bool(config.get("revive_outputs", False))
+
+
+def arm_label(config: dict, *, kappa_format: str = "g") -> str:
+    """The arm of a saved toy config and the loss it trained on: "no rent, revived loss",
+    "rent kappa=..., plain loss" and so on."""
+    arm = f"rent kappa={config['rent']:{kappa_format}}" if config.get("rent") else "no rent"
+    return f"{arm}, {'revived' if revives_outputs(config) else 'plain'} loss"
 
 
 def auto_rent(beta: float, p: float, n_min: int) -> float:

@@ -160,7 +160,7 @@ class _ReluRegression(torch.autograd.Function):
         grad_correction = -active_target * (at_active > 0)
         if revive:
             dead = (raw < 0).to(raw.dtype)
-            correction = correction + dead * raw * (raw - 2.0 * active_target)
+            correction = correction + revived_term(raw, active_target)
             grad_correction = grad_correction + dead * (raw - active_target)
         loss.index_add_(0, active_seed, active_weight * correction, alpha=1.0 / n_samples)
         grad.view(-1).index_add_(0, active_flat, active_weight * grad_correction, alpha=scale)

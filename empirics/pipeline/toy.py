@@ -54,7 +54,7 @@ from theory.params import AllocationParams
 from theory.plot import plot_toy_sweep
 from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
-from theory.toy_config import ToyConfig
+from theory.toy_config import ToyConfig, arm_label
 from theory.toy_internals import feature_profile, fitted_prices
 from theory.toy_model import (
     feature_errors,
@@ -330,13 +330,6 @@ TOY_COLUMNS = (
 )
 
 
-def arm_name(config: dict) -> str:
-    """The toy arm a config belongs to, and the loss it trained on: "rent kappa=..." or
-    "no rent", then "revived loss" or "plain loss" (a config saved before the field: plain)."""
-    arm = f"rent kappa={config['rent']:g}" if config.get("rent") else "no rent"
-    return f"{arm}, {'revived' if config.get('revive_outputs', False) else 'plain'} loss"
-
-
 def predicted_slope(widths, counts, min_count: float = MIN_FIT_COUNT) -> float:
     """The allocation model's exponent at the toy's widths, by the rule of every fit here:
     the widths with R >= min_count (NaN if fewer than two)."""
@@ -377,7 +370,7 @@ def format_toy_table(sweep, predicted: TheoryRun) -> str:
     fit_widths = sweep.widths[fit_mask(counts)].astype(int).tolist()
     level = f"{100 * sweep.level:g}%"
     rows += [
-        f"toy nets ({arm_name(toy)}, beta = {toy['beta']:g}, n = {toy['n_features']}, "
+        f"toy nets ({arm_label(toy)}, beta = {toy['beta']:g}, n = {toy['n_features']}, "
         f"{toy['steps']} steps): rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed "
         f"pairs; exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
         f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs; widths with "

@@ -29,7 +29,7 @@ from empirics.pipeline.toy import run_toy_sweep, toy_sweep_dir
 from empirics.records.toy import ToyStudy, ToySweep
 from runstore import RecordError, record_exists, reuse_or_build, run_dir
 from runstore.progress import progress_bar
-from theory.toy_config import ToyConfig, auto_rent
+from theory.toy_config import ToyConfig, auto_rent, revives_outputs
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def study_row(arm: str, sweep: ToySweep, directory: Path) -> dict:
     failed = sweep.per_instance["failed"]
     return {"arm": arm, "beta": toy["beta"], "n_features": toy["n_features"], "p": toy["p"],
             "steps": toy["steps"], "rent": toy["rent"], "sampled": toy["output_samples"] > 0,
-            "revive_outputs": bool(toy.get("revive_outputs", False)),
+            "revive_outputs": revives_outputs(toy),
             "inverse_beta": 1.0 / toy["beta"],
             "exponent_neurons": list(sweep.exponent_neurons),
             "exponent_features": list(sweep.exponent_features),
