@@ -304,7 +304,7 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path])
             return []
         path, sweep = sweeps[-1]
         sizes, points = toy_points(sweep, level=settings.level)
-        source, inputs = "toy-isolation", [str(path)]
+        source, inputs, size = "toy-isolation", [str(path)], "neurons"  # widths
     else:
         found = [(p, r) for p, r in find_records(settings.records, SelectivityRecord,
                                                  family=settings.family)
@@ -314,10 +314,11 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path])
                     f"python -m empirics.analyze --runs {settings.records} --family "
                     f"{settings.family}"]
         sizes, points = selectivity_points([r for _, r in found], settings.size)
-        source, inputs = "selectivity", [str(p) for p, _ in found]
+        source, inputs, size = "selectivity", [str(p) for p, _ in found], settings.size
     result = polarization({"family": settings.family, "level": settings.level, "records": inputs,
                            "select": list(settings.select)},
-                          settings.family, source, sizes, points, level=settings.level)
+                          settings.family, source, sizes, points, level=settings.level,
+                          size=size)
     result.save(directory / "polarization")
     return format_polarization(result)
 

@@ -24,8 +24,11 @@ PRODUCED_BY = ("python -m empirics.analyze --runs RUNS --family FAMILY, then pyt
                "bridge.compare --family toy --beta 1.5 --records RUNS)")
 STYLE = {"rosetta": (COLOURS["rosetta"], "o", "Rosetta"),
          "control": (COLOURS["non_rosetta"], "s", "non-Rosetta (size-matched)")}
-X_LABELS = {"toy-isolation": "width N (neurons)",
-            "selectivity": "MLP neurons N (geometric mean of the pair)"}
+#: The x axis by the record's unit of N (`Polarization.size`); a toy sweep's N is its width.
+X_LABELS = {"neurons": "MLP neurons N (geometric mean of the pair)",
+            "params": "parameters N (geometric mean of the pair)",
+            None: "N (unit not recorded: neurons or parameters)"}
+TOY_LABEL = "width N (neurons)"
 
 
 def series_title(result: Polarization) -> str:
@@ -34,11 +37,29 @@ def series_title(result: Polarization) -> str:
     return result.family + (f" [{', '.join(select)}]" if select else "")
 
 
+def x_label(result: Polarization) -> str:
+    """The size axis the record was fitted on (records made before it was kept: unknown)."""
+    return TOY_LABEL if result.source == "toy-isolation" else X_LABELS[result.size]
+
+
+def difference_text(result: Polarization, metric: str) -> str:
+    """The stored test of the slope difference (Rosetta minus control) with its Holm-adjusted
+    p-value, as the title states it ("" for records made before the test)."""
+    difference = result.differences.get(metric)
+    if not difference:
+        return ""
+    return (f"; slope difference {difference['difference']:+.3g} "
+            f"[{difference['low']:+.3g}, {difference['high']:+.3g}], Holm p = "
+            f"{difference['p_holm']:.2g}")
+
+
 def latest(found) -> list[Polarization]:
-    """The newest Polarization of each (family, selection, source)."""
+    """The newest Polarization of each (family, selection, source, unit of N): records on
+    the two size axes are drawn apart, neither hides the other."""
     best = {}
     for item in sorted(found, key=lambda item: item.header.get("created", "")):
-        best[(series_title(item.record), item.record.source)] = item.record
+        record = item.record
+        best[(series_title(record), record.source, record.size or "")] = record
     return [best[key] for key in sorted(best)]
 
 
@@ -80,9 +101,9 @@ def draw(records, fig) -> None:
                                 result.trends[metric].get(population), population,
                                 result.source)
         ax.set_xscale("log")
-        ax.set(xlabel=X_LABELS.get(result.source, "N"), ylabel=f"mean {metric.replace('_', ' ')}")
-        ax.set_title(wrapped(f"{series_title(result)}: {metric.replace('_', ' ')}", 44),
-                     fontsize="small")
+        ax.set(xlabel=x_label(result), ylabel=f"mean {metric.replace('_', ' ')}")
+        ax.set_title(wrapped(f"{series_title(result)}: {metric.replace('_', ' ')}"
+                             + difference_text(result, metric), 44), fontsize="small")
         ax.legend(loc="best", fontsize="x-small")
 
 

@@ -85,3 +85,22 @@ def test_polarization_keeps_one_panel_row_per_selected_series():
     titles = [fig06_polarization.series_title(r) for r in fig06_polarization.latest(found)]
     assert titles == ["language", 'language [architectures=["gpt2", "gpt2"]]',
                       'language [architectures=["gpt2", "qwen2"]]']
+
+
+def test_polarization_labels_its_size_axis_and_keeps_both_axes():
+    """Two Polarizations that differ only in their unit of N are both drawn, each labelled
+    from its record; a record made before the unit was kept says it is unknown."""
+    from types import SimpleNamespace
+
+    from bridge.trends import Polarization
+
+    def result(size, created):
+        record = Polarization(config={}, family="language", source="selectivity",
+                              sizes=np.array([1.0, 2.0]), points={}, trends={}, verdicts={},
+                              size=size)
+        return SimpleNamespace(record=record, header={"created": created})
+
+    kept = fig06_polarization.latest([result("params", "1"), result("neurons", "2")])
+    assert sorted(fig06_polarization.x_label(r) for r in kept) == [
+        "MLP neurons N (geometric mean of the pair)", "parameters N (geometric mean of the pair)"]
+    assert "not recorded" in fig06_polarization.x_label(result(None, "3").record)
