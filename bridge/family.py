@@ -15,6 +15,7 @@ from bridge.agreement import predict_with_delta_method
 from bridge.calibration import CALIBRATED_DIRS, calibrate
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
+from bridge.replicates import count_once
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
@@ -149,13 +150,16 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     `settings.anchors`); return the Comparison's directory and the report to print.
 
     Raises `CannotFit` when the records do not support a fit (fewer than 3 sizes, a size
-    without Rosetta pairs), `MixedSeries` when they form several series. `skipped` (damaged
-    records passed over) is reported with the warnings."""
+    without Rosetta pairs), `MixedSeries` when they form several series, `SameNetworks` when
+    records of the same two networks disagree (records of the same networks count once:
+    `bridge.replicates`). `skipped` (damaged records passed over) is reported with the
+    warnings."""
     series = "anchors" if settings.anchors else "pairs"
-    found = select_series(found, settings.select)
+    found, same_networks = count_once(select_series(found, settings.select))
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
     warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
+    warnings += same_networks
     warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
     lines = [f"warning: {text}" for text in warnings]
     config = {name: getattr(settings, name) for name in

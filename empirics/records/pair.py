@@ -12,6 +12,7 @@ the anchor's size and the others'). Torch-free.
 
 from __future__ import annotations
 
+import json
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -47,6 +48,44 @@ PAIR_ONLY = ("model_a", "model_b", "width", "weights", "capture", "inputs", "see
 TOY_ONLY = ("width", "seeds", "null", "n_tokens")
 
 
+#: The files of a checkpoint that make its network: the weights (as
+#: `empirics.models.load.WEIGHT_SUFFIXES`) and the architecture's configuration; tokenizer,
+#: training log and model card do not change the network.
+NETWORK_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+NETWORK_FILES = ("config.json",)
+
+
+def network_identity(config: dict, side: int) -> str | None:
+    """Which network model A (`side` 0) or B (1) of a pair's config is, as canonical JSON,
+    equal for the same network under another name; None when the config does not say.
+
+    A trained model is its weight files and configuration (their content identities in
+    `config["weights"]`, docs/matching.md "Identity"), or the repo id or tag it is fetched
+    by. An untrained model is its configuration and the seed its weights were drawn from
+    (the loaded model's identity in the capture manifest). A toy net is its sweep's settings,
+    its width and its seed. Records made before pairs kept their weights' identity (no
+    "weights"), and untrained models whose drawing seed is not stated, give None.
+    """
+    if "toy" in config:
+        toy = {k: v for k, v in config["toy"].items() if k not in ("widths", "seeds")}
+        return json.dumps({"toy": toy, "width": config.get("width"),
+                           "seed": config.get("seeds", [None, None])[side]}, sort_keys=True)
+    weights = config.get("weights")
+    if not weights:
+        return None
+    entry = weights[side]
+    network = {k: v for k, v in entry.items() if k not in ("name", "tokenizer", "files")}
+    network["files"] = {name: digest for name, digest in entry.get("files", {}).items()
+                        if name.endswith(NETWORK_SUFFIXES)
+                        or name.rsplit("/", 1)[-1] in NETWORK_FILES}
+    if entry.get("init") == "random":
+        loaded = (config.get("capture") or {}).get(f"model_{'ab'[side]}") or {}
+        if loaded.get("seed") is None:
+            return None
+        network["seed"] = loaded["seed"]
+    return json.dumps(network, sort_keys=True)
+
+
 def series_of(config: dict) -> dict:
     """The series key of a pair's config (real or toy: see `ScalingPoint.series_key`)."""
     if "toy" in config:
@@ -62,6 +101,10 @@ class PairSizes:
     def series_key(self) -> dict:
         """What must agree for this pair to join a scaling series (`ScalingPoint`)."""
         return {"family": self.family, **series_of(self.config)}
+
+    def networks(self) -> tuple[str | None, str | None]:
+        """The identities of the pair's two networks (`network_identity`; None: unstated)."""
+        return network_identity(self.config, 0), network_identity(self.config, 1)
 
     def pair_size(self, size: str = "neurons") -> float:
         """N of the pair: the geometric mean of both models' neurons or parameters."""

@@ -183,3 +183,21 @@ def test_analysis_figures_draw_cross_architecture_and_seed_pairs_apart(tmp_path)
     series = by_family(found)
     assert {label: len(records) for label, records in series.items()} == {
         "language": 1, "language (gpt2 x gpt2)": 1, "language (gpt2 x qwen2)": 2}
+
+
+def test_null_figure_counts_records_of_the_same_networks_once(tmp_path, caplog):
+    """A trained pair saved again under other model names is one pair: the mean count at its
+    size is over the distinct pairs, and the panel title says one record was left out."""
+    from tests.bridge.test_replicates import pair, save
+
+    for w in WIDTHS:
+        save(tmp_path, pair(w, 10))
+        save(tmp_path, pair(w, 10, names=("copy-a", "copy-b")))
+        save(tmp_path, pair(w, 20, seeds=(3, 4)))
+        save(tmp_path, pair(w, 2, init="random", null="untrained"))
+    with caplog.at_level("WARNING", logger="paper_figs"):
+        (ax,) = drawn(fig04_nulls.FIGURES[0], tmp_path).axes
+    trained, _ = ax.lines
+    np.testing.assert_array_equal(trained.get_ydata(), [15.0] * len(WIDTHS))
+    assert f"[{len(WIDTHS)} records of the same networks counted once]" in ax.get_title()
+    assert sum("same two networks" in r.message for r in caplog.records) == len(WIDTHS)
