@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bridge.baseline import UNTRAINED_MARGIN
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
 from empirics.records.nulls import NULL_QUANTILE
@@ -73,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an ImportanceRecord of python -m empirics.importance: every "
                              "closure's exponent at its beta, against the measured one "
                              "(repeatable)")
+    parser.add_argument("--keep-untrained-models", action="store_true",
+                        help="keep in the fits the pairs with a model whose held-out loss is "
+                             f"not {UNTRAINED_MARGIN:g} nats below its tokenizer's unigram "
+                             "baseline (left out and named by default)")
     parser.add_argument("--beta-estimate", default=None,
                         help="which estimate of the importance record gives beta (default "
                              "zipf-mle-1gram; e.g. spectrum-mean)")
@@ -88,7 +93,8 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         anchors=args.anchors, select=tuple(args.select),
         null_quantile=None if args.no_calibration else args.null_quantile,
         calibrate_against=args.calibrate_against,
-        beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate)
+        beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate,
+        keep_untrained_models=args.keep_untrained_models)
 
 
 def main(argv: list[str] | None = None) -> Path:

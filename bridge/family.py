@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
+from bridge.baseline import leave_out_untrained
 from bridge.calibration import CALIBRATED_DIRS, calibrate
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
@@ -45,7 +46,8 @@ class CompareSettings:
     """What `python -m bridge.compare` fits: which family's records (under `records`; its
     anchor sets with `anchors`), N as neurons or parameters, the theory's prediction
     (`beta`, `closure`), the interval level, the equivalence margin, resampling sizes and
-    seed, where the Comparison goes (`out`, default `records`) and whether to plot."""
+    seed, where the Comparison goes (`out`, default `records`), whether to plot, and whether
+    pairs with a model that learnt nothing stay in the fits (`bridge.baseline`)."""
 
     family: str
     records: Path = Path("runs")
@@ -65,6 +67,7 @@ class CompareSettings:
     calibrate_against: str = "permuted"
     beta_from: tuple = ()
     beta_estimate: str | None = None
+    keep_untrained_models: bool = False
 
     def __post_init__(self):
         if not 0.0 < self.level < 1.0:
@@ -156,10 +159,14 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     warnings."""
     series = "anchors" if settings.anchors else "pairs"
     found, same_networks = count_once(select_series(found, settings.select))
+    untrained, flagged = [], []
+    if not settings.anchors:
+        found, untrained, flagged = leave_out_untrained(
+            found, keep=settings.keep_untrained_models)
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
     warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
-    warnings += same_networks
+    warnings += same_networks + untrained
     warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
     lines = [f"warning: {text}" for text in warnings]
     config = {name: getattr(settings, name) for name in
@@ -170,6 +177,8 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     config["record_sha256"] = {str(path): read_header(path)["arrays"]["sha256"]
                                for path, _ in found}
     config["warnings"] = warnings
+    if flagged:
+        config["untrained_models"] = flagged
     if series != "pairs":
         config["series"] = series
     groups, comparison = _fit(real, settings, config)

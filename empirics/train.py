@@ -8,7 +8,9 @@ corpus (`empirics.pipeline.train`), resumable model by model.
 Each model lands in OUT/<architecture>-w<width>-s<seed>/ (save_pretrained, its tokenizer and
 train_log.json); match two of them with
 `python -m empirics.match --family language --pair NAME_A NAME_B --path-a DIR_A --path-b DIR_B`.
-Prints, per model, its MLP neurons, tokens, time and held-out loss.
+Prints, per model, its MLP neurons, tokens, time, held-out loss and its tokenizer's unigram
+baseline on the same held-out tokens (add-one smoothed counts of the training split; "-" for a
+model trained before logs kept it: see `empirics.pipeline.baseline`).
 """
 
 from __future__ import annotations
@@ -61,12 +63,17 @@ def main(argv: list[str] | None = None) -> list[Path]:
     with reported(parser, debug=args.debug):
         written = train_family(settings, progress=True)
     print(f"{'model':>16} {'layers':>6} {'neurons':>8} {'tokens':>10} {'seconds':>8} "
-          f"{'held-out loss':>13}")
+          f"{'held-out loss':>13} {'unigram':>8}")
     for directory, log in zip(written, read_logs(written)):
         neurons = mlp_neurons(log["architecture"], log["width"])
         print(f"{directory.name:>16} {log['layers']:>6} {neurons:>8} {log['tokens']:>10} "
-              f"{log['seconds']:>8.1f} {log['heldout_loss']:>13.4f}")
+              f"{log['seconds']:>8.1f} {log['heldout_loss']:>13.4f} "
+              f"{_loss(log.get('unigram_loss')):>8}")
     return written
+
+
+def _loss(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

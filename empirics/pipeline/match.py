@@ -30,6 +30,7 @@ from empirics.models.lens import current_identity
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import trained_family, trained_pairs
 from empirics.models.registry import ModelSpec
+from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
 from empirics.pipeline.pairs import inputs_for, pairs_for, provenance_of
 from empirics.pipeline.summary import MatchRun, PairOutcome
@@ -111,7 +112,7 @@ def run_match(settings: MatchSettings) -> MatchRun:
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
     provenance = provenance_of(settings.inputs)
-    outcomes = []
+    outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
@@ -122,7 +123,8 @@ def run_match(settings: MatchSettings) -> MatchRun:
                     spec_a, spec_b, family=settings.family, inputs=inputs,
                     options=settings.options, out=settings.out, device=device,
                     paths=paths, force=settings.force, placement=settings.placement,
-                    ranks=ranks, provenance=provenance), None
+                    ranks=ranks, provenance=provenance, corpus=settings.inputs.corpus,
+                    baselines=baselines), None
             except MissingModelError as error:
                 directory, missing = None, str(error)
                 log.warning("skipped %s x %s: a model's files are missing", spec_a.name,
@@ -171,14 +173,18 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
                options: MatchOptions, out: Path, device: torch.device,
                paths=(None, None), force: bool = False, placement: Placement = Placement(),
                ranks: Ranks = SINGLE, provenance: dict | None = None,
-               models: tuple | None = None) -> Path:
+               models: tuple | None = None, corpus: Path | None = None,
+               baselines: dict | None = None) -> Path:
     """Load, capture, match and save one pair; return the record's directory.
 
     `options` goes into the record's config whole; `device` is where activations and the
     engine run, and `placement` may spread large models over devices; with `ranks` several
     processes share the run (empirics.engine.distributed; rank 0 writes). `models`: the
     two models already loaded (e.g. `empirics.models.lens.from_transformer_lens`), keyed by
-    their identities; their specs must be `spec_a` and `spec_b`.
+    their identities; their specs must be `spec_a` and `spec_b`. A model saved with a train
+    log (`empirics.train`) has its held-out loss and unigram baseline stated in the record
+    (`training`; the baseline computed on `corpus` where the log lacks it, the training
+    split's counts kept in `baselines` across pairs).
     """
     if models and options.init != "pretrained":
         raise ValueError("models given loaded are matched as they are: --init random "
@@ -195,7 +201,8 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
         directory, MatchRecord,
         lambda: _match_and_save(spec_a, spec_b, family=family, inputs=inputs, options=options,
                                 config=config, directory=directory, device=device, paths=paths,
-                                placement=placement, ranks=ranks, models=models),
+                                placement=placement, ranks=ranks, models=models,
+                                training=lambda: training_of(paths, options, corpus, baselines)),
         force=force, load=False)
     if not reused and ranks.writer:  # the record holds the result; the state is spent
         shutil.rmtree(state, ignore_errors=True)
@@ -203,7 +210,7 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
 
 
 def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, directory, device,
-                    paths, placement, ranks, models=None) -> MatchRecord | None:
+                    paths, placement, ranks, models=None, training=dict) -> MatchRecord | None:
     """The pair's MatchRecord (its examples and statistics saved beside it), or None on a
     rank that does not write."""
     check_replay(family, options, ranks.world)
@@ -231,7 +238,8 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
         return None
     null = null_label(options)
     record = MatchRecord.from_matches(
-        found, config=config | {"capture": pair.manifest, "guarantee": found.guarantee},
+        found, config=config | {"capture": pair.manifest, "guarantee": found.guarantee,
+                                **training()},
         family=family,
         model_a=spec_a.name, model_b=spec_b.name, size_a=models[0].n_params,
         size_b=models[1].n_params, layer_sizes_a=pair.layer_sizes_a,
@@ -245,6 +253,17 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                               model_b=spec_b.name, stats_a=stats_a,
                               stats_b=stats_b).save(directory / STATS_DIR)
     return record
+
+
+def training_of(paths, options: MatchOptions, corpus: Path | None,
+                baselines: dict | None) -> dict:
+    """{"training": [A's, B's]} (`empirics.pipeline.baseline.training_summary`; None for a
+    model without a train log, e.g. a hub checkpoint): not part of the run's hash (it
+    restates the files the hash covers), like the capture manifest. An untrained null states
+    none (its weights are not the trained ones)."""
+    if options.init != "pretrained":
+        return {}
+    return {"training": [training_summary(path, corpus, counts=baselines) for path in paths]}
 
 
 def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path):

@@ -9,8 +9,10 @@ Every model trains on its own seed's order of the training documents for
 `tokens_per_param` x its non-embedding parameters (a compute-matched budget), AdamW with
 linear warm-up and cosine decay (bf16 autocast on CUDA), and is saved with
 `save_pretrained` beside its tokenizer and a `train_log.json` (losses, tokens, time,
-held-out loss). A model whose log is complete is
-skipped, so an interrupted family resumes model by model.
+held-out loss and its tokenizer's unigram baseline on the same held-out tokens, fitted on
+the training split: `empirics.analysis.unigram`). A model whose log is complete is
+skipped, so an interrupted family resumes model by model (`empirics.pipeline.baseline`
+computes the baseline of a model trained before logs kept it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from empirics.analysis.unigram import SMOOTHING, scored_targets, unigram_counts, unigram_loss
 from empirics.capture.offline import load_corpus
 from empirics.capture.windows import tokenized, whole_windows
 from runstore import atomic_write_text
@@ -227,10 +230,26 @@ def heldout_loss(model, tokens: np.ndarray, context: int, device) -> float:
     return total / max(windows, 1)
 
 
+def unigram_baseline(tokenizer, train_docs, heldout: np.ndarray, context: int) -> dict:
+    """The tokenizer's unigram baseline (`empirics.analysis.unigram`): token counts of the
+    whole training split (each document followed by the end-of-text token, as in training),
+    scored on the held-out tokens that `heldout_loss` scores. The train log's fields."""
+    counts = unigram_counts(tokenized(tokenizer, train_docs), len(tokenizer),
+                            tokenizer.eos_token_id)
+    return baseline_fields(counts, heldout, context)
+
+
+def baseline_fields(counts: np.ndarray, heldout: np.ndarray, context: int) -> dict:
+    """The train log's fields of a unigram baseline from the training split's `counts`."""
+    return {"unigram_loss": unigram_loss(counts, scored_targets(heldout, context)),
+            "unigram_train_tokens": int(counts.sum()), "unigram_smoothing": SMOOTHING}
+
+
 def train_model(architecture: str, width: int, seed: int, settings: TrainSettings, *,
                 tokenizer, train_docs, heldout: np.ndarray, corpus_sha256: str = "",
-                progress: bool = False) -> Path:
-    """Train one member of the family and save it (model, tokenizer, train_log.json)."""
+                baseline: dict | None = None, progress: bool = False) -> Path:
+    """Train one member of the family and save it (model, tokenizer, train_log.json with
+    `baseline`, the tokenizer's `unigram_baseline`, beside the held-out loss)."""
     import transformers
 
     directory = settings.out / f"{architecture}-w{width}-s{seed}"
@@ -253,7 +272,8 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
            "seconds": time.perf_counter() - started, "first_loss": losses[0],
            "last_loss": float(np.mean(losses[-max(1, steps // 20):])),
            "heldout_loss": heldout_loss(model, heldout, settings.context, settings.device),
-           "corpus_sha256": corpus_sha256, "tokenizer": TOKENIZERS[architecture],
+           **(baseline or {}), "corpus_sha256": corpus_sha256,
+           "tokenizer": TOKENIZERS[architecture],
            "settings": {k: str(v) if isinstance(v, Path) else v
                         for k, v in dataclasses.asdict(settings).items()}}
     model.save_pretrained(directory)
@@ -272,12 +292,13 @@ def train_family(settings: TrainSettings, *, progress: bool = False) -> list[Pat
     for architecture in settings.architectures:
         tokenizer = _tokenizer(TOKENIZERS[architecture], settings, corpus)
         heldout = token_ids(tokenizer, heldout_docs, limit=settings.heldout_tokens, seed=None)
+        baseline = unigram_baseline(tokenizer, train_docs, heldout, settings.context)
         for width in settings.widths:
             for seed in settings.seeds:
                 written.append(train_model(architecture, width, seed, settings,
                                            tokenizer=tokenizer, train_docs=train_docs,
                                            heldout=heldout, corpus_sha256=corpus.sha256,
-                                           progress=progress))
+                                           baseline=baseline, progress=progress))
     return written
 
 

@@ -36,8 +36,9 @@ def check_size(size: str) -> str:
 
 
 #: Options of a pair's run that change none of its numbers: where weights came from, the
-#: examples kept beside the match, the activation cache.
-UNCOUNTED = ("download", "cache_dir", "cache_activations", "examples")
+#: examples kept beside the match, the activation cache; and what the record restates of its
+#: models' training (held-out loss, unigram baseline: `training`), which their files fix.
+UNCOUNTED = ("download", "cache_dir", "cache_activations", "examples", "training")
 #: Keys of a real pair's config that are not part of its series: the models and their files
 #: (the size axis), the seed, the null kind, what the engine states of its result (its
 #: `guarantee`: counts of one pair), and the extras that change no number (input ids: their

@@ -40,6 +40,11 @@ def test_both_architectures_train_save_and_learn(family):
         assert (directory / "model.safetensors").is_file()
         assert (directory / "tokenizer.json").is_file()
         assert log["corpus_sha256"] == load_corpus(root / "corpus").sha256
+        assert 0 < log["unigram_loss"] < 7.0 and log["unigram_train_tokens"] > 150000
+        assert log["unigram_smoothing"].startswith("add-one")
+    logs = [json.loads((d / "train_log.json").read_text()) for d in written]
+    assert logs[0]["unigram_loss"] == logs[1]["unigram_loss"]  # one per tokenizer
+    assert logs[0]["unigram_loss"] != logs[2]["unigram_loss"]
     spec = resolve_spec("qwen2-w16-s0", written[3])
     assert spec.architecture == "qwen2" and spec.d_mlp == 48 and spec.n_layers == 2
 
@@ -59,6 +64,11 @@ def test_a_trained_pair_goes_through_the_match_and_a_rerun_resumes(family, capsy
                         "--batch", "3", "--groups", "2", "--examples", "0", "--device", "cpu",
                         "--out", str(root / "runs")])
     record = MatchRecord.load(directory)
+    logs = [json.loads((d / "train_log.json").read_text()) for d in (written[1], written[3])]
+    assert [t["heldout_loss"] for t in record.config["training"]] == [
+        log["heldout_loss"] for log in logs]
+    assert [t["unigram_loss"] for t in record.config["training"]] == [
+        log["unigram_loss"] for log in logs]
     assert record.n_neurons_a == 2 * 64 and record.n_neurons_b == 2 * 48
     assert record.n_rosetta > 0 and record.config["corpus"]["split"] == "heldout"
     assert record.size_a == resolve_spec(written[1].name, written[1]).n_params
@@ -113,3 +123,32 @@ def test_cross_architecture_and_seed_pairs_are_separate_series(family):
     assert config["architectures"] == ["gpt2", "qwen2"]
     seed_pair = dict(config, architectures=["gpt2", "gpt2"])
     assert series_of(config) != series_of(seed_pair)
+
+
+def test_a_model_trained_before_logs_kept_the_baseline_gets_it_from_its_corpus(family, tmp_path):
+    """A log without the baseline: computed from the model's own tokenizer and corpus, equal
+    to what training logs; without a corpus, or on another corpus, stated as missing."""
+    import shutil
+
+    from empirics.pipeline.baseline import training_summary
+
+    root, written = family
+    old = tmp_path / written[2].name
+    shutil.copytree(written[2], old)
+    log = json.loads((old / "train_log.json").read_text())
+    logged = {k: log.pop(k) for k in list(log) if k.startswith("unigram")}
+    (old / "train_log.json").write_text(json.dumps(log))
+    counts = {}
+    summary = training_summary(old, root / "corpus", counts=counts)
+    assert summary["unigram_loss"] == pytest.approx(logged["unigram_loss"], rel=1e-12)
+    assert summary["heldout_loss"] == log["heldout_loss"] and len(counts) == 1
+    assert "no --corpus" in training_summary(old)["unigram_missing"]
+    other = tmp_path / "other"
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "mod.py").write_text("x = 1\n" * 400)
+    build_corpus(other, Recipe(stdlib=str(lib), share=str(tmp_path / "-"), heldout_percent=10,
+                               debian_docs=False))
+    missing = training_summary(old, other)
+    assert missing["unigram_loss"] is None and "trained on the corpus" in missing["unigram_missing"]
+    assert training_summary(tmp_path) is None  # no train log: a hub checkpoint, say
