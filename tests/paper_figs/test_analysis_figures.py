@@ -23,6 +23,8 @@ def test_polarization_draws_both_populations_with_their_stored_slopes(records_ro
     rosetta_line = next(line for line in ax.lines if line.get_label().startswith("slope +0.5"))
     np.testing.assert_allclose(rosetta_line.get_ydata(), 1.0 + 0.5 * np.log(WIDTHS))
     assert ax.get_xscale() == "log" and "vision" in ax.get_title()
+    title = " ".join(ax.get_title().split())  # wrapped
+    assert "slope difference +0.5 [+0.5, +0.5], Holm p =" in title
 
 
 def test_specialization_bars_are_the_rosetta_means_per_size_against_the_baseline(records_root):
