@@ -25,12 +25,14 @@ Torch-free.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from bridge.replicates import count_once
 from empirics.records.match import MatchRecord
 from empirics.records.nulls import (
     CALIBRATORS,
@@ -38,6 +40,8 @@ from empirics.records.nulls import (
     null_threshold,
     partner_key,
 )
+
+log = logging.getLogger(__name__)
 
 #: The folder of a calibrated count's Comparison inside the raw count's, by what it is
 #: calibrated against (`empirics.records.nulls.NULL_NAMES`).
@@ -136,6 +140,10 @@ def calibrate(found: Sequence[tuple[Path, MatchRecord]], *, quantile: float = 0.
         if record.null not in calibrator:
             continue
         partners = nulls.get((calibrator[record.null], partner_key(record, against)))
+        if partners:  # a null run saved twice is one draw (bridge.replicates)
+            partners, same = count_once(partners)
+            for text in same:
+                log.warning("the null of %s: %s", path, text)
         if not partners:
             missing.append(f"{path}: no {calibrator[record.null]} run of {record.model_a} x "
                            f"{record.model_b} with the same settings (run empirics.match "

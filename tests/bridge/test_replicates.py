@@ -142,3 +142,17 @@ def test_the_network_files_are_the_loader_weight_files():
     from empirics.records.pair import NETWORK_SUFFIXES
 
     assert NETWORK_SUFFIXES == WEIGHT_SUFFIXES
+
+
+def test_calibrate_pools_a_null_saved_twice_once(caplog):
+    """Called on its own (not through bridge.compare), the calibration still pools a null
+    run saved twice as one draw, and logs it."""
+    from bridge.calibration import calibrate
+
+    real = pair(64, 5)
+    null = pair(64, 3, null="permuted")
+    copy = dataclasses.replace(null, config=null.config | {"examples": 8})
+    with caplog.at_level("WARNING", logger="bridge.calibration"):
+        points, missing = calibrate([("real", real), ("null", null), ("copy", copy)])
+    assert not missing and len(points[0][1].null_paths) == 1  # the first by path, once
+    assert "same two networks" in caplog.text
