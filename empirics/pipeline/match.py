@@ -25,7 +25,7 @@ from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.engine.two_stage import match_two_stage, sample_bytes
-from empirics.models.identity import weights_identity
+from empirics.models.identity import untrained_seeds, weights_identity
 from empirics.models.lens import current_identity
 from empirics.models.load import MissingModelError, load_model
 from empirics.models.local import trained_family, trained_pairs
@@ -154,6 +154,9 @@ def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: li
                                            download=options.download,
                                            cache_dir=options.cache_dir)
                           for spec, path in zip((spec_a, spec_b), paths)]
+    if options.init == "random":  # the twins' own seeds: part of what the numbers depend on
+        seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
+        weights = [identity | {"init_seed": seed} for identity, seed in zip(weights, seeds)]
     config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
               "architectures": [spec_a.architecture, spec_b.architecture],
               "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
@@ -208,11 +211,12 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     rank that does not write."""
     check_replay(family, options, ranks.world)
     dtype = DTYPES[options.dtype]
+    seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
     models = models or [load_model(spec, path=path, init=options.init, dtype=dtype,
                                    device=device, download=options.download,
-                                   cache_dir=options.cache_dir, seed=options.seed + side,
+                                   cache_dir=options.cache_dir, seed=seed,
                                    **placement.loader_options())
-                        for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
+                        for spec, path, seed in zip((spec_a, spec_b), paths, seeds)]
     pair, source = _stream(models, family, inputs, options, device, directory, ranks)
     if options.null == "permuted":
         source = permute_tokens(source, seed=options.seed, ranks=ranks)

@@ -289,3 +289,30 @@ def test_the_engines_mode_names_its_run_and_its_guarantee(saved_pair, tmp_path):
     for name in ("layer_a", "unit_a", "layer_b", "unit_b"):
         np.testing.assert_array_equal(record.pairs[name], reference.pairs[name])
     np.testing.assert_allclose(record.pairs["r"], reference.pairs["r"], rtol=0, atol=1e-6)
+
+
+def test_each_checkpoint_has_its_own_untrained_twin(saved_pair, tmp_path):
+    """--init random draws each model's twin from its own name and the null seed: two seed
+    pairs of one architecture are two pairs of random networks, not one pair drawn twice, and a
+    checkpoint's twin is the same network in every pair it takes part in."""
+    root, spec_b, _ = saved_pair
+    bpe, _ = train_tokenizers()
+    specs = {}
+    for name, seed in (("tiny-s0", 3), ("tiny-s1", 4)):
+        save_text_model(tmp_path / name, "gpt_neox", bpe, seed=seed)
+        specs[name] = resolve_spec(name, tmp_path / name)
+    options = dataclasses.replace(OPTIONS, init="random", examples=0)
+    common = dict(family="language", inputs=default_corpus()[:8], options=options,
+                  out=tmp_path / "runs", device=torch.device("cpu"))
+    first = MatchRecord.load(match_pair(specs["tiny-s0"], spec_b, **common,
+                                        paths=(tmp_path / "tiny-s0", root / "a")))
+    second = MatchRecord.load(match_pair(specs["tiny-s1"], spec_b, **common,
+                                         paths=(tmp_path / "tiny-s1", root / "a")))
+    seeds = [[w["init_seed"] for w in record.config["weights"]] for record in (first, second)]
+    assert seeds[0][0] != seeds[1][0] and seeds[0][1] == seeds[1][1]
+    assert not np.array_equal(first.pairs["r"], second.pairs["r"])
+    alone = MatchRecord.load(match_pair(specs["tiny-s0"], specs["tiny-s0"], **common,
+                                        paths=(tmp_path / "tiny-s0",) * 2))
+    twins = [w["init_seed"] for w in alone.config["weights"]]
+    assert twins[0] == seeds[0][0] and twins[1] != twins[0]  # a model never meets its own twin
+    assert alone.n_rosetta < alone.n_neurons_a - alone.dead_a
