@@ -26,6 +26,7 @@ import json
 import logging
 from pathlib import Path
 
+from empirics.capture.draw import draw_text
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
 from empirics.models.load import ModelMismatchError
@@ -50,6 +51,7 @@ from empirics.pipeline.summary import (
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.record import read_header
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
@@ -147,8 +149,19 @@ def report_run(run: MatchRun, parser: argparse.ArgumentParser, *, as_json: bool)
         print(json.dumps(summary_json(run), indent=1))
     elif run.writer and run.written:
         print(format_summary(summary_rows(run)))
+        for line in dict.fromkeys(_draw_line(directory) for directory in run.written):
+            if line:
+                print(line)
     if run.missing:
         parser.exit(1, f"{parser.prog}: error: {format_missing(run.missing)}\n")
+
+
+def _draw_line(directory: Path) -> str | None:
+    """How a language record's documents were drawn (`empirics.capture.draw`)."""
+    config = read_header(directory)["config"]
+    if config.get("family") != "language":
+        return None
+    return draw_text((config.get("corpus") or {}).get("draw"), len(config.get("inputs", ())))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import torch
 
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
+from empirics.capture.draw import draw_text
 from empirics.capture.generated import generated_pair_source
 from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
@@ -110,7 +111,9 @@ def run_match(settings: MatchSettings) -> MatchRun:
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
-    provenance = provenance_of(settings.inputs)
+    provenance = provenance_of(settings.inputs, settings.family)
+    if settings.family == "language":
+        log.info(draw_text(provenance["draw"]))
     outcomes = []
     try:
         for spec_a, spec_b, paths in pairs:

@@ -170,7 +170,8 @@ def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
                        "--docs", "4", "--tokens", "64", "--batch", "2", "--groups", "0",
                        "--examples", "0", "--out", str(tmp_path / "runs")])
     record = MatchRecord.load(directory)
-    header, row = capsys.readouterr().out.strip().splitlines()
+    header, row, inputs = capsys.readouterr().out.strip().splitlines()
+    assert inputs == "inputs: 4 of 32 documents, stratified by category, seed 0 (all 4)"
     assert header.split() == ["pair", "N", "a", "x", "b", "tokens", "R", "R/N", "median", "r",
                               "dead", "a/b", "null", "pairs", "seconds", "record"]
     assert row.startswith("tiny-neox x tiny-opt") and row.endswith(str(directory))
@@ -241,8 +242,11 @@ def test_a_built_corpus_is_the_stimulus_and_named_in_the_record(saved_pair, tmp_
     record = MatchRecord.load(directory)
     assert record.config["corpus"]["sha256"] == corpus.sha256
     assert record.config["corpus"]["recipe"]["heldout_percent"] == 30
-    heldout = [d.id for d in corpus.documents("heldout")][:3]
-    assert record.config["inputs"] == heldout
+    heldout = [d.id for d in corpus.documents("heldout")]
+    draw = record.config["corpus"]["draw"]
+    assert draw["rule"] == "stratified" and draw["docs"] == 3 and draw["of"] == len(heldout)
+    assert sum(draw["categories"].values()) == 3
+    assert set(record.config["inputs"]) <= set(heldout) and len(record.config["inputs"]) == 3
 
 
 def test_the_official_replay_writes_a_record_of_its_own_series(saved_pair, tmp_path, capsys):
@@ -316,3 +320,12 @@ def test_each_checkpoint_has_its_own_untrained_twin(saved_pair, tmp_path):
     twins = [w["init_seed"] for w in alone.config["weights"]]
     assert twins[0] == seeds[0][0] and twins[1] != twins[0]  # a model never meets its own twin
     assert alone.n_rosetta < alone.n_neurons_a - alone.dead_a
+
+
+@pytest.mark.parametrize("docs", ["0", "-1"])
+def test_a_non_positive_document_count_is_refused(docs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--pair", "pythia-70m", "opt-125m", "--docs", docs,
+              "--device", "cpu", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--docs must be at least 1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
