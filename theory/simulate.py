@@ -122,7 +122,8 @@ def format_summary(run: TheoryRun) -> str:
         f"Rosetta mean isolation -> m_inf = {run.rosetta_mean_limit:.4f} as r_tau grows",
     ]
     if math.isfinite(run.budget_crossover):
-        lines.append(f"hard budget sum(s) <= N is slack above N_* = {run.budget_crossover:.4g}")
+        lines.append(f"hard budget sum(s) <= {p['budget']:g} N is slack above N_* = "
+                     f"{run.budget_crossover:.4g}")
     binding = run.sweep["n_neurons"][run.sweep["budget_multiplier"] > 0]
     if binding.size:
         lines.append(f"the hard budget binds at {binding.size} widths (N <= {binding.max():.4g}): "

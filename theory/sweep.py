@@ -122,7 +122,8 @@ def _budget_crossover(params: AllocationParams, forms) -> float:
     if params.closure != "P1":
         return float("nan")
     shape = params.benefit.shape
-    return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape))
+    return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape,
+                                       params.budget))
 
 
 @dataclasses.dataclass(frozen=True)

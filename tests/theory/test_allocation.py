@@ -101,6 +101,16 @@ def test_budget_binds_with_small_rent_and_then_holds_with_equality():
     assert slack.budget_multiplier == 0 and slack.total_isolation < 64
 
 
+def test_a_budget_that_binds_by_rounding_only_is_solved():
+    # At this width S(kappa/N) exceeds N by 4e-15, and exp(log(kappa/N)) does not: the
+    # bracket of the budget's price had one sign and brentq raised.
+    params = AllocationParams(beta=3.0, tau=0.3, kappa=1e-3)
+    sol = solve_allocation(params, 27.205829297763845)
+    assert sol.price == pytest.approx(params.kappa / 27.205829297763845, rel=1e-12)
+    assert sol.total_isolation == pytest.approx(27.205829297763845, rel=1e-12)
+    assert sol.kkt_residual < 1e-9
+
+
 def test_constant_price_gives_a_plateau():
     params = AllocationParams(beta=2.0, closure="D", kappa=1e-3)
     counts = {solve_allocation(params, n).rosetta_count for n in (1e3, 1e6, 1e9)}
