@@ -182,6 +182,11 @@ def split_of(file_id: str, heldout_percent: int) -> str:
     return "heldout" if bucket < heldout_percent else "train"
 
 
+class CorpusError(OSError):
+    """A corpus folder that does not hold the corpus its manifest describes (a damaged or
+    missing split, a manifest that is not one): a data error, named by its file."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Corpus:
     """A built corpus: its directory and manifest (recipe, counts, the sha256 of each split)."""
@@ -206,10 +211,15 @@ class Corpus:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         path = self.directory / f"{split}.jsonl"
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CorpusError(f"{path}: the corpus's {split} split cannot be read "
+                              f"({error.strerror}); rebuild it with --force") from None
         if hashlib.sha256(data).hexdigest() != self.manifest["splits"][split]["sha256"]:
-            raise ValueError(f"{path} does not match the sha256 in {self.directory / MANIFEST}: "
-                             "the corpus is damaged; rebuild it with --force")
+            raise CorpusError(f"{path} does not match the sha256 in "
+                              f"{self.directory / MANIFEST}: the corpus is damaged; rebuild it "
+                              "with --force")
         return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
 
@@ -219,9 +229,17 @@ def load_corpus(directory: str | Path) -> Corpus:
     if not path.is_file():
         raise FileNotFoundError(f"no corpus in {directory} (no {MANIFEST}); build one with "
                                 f"python -m empirics.corpus --out {directory}")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not all(
+                isinstance(manifest.get("splits", {}).get(split, {}).get("sha256"), str)
+                for split in SPLITS):
+            raise ValueError("no sha256 of each split")
+    except (ValueError, AttributeError) as error:
+        raise CorpusError(f"{path} is not a corpus manifest ({error}); rebuild the corpus "
+                          "with --force") from None
     if manifest.get("recipe", {}).get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} is a corpus of another format; rebuild it with --force")
+        raise CorpusError(f"{path} is a corpus of another format; rebuild it with --force")
     return Corpus(Path(directory), manifest)
 
 

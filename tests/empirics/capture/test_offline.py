@@ -7,6 +7,7 @@ import pytest
 
 from empirics.capture.offline import (
     MANIFEST,
+    CorpusError,
     Recipe,
     _troff_text,
     build_corpus,
@@ -69,7 +70,7 @@ def test_a_built_corpus_is_reused_checked_and_rebuilt_on_request(sources, tmp_pa
     assert (tmp_path / "c" / MANIFEST).stat().st_mtime_ns == stamp
     with open(tmp_path / "c" / "heldout.jsonl", "a") as handle:
         handle.write('{"id": "x", "category": "code", "text": "planted"}\n')
-    with pytest.raises(ValueError, match="damaged"):
+    with pytest.raises(CorpusError, match="damaged"):  # a data error (an OSError)
         load_corpus(tmp_path / "c").documents("heldout")
     with pytest.raises(FileNotFoundError, match="python -m empirics.corpus"):
         load_corpus(tmp_path / "none")
