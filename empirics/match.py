@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     try:
         resolve_device(args.device)  # a device this machine lacks: before anything runs
     except ValueError as error:
-        parser.error(f"--device: {error}")
+        parser.error(f"--device {args.device}: {error}")
     if args.family == "toy":
         directory = match_toy(args, parser)
         report_run(recorded_run(directory / "matches"), parser, as_json=args.json)

@@ -328,7 +328,7 @@ def test_a_device_this_machine_lacks_is_refused_before_anything_runs(saved_pair,
     with pytest.raises(SystemExit) as exit_info:
         main([*common_flags(root, tmp_path), "--device", "cuda"])
     assert exit_info.value.code == 2
-    assert "--device: device 'cuda' was asked for, but CUDA is not available here" in \
+    assert "--device cuda: device 'cuda' was asked for, but CUDA is not available here" in \
         capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
