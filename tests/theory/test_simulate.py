@@ -118,3 +118,23 @@ def test_the_recorded_crossover_is_that_of_the_runs_own_budget():
     above = run.sweep["n_neurons"] >= run.budget_crossover
     assert above.any() and np.all(run.sweep["budget_multiplier"][above] == 0)
     assert np.any(run.sweep["budget_multiplier"][~above] > 0)
+
+
+def test_a_crossover_saved_without_its_budget_is_not_shown(tmp_path):
+    import dataclasses
+
+    from theory.params import AllocationParams
+    from theory.simulate import format_summary
+    from theory.sweep import build_theory_run, width_grid
+
+    run = build_theory_run(AllocationParams(beta=1.5, kappa=1e-3, budget=0.25),
+                           width_grid(16, 4096, 3), seed=0)
+    assert "is slack above N_* = " in format_summary(run)
+    old = dataclasses.replace(run, crossover_with_budget=False)  # as saved before the fix
+    old.save(tmp_path / "old")
+    text = format_summary(TheoryRun.load(tmp_path / "old"))
+    assert "N_* not shown: this record computed it without the budget phi = 0.25" in text
+    assert "slack above" not in text
+    unit = dataclasses.replace(build_theory_run(AllocationParams(beta=1.5), width_grid(
+        16, 4096, 3), seed=0), crossover_with_budget=False)
+    assert "is slack above N_* = " in format_summary(unit)  # phi = 1: N_* was right
