@@ -61,9 +61,10 @@ def differences(built: dict, expected: dict) -> list[str]:
         if info.get("sha256") != other.get("sha256"):
             lines.append(f"  {split}: {info.get('documents')} documents here, "
                          f"{other.get('documents')} expected")
-    if "environment" not in expected or "sources" not in expected:
-        lines.append("  the expected manifest does not record its environment and sources "
-                     "(built before they were recorded)")
+    for name, manifest in (("this build's", built), ("the expected", expected)):
+        if "environment" not in manifest or "sources" not in manifest:
+            lines.append(f"  {name} manifest does not record its environment and sources "
+                         "(built before they were recorded; rebuild with --force)")
     for name, value in built.get("environment", {}).items():
         wanted = expected.get("environment", {}).get(name, value)
         if value != wanted:

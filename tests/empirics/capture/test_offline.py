@@ -141,3 +141,14 @@ def test_check_compares_the_build_with_another_manifest(sources, tmp_path, capsy
         main(["--out", str(tmp_path / "d"), *flags, "--check", str(tmp_path / "none.json")])
     assert exit_info.value.code == 1 and "--check" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_manifest_saved_before_the_environment_says_so_when_checked(sources, tmp_path):
+    from empirics.capture.corpus_origin import differences
+
+    built = build_corpus(tmp_path / "c", sources).manifest
+    older = {k: v for k, v in built.items() if k not in ("environment", "sources")}
+    assert differences(built, older) == []  # the same corpus: nothing to say
+    lines = differences(built, older | {"sha256": "0" * 64})
+    assert lines[0] == f"corpus sha256 {built['sha256']} here, {'0' * 64} expected"
+    assert any("the expected manifest does not record its environment" in x for x in lines)
