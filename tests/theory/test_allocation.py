@@ -157,3 +157,16 @@ def test_params_round_trip_through_config():
     params = AllocationParams(beta=2.0, benefit=QuadraticBenefit(0.3), n_features=1e5)
     assert AllocationParams.from_config(params.to_config()) == params
     assert AllocationParams.from_config(P1.to_config()) == P1
+
+
+def test_closure_e_objective_is_not_concave_where_p1_is():
+    """docs/theory.md, section 5: KKT sufficiency rests on concavity, which E lacks. Along
+    s = x e_1 (nearly linear benefit, N = 4), E's objective at the midpoint falls below the
+    chord; P1's, on the same line, does not."""
+    n = 4.0
+    ends = np.zeros((2, 16))
+    ends[1, 0] = 1.0
+    for closure, concave in (("E", False), ("P1", True)):
+        params = AllocationParams(beta=2.0, closure=closure, benefit=QuadraticBenefit(0.05))
+        chord = (utility(params, n, ends[0]) + utility(params, n, ends[1])) / 2
+        assert (utility(params, n, ends.mean(axis=0)) >= chord) == concave
