@@ -20,10 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bridge.closures import beta_from_record
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
 from empirics.records.nulls import NULL_QUANTILE
 from runstore.commands import add_debug_flag, command_parser, reported
+from theory.params import CLOSURES
+from theory.validation import check_real
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", required=True, help="family name in the MatchRecords")
     parser.add_argument("--records", type=Path, default=Path("runs"),
                         help="root searched for MatchRecords")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="importance exponent for the theory's prediction")
-    parser.add_argument("--closure", default="P1", help="allocation closure of the prediction")
+    parser.add_argument("--beta", type=importance_exponent, default=None,
+                        help="importance exponent for the theory's prediction (> 1)")
+    parser.add_argument("--closure", choices=sorted(CLOSURES), default="P1",
+                        help="allocation closure of the prediction")
     parser.add_argument("--size", choices=("neurons", "params"), default="neurons",
                         help="N as matched neurons (the theory's width) or parameters")
     parser.add_argument("--level", type=float, default=0.95,
@@ -80,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def importance_exponent(text: str) -> float:
+    """--beta: a finite number above 1, the domain of every closure's exponent."""
+    try:
+        return check_real("beta", float(text), low=1.0, low_open=True, finite=True)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def settings_from_args(args: argparse.Namespace) -> CompareSettings:
     return CompareSettings(
         family=args.family, records=args.records, beta=args.beta, closure=args.closure,
@@ -101,6 +113,8 @@ def main(argv: list[str] | None = None) -> Path:
     except ValueError as error:
         parser.error(str(error))
     with reported(parser, debug=args.debug):  # CannotFit, MixedSeries, damaged records
+        for source in settings.beta_from:  # read before anything is written
+            beta_from_record(source, settings.beta_estimate)
         skipped = []
         try:
             found = find_series(settings, skipped)

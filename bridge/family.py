@@ -24,10 +24,10 @@ from runstore import find_records, read_header, run_dir
 
 #: How to produce the records a family needs, named when none exist.
 PRODUCERS = {
-    "language": "python -m empirics.match --family language --all --device cuda --out RUNS "
+    "language": "python -m empirics.match --family language --all --out RUNS "
                 "(needs the Pythia / OPT / GPT-2 / Qwen2.5 weights in the Hugging Face cache or "
                 "local directories; see empirics/models/registry.py for the ids)",
-    "vision": "python -m empirics.match --family vision --all --device cuda --out RUNS "
+    "vision": "python -m empirics.match --family vision --all --out RUNS "
               "(needs the OpenCLIP and DINOv2 weights in the Hugging Face cache or local "
               "directories; see empirics/models/registry.py)",
     "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",

@@ -121,14 +121,19 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        resolve_device(args.device)  # a device this machine lacks: before anything runs
+    except ValueError as error:
+        parser.error(f"--device {args.device}: {error}")
     if args.family == "toy":
         directory = match_toy(args, parser)
         report_run(recorded_run(directory / "matches"), parser, as_json=args.json)
         return [directory]
     try:
         settings = settings_from_args(args)
-        with reported(parser, debug=args.debug, data=(MissingModelError,)):
-            pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
+        # unknown names, wrong kinds: usage errors; missing models or --model-dir: data
+        with reported(parser, debug=args.debug, data=(MissingModelError, OSError)):
+            pairs_with_paths(settings)
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:

@@ -6,6 +6,7 @@ activation statistics) in a run directory derived from the whole configuration.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import shutil
 import time
@@ -28,11 +29,12 @@ from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.engine.two_stage import match_two_stage, sample_bytes
 from empirics.models.identity import untrained_seeds, weights_identity
 from empirics.models.lens import current_identity
-from empirics.models.load import MissingModelError, load_model
+from empirics.models.load import load_model
 from empirics.models.local import trained_family, trained_pairs
+from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import inputs_for, pairs_for, provenance_of
+from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for, provenance_of
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -92,6 +94,7 @@ def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
                          cache_dir=settings.options.cache_dir,
                          download=settings.options.download)
     found = trained_pairs(trained_family(settings.model_dir))
+    check_kinds(settings.family, found)
     if settings.pair:
         found = [p for p in found if (p[0].name, p[1].name) == tuple(settings.pair)]
         if not found:
@@ -153,10 +156,10 @@ def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: li
     pair's series (`empirics.records.pair`): cross-architecture pairs and seed pairs of one
     architecture are never fitted as one series. `weights` gives the identities of models
     already loaded (`LoadedModel.identity`) instead."""
-    weights = weights or [weights_identity(spec, path=path, init=options.init,
-                                           download=options.download,
-                                           cache_dir=options.cache_dir)
-                          for spec, path in zip((spec_a, spec_b), paths)]
+    weights = weights or each_or_missing(
+        functools.partial(weights_identity, spec, path=path, init=options.init,
+                          download=options.download, cache_dir=options.cache_dir)
+        for spec, path in zip((spec_a, spec_b), paths))
     if options.init == "random":  # the twins' own seeds: part of what the numbers depend on
         seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
         weights = [identity | {"init_seed": seed} for identity, seed in zip(weights, seeds)]

@@ -7,6 +7,8 @@ or the generator's own images, empirics.capture.generated).
 
 from __future__ import annotations
 
+import functools
+
 from empirics.capture.draw import draw_documents
 from empirics.capture.generated import generated_images
 from empirics.capture.offline import load_corpus
@@ -17,6 +19,7 @@ from empirics.capture.stimuli import (
     synthetic_images,
 )
 from empirics.models.detect import resolve_model
+from empirics.models.missing import each_or_missing
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice
 
@@ -37,17 +40,24 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
     matched-scale pair of `family`; a model of another kind than the family's is refused
     by name."""
     if pair:
-        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
-                                              for name, path in zip(pair, paths))
+        (spec_a, path_a), (spec_b, path_b) = each_or_missing(
+            functools.partial(resolve_model, name, path, **lookup)
+            for name, path in zip(pair, paths))
         found = [(spec_a, spec_b, (path_a, path_b))]
     else:
         found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
-    for spec in {spec for a, b, _ in found for spec in (a, b)}:
+    check_kinds(family, found)
+    return found
+
+
+def check_kinds(family: str, found: list[tuple]) -> None:
+    """Refuse, by name, a model of another kind than the family's, and a generated family's
+    pair that is not a generator and a tower (`check_generated`)."""
+    for spec in sorted({spec for a, b, _ in found for spec in (a, b)}, key=lambda s: s.name):
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
     for spec_a, spec_b, _ in found:
         check_generated(family, spec_a, spec_b)
-    return found
 
 
 def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
