@@ -19,7 +19,7 @@ from bridge.selection import completeness_warnings, flatten, outlier_warnings, s
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
 from empirics.records.nulls import NULL_NAMES
-from empirics.records.pair import ScalingPoint
+from empirics.records.pair import ScalingPoint, rosetta_fraction
 from runstore import find_records, read_header, run_dir
 
 #: How to produce the records a family needs, named when none exist.
@@ -128,7 +128,7 @@ def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) ->
         low = f"{bars['low'][i]:9.1f}" if bars else f"{'-':>9}"
         high = f"{bars['high'][i]:9.1f}" if bars else f"{'-':>9}"
         lines.append(f"{size:12.4g} {len(records):5d} {comparison.counts[i]:10.1f} "
-                     f"{comparison.counts[i] / size:9.2e} {low} {high}")
+                     f"{rosetta_fraction(comparison.counts[i], size):9.2e} {low} {high}")
     lines.append("")
     for method, ci in comparison.intervals.items():
         lines.append(f"alpha [{method}]: {ci['estimate']:.3f} [{ci['low']:.3f}, "
