@@ -295,13 +295,7 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     where = directory / calibrated_dir(settings.calibrate_against, settings.calibration)
     comparison.save(where)
     closures = _closures(settings, comparison, where)
-    thresholds = ", ".join(f"{size:.4g}: {np.mean([p.threshold for p in ps]):.3f}"
-                           for size, ps in groups.items())
-    lines = ["", f"{head}; mean threshold r by N: {thresholds}"]
-    if settings.calibration != "mutual-quantile":
-        lines.append("  chance pairs subtracted by N (the nulls' mean count above it): "
-                     + ", ".join(f"{size:.4g}: {np.mean([p.chance for p in ps]):.2f}"
-                                 for size, ps in groups.items()))
+    lines = ["", *_levels(head, groups, subtracted=settings.calibration != "mutual-quantile")]
     untrained = [point for _, point in points if point.null == "untrained"]
     null_lines = _null_fits(untrained, settings) if untrained else []
     lines.append(format_table(groups, comparison, null_lines))
@@ -312,6 +306,20 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
         paths = plot_comparison(comparison, where / "scaling")
         lines.append("figure: " + ", ".join(str(p) for p in paths))
     lines.append(f"record: {where}")
+    return lines
+
+
+def _levels(head: str, groups: dict, *, subtracted: bool) -> list[str]:
+    """The calibrated fit's heading with the mean threshold r at each N and, when the rule
+    subtracts them, the chance pairs subtracted there."""
+    def by_size(field: str, spec: str) -> str:
+        return ", ".join(f"{size:.4g}: {np.mean([getattr(p, field) for p in ps]):{spec}}"
+                         for size, ps in groups.items())
+
+    lines = [f"{head}; mean threshold r by N: {by_size('threshold', '.3f')}"]
+    if subtracted:
+        lines.append("  chance pairs subtracted by N (the nulls' mean count above it): "
+                     + by_size("chance", ".2f"))
     return lines
 
 
