@@ -23,7 +23,7 @@ from pathlib import Path
 from bridge.closures import beta_from_record
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
-from empirics.records.nulls import NULL_QUANTILE
+from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_QUANTILE
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.params import CLOSURES
 from theory.validation import check_real
@@ -61,9 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
                              "several series are never fitted together")
     parser.add_argument("--null-quantile", type=float, default=NULL_QUANTILE,
-                        help="also fit the counts of pairs whose r clears this quantile of "
-                             "the mutual-pair r of the same pair's permutation null (its "
-                             "records: empirics.match --null permuted)")
+                        help="also fit the counts calibrated by each pair's own null (its "
+                             "records: empirics.match --null permuted) at this quantile of "
+                             "the null's r (see --calibration)")
+    parser.add_argument("--calibration", choices=CALIBRATIONS, default=CALIBRATION,
+                        help="best-partner-excess: the mutual pairs at or above the quantile "
+                             "of every live neuron's best-partner r in the null, minus the "
+                             "null's mean count above it; mutual-quantile: the mutual pairs "
+                             "above the quantile of the null's mutual-pair r (the earlier "
+                             "rule). docs/selection.md")
     parser.add_argument("--calibrate-against", choices=("permuted", "untrained"),
                         default="permuted",
                         help="the null whose mutual-pair r sets the threshold: the pair's "
@@ -99,7 +105,7 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
         anchors=args.anchors, select=tuple(args.select),
         null_quantile=None if args.no_calibration else args.null_quantile,
-        calibrate_against=args.calibrate_against,
+        calibrate_against=args.calibrate_against, calibration=args.calibration,
         beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate)
 
 

@@ -3,7 +3,9 @@
 `PairSizes` gives a record with a pair's fields (family, both models, their parameter counts
 `size_*` and neuron counts `n_neurons_*`, the null) its size N: the geometric mean of the
 two models' neurons or parameters (so a pair of equal models has N equal to either). It is
-the one definition of N used by the bridge's fits, the trends and the figures.
+the one definition of N used by the bridge's fits, the trends and the figures, and the
+fraction R/N divides by this same N everywhere (`rosetta_fraction`: the match table, the
+bridge's table and its R(N)/N panel), so a pair's R/N is one number wherever it is printed.
 
 `ScalingPoint` is what the bridge fits: one count at one size of a family. A `MatchRecord`
 is one (R at the pair's N); an `AnchorRecord` is one (the anchors at the geometric mean of
@@ -54,6 +56,12 @@ def series_of(config: dict) -> dict:
         return {"toy": toy, **{k: v for k, v in config.items()
                                if k not in TOY_ONLY and k != "toy"}}
     return {k: v for k, v in config.items() if k not in PAIR_ONLY}
+
+
+def rosetta_fraction(count: float, size: float) -> float:
+    """R/N: a count over its pair's N (`PairSizes.pair_size`, the geometric mean of the two
+    models' sizes), the one definition of the fraction."""
+    return float(count) / float(size)
 
 
 class PairSizes:
