@@ -21,10 +21,13 @@ import sys
 from pathlib import Path
 
 from bridge.baseline import UNTRAINED_MARGIN
+from bridge.closures import beta_from_record
 from bridge.family import CannotFit, CompareSettings, compare_family, find_series
 from bridge.selection import parse_selector
-from empirics.records.nulls import NULL_QUANTILE
+from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_QUANTILE
 from runstore.commands import add_debug_flag, command_parser, reported
+from theory.params import CLOSURES
+from theory.validation import check_real
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--family", required=True, help="family name in the MatchRecords")
     parser.add_argument("--records", type=Path, default=Path("runs"),
                         help="root searched for MatchRecords")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="importance exponent for the theory's prediction")
-    parser.add_argument("--closure", default="P1", help="allocation closure of the prediction")
+    parser.add_argument("--beta", type=importance_exponent, default=None,
+                        help="importance exponent for the theory's prediction (> 1)")
+    parser.add_argument("--closure", choices=sorted(CLOSURES), default="P1",
+                        help="allocation closure of the prediction")
     parser.add_argument("--size", choices=("neurons", "params"), default="neurons",
                         help="N as matched neurons (the theory's width) or parameters")
     parser.add_argument("--level", type=float, default=0.95,
@@ -58,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of "
                              "several series are never fitted together")
     parser.add_argument("--null-quantile", type=float, default=NULL_QUANTILE,
-                        help="also fit the counts of pairs whose r clears this quantile of "
-                             "the mutual-pair r of the same pair's permutation null (its "
-                             "records: empirics.match --null permuted)")
+                        help="also fit the counts calibrated by each pair's own null (its "
+                             "records: empirics.match --null permuted) at this quantile of "
+                             "the null's r (see --calibration)")
+    parser.add_argument("--calibration", choices=CALIBRATIONS, default=CALIBRATION,
+                        help="best-partner-excess: the mutual pairs at or above the quantile "
+                             "of every live neuron's best-partner r in the null, minus the "
+                             "null's mean count above it; mutual-quantile: the mutual pairs "
+                             "above the quantile of the null's mutual-pair r (the earlier "
+                             "rule). docs/selection.md")
     parser.add_argument("--calibrate-against", choices=("permuted", "untrained"),
                         default="permuted",
                         help="the null whose mutual-pair r sets the threshold: the pair's "
@@ -85,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def importance_exponent(text: str) -> float:
+    """--beta: a finite number above 1, the domain of every closure's exponent."""
+    try:
+        return check_real("beta", float(text), low=1.0, low_open=True, finite=True)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def settings_from_args(args: argparse.Namespace) -> CompareSettings:
     return CompareSettings(
         family=args.family, records=args.records, beta=args.beta, closure=args.closure,
@@ -92,7 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         replicates=args.replicates, seed=args.seed, out=args.out, plot=not args.no_plot,
         anchors=args.anchors, select=tuple(args.select),
         null_quantile=None if args.no_calibration else args.null_quantile,
-        calibrate_against=args.calibrate_against,
+        calibrate_against=args.calibrate_against, calibration=args.calibration,
         beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate,
         keep_untrained_models=args.keep_untrained_models)
 
@@ -107,6 +125,8 @@ def main(argv: list[str] | None = None) -> Path:
     except ValueError as error:
         parser.error(str(error))
     with reported(parser, debug=args.debug):  # CannotFit, MixedSeries, damaged records
+        for source in settings.beta_from:  # read before anything is written
+            beta_from_record(source, settings.beta_estimate)
         skipped = []
         try:
             found = find_series(settings, skipped)

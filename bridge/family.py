@@ -13,23 +13,23 @@ import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.baseline import leave_out_untrained
-from bridge.calibration import CALIBRATED_DIRS, calibrate
+from bridge.calibration import calibrate, calibrated_dir, calibration_text
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, mean_counts
 from bridge.replicates import count_once
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
-from empirics.records.nulls import NULL_NAMES
-from empirics.records.pair import ScalingPoint
+from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_NAMES, null_partners
+from empirics.records.pair import ScalingPoint, rosetta_fraction
 from runstore import find_records, read_header, run_dir
 
 #: How to produce the records a family needs, named when none exist.
 PRODUCERS = {
-    "language": "python -m empirics.match --family language --all --device cuda --out RUNS "
+    "language": "python -m empirics.match --family language --all --out RUNS "
                 "(needs the Pythia / OPT / GPT-2 / Qwen2.5 weights in the Hugging Face cache or "
                 "local directories; see empirics/models/registry.py for the ids)",
-    "vision": "python -m empirics.match --family vision --all --device cuda --out RUNS "
+    "vision": "python -m empirics.match --family vision --all --out RUNS "
               "(needs the OpenCLIP and DINOv2 weights in the Hugging Face cache or local "
               "directories; see empirics/models/registry.py)",
     "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
@@ -65,6 +65,7 @@ class CompareSettings:
     select: tuple = ()
     null_quantile: float | None = 0.99
     calibrate_against: str = "permuted"
+    calibration: str = CALIBRATION
     beta_from: tuple = ()
     beta_estimate: str | None = None
     keep_untrained_models: bool = False
@@ -87,6 +88,9 @@ class CompareSettings:
         if self.calibrate_against not in NULL_NAMES:
             raise ValueError(f"--calibrate-against must be one of {', '.join(NULL_NAMES)}, "
                              f"got {self.calibrate_against!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"--calibration must be one of {', '.join(CALIBRATIONS)}, got "
+                             f"{self.calibration!r}")
         if self.null_quantile is not None and not 0.0 < self.null_quantile < 1.0:
             raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
         if self.size not in ("neurons", "params"):
@@ -132,7 +136,7 @@ def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) ->
         low = f"{bars['low'][i]:9.1f}" if bars else f"{'-':>9}"
         high = f"{bars['high'][i]:9.1f}" if bars else f"{'-':>9}"
         lines.append(f"{size:12.4g} {len(records):5d} {comparison.counts[i]:10.1f} "
-                     f"{comparison.counts[i] / size:9.2e} {low} {high}")
+                     f"{rosetta_fraction(comparison.counts[i], size):9.2e} {low} {high}")
     lines.append("")
     for method, ci in comparison.intervals.items():
         lines.append(f"alpha [{method}]: {ci['estimate']:.3f} [{ci['low']:.3f}, "
@@ -168,6 +172,8 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
     warnings += same_networks + untrained
     warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
+    below = below_null(found)
+    warnings += [text for _, text in below]
     lines = [f"warning: {text}" for text in warnings]
     config = {name: getattr(settings, name) for name in
               ("family", "size", "beta", "closure", "level", "margin", "resamples",
@@ -177,6 +183,8 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     config["record_sha256"] = {str(path): read_header(path)["arrays"]["sha256"]
                                for path, _ in found}
     config["warnings"] = warnings
+    if below:
+        config["below_null"] = [path for path, _ in below]
     if flagged:
         config["untrained_models"] = flagged
     if series != "pairs":
@@ -247,47 +255,84 @@ def _closures(settings: CompareSettings, comparison: Comparison, directory: Path
     return lines
 
 
+def below_null(found: Sequence[tuple[Path, ScalingPoint]]) -> list[tuple[str, str]]:
+    """(path, warning) for each match record whose raw count is below the mean count of its
+    own permutation null (trained: `--null permuted`; untrained: its permuted run): at its
+    size the pair shows no more mutual pairs than chance gives."""
+    matches = [(p, r) for p, r in found if isinstance(r, MatchRecord)]
+    flagged = []
+    for path, record in matches:
+        nulls = [null for _, null in null_partners(record, matches, "permuted")]
+        if not nulls:
+            continue
+        chance = float(np.mean([null.n_rosetta for null in nulls]))
+        if record.n_rosetta < chance:
+            flagged.append((str(path), (
+                f"{record.model_a} x {record.model_b} ({record.null}, N = "
+                f"{record.pair_size():.4g}): raw count {record.n_rosetta} is below its "
+                f"permutation null's {chance:g} (mean of {len(nulls)} seed(s)): no more "
+                f"pairs than chance at this size ({path})")))
+    return flagged
+
+
 def _calibrated(settings: CompareSettings, found, config: dict, directory: Path) -> list[str]:
-    """The same fit on the counts above each pair's permutation-null threshold
-    (`bridge.calibration`), recorded in `directory`/calibrated; the lines say which nulls
-    are missing when some are."""
+    """The same fit on the counts calibrated by each pair's own null under the settings'
+    rule (`bridge.calibration`), recorded in `directory`/`calibrated_dir`; the lines name
+    the pairs whose nulls are missing. A pair of one null kind without its null never stops
+    the fit of the others: trained pairs are fitted when every trained pair has its null,
+    and the untrained pairs' line says which lack theirs."""
     if settings.null_quantile is None:
         return []
     matches = [(p, r) for p, r in found if isinstance(r, MatchRecord)]
     points, missing = calibrate(matches, quantile=settings.null_quantile,
-                                against=settings.calibrate_against)
+                                against=settings.calibrate_against, rule=settings.calibration)
     real = [point for _, point in points if point.null == "none"]
-    head = (f"calibrated count (r >= the {NULL_NAMES[settings.calibrate_against]}'s "
-            f"{settings.null_quantile:g} quantile)")
-    if len(real) < sum(r.null == "none" for _, r in matches):
-        more = [f"  ... and {len(missing) - 3} more"] if len(missing) > 3 else []
-        return ["", f"{head}: not fitted, {len(missing)} pairs lack their null:",
-                *(f"  {m}" for m in missing[:3]), *more]
-    config = config | {"calibrated": {
-        "quantile": settings.null_quantile, "against": settings.calibrate_against,
+    calibrated = {"quantile": settings.null_quantile, "against": settings.calibrate_against,
+                  "rule": settings.calibration}
+    head = f"calibrated count ({settings.calibration}: {calibration_text(calibrated)})"
+    trained = {str(p) for p, r in matches if r.null == "none"}
+    if len(real) < len(trained):
+        lacking = [m for m in missing if m.split(": ", 1)[0] in trained]
+        more = [f"  ... and {len(lacking) - 3} more"] if len(lacking) > 3 else []
+        return ["", f"{head}: not fitted, {len(lacking)} trained pairs lack their null:",
+                *(f"  {m}" for m in lacking[:3]), *more]
+    config = config | {"calibrated": calibrated | {
         "nulls": {str(p): list(point.null_paths) for p, point in points},
         "null_sha256": {null: read_header(null)["arrays"]["sha256"]
-                        for _, point in points for null in point.null_paths}}}
+                        for _, point in points for null in point.null_paths},
+        "missing": missing}}
     try:
         groups, comparison = _fit(real, settings, config, what="pairs above the null")
     except CannotFit as reason:
         return [f"{head}: not fitted: {reason}"]
-    where = directory / CALIBRATED_DIRS[settings.calibrate_against]
+    where = directory / calibrated_dir(settings.calibrate_against, settings.calibration)
     comparison.save(where)
     closures = _closures(settings, comparison, where)
-    thresholds = ", ".join(f"{size:.4g}: {np.mean([p.threshold for p in ps]):.3f}"
-                           for size, ps in groups.items())
-    lines = ["", f"{head}; mean threshold r by N: {thresholds}"]
+    lines = ["", *_levels(head, groups, subtracted=settings.calibration != "mutual-quantile")]
     untrained = [point for _, point in points if point.null == "untrained"]
     null_lines = _null_fits(untrained, settings) if untrained else []
     lines.append(format_table(groups, comparison, null_lines))
-    lines += closures + [f"  {m}" for m in missing]
+    lines += closures + [f"  not calibrated: {m}" for m in missing]
     if settings.plot:
         from bridge.plot import plot_comparison
 
         paths = plot_comparison(comparison, where / "scaling")
         lines.append("figure: " + ", ".join(str(p) for p in paths))
     lines.append(f"record: {where}")
+    return lines
+
+
+def _levels(head: str, groups: dict, *, subtracted: bool) -> list[str]:
+    """The calibrated fit's heading with the mean threshold r at each N and, when the rule
+    subtracts them, the chance pairs subtracted there."""
+    def by_size(field: str, spec: str) -> str:
+        return ", ".join(f"{size:.4g}: {np.mean([getattr(p, field) for p in ps]):{spec}}"
+                         for size, ps in groups.items())
+
+    lines = [f"{head}; mean threshold r by N: {by_size('threshold', '.3f')}"]
+    if subtracted:
+        lines.append("  chance pairs subtracted by N (the nulls' mean count above it): "
+                     + by_size("chance", ".2f"))
     return lines
 
 

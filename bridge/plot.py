@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.calibration import calibration_text
 from bridge.comparison import Comparison, headline_interval
-from empirics.records.nulls import NULL_NAMES
 from theory.plot import ROSETTA_COLOUR, STYLE
 
 #: Axis labels by the Comparison's unit of N: size and fraction.
@@ -33,9 +33,7 @@ def series_label(comparison: Comparison) -> str:
     if comparison.config.get("select"):
         label += " [" + ", ".join(comparison.config["select"]) + "]"
     if "calibrated" in comparison.config:
-        calibrated = comparison.config["calibrated"]
-        null = NULL_NAMES[calibrated.get("against", "permuted")]
-        label += f" above the {null}'s {calibrated['quantile']:g} quantile"
+        label += " " + calibration_text(comparison.config["calibrated"])
     return label
 
 

@@ -11,6 +11,7 @@ reported as warnings, which the bridge prints and saves with its result.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Sequence
 
@@ -109,7 +110,9 @@ def describe_mixture(keys: list[dict], counts: list[int]) -> str:
     lines = [f"the records form {len(keys)} series that differ in {', '.join(differ)}; "
              "fit one at a time:"]
     for flat, count in zip(flats, counts):
-        picks = " ".join(f"--select {n}={flat.get(n, 'null')}" for n in differ)
+        # quoted for the shell: a value such as ["gpt2", "qwen2"] pastes as one argument
+        picks = " ".join("--select " + shlex.quote(f"{n}={flat.get(n, 'null')}")
+                         for n in differ)
         lines.append(f"  {count} records: {picks}")
     return "\n".join(lines)
 

@@ -3,16 +3,23 @@ matching stimulus) from the standard library, the interpreter's help and the Deb
 documentation on this machine (`empirics.capture.offline`).
 
     python -m empirics.corpus --out corpora/local [--heldout 5] [--no-debian] [--force]
+    python -m empirics.corpus --out corpora/local --check OTHER/manifest.json
 
-Prints the documents and characters per category and split and the corpus's sha256.
+Prints the documents and characters per category and split and the corpus's sha256. The
+sources are this machine's (Python version, installed manual pages, READMEs and licences), so
+another machine may build another corpus: `--check MANIFEST` compares the build with another
+build's manifest and, when they differ, says how (documents, Python version, the files read
+per source) and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from empirics.capture.offline import Recipe, build_corpus
+from empirics.capture.corpus_origin import differences
+from empirics.capture.offline import CorpusError, Recipe, build_corpus
 from runstore.commands import add_debug_flag, command_parser, reported
 
 
@@ -29,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdlib", default=Recipe.stdlib, help="the standard library read")
     p.add_argument("--share", default=Recipe.share, help="the /usr/share tree read")
     p.add_argument("--force", action="store_true", help="rebuild an existing corpus")
+    p.add_argument("--check", type=Path, metavar="MANIFEST",
+                   help="the manifest.json of another build: exit with status 1, saying how, "
+                        "when this build differs from it")
     add_debug_flag(p)
     return p
 
@@ -41,6 +51,7 @@ def main(argv: list[str] | None = None):
     recipe = Recipe(stdlib=args.stdlib, share=args.share, heldout_percent=args.heldout,
                     chunk_chars=args.chunk, debian_docs=not args.no_debian)
     with reported(parser, debug=args.debug):
+        expected = read_manifest(args.check) if args.check else None
         corpus = build_corpus(args.out, recipe, force=args.force, progress=True)
     for split, info in corpus.manifest["splits"].items():
         print(f"{split}: {info['documents']} documents, {info['bytes'] / 1e6:.1f} MB")
@@ -48,7 +59,30 @@ def main(argv: list[str] | None = None):
             print(f"  {category:>12}: {tally['documents']:>7} documents, "
                   f"{tally['characters'] / 1e6:7.2f} M characters")
     print(f"sha256 {corpus.sha256}\ncorpus: {corpus.directory}")
+    if expected is not None:
+        report_check(parser, corpus, expected, args.check)
     return corpus
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of another build (`--check`), refused by name when it is not one."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CorpusError(f"--check {path}: not a readable corpus manifest ({error})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
+        raise CorpusError(f"--check {path}: not a corpus manifest (no sha256)")
+    return manifest
+
+
+def report_check(parser: argparse.ArgumentParser, corpus, expected: dict, path: Path) -> None:
+    """Print that the build is the one `path` describes, or exit 1 saying how it differs."""
+    found = differences(corpus.manifest, expected)
+    if not found:
+        print(f"the build matches {path} (sha256 {corpus.sha256})")
+        return
+    parser.exit(1, f"{parser.prog}: error: this build differs from {path}:\n"
+                + "\n".join(found) + "\n")
 
 
 if __name__ == "__main__":

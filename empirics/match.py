@@ -26,6 +26,7 @@ import json
 import logging
 from pathlib import Path
 
+from empirics.capture.draw import draw_text
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS
 from empirics.models.load import ModelMismatchError
@@ -50,6 +51,7 @@ from empirics.pipeline.summary import (
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.record import read_header
 from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
@@ -119,14 +121,19 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        resolve_device(args.device)  # a device this machine lacks: before anything runs
+    except ValueError as error:
+        parser.error(f"--device {args.device}: {error}")
     if args.family == "toy":
         directory = match_toy(args, parser)
         report_run(recorded_run(directory / "matches"), parser, as_json=args.json)
         return [directory]
     try:
         settings = settings_from_args(args)
-        with reported(parser, debug=args.debug, data=(MissingModelError,)):
-            pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
+        # unknown names, wrong kinds: usage errors; missing models or --model-dir: data
+        with reported(parser, debug=args.debug, data=(MissingModelError, OSError)):
+            pairs_with_paths(settings)
     except (ValueError, KeyError) as error:
         parser.error(str(error))
     try:
@@ -147,8 +154,19 @@ def report_run(run: MatchRun, parser: argparse.ArgumentParser, *, as_json: bool)
         print(json.dumps(summary_json(run), indent=1))
     elif run.writer and run.written:
         print(format_summary(summary_rows(run)))
+        for line in dict.fromkeys(_draw_line(directory) for directory in run.written):
+            if line:
+                print(line)
     if run.missing:
         parser.exit(1, f"{parser.prog}: error: {format_missing(run.missing)}\n")
+
+
+def _draw_line(directory: Path) -> str | None:
+    """How a language record's documents were drawn (`empirics.capture.draw`)."""
+    config = read_header(directory)["config"]
+    if config.get("family") != "language":
+        return None
+    return draw_text((config.get("corpus") or {}).get("draw"), len(config.get("inputs", ())))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> SweepReport:
         settings = SweepSettings(
             args.family, inputs_for(args.family, choice), from_flags(MatchOptions, args),
             args.out, from_flags(Placement, args), args.force, args.tasks, args.split,
-            provenance_of(choice))
+            provenance_of(choice, args.family))
         executor = make_executor(args.executor, args.jobs_dir or args.out / "sweep-jobs",
                                  tasks=args.tasks, **slurm_options(args))
     except (ValueError, KeyError) as error:

@@ -1,10 +1,12 @@
 """solve_allocation: the optimal isolation of every feature at width N, its regimes,
 frontiers, Rosetta count and polarization statistics (docs/theory.md, section 1).
 
-The program is convex with a unique maximiser; KKT is necessary and sufficient, so the
-solution is s_r = clip((B')^-1(lambda / w_r), 0, 1) at the closure's price lambda
-(theory.closures). Counts come from the allocation itself (integer bisection on s_r), not from
-the closed-form frontiers, so that tests can hold the two against each other.
+For P1, A, C and D the program is concave with a unique maximiser, and KKT is necessary and
+sufficient, so the solution is s_r = clip((B')^-1(lambda / w_r), 0, 1) at the closure's price
+lambda (theory.closures). Closure E's objective is not concave: there the same form gives a
+KKT point (KKT is necessary under linear constraints), not a proved global maximiser
+(docs/theory.md, section 5). Counts come from the allocation itself (integer bisection on s_r),
+not from the closed-form frontiers, so that tests can hold the two against each other.
 """
 
 from __future__ import annotations

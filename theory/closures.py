@@ -95,6 +95,10 @@ def _budget_price(params, capacity, a, lo) -> Price:
     def gap(log_lam):
         return price_sums(params, math.exp(log_lam), a).total_isolation / capacity - 1.0
 
+    if gap(math.log(lo)) <= 0.0:
+        # S(lo) exceeds the capacity by rounding only (exp(log(lo)) may differ from lo in the
+        # last bit and flip the sign): the budget just binds and lo is its price.
+        return Price(lo, lo, abs(gap(math.log(lo))))
     hi = 2.0 * params.w1 * params.benefit.slope(0.0)  # every s_r = 0 above this price
     lam = math.exp(optimize.brentq(gap, math.log(lo), math.log(hi), xtol=_XTOL, rtol=1e-15))
     return Price(lam, lam, abs(gap(math.log(lam))))

@@ -103,6 +103,11 @@ def format_table(run: TheoryRun) -> str:
     return "\n".join(rows)
 
 
+def stale_crossover(run: TheoryRun) -> bool:
+    """Whether the record's N_* was computed at phi = 1 for a budget phi that is not 1."""
+    return not run.crossover_with_budget and run.config["params"]["budget"] != 1.0
+
+
 def format_summary(run: TheoryRun) -> str:
     p = run.config["params"]
     if math.isfinite(run.fitted_exponent):
@@ -121,8 +126,12 @@ def format_summary(run: TheoryRun) -> str:
         *fitted[1:],
         f"Rosetta mean isolation -> m_inf = {run.rosetta_mean_limit:.4f} as r_tau grows",
     ]
-    if math.isfinite(run.budget_crossover):
-        lines.append(f"hard budget sum(s) <= N is slack above N_* = {run.budget_crossover:.4g}")
+    if math.isfinite(run.budget_crossover) and not stale_crossover(run):
+        lines.append(f"hard budget sum(s) <= {p['budget']:g} N is slack above N_* = "
+                     f"{run.budget_crossover:.4g}")
+    elif stale_crossover(run):
+        lines.append(f"N_* not shown: this record computed it without the budget phi = "
+                     f"{p['budget']:g} (saved before N_* held phi); rerun with --force")
     binding = run.sweep["n_neurons"][run.sweep["budget_multiplier"] > 0]
     if binding.size:
         lines.append(f"the hard budget binds at {binding.size} widths (N <= {binding.max():.4g}): "

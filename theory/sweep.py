@@ -81,8 +81,9 @@ def fit_exponent(
     """The slope of log R vs log N, its staircase bound and the number of points used.
 
     Only widths with R >= min_count and a slack budget (multiplier 0) enter: the derived
-    exponent describes the slack regime, and below N_* the binding budget makes R grow
-    linearly. NaNs when fewer than two widths qualify.
+    exponent describes the slack regime, and where the budget binds (only below N_*, not
+    everywhere below it: docs/theory.md, section 3) R grows about linearly. NaNs when fewer
+    than two widths qualify.
     """
     widths, counts = np.asarray(widths), np.asarray(counts)
     keep = (counts >= min_count) & (np.asarray(multipliers) == 0)
@@ -114,6 +115,7 @@ def build_theory_run(
         min_fit_count=MIN_FIT_COUNT,
         rosetta_mean_limit=float(forms.rosetta_mean_limit(params.beta, params.tau, shape)),
         budget_crossover=_budget_crossover(params, forms),
+        crossover_with_budget=True,
     )
 
 
@@ -122,7 +124,8 @@ def _budget_crossover(params: AllocationParams, forms) -> float:
     if params.closure != "P1":
         return float("nan")
     shape = params.benefit.shape
-    return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape))
+    return float(forms.crossover_width(params.beta, params.tau, params.kappa, params.w1, shape,
+                                       params.budget))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +148,8 @@ class TheoryRun(Record):
     min_fit_count: int
     rosetta_mean_limit: float  # m_inf: the Rosetta mean isolation as r_tau -> inf
     budget_crossover: float  # N_*: width above which the hard budget is slack (P1; else NaN)
+    #: whether N_* holds the budget phi; a record saved before it did has N_* at phi = 1
+    crossover_with_budget: bool = False
 
     def to_frame(self):
         """One row per width N: every `SWEEP_FIELDS` array (regimes, counts, frontiers,

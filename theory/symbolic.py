@@ -257,15 +257,16 @@ def budget_integral(family: str) -> sympy.Expr:
 
 @functools.cache
 def _log_crossover_width() -> sympy.Expr:
-    """log N_*, N_* solving r_tau(N) J = N (y = B'(tau)); the budget is slack above N_*.
+    """log N_*, N_* solving r_tau(N) J = phi N (y = B'(tau), phi the budget per neuron); the
+    budget is slack above N_* (docs/theory.md, section 3).
 
-    As a log, N_* = (c_tau J)^(beta/(beta-1)) stays one power: sympy's solved form splits
-    off kappa^(-1/(beta-1)), which gives 0 * inf as beta -> 1.
+    As a log, N_* = (c_tau J / phi)^(beta/(beta-1)) stays one power: sympy's solved form
+    splits off kappa^(-1/(beta-1)), which gives 0 * inf as beta -> 1.
     """
     import sympy as sp
     sym = _symbols()
     rosetta_total = _frontier_rank().subs(sym.lam, sym.kappa / sym.N) * sym.J
-    (width,) = sp.solve(sp.Eq(rosetta_total, sym.N), sym.N)
+    (width,) = sp.solve(sp.Eq(rosetta_total, sym.phi * sym.N), sym.N)
     # force is safe: every base is positive and every exponent real for beta > 1.
     return sp.together(sp.expand(sp.expand_log(sp.log(width), force=True)))
 
@@ -277,7 +278,7 @@ class ClosedForms:
     frontier(x, n, beta, kappa, w1, shape); isolation(r, n, beta, kappa, w1, shape), clipped
     to [0, 1]; rosetta_count(n, beta, tau, kappa, w1, shape) = floor(r_tau);
     rosetta_mean_limit(beta, tau, shape); budget_integral(beta, tau, shape);
-    crossover_width(beta, tau, kappa, w1, shape) = N_*.
+    crossover_width(beta, tau, kappa, w1, shape, budget) = N_* (budget: phi).
     """
 
     family: str
@@ -326,7 +327,7 @@ def closed_forms(family: str) -> ClosedForms:
                                 derive_isolation(family), modules="numpy")
     mean_limit = _lambdify_in_beta([sym.tau, shape], rosetta_mean_limit(family))
     integral = _lambdify_in_beta([sym.tau, shape], budget_integral(family))
-    log_crossover = sp.lambdify([sym.J, sym.y, sym.beta, sym.kappa, sym.w1],
+    log_crossover = sp.lambdify([sym.J, sym.y, sym.beta, sym.kappa, sym.w1, sym.phi],
                                 _log_crossover_width(), modules="numpy")
     slope = sp.lambdify([sym.tau, shape], _slope_at(family, sym.tau), modules="numpy")
 
@@ -336,10 +337,10 @@ def closed_forms(family: str) -> ClosedForms:
     def rosetta_count(n, beta, tau, kappa, w1, shape_value):
         return np.floor(frontier(tau, n, beta, kappa, w1, shape_value))
 
-    def crossover_width(beta, tau, kappa, w1, shape_value):
+    def crossover_width(beta, tau, kappa, w1, shape_value, budget):
         j_b = integral(beta, tau, shape_value)
         with np.errstate(over="ignore"):  # beta -> 1 sends N_* to 0 or inf, as it should
-            return np.exp(log_crossover(j_b, slope(tau, shape_value), beta, kappa, w1))
+            return np.exp(log_crossover(j_b, slope(tau, shape_value), beta, kappa, w1, budget))
 
     return ClosedForms(family, frontier, isolation, rosetta_count, mean_limit, integral,
                        crossover_width)

@@ -20,7 +20,9 @@ breaks. Whole files are assigned to the held-out split (the matching stimulus) b
 their id, so no file is split between training and matching. The build is deterministic:
 sources are read in sorted order, and the manifest states the recipe, the counts per category
 and split, and the sha256 of each split, so two machines with the same sources build the same
-corpus and a record names exactly what it saw.
+corpus and a record names exactly what it saw. The sources are this machine's: the manifest
+also records the Python version and operating system and, per source, the files read and a
+digest of them (`empirics.capture.corpus_origin`), which say why two builds differ.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import sysconfig
 from pathlib import Path
 from typing import Iterator
 
+from empirics.capture.corpus_origin import SourceTally, environment
 from empirics.capture.stimuli import TextDocument
 from runstore import atomic_write_bytes, atomic_write_text
 
@@ -182,6 +185,11 @@ def split_of(file_id: str, heldout_percent: int) -> str:
     return "heldout" if bucket < heldout_percent else "train"
 
 
+class CorpusError(OSError):
+    """A corpus folder that does not hold the corpus its manifest describes (a damaged or
+    missing split, a manifest that is not one): a data error, named by its file."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Corpus:
     """A built corpus: its directory and manifest (recipe, counts, the sha256 of each split)."""
@@ -206,10 +214,15 @@ class Corpus:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         path = self.directory / f"{split}.jsonl"
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CorpusError(f"{path}: the corpus's {split} split cannot be read "
+                              f"({error.strerror}); rebuild it with --force") from None
         if hashlib.sha256(data).hexdigest() != self.manifest["splits"][split]["sha256"]:
-            raise ValueError(f"{path} does not match the sha256 in {self.directory / MANIFEST}: "
-                             "the corpus is damaged; rebuild it with --force")
+            raise CorpusError(f"{path} does not match the sha256 in "
+                              f"{self.directory / MANIFEST}: the corpus is damaged; rebuild it "
+                              "with --force")
         return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
 
@@ -219,10 +232,28 @@ def load_corpus(directory: str | Path) -> Corpus:
     if not path.is_file():
         raise FileNotFoundError(f"no corpus in {directory} (no {MANIFEST}); build one with "
                                 f"python -m empirics.corpus --out {directory}")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict) or not all(
+                isinstance(manifest.get("splits", {}).get(split, {}).get("sha256"), str)
+                for split in SPLITS):
+            raise ValueError("no sha256 of each split")
+    except (ValueError, AttributeError) as error:
+        raise CorpusError(f"{path} is not a corpus manifest ({error}); rebuild the corpus "
+                          "with --force") from None
     if manifest.get("recipe", {}).get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} is a corpus of another format; rebuild it with --force")
+        raise CorpusError(f"{path} is a corpus of another format; rebuild it with --force")
     return Corpus(Path(directory), manifest)
+
+
+def check_roots(recipe: Recipe) -> None:
+    """Refuse a recipe whose roots are not folders: a wrong --stdlib or --share would build
+    a small corpus of the rest without a word."""
+    roots = [("stdlib", recipe.stdlib)] + ([("share", recipe.share)] if recipe.debian_docs
+                                            else [])
+    for name, root in roots:
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"--{name} {root} is not a folder; nothing was built")
 
 
 def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: bool = False,
@@ -232,6 +263,7 @@ def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: boo
     same recipe unless `force`."""
     from runstore.progress import progress_bar
     directory = Path(directory)
+    check_roots(recipe)
     if (directory / MANIFEST).is_file() and not force:
         corpus = load_corpus(directory)
         if corpus.manifest["recipe"] == recipe.to_config():
@@ -239,8 +271,10 @@ def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: boo
     directory.mkdir(parents=True, exist_ok=True)
     lines = {split: [] for split in SPLITS}
     counts = {split: {} for split in SPLITS}
+    files_read = SourceTally()
     for file_id, category, text in progress_bar(source_files(recipe), desc="corpus files",
                                         show=progress, unit="file"):
+        files_read.add(file_id, text)
         split = split_of(file_id, recipe.heldout_percent)
         for k, piece in enumerate(chunks(text, recipe.chunk_chars)):
             item = {"id": f"{file_id}#{k}", "category": category, "text": piece}
@@ -255,6 +289,7 @@ def build_corpus(directory: str | Path, recipe: Recipe = Recipe(), *, force: boo
         splits[split] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                          "documents": len(lines[split]), "categories": counts[split]}
     whole = hashlib.sha256("".join(s["sha256"] for s in splits.values()).encode()).hexdigest()
-    manifest = {"recipe": recipe.to_config(), "splits": splits, "sha256": whole}
+    manifest = {"recipe": recipe.to_config(), "splits": splits, "sha256": whole,
+                "environment": environment(recipe.stdlib), "sources": files_read.to_manifest()}
     atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return Corpus(directory, manifest)

@@ -32,6 +32,23 @@ from empirics.models.tokenizer import text_tokenizer, tokenization_identity
 IGNORED_SUFFIXES = (".md", ".txt.lock", ".lock")
 
 
+def untrained_seed(name: str, seed: int, copy: int = 0) -> int:
+    """The seed of model `name`'s untrained twin under the null's seed `seed`.
+
+    Drawn from the model's own name and the null seed, so distinct checkpoints give distinct
+    random networks (gpt2-w8-s0 and gpt2-w8-s1 are two networks, not one drawn twice), and one
+    checkpoint's twin is the same network in every pair it takes part in. `copy` is 1 for the
+    second side of a model matched with itself, which would otherwise meet its own twin.
+    """
+    digest = hashlib.sha256(f"{name}\0{int(seed)}\0{int(copy)}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def untrained_seeds(name_a: str, name_b: str, seed: int) -> tuple[int, int]:
+    """The seeds of both untrained twins of a pair (`untrained_seed`)."""
+    return untrained_seed(name_a, seed), untrained_seed(name_b, seed, int(name_a == name_b))
+
+
 @functools.lru_cache(maxsize=4096)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()

@@ -164,6 +164,33 @@ def _check_files(spec: ModelSpec, directory: Path, init: str) -> None:
         missing.append("tokenizer files (tokenizer.json or vocab.json + merges.txt)")
     if missing:
         raise MissingModelError(missing_message(spec, missing, str(directory)))
+    if init == "pretrained":
+        check_weight_files(spec, directory)
+
+
+class DamagedModelError(MissingModelError):
+    """A model's weights file is there but cannot be read (truncated, or not weights)."""
+
+
+def check_weight_files(spec: ModelSpec, directory: Path) -> None:
+    """Refuse, naming the file, a safetensors weights file whose header does not describe
+    the file (a truncated copy or download): the library's own error names no file.
+
+    Notes
+    -----
+    Only the header is read (safetensors checks that its offsets cover the file exactly),
+    so the check costs no load of the weights.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for file in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(file, framework="pt"):
+                pass
+        except (SafetensorError, OSError) as error:
+            raise DamagedModelError(
+                f"model {spec.name}: the weights file {file} is damaged ({error}); copy or "
+                "download it again (a truncated copy or download reads so)") from None
 
 
 def _load_transformers(spec, path, init, dtype, device, placement, download, cache_dir, seed):

@@ -62,3 +62,19 @@ def missing_message(spec: ModelSpec, what: list[str], where: str, *,
             f"{repo}` (`huggingface-cli download {repo}` before huggingface_hub 1.0) and copy "
             f"that machine's hub cache into {hub_cache(cache_dir)} here, or anywhere and pass "
             f"--cache-dir DIR; or pass {local}; or allow downloading with --download.")
+
+
+def each_or_missing(calls) -> list:
+    """The result of every call in `calls` (functions of no argument), or one
+    `MissingModelError` naming everything missing when some raise it (each message on its own
+    line), so that a user supplies every model of a pair at once rather than one per run."""
+    results, messages = [], []
+    for call in calls:
+        try:
+            results.append(call())
+        except MissingModelError as error:
+            if str(error) not in messages:  # a model paired with itself is named once
+                messages.append(str(error))
+    if messages:
+        raise MissingModelError("\n    ".join(messages))
+    return results

@@ -182,13 +182,15 @@ def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[
                                     "checkpoint its match was made from") from None
         options = dict(path=paths.get(name), init=init, download=settings.download,
                        cache_dir=settings.cache_dir)
-        recorded = match.config.get("weights", [None, None])[side]
+        recorded = dict(match.config.get("weights", [None, None])[side] or {}) or None
+        # an untrained twin's seed: recorded with its identity (a record saved before the
+        # per-model seeds drew model A from the run's seed and model B from seed + 1)
+        seed = (recorded or {}).pop("init_seed", match.config.get("seed", 0) + side)
         if recorded is not None and weights_identity(spec, **options) != recorded:
             where = paths.get(name) or "the Hugging Face cache"
             raise _Skip(f"the files found for {name} in {where} are not the ones its match "
                         f"was made from; pass --path {name}=DIR with that checkpoint")
-        loaded = load_model(spec, seed=match.config.get("seed", 0) + side, device="cpu",
-                            **options)
+        loaded = load_model(spec, seed=seed, device="cpu", **options)
         unembedding = effective_unembedding(loaded, device=device)
         directions = torch.cat(output_directions(loaded, centre=unembedding.centre))
         letter = "ab"[side]

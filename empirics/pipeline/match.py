@@ -6,6 +6,7 @@ activation statistics) in a run directory derived from the whole configuration.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import shutil
 import time
@@ -15,6 +16,7 @@ import torch
 
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
+from empirics.capture.draw import draw_text
 from empirics.capture.generated import generated_pair_source
 from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
@@ -25,14 +27,15 @@ from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
 from empirics.engine.two_stage import match_two_stage, sample_bytes
-from empirics.models.identity import weights_identity
+from empirics.models.identity import untrained_seeds, weights_identity
 from empirics.models.lens import current_identity
-from empirics.models.load import MissingModelError, load_model
+from empirics.models.load import load_model
 from empirics.models.local import trained_family, trained_pairs
+from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import inputs_for, pairs_for, provenance_of
+from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for, provenance_of
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -92,6 +95,7 @@ def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
                          cache_dir=settings.options.cache_dir,
                          download=settings.options.download)
     found = trained_pairs(trained_family(settings.model_dir))
+    check_kinds(settings.family, found)
     if settings.pair:
         found = [p for p in found if (p[0].name, p[1].name) == tuple(settings.pair)]
         if not found:
@@ -111,7 +115,9 @@ def run_match(settings: MatchSettings) -> MatchRun:
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
     inputs = inputs_for(settings.family, settings.inputs)
-    provenance = provenance_of(settings.inputs)
+    provenance = provenance_of(settings.inputs, settings.family)
+    if settings.family == "language":
+        log.info(draw_text(provenance["draw"]))
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         for spec_a, spec_b, paths in pairs:
@@ -152,10 +158,13 @@ def pair_config(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: li
     pair's series (`empirics.records.pair`): cross-architecture pairs and seed pairs of one
     architecture are never fitted as one series. `weights` gives the identities of models
     already loaded (`LoadedModel.identity`) instead."""
-    weights = weights or [weights_identity(spec, path=path, init=options.init,
-                                           download=options.download,
-                                           cache_dir=options.cache_dir)
-                          for spec, path in zip((spec_a, spec_b), paths)]
+    weights = weights or each_or_missing(
+        functools.partial(weights_identity, spec, path=path, init=options.init,
+                          download=options.download, cache_dir=options.cache_dir)
+        for spec, path in zip((spec_a, spec_b), paths))
+    if options.init == "random":  # the twins' own seeds: part of what the numbers depend on
+        seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
+        weights = [identity | {"init_seed": seed} for identity, seed in zip(weights, seeds)]
     config = {"family": family, "model_a": spec_a.name, "model_b": spec_b.name,
               "architectures": [spec_a.architecture, spec_b.architecture],
               "inputs": [item.id for item in inputs], "inputs_sha256": stimuli_digest(inputs),
@@ -215,11 +224,12 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
     rank that does not write."""
     check_replay(family, options, ranks.world)
     dtype = DTYPES[options.dtype]
+    seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
     models = models or [load_model(spec, path=path, init=options.init, dtype=dtype,
                                    device=device, download=options.download,
-                                   cache_dir=options.cache_dir, seed=options.seed + side,
+                                   cache_dir=options.cache_dir, seed=seed,
                                    **placement.loader_options())
-                        for side, (spec, path) in enumerate(zip((spec_a, spec_b), paths))]
+                        for spec, path, seed in zip((spec_a, spec_b), paths, seeds)]
     pair, source = _stream(models, family, inputs, options, device, directory, ranks)
     if options.null == "permuted":
         source = permute_tokens(source, seed=options.seed, ranks=ranks)

@@ -14,6 +14,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
+from empirics.capture.draw import DRAWS
+
 T = TypeVar("T")
 
 
@@ -119,7 +121,13 @@ class InputChoice:
     """Which inputs a family's pairs see: the embedded corpus or text files (language), or
     synthetic images or an image folder (vision)."""
 
-    docs: int | None = flag(None, "documents to use (None: all)", type=int)
+    docs: int | None = flag(None, "documents to use (None: all), drawn by --docs-draw",
+                            type=int)
+    docs_draw: str = flag("stratified", "how --docs documents are chosen: stratified (a seeded "
+                          "sample, each category of the corpus in proportion) or first (the "
+                          "split's first ones, which a corpus orders by source)",
+                          choices=DRAWS)
+    docs_seed: int = flag(0, "the seed of the stratified draw of --docs documents", type=int)
     text: tuple | None = flag(None, "text files instead of the embedded corpus", type=Path,
                               nargs="+")
     corpus: Path | None = flag(None, "a corpus built by python -m empirics.corpus: its "
@@ -130,6 +138,11 @@ class InputChoice:
     image_seed: int = flag(0, "a generated family: the seed of the images' noise (image i "
                            "from a generator seeded i ^ seed)", type=int)
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
+
+    def __post_init__(self):
+        if self.docs is not None and self.docs < 1:
+            raise ValueError(f"--docs must be at least 1 (leave it out for every document), "
+                             f"got {self.docs}")
 
 
 def parse_max_memory(text: str) -> dict:

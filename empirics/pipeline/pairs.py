@@ -7,6 +7,9 @@ or the generator's own images, empirics.capture.generated).
 
 from __future__ import annotations
 
+import functools
+
+from empirics.capture.draw import draw_documents
 from empirics.capture.generated import generated_images
 from empirics.capture.offline import load_corpus
 from empirics.capture.stimuli import (
@@ -16,6 +19,7 @@ from empirics.capture.stimuli import (
     synthetic_images,
 )
 from empirics.models.detect import resolve_model
+from empirics.models.missing import each_or_missing
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.options import InputChoice
 
@@ -36,17 +40,24 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
     matched-scale pair of `family`; a model of another kind than the family's is refused
     by name."""
     if pair:
-        (spec_a, path_a), (spec_b, path_b) = (resolve_model(name, path, **lookup)
-                                              for name, path in zip(pair, paths))
+        (spec_a, path_a), (spec_b, path_b) = each_or_missing(
+            functools.partial(resolve_model, name, path, **lookup)
+            for name, path in zip(pair, paths))
         found = [(spec_a, spec_b, (path_a, path_b))]
     else:
         found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
-    for spec in {spec for a, b, _ in found for spec in (a, b)}:
+    check_kinds(family, found)
+    return found
+
+
+def check_kinds(family: str, found: list[tuple]) -> None:
+    """Refuse, by name, a model of another kind than the family's, and a generated family's
+    pair that is not a generator and a tower (`check_generated`)."""
+    for spec in sorted({spec for a, b, _ in found for spec in (a, b)}, key=lambda s: s.name):
         if spec.kind != KINDS[family]:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
     for spec_a, spec_b, _ in found:
         check_generated(family, spec_a, spec_b)
-    return found
 
 
 def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
@@ -65,13 +76,7 @@ def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
 def inputs_for(family: str, choice: InputChoice) -> list:
     """The inputs of a family's pairs (documents or images)."""
     if family == "language":
-        if choice.corpus:
-            documents = load_corpus(choice.corpus).documents("heldout")
-        elif choice.text:
-            documents = load_text_files(choice.text)
-        else:
-            documents = default_corpus()
-        return documents[: choice.docs] if choice.docs else documents
+        return drawn_documents(choice)[0]
     if family.startswith("generated"):
         if choice.image_dir:
             raise ValueError(f"the {family} family matches on the generator's own images; "
@@ -82,9 +87,30 @@ def inputs_for(family: str, choice: InputChoice) -> list:
     return synthetic_images(choice.images)
 
 
-def provenance_of(choice: InputChoice) -> dict | None:
-    """What a record states about a built corpus it was matched on (None otherwise)."""
-    if not choice.corpus:
+def drawn_documents(choice: InputChoice) -> tuple[list, dict | None]:
+    """The documents a language pair is matched on and how they were drawn
+    (`empirics.capture.draw`: `--docs` of them, stratified by the corpus's categories)."""
+    categories = None
+    if choice.corpus:
+        corpus = load_corpus(choice.corpus)
+        documents, categories = corpus.documents("heldout"), corpus.categories("heldout")
+    elif choice.text:
+        documents = load_text_files(choice.text)
+    else:
+        documents = default_corpus()
+    return draw_documents(documents, choice.docs, seed=choice.docs_seed,
+                          categories=categories, rule=choice.docs_draw)
+
+
+def provenance_of(choice: InputChoice, family: str = "language") -> dict | None:
+    """What a record states about where its documents came from: a built corpus (digest,
+    recipe, split) and how the documents were drawn (`empirics.capture.draw`); None for
+    images."""
+    if family != "language":
         return None
-    corpus = load_corpus(choice.corpus)
-    return {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"], "split": "heldout"}
+    provenance = {}
+    if choice.corpus:
+        corpus = load_corpus(choice.corpus)
+        provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
+                      "split": "heldout"}
+    return provenance | {"draw": drawn_documents(choice)[1]}

@@ -118,5 +118,6 @@ def format_missing(missing: list[PairOutcome]) -> str:
     pairs = {}
     for o in missing:
         pairs.setdefault(o.missing, []).append(f"{o.model_a} x {o.model_b}")
-    return "\n".join([f"{len(missing)} pair(s) not matched, a model's files are missing:"]
+    return "\n".join([f"{len(missing)} pair(s) not matched, a model's files are missing or "
+                      "damaged:"]
                      + [f"  {', '.join(names)}: {message}" for message, names in pairs.items()])

@@ -15,7 +15,7 @@ import numpy as np
 
 from empirics.records.chunks import ChunkStats, resampled_counts
 from empirics.records.neurons import hook_name, layer_units
-from empirics.records.pair import PairSizes
+from empirics.records.pair import PairSizes, rosetta_fraction
 from runstore import Record
 from runstore.tables import frame
 
@@ -84,8 +84,9 @@ class MatchRecord(PairSizes, Record):
 
     @property
     def rosetta_fraction(self) -> float:
-        """R / N with N the smaller model's neuron count (a pair can hold at most that many)."""
-        return self.n_rosetta / min(self.n_neurons_a, self.n_neurons_b)
+        """R / N with N the pair's neurons (`pair_size`: the geometric mean of the two
+        models' neurons, the N of the fits; `empirics.records.pair.rosetta_fraction`)."""
+        return rosetta_fraction(self.n_rosetta, self.pair_size("neurons"))
 
     def summary(self) -> dict:
         """The record at a glance (JSON-ready): the pair, its neurons and tokens, R and R / N,

@@ -3,7 +3,9 @@
 `PairSizes` gives a record with a pair's fields (family, both models, their parameter counts
 `size_*` and neuron counts `n_neurons_*`, the null) its size N: the geometric mean of the
 two models' neurons or parameters (so a pair of equal models has N equal to either). It is
-the one definition of N used by the bridge's fits, the trends and the figures.
+the one definition of N used by the bridge's fits, the trends and the figures, and the
+fraction R/N divides by this same N everywhere (`rosetta_fraction`: the match table, the
+bridge's table and its R(N)/N panel), so a pair's R/N is one number wherever it is printed.
 
 `ScalingPoint` is what the bridge fits: one count at one size of a family. A `MatchRecord`
 is one (R at the pair's N); an `AnchorRecord` is one (the anchors at the geometric mean of
@@ -63,7 +65,8 @@ def network_identity(config: dict, side: int) -> str | None:
     A trained model is its weight files and configuration (their content identities in
     `config["weights"]`, docs/matching.md "Identity"), or the repo id or tag it is fetched
     by. An untrained model is its configuration and the seed its weights were drawn from
-    (the loaded model's identity in the capture manifest). A toy net is its sweep's settings,
+    (`init_seed` in its weights' identity; in records made before it, the loaded model's
+    identity in the capture manifest). A toy net is its sweep's settings,
     its width and its seed. Records made before pairs kept their weights' identity (no
     "weights"), and untrained models whose drawing seed is not stated, give None.
     """
@@ -79,11 +82,11 @@ def network_identity(config: dict, side: int) -> str | None:
     network["files"] = {name: digest for name, digest in entry.get("files", {}).items()
                         if name.endswith(NETWORK_SUFFIXES)
                         or name.rsplit("/", 1)[-1] in NETWORK_FILES}
-    if entry.get("init") == "random":
+    if entry.get("init") == "random" and "init_seed" not in entry:  # made before init_seed
         loaded = (config.get("capture") or {}).get(f"model_{'ab'[side]}") or {}
         if loaded.get("seed") is None:
             return None
-        network["seed"] = loaded["seed"]
+        network["init_seed"] = loaded["seed"]
     return json.dumps(network, sort_keys=True)
 
 
@@ -94,6 +97,12 @@ def series_of(config: dict) -> dict:
         return {"toy": toy, **{k: v for k, v in config.items()
                                if k not in TOY_ONLY and k != "toy"}}
     return {k: v for k, v in config.items() if k not in PAIR_ONLY}
+
+
+def rosetta_fraction(count: float, size: float) -> float:
+    """R/N: a count over its pair's N (`PairSizes.pair_size`, the geometric mean of the two
+    models' sizes), the one definition of the fraction."""
+    return float(count) / float(size)
 
 
 class PairSizes:

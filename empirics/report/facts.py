@@ -1,7 +1,8 @@
 """What the neuron browser states about a run beside its rows: the rule its pairs were kept
 by, its sizes, and, where the run's nulls lie beside it, their counts, the chance level they
-set and the count that clears it (the rules the bridge fits calibrated counts by,
-`empirics.records.nulls`). Everything is read from records; nothing is re-matched.
+set and the count that clears it (the bridge's "mutual-quantile" calibration, a level a
+person can filter the rows by; `empirics.records.nulls`). Everything is read from records;
+nothing is re-matched.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def match_facts(run_dir: Path, record: MatchRecord) -> tuple[list[str], list[dic
         levels.append({"name": name, "r": level})
         lines.append(f"{head}; their r's {NULL_QUANTILE:g} quantile {level:.3f}, cleared by "
                      f"{count_above(record, level)} of the {record.n_rosetta} pairs here "
-                     "(the calibrated count)")
+                     "(the calibrated count under mutual-quantile)")
     if not levels and record.null in CALIBRATORS["permuted"]:
         lines.append("no null run of this pair beside it (empirics.match --null permuted), so "
                      "no calibrated count")

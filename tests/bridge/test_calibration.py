@@ -13,7 +13,7 @@ from bridge.comparison import Comparison
 from empirics.engine.matching import match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.records.match import MatchRecord
-from empirics.records.nulls import MissingNull, null_threshold
+from empirics.records.nulls import MissingNull, best_partner_r, count_above, null_threshold
 from runstore import run_dir
 from tests.empirics.conftest import make_source
 
@@ -141,14 +141,78 @@ def test_against_the_untrained_null_the_threshold_is_what_untrained_pairs_share(
         {"init": "pretrained", "files": {"config.json": "c", "model.safetensors": "w"}}] * 2,
         "capture": {"model_a": {"init": "pretrained"}}}))
                for path, record in records if path == "run-64-none-0"]
-    (path, point), = calibrate(trained + nulls, against="untrained")[0]
+    (path, point), = calibrate(trained + nulls, against="untrained",
+                               rule="mutual-quantile")[0]
     assert path == "run-64-none-0" and len(point.null_paths) == 3
     shared = np.concatenate([r.pairs["r"] for _, r in nulls])
     assert point.threshold == pytest.approx(np.quantile(shared, 0.99))
-    permuted = calibrate(records)[0][1][1]
+    permuted = calibrate(records, rule="mutual-quantile")[0][1][1]
     assert point.threshold > permuted.threshold  # untrained nets share more than chance
     assert point.n_rosetta == planted_count(64)  # the planted pairs (r ~ 0.8) clear it
+    (_, excess), = calibrate(trained + nulls, against="untrained")[0]
+    best = np.concatenate([best_partner_r(r)[0] for _, r in nulls])
+    assert excess.threshold == pytest.approx(np.quantile(best[np.isfinite(best)], 0.99))
+    assert excess.chance == np.mean([count_above(r, excess.threshold) for _, r in nulls])
+    assert excess.n_rosetta == pytest.approx(planted_count(64) - excess.chance)
     assert calibrate(trained, against="untrained")[1][0].endswith("--init random (seeds "
                                                                   "pooled))")
     with pytest.raises(ValueError, match="calibrated against"):
         calibrate(trained, against="shuffled")
+
+
+def test_compare_records_the_rule_and_keeps_each_rule_in_its_own_folder(tmp_path, records):
+    for name, record in records:
+        record.save(run_dir(tmp_path, "match", record.config, name))
+    common = ["--family", "planted", "--records", str(tmp_path), "--resamples", "300",
+              "--replicates", "0", "--no-plot"]
+    directory = main(common)
+    assert main(common + ["--calibration", "mutual-quantile"]) == directory
+    new = Comparison.load(directory / "calibrated")
+    old = Comparison.load(directory / "calibrated-mutual-quantile")
+    assert new.config["calibrated"]["rule"] == "best-partner-excess"
+    assert old.config["calibrated"]["rule"] == "mutual-quantile"
+    from bridge.plot import series_label
+
+    assert series_label(new) != series_label(old)
+    legacy = dataclasses.replace(old, config=old.config | {"calibrated": {"quantile": 0.99}})
+    assert series_label(legacy) == series_label(old)  # saved before the rule was recorded
+
+
+def test_a_null_without_a_chance_level_stops_only_its_own_pair(tmp_path, records, capsys):
+    """Untrained pairs whose permuted runs give no chance level (no mutual pairs, no
+    per-chunk sums) are named; the trained pairs are still calibrated and fitted."""
+    nulls = []
+    for width in WIDTHS:
+        pair = untrained(width, 0)
+        empty = dataclasses.replace(pair, null="untrained-permuted", n_rosetta=0, chunks={},
+                                    pairs={k: v[:0] for k, v in pair.pairs.items()})
+        nulls += [(f"untrained-{width}", pair), (f"untrained-permuted-{width}", empty)]
+    for name, record in records + nulls:
+        record.save(run_dir(tmp_path, "match", record.config, name))
+    common = ["--family", "planted", "--records", str(tmp_path), "--resamples", "300",
+              "--replicates", "0", "--no-plot"]
+    for rule in ("best-partner-excess", "mutual-quantile"):
+        directory = main(common + ["--calibration", rule])
+        out = capsys.readouterr().out
+        folder = "calibrated" if rule == "best-partner-excess" else f"calibrated-{rule}"
+        calibrated = Comparison.load(directory / folder)
+        assert len(calibrated.counts) == len(WIDTHS)
+        assert len(calibrated.config["calibrated"]["missing"]) == len(WIDTHS)
+        assert out.count("not calibrated: ") == len(WIDTHS) and "untrained-32" in out
+
+
+def test_a_raw_count_below_its_permutation_null_is_flagged(tmp_path, records, capsys):
+    low = [(path, dataclasses.replace(record, n_rosetta=5, pairs={
+        k: v[:5] for k, v in record.pairs.items()})) if path == "run-32-none-0" else
+           (path, record) for path, record in records]
+    for name, record in low:
+        record.save(run_dir(tmp_path, "match", record.config, name))
+    directory = main(["--family", "planted", "--records", str(tmp_path), "--resamples", "300",
+                      "--replicates", "0", "--no-plot"])
+    out = capsys.readouterr().out
+    raw = Comparison.load(directory)
+    (flagged,) = raw.config["below_null"]
+    assert "run-32-none-0" in flagged
+    assert "raw count 5 is below its permutation null's" in out
+    assert any("raw count 5 is below" in w for w in raw.config["warnings"])
+    assert "below_null" in Comparison.load(directory / "calibrated").config

@@ -96,3 +96,39 @@ def test_engine_records_with_chunks_give_data_level_error_bars(tmp_path, rng):
     assert set(comparison.error_bars) >= {"low", "high"}
     assert np.all(comparison.error_bars["low"] <= comparison.counts + 1e-9)
     assert (directory / "scaling.png").is_file()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--beta", "0.5"], "argument --beta: beta must lie in (1, inf), got 0.5"),
+    (["--beta", "nan"], "argument --beta: beta must be a finite number"),
+    (["--beta", "1.5", "--closure", "X"], "argument --closure: invalid choice: 'X'"),
+])
+def test_a_prediction_outside_the_theory_is_a_usage_error_before_any_write(
+        tmp_path, capsys, flags, message):
+    for w in 64 * 2 ** np.arange(3):
+        write(tmp_path / "runs", planted_record(int(w), int(round(2.0 * w**0.6))))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "test", "--records", str(tmp_path / "runs"), "--out",
+              str(tmp_path / "out"), *flags])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_beta_record_stops_the_run_before_anything_is_written(tmp_path, capsys):
+    for w in 64 * 2 ** np.arange(3):
+        write(tmp_path / "runs", planted_record(int(w), int(round(2.0 * w**0.6))))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "test", "--records", str(tmp_path / "runs"), "--out",
+              str(tmp_path / "out"), "--beta-from", str(tmp_path / "missing"),
+              "--resamples", "200"])
+    assert exit_info.value.code == 1
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_command_offered_for_missing_records_runs_on_any_machine(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--family", "language", "--records", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "python -m empirics.match --family language --all --out" in err
+    assert "cuda" not in err  # --device auto (the default) picks CUDA where there is one

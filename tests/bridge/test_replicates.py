@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bridge.calibration import calibrated_dir
 from bridge.compare import main
 from bridge.comparison import Comparison
 from bridge.replicates import SameNetworks, count_once
@@ -58,8 +59,14 @@ def test_the_network_identity_ignores_names_tokenizers_and_logs():
     assert network_identity(twin, 0) == network_identity(other, 0)  # same config, same draw
     drawn = pair(64, 5, init="random", names=("s1", "t1"), drawn=(7, 8)).config
     assert network_identity(twin, 0) != network_identity(drawn, 0)
+    own = [dict(entry, init_seed=seed) for entry, seed in zip(twin["weights"], (11, 12))]
+    renamed = [dict(entry, name="x", init_seed=11) for entry in other["weights"]]
+    assert network_identity(twin | {"weights": own}, 0) == network_identity(
+        other | {"weights": renamed}, 0)  # drawn from the same init_seed
+    assert network_identity(twin | {"weights": own}, 0) != network_identity(twin, 0)
     del twin["capture"]["model_a"]["seed"]
     assert network_identity(twin, 0) is None  # an untrained model whose draw is unstated
+    assert network_identity(twin | {"weights": own}, 0) is not None
     assert network_identity({"width": 8}, 0) is None  # a record made before "weights"
 
 
@@ -107,9 +114,10 @@ def test_a_null_saved_twice_pools_once_into_the_calibration(tmp_path, capsys):
             null = pair(w, 3, null="permuted", seed=seed)
             save(tmp_path, dataclasses.replace(null, config=null.config | {"examples": examples}))
     directory = main(["--family", "test", "--records", str(tmp_path), "--resamples", "200",
-                      "--no-plot"])
+                      "--no-plot", "--calibration", "mutual-quantile"])
     assert "same two networks" in capsys.readouterr().out
-    calibrated = Comparison.load(directory / "calibrated").config["calibrated"]["nulls"]
+    where = directory / calibrated_dir("permuted", "mutual-quantile")
+    calibrated = Comparison.load(where).config["calibrated"]["nulls"]
     assert len(calibrated) == len(WIDTHS)
     assert all(len(nulls) == 2 for nulls in calibrated.values())  # seeds 0 and 1, once each
 
@@ -153,6 +161,7 @@ def test_calibrate_pools_a_null_saved_twice_once(caplog):
     null = pair(64, 3, null="permuted")
     copy = dataclasses.replace(null, config=null.config | {"examples": 8})
     with caplog.at_level("WARNING", logger="bridge.calibration"):
-        points, missing = calibrate([("real", real), ("null", null), ("copy", copy)])
+        points, missing = calibrate([("real", real), ("null", null), ("copy", copy)],
+                                    rule="mutual-quantile")
     assert not missing and len(points[0][1].null_paths) == 1  # the first by path, once
     assert "same two networks" in caplog.text

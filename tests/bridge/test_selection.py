@@ -130,3 +130,26 @@ def test_the_selector_offered_for_a_key_some_records_lack_picks_them(tmp_path, c
     directory = main(["--family", "test", "--records", str(tmp_path), "--no-plot",
                       "--resamples", "200", "--select", "replay=null"])
     assert Comparison.load(directory).fits["ols-log"]["alpha"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_offered_selectors_paste_into_a_shell(tmp_path, capsys):
+    """A series key holding a list or a string with spaces or quotes: each --select offered
+    is shell-quoted, so pasting it picks that series (unquoted, the shell split it)."""
+    import shlex
+
+    for architectures, alpha in ((["gpt_neox", "opt"], 0.5), (["gpt2", "qwen2"], 0.7)):
+        for w in WIDTHS:
+            record = planted_record(w, int(round(2 * w ** alpha)))
+            write(tmp_path, dataclasses.replace(
+                record, config=record.config | {"architectures": architectures}))
+    with pytest.raises(SystemExit):
+        main(["--family", "test", "--records", str(tmp_path), "--no-plot"])
+    offered = [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()
+               if line.strip().startswith("5 records: ")]
+    assert len(offered) == 2
+    for text in offered:
+        directory = main(["--family", "test", "--records", str(tmp_path), "--no-plot",
+                          "--resamples", "200", *shlex.split(text)])
+        chosen = Comparison.load(directory)
+        expected = 0.5 if "gpt_neox" in text else 0.7
+        assert chosen.fits["ols-log"]["alpha"] == pytest.approx(expected, abs=0.02)

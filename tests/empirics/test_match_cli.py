@@ -133,6 +133,10 @@ def test_missing_weights_exit_with_the_way_to_supply_them(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "1 pair(s) not matched" in err and "pythia-70m x opt-125m: model pythia-70m" in err
     assert "hf download EleutherAI/pythia-70m" in err and str(tmp_path / "empty-cache") in err
+    # both models of the pair at once, so that one round of downloads supplies the pair
+    assert "model opt-125m (facebook/opt-125m) is not available offline" in err
+    assert "hf download facebook/opt-125m" in err
+    assert not list(tmp_path.glob("match/*"))
 
 
 def test_all_matches_every_pair_it_can_then_lists_the_missing_ones(saved_pair, tmp_path,
@@ -170,7 +174,8 @@ def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
                        "--docs", "4", "--tokens", "64", "--batch", "2", "--groups", "0",
                        "--examples", "0", "--out", str(tmp_path / "runs")])
     record = MatchRecord.load(directory)
-    header, row = capsys.readouterr().out.strip().splitlines()
+    header, row, inputs = capsys.readouterr().out.strip().splitlines()
+    assert inputs == "inputs: 4 of 32 documents, stratified by category, seed 0 (all 4)"
     assert header.split() == ["pair", "N", "a", "x", "b", "tokens", "R", "R/N", "median", "r",
                               "dead", "a/b", "null", "pairs", "seconds", "record"]
     assert row.startswith("tiny-neox x tiny-opt") and row.endswith(str(directory))
@@ -241,8 +246,11 @@ def test_a_built_corpus_is_the_stimulus_and_named_in_the_record(saved_pair, tmp_
     record = MatchRecord.load(directory)
     assert record.config["corpus"]["sha256"] == corpus.sha256
     assert record.config["corpus"]["recipe"]["heldout_percent"] == 30
-    heldout = [d.id for d in corpus.documents("heldout")][:3]
-    assert record.config["inputs"] == heldout
+    heldout = [d.id for d in corpus.documents("heldout")]
+    draw = record.config["corpus"]["draw"]
+    assert draw["rule"] == "stratified" and draw["docs"] == 3 and draw["of"] == len(heldout)
+    assert sum(draw["categories"].values()) == 3
+    assert set(record.config["inputs"]) <= set(heldout) and len(record.config["inputs"]) == 3
 
 
 def test_the_official_replay_writes_a_record_of_its_own_series(saved_pair, tmp_path, capsys):
@@ -289,3 +297,136 @@ def test_the_engines_mode_names_its_run_and_its_guarantee(saved_pair, tmp_path):
     for name in ("layer_a", "unit_a", "layer_b", "unit_b"):
         np.testing.assert_array_equal(record.pairs[name], reference.pairs[name])
     np.testing.assert_allclose(record.pairs["r"], reference.pairs["r"], rtol=0, atol=1e-6)
+
+
+def test_each_checkpoint_has_its_own_untrained_twin(saved_pair, tmp_path):
+    """--init random draws each model's twin from its own name and the null seed: two seed
+    pairs of one architecture are two pairs of random networks, not one pair drawn twice, and a
+    checkpoint's twin is the same network in every pair it takes part in."""
+    root, spec_b, _ = saved_pair
+    bpe, _ = train_tokenizers()
+    specs = {}
+    for name, seed in (("tiny-s0", 3), ("tiny-s1", 4)):
+        save_text_model(tmp_path / name, "gpt_neox", bpe, seed=seed)
+        specs[name] = resolve_spec(name, tmp_path / name)
+    options = dataclasses.replace(OPTIONS, init="random", examples=0)
+    common = dict(family="language", inputs=default_corpus()[:8], options=options,
+                  out=tmp_path / "runs", device=torch.device("cpu"))
+    first = MatchRecord.load(match_pair(specs["tiny-s0"], spec_b, **common,
+                                        paths=(tmp_path / "tiny-s0", root / "a")))
+    second = MatchRecord.load(match_pair(specs["tiny-s1"], spec_b, **common,
+                                         paths=(tmp_path / "tiny-s1", root / "a")))
+    seeds = [[w["init_seed"] for w in record.config["weights"]] for record in (first, second)]
+    assert seeds[0][0] != seeds[1][0] and seeds[0][1] == seeds[1][1]
+    assert not np.array_equal(first.pairs["r"], second.pairs["r"])
+    alone = MatchRecord.load(match_pair(specs["tiny-s0"], specs["tiny-s0"], **common,
+                                        paths=(tmp_path / "tiny-s0",) * 2))
+    twins = [w["init_seed"] for w in alone.config["weights"]]
+    assert twins[0] == seeds[0][0] and twins[1] != twins[0]  # a model never meets its own twin
+    assert alone.n_rosetta < alone.n_neurons_a - alone.dead_a
+
+
+@pytest.mark.parametrize("docs", ["0", "-1"])
+def test_a_non_positive_document_count_is_refused(docs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--pair", "pythia-70m", "opt-125m", "--docs", docs,
+              "--device", "cpu", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--docs must be at least 1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def common_flags(root, tmp_path):
+    return ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+            str(root / "a"), "--path-b", str(root / "b"), "--docs", "2", "--tokens", "32",
+            "--batch", "2", "--groups", "0", "--examples", "0", "--out", str(tmp_path / "runs")]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "is not a folder of saved models"),
+    ("file", "is not a folder of saved models"),
+    ("empty", "no saved models (folders with config.json) in"),
+])
+def test_a_model_dir_that_is_not_a_family_is_a_data_error(tmp_path, capsys, kind, message):
+    folder = tmp_path / "family"
+    if kind == "file":
+        folder.write_text("not a folder")
+    elif kind == "empty":
+        folder.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "language", "--model-dir", str(folder), "--all", "--device", "cpu",
+              "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    assert err.startswith("python -m empirics.match: error: ") and message in err
+    assert str(folder) in err and not (tmp_path / "runs").exists()
+
+
+def test_a_device_this_machine_lacks_is_refused_before_anything_runs(saved_pair, tmp_path,
+                                                                     capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    root, _, _ = saved_pair
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common_flags(root, tmp_path), "--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "--device cuda: device 'cuda' was asked for, but CUDA is not available here" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_truncated_weights_file_is_named(saved_pair, tmp_path, capsys):
+    root, _, _ = saved_pair
+    shutil.copytree(root / "a", tmp_path / "a")
+    shutil.copytree(root / "b", tmp_path / "b")
+    weights = tmp_path / "a" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common_flags(tmp_path, tmp_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    assert f"model tiny-neox: the weights file {weights} is damaged" in err
+    assert not list((tmp_path / "runs").glob("match/*"))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("split", "heldout.jsonl does not match the sha256 in"),
+    ("manifest", "manifest.json is not a corpus manifest"),
+    ("missing", "heldout.jsonl: the corpus's heldout split cannot be read"),
+])
+def test_a_damaged_corpus_is_named_and_nothing_is_written(saved_pair, tmp_path, capsys,
+                                                          damage, message):
+    from empirics.capture.offline import Recipe, build_corpus
+
+    root, _, _ = saved_pair
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for k in range(6):
+        (lib / f"mod{k}.py").write_text(f"def f{k}(x):\n    return x + {k}\n" * 20)
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, Recipe(stdlib=str(lib), share=str(tmp_path / "-"),
+                                heldout_percent=50, debian_docs=False))
+    if damage == "split":
+        with open(corpus / "heldout.jsonl", "a") as file:
+            file.write("{}\n")
+    elif damage == "manifest":
+        (corpus / "manifest.json").write_text("{")
+    else:
+        (corpus / "heldout.jsonl").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common_flags(root, tmp_path), "--device", "cpu", "--corpus", str(corpus)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "Traceback" not in err
+    assert f"{corpus}/{message}" in err and not (tmp_path / "runs").exists()
+
+
+def test_a_family_of_text_models_matched_as_vision_is_a_usage_error(saved_pair, tmp_path,
+                                                                    capsys):
+    root, _, _ = saved_pair
+    family = tmp_path / "family"
+    for name, saved in (("gpt_neox-w32-s0", "a"), ("opt-w32-s0", "b")):
+        shutil.copytree(root / saved, family / name)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--family", "vision", "--model-dir", str(family), "--all", "--device", "cpu",
+              "--out", str(tmp_path / "runs")])
+    assert exit_info.value.code == 2
+    assert "gpt_neox-w32-s0 is a text model, not a vision model" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -101,6 +101,16 @@ def test_budget_binds_with_small_rent_and_then_holds_with_equality():
     assert slack.budget_multiplier == 0 and slack.total_isolation < 64
 
 
+def test_a_budget_that_binds_by_rounding_only_is_solved():
+    # At this width S(kappa/N) exceeds N by 4e-15, and exp(log(kappa/N)) does not: the
+    # bracket of the budget's price had one sign and brentq raised.
+    params = AllocationParams(beta=3.0, tau=0.3, kappa=1e-3)
+    sol = solve_allocation(params, 27.205829297763845)
+    assert sol.price == pytest.approx(params.kappa / 27.205829297763845, rel=1e-12)
+    assert sol.total_isolation == pytest.approx(27.205829297763845, rel=1e-12)
+    assert sol.kkt_residual < 1e-9
+
+
 def test_constant_price_gives_a_plateau():
     params = AllocationParams(beta=2.0, closure="D", kappa=1e-3)
     counts = {solve_allocation(params, n).rosetta_count for n in (1e3, 1e6, 1e9)}
@@ -147,3 +157,16 @@ def test_params_round_trip_through_config():
     params = AllocationParams(beta=2.0, benefit=QuadraticBenefit(0.3), n_features=1e5)
     assert AllocationParams.from_config(params.to_config()) == params
     assert AllocationParams.from_config(P1.to_config()) == P1
+
+
+def test_closure_e_objective_is_not_concave_where_p1_is():
+    """docs/theory.md, section 5: KKT sufficiency rests on concavity, which E lacks. Along
+    s = x e_1 (nearly linear benefit, N = 4), E's objective at the midpoint falls below the
+    chord; P1's, on the same line, does not."""
+    n = 4.0
+    ends = np.zeros((2, 16))
+    ends[1, 0] = 1.0
+    for closure, concave in (("E", False), ("P1", True)):
+        params = AllocationParams(beta=2.0, closure=closure, benefit=QuadraticBenefit(0.05))
+        chord = (utility(params, n, ends[0]) + utility(params, n, ends[1])) / 2
+        assert (utility(params, n, ends.mean(axis=0)) >= chord) == concave

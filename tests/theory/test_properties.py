@@ -4,6 +4,7 @@ Strategy: draw beta in (1, 5], tau in (0, 1) and a benefit curve; solve P1 over 
 10 .. 1e12; compare with theory.symbolic. Tolerances are a priori bounds, stated where used.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -114,8 +115,21 @@ def test_capacity_binds_exactly_where_the_theory_says(beta, tau, benefit, kappa,
     # Sum over r >= 1 of a non-increasing s_r is below the continuum integral r_tau * J_B,
     # so the budget is slack at every width above the derived crossover N_*.
     shape = benefit.shape
-    if n >= forms(params).crossover_width(beta, tau, kappa, params.w1, shape):
+    if n >= forms(params).crossover_width(beta, tau, kappa, params.w1, shape, params.budget):
         assert sol.budget_multiplier == 0
+
+
+@settings(max_examples=40)
+@given(beta=any_betas, tau=taus, benefit=benefits, kappa=st.floats(1e-4, 20.0),
+       budget=st.floats(0.05, 20.0), above=st.floats(1.0, 100.0))
+def test_the_budget_is_slack_above_the_crossover_of_its_own_phi(beta, tau, benefit, kappa,
+                                                                budget, above):
+    # N_* = (c_tau J_B / phi)^(beta/(beta-1)) (docs/theory.md, section 3); without phi the
+    # crossover is off by phi^(-beta/(beta-1)) and a budget phi < 1 binds above it.
+    params = dataclasses.replace(p1(beta, tau, benefit, kappa), budget=budget)
+    n_star = forms(params).crossover_width(beta, tau, kappa, params.w1, benefit.shape, budget)
+    assume(1.0 <= n_star * above <= 1e12)
+    assert solve_allocation(params, n_star * above).budget_multiplier == 0
 
 
 @settings(max_examples=40)

@@ -103,3 +103,38 @@ def test_a_theory_run_is_one_row_per_width():
     table = run.to_frame()
     assert len(table) == 3 and table["n_neurons"].tolist() == run.sweep["n_neurons"].tolist()
     assert table["rosetta_count"].tolist() == run.sweep["rosetta_count"].tolist()
+
+
+def test_the_recorded_crossover_is_that_of_the_runs_own_budget():
+    from theory.params import AllocationParams
+    from theory.sweep import build_theory_run, width_grid
+
+    widths = width_grid(1, 1e9, 9)
+    run = build_theory_run(AllocationParams(beta=1.5, kappa=1e-3, budget=0.25), widths, seed=0)
+    # phi = 1/4: N_* = (c_tau J_B / phi)^3 = 64 times that of phi = 1, and above it the
+    # budget is slack (docs/theory.md, section 3)
+    unit = build_theory_run(AllocationParams(beta=1.5, kappa=1e-3), widths, seed=0)
+    assert run.budget_crossover == pytest.approx(64 * unit.budget_crossover, rel=1e-12)
+    above = run.sweep["n_neurons"] >= run.budget_crossover
+    assert above.any() and np.all(run.sweep["budget_multiplier"][above] == 0)
+    assert np.any(run.sweep["budget_multiplier"][~above] > 0)
+
+
+def test_a_crossover_saved_without_its_budget_is_not_shown(tmp_path):
+    import dataclasses
+
+    from theory.params import AllocationParams
+    from theory.simulate import format_summary
+    from theory.sweep import build_theory_run, width_grid
+
+    run = build_theory_run(AllocationParams(beta=1.5, kappa=1e-3, budget=0.25),
+                           width_grid(16, 4096, 3), seed=0)
+    assert "is slack above N_* = " in format_summary(run)
+    old = dataclasses.replace(run, crossover_with_budget=False)  # as saved before the fix
+    old.save(tmp_path / "old")
+    text = format_summary(TheoryRun.load(tmp_path / "old"))
+    assert "N_* not shown: this record computed it without the budget phi = 0.25" in text
+    assert "slack above" not in text
+    unit = dataclasses.replace(build_theory_run(AllocationParams(beta=1.5), width_grid(
+        16, 4096, 3), seed=0), crossover_with_budget=False)
+    assert "is slack above N_* = " in format_summary(unit)  # phi = 1: N_* was right

@@ -166,7 +166,10 @@ def test_reference_values_of_the_limits():
     assert round(quad.rosetta_mean_limit(1.5, 0.5, 0.8), 4) == 0.8779
     assert round(kurt.budget_integral(1.5, 0.5, 10.0), 3) == 1.302
     assert round(float(kurt.frontier(0.5, 1.0, 1.5, 1.0, 1.0, 10.0)), 4) == 0.7075  # c_tau
-    assert round(kurt.crossover_width(1.5, 0.5, 1.0, 1.0, 10.0), 2) == 0.78
+    assert round(kurt.crossover_width(1.5, 0.5, 1.0, 1.0, 10.0, 1.0), 2) == 0.78
+    # phi = 1/4 moves N_* by phi^(-beta/(beta-1)) = 4^3
+    assert kurt.crossover_width(1.5, 0.5, 1.0, 1.0, 10.0, 0.25) == pytest.approx(
+        64 * kurt.crossover_width(1.5, 0.5, 1.0, 1.0, 10.0, 1.0), rel=1e-12)
     assert kurt.rosetta_mean_limit(2.0, 1.0, 10.0) == pytest.approx(1.0)
 
 
@@ -203,12 +206,12 @@ def test_closed_form_integrals_equal_quadrature(family, data):
 
 @settings(max_examples=30, deadline=None)
 @given(b=st.floats(1.05, 5.0), t=st.floats(0.05, 1.0), k=st.floats(3.1, 40.0),
-       kap=st.floats(0.01, 10.0), w1=st.floats(0.1, 10.0))
-def test_crossover_width_balances_the_continuum_budget(b, t, k, kap, w1):
+       kap=st.floats(0.01, 10.0), w1=st.floats(0.1, 10.0), phi=st.floats(0.05, 20.0))
+def test_crossover_width_balances_the_continuum_budget(b, t, k, kap, w1, phi):
     forms = S.closed_forms("kurtosis")
-    width = forms.crossover_width(b, t, kap, w1, k)
+    width = forms.crossover_width(b, t, kap, w1, k, phi)
     total = forms.frontier(t, width, b, kap, w1, k) * forms.budget_integral(b, t, k)
-    assert total == pytest.approx(width, rel=1e-9)
+    assert total == pytest.approx(phi * width, rel=1e-9)
 
 
 @pytest.mark.parametrize("family, shape_value", [("kurtosis", 10.0), ("quadratic", 0.8)])

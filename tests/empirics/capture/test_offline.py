@@ -2,11 +2,13 @@
 
 import gzip
 import json
+import platform
 
 import pytest
 
 from empirics.capture.offline import (
     MANIFEST,
+    CorpusError,
     Recipe,
     _troff_text,
     build_corpus,
@@ -69,7 +71,7 @@ def test_a_built_corpus_is_reused_checked_and_rebuilt_on_request(sources, tmp_pa
     assert (tmp_path / "c" / MANIFEST).stat().st_mtime_ns == stamp
     with open(tmp_path / "c" / "heldout.jsonl", "a") as handle:
         handle.write('{"id": "x", "category": "code", "text": "planted"}\n')
-    with pytest.raises(ValueError, match="damaged"):
+    with pytest.raises(CorpusError, match="damaged"):  # a data error (an OSError)
         load_corpus(tmp_path / "c").documents("heldout")
     with pytest.raises(FileNotFoundError, match="python -m empirics.corpus"):
         load_corpus(tmp_path / "none")
@@ -95,3 +97,58 @@ def test_the_command_prints_the_categories(sources, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--heldout", "0"])
     assert exit_info.value.code == 2
+
+
+def test_a_missing_source_folder_is_refused_and_nothing_is_built(sources, tmp_path, capsys):
+    for flag in ("--stdlib", "--share"):
+        paths = {"--stdlib": sources.stdlib, "--share": sources.share,
+                 flag: str(tmp_path / "missing")}
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--out", str(tmp_path / "c"), *[v for kv in paths.items() for v in kv]])
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert f"{flag} {tmp_path / 'missing'} is not a folder; nothing was built" in err
+        assert not (tmp_path / "c").exists()
+
+
+def test_the_manifest_records_what_the_build_depends_on(sources, tmp_path):
+    from pydoc_data.topics import topics
+
+    manifest = build_corpus(tmp_path / "c", sources).manifest
+    assert manifest["environment"]["python"] == platform.python_version()
+    assert manifest["environment"]["stdlib"] == sources.stdlib
+    files = {name: tally["files"] for name, tally in manifest["sources"].items()}
+    # 40 modules, the licence and the JSON file (not site-packages, not the non-UTF-8 file)
+    assert files == {"stdlib": 42, "pydoc": len(topics), "licenses": 1, "doc": 1, "man": 2}
+
+
+def test_check_compares_the_build_with_another_manifest(sources, tmp_path, capsys):
+    flags = ["--heldout", "20", "--chunk", "1000", "--stdlib", sources.stdlib, "--share",
+             sources.share]
+    first = main(["--out", str(tmp_path / "a"), *flags])
+    reference = tmp_path / "a" / MANIFEST
+    main(["--out", str(tmp_path / "b"), *flags, "--check", str(reference)])
+    assert f"the build matches {reference} (sha256 {first.sha256})" in capsys.readouterr().out
+    (tmp_path / "lib" / "pkg" / "mod3.py").write_text("changed = 1\n")  # another machine's
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path / "c"), *flags, "--check", str(reference)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert f"this build differs from {reference}" in err and f"{first.sha256} expected" in err
+    assert "source stdlib: 42 files here, 42 expected, their contents differ" in err
+    assert "source man" not in err and "python:" not in err  # what agrees is not listed
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path / "d"), *flags, "--check", str(tmp_path / "none.json")])
+    assert exit_info.value.code == 1 and "--check" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_manifest_saved_before_the_environment_says_so_when_checked(sources, tmp_path):
+    from empirics.capture.corpus_origin import differences
+
+    built = build_corpus(tmp_path / "c", sources).manifest
+    older = {k: v for k, v in built.items() if k not in ("environment", "sources")}
+    assert differences(built, older) == []  # the same corpus: nothing to say
+    lines = differences(built, older | {"sha256": "0" * 64})
+    assert lines[0] == f"corpus sha256 {built['sha256']} here, {'0' * 64} expected"
+    assert any("the expected manifest does not record its environment" in x for x in lines)

@@ -30,9 +30,25 @@ def test_record_round_trip_keeps_pairs_layers_and_chunks(planted, tmp_path):
     assert loaded.rosetta_per_layer_a.tolist() == [25, 15]
     units_b = loaded.pairs["layer_b"] * 32 + loaded.pairs["unit_b"]
     assert np.array_equal(units_b, where)
-    assert loaded.rosetta_fraction == 1.0
+    assert loaded.rosetta_fraction == pytest.approx(40 / np.sqrt(40 * 64))
     counts = loaded.resampled_counts(np.ones((2, 5)))
     assert counts.tolist() == [40, 40]
+
+
+def test_r_over_n_divides_by_the_same_n_as_the_fits():
+    """R/N is one quantity: the match table's fraction is the count over the pair's N (the
+    geometric mean the bridge fits and prints), not over the smaller model (5/48 = 0.104)."""
+    from empirics.records.pair import rosetta_fraction
+
+    record = MatchRecord(
+        config={}, family="test", model_a="A", model_b="B", size_a=1.0, size_b=1.0,
+        null="none", k=1, min_correlation=None, n_tokens=10, n_neurons_a=48, n_neurons_b=64,
+        n_rosetta=5, dead_a=0, dead_b=0, layer_sizes_a=[48], layer_sizes_b=[64], pairs={},
+        rosetta_per_layer_a=np.zeros(1), rosetta_per_layer_b=np.zeros(1), rechecked=False,
+        max_recheck_change=None, changed_pairs=0, chunks={})
+    assert record.summary()["rosetta_fraction"] == pytest.approx(5 / np.sqrt(48 * 64))
+    assert record.rosetta_fraction == rosetta_fraction(5, record.pair_size()) == \
+        pytest.approx(0.0902, abs=1e-4)
 
 
 def test_a_record_without_chunks_says_how_to_get_them(planted, tmp_path):

@@ -373,7 +373,8 @@ def test_the_page_names_hooks_nulls_and_the_calibrated_count(tmp_path, browser):
     nulls = [match_pair(spec_a, spec_b, options=dataclasses.replace(OPTIONS, null="permuted",
                                                                      seed=seed), **common)
              for seed in (0, 1)]
-    [(_, point)], _ = calibrate([(p, MatchRecord.load(p)) for p in [directory, *nulls]])
+    [(_, point)], _ = calibrate([(p, MatchRecord.load(p)) for p in [directory, *nulls]],
+                                rule="mutual-quantile")
     page, errors, _ = open_report(browser, write_report(directory, contrast=2))
     every = page.locator("tr.row").count()
     facts = page.locator("#facts li").all_text_contents()
@@ -384,7 +385,8 @@ def test_the_page_names_hooks_nulls_and_the_calibrated_count(tmp_path, browser):
     counts = ", ".join(str(MatchRecord.load(p).n_rosetta) for p in sorted(nulls))
     assert facts[1] == (f"permutation null (2 runs): {counts} mutual pairs; their r's 0.99 "
                         f"quantile {point.threshold:.3f}, cleared by {point.n_rosetta} of the "
-                        f"{record.n_rosetta} pairs here (the calibrated count)")
+                        f"{record.n_rosetta} pairs here (the calibrated count under "
+                        "mutual-quantile)")
     page.locator("#levels button").click()  # the null's chance level as the min r
     assert page.locator("tr.row").count() == point.n_rosetta < every
     shown = [float(t) for t in page.locator("tr.row td:nth-child(5)").all_text_contents()]
