@@ -117,6 +117,30 @@ class Ranks:
         dist.all_reduce(box, dist.ReduceOp.MIN)
         return int(box.item())
 
+    def gather_objects(self, value) -> list:
+        """Every rank's `value` (picklable, on the CPU), in rank order (data split; else
+        [value])."""
+        if not self.shards_data:
+            return [value]
+        values = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def share_from_(self, tensor: torch.Tensor, sender: int) -> torch.Tensor:
+        """Overwrite `tensor` (contiguous) with rank `sender`'s, bit for bit, in place (data
+        split; sent as bytes, so any dtype)."""
+        if self.shards_data and tensor.numel():
+            _in_place(tensor.view(torch.uint8), self.device,
+                      lambda t: dist.broadcast(t, src=sender))
+        return tensor
+
+    def row_share(self, n_rows: int) -> slice:
+        """This rank's contiguous share of A's `n_rows` rows in a data split (all of them in
+        one process): the two-stage screen's split."""
+        if not self.shards_data:
+            return slice(0, n_rows)
+        return slice(self.rank * n_rows // self.world, (self.rank + 1) * n_rows // self.world)
+
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
