@@ -27,11 +27,11 @@ import logging
 from pathlib import Path
 
 from empirics.capture.pair import InputError
-from empirics.engine.distributed import SPLITS
+from empirics.engine.distributed import SPLITS, launched_world
 from empirics.models.load import ModelMismatchError
 from empirics.models.missing import MissingModelError
 from empirics.models.registry import family_specs, get_spec
-from empirics.pipeline.match import MatchSettings, pairs_with_paths, run_match
+from empirics.pipeline.match import MatchSettings, check_sharing, pairs_with_paths, run_match
 from empirics.pipeline.options import (
     InputChoice,
     MatchOptions,
@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "empirics.train: --all matches its cross-architecture pairs at equal width "
                    "and seed and its seed pairs")
     p.add_argument("--split", choices=SPLITS, default="data",
-                   help="under torchrun: share the batches (data) or A's neuron blocks")
+                   help="under torchrun: share the batches (data) or A's neuron blocks "
+                        "(block engine only; the two-stage engine shares the batches)")
     p.add_argument("--report", action="store_true",
                    help="write report.html (the neuron browser, empirics.report) in every "
                         "pair's run directory")
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [directory]
     try:
         settings = settings_from_args(args)
+        check_sharing(settings.family, settings.options, launched_world(), settings.split)
         with reported(parser, debug=args.debug, data=(MissingModelError,)):
             pairs_with_paths(settings)  # unknown names, wrong kinds: usage errors
     except (ValueError, KeyError) as error:

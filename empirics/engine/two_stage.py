@@ -110,7 +110,7 @@ def match_two_stage(
         raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
     rows = ranks.agree_min(block_rows or block_size_for(m, memory))
-    fits = sample_bytes(subsample, n, m, dtype) <= memory
+    fits = sample_bytes(subsample, n, m, dtype, ranks.world) <= memory
     sample = sample_pass(source, subsample, seed=seed, device=device, dtype=dtype,
                          cache_device=device if fits else "cpu", cache_dir=cache_dir,
                          ranks=ranks)
@@ -191,9 +191,12 @@ def check_ranks(ranks: Ranks) -> None:
                          "forward pass on every process: use --split data, or --engine block")
 
 
-def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype) -> int:
-    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`."""
-    return size * (n + m) * torch.finfo(dtype).bits // 8
+def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype, world: int = 1) -> int:
+    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`; with `world` ranks of
+    a data split, what one rank holds at most: its own bottom keys' tokens and then the
+    merged sample of its share of A's rows and all of B's."""
+    values = size * (n + m) + (size * (-(-n // world) + m) if world > 1 else 0)
+    return values * torch.finfo(dtype).bits // 8
 
 
 def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.ndarray,

@@ -140,11 +140,12 @@ def saved_models(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path):
+@pytest.mark.parametrize("engine", ["block", "two-stage"])
+def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path, engine):
     root, spec_a, spec_b = saved_models
     common = ["--family", "language", "--docs", "12", "--batch", "2", "--tokens", "96",
               "--groups", "4", "--examples", "0", "--device", "cpu", "--null", "permuted",
-              "--engine", "block"]
+              "--engine", engine, "--subsample", "200"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path.cwd()))
     command = [str(Path(sys.executable).parent / "torchrun"), "--nproc-per-node", "2",
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
@@ -155,7 +156,7 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
     options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0,
-                           engine="block")
+                           engine=engine, subsample=200)
     from empirics.models.detect import resolve_spec
 
     one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),
