@@ -2,9 +2,8 @@
 
 One pass over the stream merges, for every neuron, the count, mean and central moments up to
 the fourth (Pébay's pairwise update, float64) and the smallest and largest activation, and
-keeps a uniform sample of `size` tokens without replacement: every token gets a key, uniform
-on [0, 1) and drawn from (seed, the batch's index in the stream) alone, and the sample is the
-`size` tokens of smallest key (a bottom-k sample, which is uniform because the keys are i.i.d.).
+keeps a uniform sample of `size` tokens without replacement: the `size` tokens of smallest
+key, keys drawn from (seed, the batch's index in the stream) alone (`empirics.engine.sampling`).
 After the pass the sample is z-scored with the *stream's* moments, so that
 
     r~_ij = (1 / s) sum_{t in sample} z_ti z_tj
@@ -21,14 +20,12 @@ host when it does not fit there), or in a file per model under `cache_dir` (a me
 token-major, read in blocks of neurons).
 
 Several processes (a data split, `empirics.engine.distributed`): each rank streams its own
-batches and keeps the bottom `size` keys of its tokens. Merging them is exact, not only equal
-in distribution: the `size` smallest keys of the union are the `size` smallest among the
-ranks' bottom `size` (any key of the union's bottom set is in its own rank's bottom set), and
-a token's key does not depend on the rank that read it, so the merged sample holds the very
-tokens one process would keep. The spreads merge by Pébay's update in rank order; each rank
-z-scores its own tokens (its own shift k, the merged spread) and the c terms take the largest
-over the ranks. The screen then splits A's rows over the ranks: every rank receives B's whole
-sample and the columns of A's sample of its own share of rows (`first_row`).
+batches and keeps the bottom `size` keys of its tokens; merged, they are the very tokens one
+process would keep (`empirics.engine.sampling`). The spreads merge by Pébay's update in rank
+order; each rank z-scores its own tokens (its own shift k, the merged spread) and the c terms
+take the largest over the ranks. The screen then splits A's rows over the ranks: every rank
+receives B's whole sample and the columns of A's sample of its own share of rows
+(`first_row`).
 """
 
 from __future__ import annotations
@@ -41,6 +38,7 @@ import torch
 
 from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Moments, Source, checked_batches
+from empirics.engine.sampling import bottom_slots, picked_slots, token_keys
 
 #: Bytes of the sample a rank sends to the others at once (tokens x (n + m) values).
 SHARE_BYTES = 2**28
@@ -199,12 +197,6 @@ class _Local:
     batches: int
 
 
-def token_keys(seed: int, batch: int, tokens: int) -> np.ndarray:
-    """The sampling keys of the `tokens` tokens of the stream's batch `batch`: i.i.d. uniform
-    on [0, 1), a function of (seed, batch) only, so whichever rank reads the batch."""
-    return np.random.default_rng([seed, batch]).random(tokens)
-
-
 def _bottom_sample(source, size, *, seed, device, dtype, cache_device, cache_dir,
                    ranks) -> _Local:
     """Spreads and the bottom `size` keys of this process's batches (see `sample_pass`)."""
@@ -230,26 +222,6 @@ def _bottom_sample(source, size, *, seed, device, dtype, cache_device, cache_dir
     return _Local(spreads, caches, shifts, keys, batches)
 
 
-def bottom_slots(keys: np.ndarray, fresh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Update `keys` (the slots' keys, +inf: empty) in place so that the slots hold the
-    smallest of the keys seen and `fresh`; returns (slots, rows of `fresh`) to write.
-
-    Empty slots fill in order, so the filled slots are always a prefix.
-    """
-    size = len(keys)
-    empty = np.flatnonzero(np.isinf(keys))
-    if len(empty) >= len(fresh):
-        slots, rows = empty[:len(fresh)], np.arange(len(fresh))
-    else:  # more finite keys than slots: no +inf survives the cut
-        chosen = np.argpartition(np.concatenate([keys, fresh]), size - 1)[:size]
-        rows = np.sort(chosen[chosen >= size]) - size
-        stays = np.zeros(size, dtype=bool)
-        stays[chosen[chosen < size]] = True
-        slots = np.flatnonzero(~stays)
-    keys[slots] = fresh[rows]
-    return slots, rows
-
-
 def _merge_ranks(local: _Local, ranks: Ranks, *, cache_dir) -> Subsample:
     """The whole stream's sample from every rank's bottom keys (module notes): this rank
     keeps B's whole sample and the columns of A's for its share of rows."""
@@ -257,7 +229,7 @@ def _merge_ranks(local: _Local, ranks: Ranks, *, cache_dir) -> Subsample:
     parts = ranks.gather_objects((local.keys, [x.to("cpu") for x in local.spreads],
                                   local.batches))
     spreads = [_merge_in_order([part[1][side] for part in parts]).to(device) for side in (0, 1)]
-    picked = _picked_slots([part[0] for part in parts])
+    picked = picked_slots([part[0] for part in parts])
     own = int(np.isfinite(local.keys).sum())
     excess = [_standardize_(cache[:own], spread, shift)
               for cache, spread, shift in zip(local.caches, spreads, local.shifts)]
@@ -290,17 +262,6 @@ def _merge_in_order(spreads: list) -> Spread:
     for spread in spreads[1:]:
         merged = merged.merge(spread)
     return merged
-
-
-def _picked_slots(keys: list) -> list:
-    """Each rank's slots (increasing) whose keys are among the smallest `size` of all
-    ranks' (`size`: the length of every rank's `keys`; ties to the lower rank and slot)."""
-    size = len(keys[0])
-    combined = np.concatenate(keys)
-    total = min(size, int(np.isfinite(combined).sum()))
-    chosen = np.sort(np.argsort(combined, kind="stable")[:total])
-    return [chosen[(chosen >= q * size) & (chosen < (q + 1) * size)] - q * size
-            for q in range(len(keys))]
 
 
 def _sent(cache: torch.Tensor, slots: torch.Tensor, sender: int, ranks: Ranks) -> torch.Tensor:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from empirics.engine import screening
 from empirics.engine.matching import match_neurons
+from empirics.engine.sampling import bottom_slots, picked_slots, token_keys
 from empirics.engine.screening import (
     TILE_ENTRY_BYTES,
     BoundTerms,
@@ -19,13 +20,7 @@ from empirics.engine.screening import (
     screen,
     screen_tiles,
 )
-from empirics.engine.subsample import (
-    Spread,
-    _picked_slots,
-    bottom_slots,
-    sample_pass,
-    token_keys,
-)
+from empirics.engine.subsample import Spread, sample_pass
 from empirics.engine.two_stage import match_two_stage
 from tests.empirics.conftest import make_source, planted_arrays
 
@@ -66,7 +61,7 @@ def _kept_tokens(seed, batches, size, world):
             at[slots] = starts[index] + rows
         keys.append(kept)
         positions.append(at)
-    return np.concatenate([at[slots] for at, slots in zip(positions, _picked_slots(keys))])
+    return np.concatenate([at[slots] for at, slots in zip(positions, picked_slots(keys))])
 
 
 def test_the_sample_is_uniform_and_the_same_over_any_number_of_ranks():
