@@ -103,6 +103,9 @@ def match_toy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path
     if args.replay != "exact":
         parser.error("--replay official replays the official language pipeline; the toy "
                      "family has no replay")
+    if launched_world() > 1:
+        parser.error(f"the toy family runs in one process, not {launched_world()}: run it "
+                     "without torchrun")
     try:
         specs = [get_spec(name) for name in args.pair] if args.pair else family_specs("toy")
         config = config_for_specs(specs, beta=args.beta)

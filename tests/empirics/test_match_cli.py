@@ -294,8 +294,9 @@ def test_the_engines_mode_names_its_run_and_its_guarantee(saved_pair, tmp_path):
 def test_what_several_processes_cannot_share_is_refused_before_a_model_loads(
         saved_pair, tmp_path, capsys, monkeypatch):
     """Under torchrun (WORLD_SIZE 2) the two-stage engine split by neurons and the official
-    replay exit 2 naming the fix, before a model loads or a process group forms; the
-    library refuses them before loading as well."""
+    replay (and the toy family, which trains its own nets in one process) exit 2 naming the
+    fix, before a model loads or a process group forms; the library refuses them before
+    loading as well."""
     import empirics.pipeline.match as pipeline
     from empirics.engine.distributed import Ranks
 
@@ -313,6 +314,9 @@ def test_what_several_processes_cannot_share_is_refused_before_a_model_loads(
         with pytest.raises(SystemExit) as exited:
             main([*common, *extra])
         assert exited.value.code == 2 and wanted in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--family", "toy", "--all", "--out", str(tmp_path)])
+    assert exited.value.code == 2 and "one process" in capsys.readouterr().err
     kwargs = dict(family="language", inputs=default_corpus()[:4], out=tmp_path,
                   device=torch.device("cpu"), paths=(root / "a", root / "b"))
     with pytest.raises(ValueError, match="--split data"):
