@@ -142,8 +142,9 @@ def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
     Notes
     -----
     A block of A's rows stays on the device while B's sample streams past it in column
-    tiles, so B's sample is read once per block of rows, not once per row block of the
-    whole of B at a time (docs/matching.md, "Benchmark and cost model").
+    tiles, so B's sample is read once per block of rows, and a block of rows is limited by
+    its own sample (s x rows), not by a rows x m block of products (docs/matching.md,
+    "Benchmark and cost model").
     """
     if not 0.0 < delta < 1.0:
         raise ValueError(f"delta must lie in (0, 1), got {delta}")
