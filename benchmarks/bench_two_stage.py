@@ -26,6 +26,7 @@ import torch
 from empirics.capture.offline import load_corpus
 from empirics.capture.pair import text_pair_source
 from empirics.engine.matching import match_neurons
+from empirics.engine.screening import sample_traffic, screen_tiles
 from empirics.engine.two_stage import match_two_stage
 from empirics.models.load import load_model
 from empirics.models.local import resolve_spec
@@ -79,6 +80,7 @@ def run(args) -> None:
              "forward": 2 * params * tokens / forward_s}
     print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
     cost_model(rates, args.candidates)
+    screen_traffic_model()
 
 
 def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> None:
@@ -115,8 +117,8 @@ def cost_model(rates: dict, candidates: int) -> None:
     Block rows: a quarter of the GPU memory left by both models in bfloat16, at 32 bytes per
     entry of a block (the engine's rule). Wall times assume forward passes and products both
     at half the H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work
-    evenly (the two-stage engine runs in one process today: its 8-GPU row is a projection).
-    The sample's transfer assumes it in host memory and blocks of the block engine's rows.
+    evenly (a projection: no GPU was measured). The sample's transfer assumes it in host
+    memory, read in the screen's tiles (`screen_traffic`).
     """
     n, m, params, tokens = (LARGEST[k] for k in ("n", "m", "params", "tokens"))
     forward = 2 * params * tokens
@@ -140,16 +142,53 @@ def cost_model(rates: dict, candidates: int) -> None:
         screen = 2 * size * n * m
         gather = 2 * tokens * (n + m) * candidates
         cache = size * (n + m) * 2
-        # the sample sits in host memory; every block of A's rows reads B's sample once
-        transfer = math.ceil(n / rows) * size * m * 2 / H200["pcie"]
         for gpus in (1, 8):
             print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB) | "
                   f"{gpus} | 2 | {2 * forward:.2e} | {screen + gather:.2e} | "
                   f"{2 * forward / rate / gpus / 3600:.1f} | "
                   f"{(screen + gather) / rate / gpus / 3600:.2f} | "
-                  f"{transfer / gpus / 3600:.2f} |")
+                  f"{screen_traffic(size, gpus)['both ways'] / H200['pcie'] / 3600:.2f} |")
     print(f"forward FLOP, block / two-stage: {block_passes / 2:.0f}x; this CPU runs products "
           f"{rates['float32'] / rates['forward']:.1f}x faster per FLOP than forward passes")
+
+
+def screen_traffic(size: int, gpus: int) -> dict:
+    """Bytes of sample one rank's screen reads for Pythia-12B x OPT-13B on H200s, in bfloat16
+    (the sample's dtype on CUDA): tiled by rows only (a block of rows against all of B, 32
+    bytes per entry) and both ways (`screen_tiles`), in the engine's memory budget (a quarter
+    of what the models leave). With `gpus` ranks each screens n / gpus of A's rows."""
+    n, m, params = LARGEST["n"], LARGEST["m"], LARGEST["params"]
+    budget = (H200["memory"] - 2 * params) / 4
+    share = math.ceil(n / gpus)
+    rows_only = max(1, int(budget // (32 * m)))
+    rows, cols = screen_tiles(share, m, size, 2, budget)
+    return {"budget": budget, "rows only": sample_traffic(share, m, size, 2, rows_only),
+            "both ways": sample_traffic(share, m, size, 2, rows), "tile": (rows, cols),
+            "rows only tile": rows_only, "received": size * (n + m) * 2 if gpus > 1 else 0}
+
+
+def screen_traffic_model() -> None:
+    """The screen's sample traffic (host memory to GPU at the link rate) against the two
+    passes' forward time, for the paper's largest pair (docs/matching.md, "Benchmark and
+    cost model")."""
+    efficiency = 0.5
+    forward_s = 2 * 2 * LARGEST["params"] * LARGEST["tokens"] / (H200["bf16"] * efficiency)
+    print(f"\nscreen sample traffic, Pythia-12B x OPT-13B, bfloat16 sample, host link "
+          f"{H200['pcie'] / 1e9:.0f} GB/s; two passes of forward passes at {efficiency:.0%} "
+          f"of peak: {forward_s / 3600:.2f} h on one GPU")
+    print("| s | GPUs | sample GB | tile (rows x cols) | rows only TB | rows only h "
+          "| both ways TB | both ways h | merge received GB | forward h |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in (2**15, 2**17):
+        for gpus in (1, 8):
+            t = screen_traffic(size, gpus)
+            rows, cols = t["tile"]
+            link = H200["pcie"]
+            print(f"| 2^{int(math.log2(size))} | {gpus} | "
+                  f"{size * (LARGEST['n'] + LARGEST['m']) * 2 / 1e9:.0f} | {rows} x {cols} | "
+                  f"{t['rows only'] / 1e12:.1f} | {t['rows only'] / link / 3600:.2f} | "
+                  f"{t['both ways'] / 1e12:.2f} | {t['both ways'] / link / 3600:.3f} | "
+                  f"{t['received'] / 1e9:.0f} | {forward_s / gpus / 3600:.2f} |")
 
 
 def main(argv=None) -> None:

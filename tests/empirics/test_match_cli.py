@@ -430,3 +430,59 @@ def test_a_family_of_text_models_matched_as_vision_is_a_usage_error(saved_pair, 
     assert exit_info.value.code == 2
     assert "gpt_neox-w32-s0 is a text model, not a vision model" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_what_several_processes_cannot_share_is_refused_before_a_model_loads(
+        saved_pair, tmp_path, capsys, monkeypatch):
+    """Under torchrun (WORLD_SIZE 2) the two-stage engine split by neurons and the official
+    replay (and the toy family, which trains its own nets in one process) exit 2 naming the
+    fix, before a model loads or a process group forms; the library refuses them before
+    loading as well."""
+    import empirics.pipeline.match as pipeline
+    from empirics.engine.distributed import Ranks
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(pipeline, "load_model", no_load)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    root, spec_a, spec_b = saved_pair
+    common = ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+              str(root / "a"), "--path-b", str(root / "b"), "--docs", "4", "--out",
+              str(tmp_path), "--device", "cpu"]
+    for extra, wanted in ((["--split", "neurons"], "--split data"),
+                          (["--replay", "official", "--groups", "0"], "one process")):
+        with pytest.raises(SystemExit) as exited:
+            main([*common, *extra])
+        assert exited.value.code == 2 and wanted in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--family", "toy", "--all", "--out", str(tmp_path)])
+    assert exited.value.code == 2 and "one process" in capsys.readouterr().err
+    kwargs = dict(family="language", inputs=default_corpus()[:4], out=tmp_path,
+                  device=torch.device("cpu"), paths=(root / "a", root / "b"))
+    with pytest.raises(ValueError, match="--split data"):
+        match_pair(spec_a, spec_b, options=OPTIONS, ranks=Ranks(0, 2, "neurons"), **kwargs)
+    assert not list(tmp_path.rglob("record.json"))
+
+
+def test_the_sample_spills_to_disk_by_its_stored_size(tmp_path, monkeypatch):
+    """On CUDA the sample is stored in bfloat16: it stays in memory when its bfloat16 size
+    fits half the host's memory, though its float32 size would not."""
+    import empirics.pipeline.match as pipeline
+    from empirics.engine.distributed import Ranks
+
+    options = MatchOptions(subsample=1000)
+    widths = (300, 200)  # 1000 x 500 values: 1.0 MB in bfloat16, 2.0 MB in float32
+    monkeypatch.setattr(pipeline, "available_memory", lambda device: 3.6e6)
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda")) is None
+    spilled = pipeline._sample_dir(options, widths, tmp_path, torch.device("cpu"))
+    assert spilled == tmp_path / "state" / "sample"
+    shared = pipeline._sample_dir(options, widths, tmp_path, torch.device("cpu"), Ranks(1, 2))
+    assert shared == spilled / "rank-1-of-2"
+    # a rank holds its own tokens' sample and then its share: 1.0 + 0.7 MB in bfloat16, and
+    # two ranks on one machine hold twice that
+    one_rank = Ranks(0, 2, device=torch.device("cpu"))
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda"), one_rank) is None
+    two_here = Ranks(0, 2, local_world=2)
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda"),
+                                two_here) == spilled / "rank-0-of-2"
