@@ -40,8 +40,10 @@ from empirics.records.chunks import ChunkStats, mutual_on_graph
 from runstore import RecordError
 from runstore.progress import progress_bar
 
-#: Share of the free memory (less a batch's working set) that blocks take by default.
-MEMORY_SHARE = 0.8
+#: Share of the free memory (less a batch's working set) that blocks take by default: the
+#: rest covers the reductions' temporaries (at most 0.5 bytes per entry, 1/24 of the sums:
+#: `blocks.SLICES`, `topk.REDO_SLICES`) and the allocator's slack.
+MEMORY_SHARE = 0.9
 #: Bytes per activation of a batch while it is multiplied: the input (up to 4), its shifted
 #: float32 copy (4), the squares of the moments pass (4) and a reduced-precision copy (2),
 #: rounded up.
@@ -119,8 +121,8 @@ def block_budget(device: torch.device | str, batch_values: int) -> float:
 
     Notes
     -----
-    The rest is headroom for the allocator, the models' own activations and the per-line
-    temporaries of the reductions (docs/matching.md, "Memory").
+    The batch is the stream's first; the models' own buffers are already allocated when the
+    engine starts, so the free memory excludes them (docs/matching.md, "Memory").
     """
     return max(0.0, MEMORY_SHARE * (available_memory(device) - BATCH_BYTES * batch_values))
 

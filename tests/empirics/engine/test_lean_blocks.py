@@ -99,7 +99,8 @@ def test_slices_cover_the_block():
 
 def test_the_default_block_fits_the_free_memory_less_a_batch(planted, monkeypatch):
     a, b, where = planted  # 40 x 64 neurons, batches of 1000 tokens
-    free = 1000 * (40 + 64) * matching.BATCH_BYTES + 64 * BYTES_PER_ENTRY * 7.5 / 0.8
+    block = 64 * BYTES_PER_ENTRY * 7.5  # room for 7.5 rows
+    free = 1000 * (40 + 64) * matching.BATCH_BYTES + block / matching.MEMORY_SHARE
     monkeypatch.setattr(matching, "available_memory", lambda device: free)
     found = match_neurons(make_source(a, b, [1000, 2000]))
     assert found.block_rows == 7 and np.array_equal(found.index_b, where)
