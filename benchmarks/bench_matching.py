@@ -9,7 +9,8 @@ the same shapes, (b) the speed-up over numpy.corrcoef on the same data (on a tok
 the full one would not fit), (c) the peak resident memory of the engine against the size of
 the inputs plus one block's sums (`BYTES_PER_ENTRY` per entry), and, for the same data,
 (d) the cost of keeping the per-chunk bootstrap statistics and (e) bfloat16 products: their
-speed and how many mutual pairs the float32 re-check changed.
+speed (also as a share of a bfloat16 matmul of the same shapes) and how many mutual pairs the
+float32 re-check changed.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ def main(argv=None) -> None:
           f"the float32 speed); re-check changed {fast.changed_pairs} of {len(fast.index_a)} "
           f"mutual pairs ({fast.changed_pairs / max(len(fast.index_a), 1):.2%}); largest "
           f"|r change| {fast.max_recheck_change:.1e}; final pairs equal the float32 run's: {same}")
+    half_a, half_b = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
+    _sync(device)
+    matmul16, _ = best_of(1, lambda: (half_a.T @ half_b, _sync(device)))
+    print(f"    bfloat16 matmul of the same shapes: {flop / matmul16 / 1e9:.1f} GFLOP/s; engine "
+          f"(bfloat16) / matmul (bfloat16) rate ratio {matmul16 / fast_time:.2f}")
 
 
 def _sync(device: torch.device) -> None:

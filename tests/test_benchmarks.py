@@ -38,3 +38,14 @@ def test_benchmark_runs_with_smoke(script, tmp_path):
     assert result.returncode == 0, f"{script} --smoke failed:\n{result.stderr[-3000:]}"
     assert result.stdout.strip(), f"{script} --smoke printed nothing"
     assert not list(tmp_path.iterdir()), f"{script} --smoke left files in its folder"
+
+
+def test_the_gpu_check_parses_and_runs_its_steps_on_cpu_at_smoke_size():
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    result = subprocess.run(["bash", str(script), "--smoke"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("\n-- ") == 3  # every step ran to its end
+    usage = subprocess.run(["bash", str(script), "--fast"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage" in usage.stderr
