@@ -9,8 +9,9 @@ off (`empirics.records.chunks.mutual_on_graph`), after an optional candidate pas
 every edge in float32 and keeps per-chunk sums for the data-level bootstrap.
 
 Ties are broken deterministically: among equal correlations the lower index wins (stable
-sorts; row blocks are visited in increasing order). Dead (zero-variance) neurons are excluded
-from matching and counted.
+sorts; row blocks are visited in increasing order; exact copies of a neuron, whose r differ
+by the rounding of different blocks, are tied on the graph by `empirics.engine.copies`).
+Dead (zero-variance) neurons are excluded from matching and counted.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from empirics.engine.blocks import (
 )
 from empirics.engine.candidates import candidate_pass
 from empirics.engine.checkpoint import MatchState, load_state
+from empirics.engine.copies import lowest_copies, tie_copies
 from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Source, checked_batches
+from empirics.engine.reduced import error_bound, redo_lines, unproven
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
 from runstore import RecordError
@@ -196,7 +199,7 @@ def match_neurons(
                                    progress=progress, ranks=ranks)
     return _finish(source, state, passes, k=k, groups=groups, min_correlation=min_correlation,
                    recheck=dtype in REDUCED if recheck is None else recheck, device=device,
-                   ranks=ranks)
+                   ranks=ranks, reduced=dtype if dtype in REDUCED else None)
 
 
 def _neuron_share(n: int, block_rows: int, world: int) -> int:
@@ -295,23 +298,40 @@ def _reduce(r: torch.Tensor, start: int, keep: int) -> tuple[TopK, TopK]:
 
 
 def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, recheck,
-            device, ranks) -> Matches:
+            device, ranks, reduced=None) -> Matches:
+    """Mutual pairs on the candidate graph; with `recheck` (always for `reduced` products)
+    the graph's r from the candidate pass, and for reduced products the float32 lines of
+    every neuron the error bound leaves unproven (`empirics.engine.reduced`)."""
     rows, cols = ranks.gather_partners(state.rows(), state.cols(), state.keep)
-    edge_a, edge_b, r_block = candidate_graph(rows, cols)
+    moments_a, moments_b = state.moments()
+    *lowest, used = lowest_copies(source, (moments_a, moments_b), ranks=ranks)
+    passes += used
+    edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
     mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
     chunks, r, changed, change = None, r_block, 0, None
-    if recheck or groups:
-        chunks = candidate_pass(source, *state.moments(), edge_a, edge_b,
-                                groups=max(groups, 1), device=device, ranks=ranks)
-        r = chunks.correlations()[0]
-        passes += 1
+    if recheck or groups or reduced:
+        def exact_r(edge_a, edge_b):
+            nonlocal chunks, passes
+            chunks = candidate_pass(source, moments_a, moments_b, edge_a, edge_b,
+                                    groups=max(groups, 1), device=device, ranks=ranks)
+            passes += 1
+            return tie_copies(edge_a, edge_b, chunks.correlations()[0], *lowest)[2]
+
+        r = exact_r(edge_a, edge_b)
+        if reduced is not None:
+            rows, cols, redone = _redo_unproven(source, state, rows, cols, (edge_a, edge_b, r),
+                                                k=k, dtype=reduced, device=device, ranks=ranks)
+            if redone:
+                passes += redone
+                edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
+                mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
+                r = exact_r(edge_a, edge_b)
         rechecked = mutual_on_graph(edge_a, edge_b, r, k)[0]
         changed, mutual = int((rechecked != mutual).sum()), rechecked
         change = float(np.abs(r - r_block).max(initial=0.0))
     if min_correlation is not None:
         mutual &= r >= min_correlation
     order = np.lexsort((edge_b[mutual], edge_a[mutual]))
-    moments_a, moments_b = state.moments()
     return Matches(
         index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
         correlation=r[mutual][order], k=k, min_correlation=min_correlation,
@@ -324,6 +344,24 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
         changed_pairs=changed, chunks=chunks if groups else None,
         block_rows=state.block_rows, passes=passes,
     )
+
+
+def _redo_unproven(source, state: MatchState, rows: TopK, cols: TopK, graph, *, k, dtype,
+                   device, ranks) -> tuple[TopK, TopK, int]:
+    """Rows and columns with the float32 lines of the neurons whose exact top k the bound of
+    `dtype` products does not prove among their candidates; the passes this took."""
+    edge_a, edge_b, r = graph
+    moments = state.moments()
+    width = len(moments[1].mean) + 1
+    codes, bound, passes = edge_a.astype(np.int64) * width + edge_b, error_bound(dtype, moments), 0
+    for lines, columns in ((rows, False), (cols, True)):
+        redo = np.flatnonzero(unproven(lines, codes, r, k, bound, columns=columns, width=width))
+        if len(redo):
+            exact, used = redo_lines(source, moments, redo, state.keep, columns=columns,
+                                     block_rows=state.block_rows, device=device, ranks=ranks)
+            lines.values[redo], lines.indices[redo] = exact.values, exact.indices
+            passes += used
+    return rows, cols, passes
 
 
 def candidate_graph(rows: TopK, cols: TopK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
