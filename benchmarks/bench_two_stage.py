@@ -268,8 +268,8 @@ def cost_model(rates: dict, candidates: int, batch_tokens=(256, 512, 1024)) -> N
     `batch_tokens` tokens). Wall times assume forward passes and products both at half the
     H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work evenly (A's
     blocks split over the ranks for the block engines; a projection for the two-stage
-    engine). The sample's transfer assumes it in host memory and blocks of the lean rows at
-    the first batch size.
+    engine). The sample's transfer assumes it in host memory and the two-stage screen's
+    blocks (the 32-byte rule).
     """
     n, m, params, tokens = (LARGEST[k] for k in ("n", "m", "params", "tokens"))
     forward = 2 * params * tokens
@@ -291,7 +291,7 @@ def cost_model(rates: dict, candidates: int, batch_tokens=(256, 512, 1024)) -> N
         print(f"| {label} | {rows} | {rows * m * per_entry / 1e9:.1f} | {one} | {eight} | "
               f"{one * forward / rate / 3600:.1f} / {eight * forward / rate / 3600:.1f} | "
               f"{block_products / rate / 3600:.2f} / {block_products / rate / 8 / 3600:.2f} |")
-    rows = lean_rows(free, n, m, batch_tokens[0])
+    rows = rule_rows(free, m)  # the two-stage screen's blocks keep the 32-byte rule
     for size in (2**15, 2**17):
         screen = 2 * size * n * m
         gather = 2 * tokens * (n + m) * candidates
