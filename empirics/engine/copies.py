@@ -4,8 +4,10 @@ Two neurons with the same activations have the same r against every partner, so 
 index must win (the engine's tie rule). Computed in different blocks (other offsets, other
 product shapes) their r differ by rounding (~1e-7 in float32), which would hand the tie to
 either copy. Neurons whose moments agree within `MOMENT_TOLERANCE` (their float64 moments
-differ by the rounding of their positions in the sums) are told apart by a fingerprint of
-their values, each taken alone (one more pass, only when there are such neurons); on the
+differ by the rounding of their positions in the sums) and whose best kept r agree within
+`R_TOLERANCE` are told apart by a fingerprint of their values, each taken alone (one more
+pass, only when there are such neurons: at paper scale chance coincidences of all three are
+expected ~1e-3 times a run); on the
 candidate graph every edge of a copy is extended to all copies of both its ends, and every
 edge of such a class takes one r (that of its lowest computed edge), so the graph's tie rule
 picks the lowest copy.
@@ -21,31 +23,36 @@ from empirics.engine.moments import Moments, Source, checked_batches
 
 #: Moments closer than this (mean in standard deviations, M2 relative) may be copies'.
 MOMENT_TOLERANCE = 1e-6
+#: Best kept r closer than this may be copies' (their rounding differs by ~1e-7).
+R_TOLERANCE = 1e-5
 
 
-def copy_candidates(moments: Moments) -> np.ndarray:
-    """Live neurons whose mean and M2 agree with another's within `MOMENT_TOLERANCE`."""
+def copy_candidates(moments: Moments, best: np.ndarray) -> np.ndarray:
+    """Live neurons whose mean, M2 and best kept r (`best`, per neuron) agree with another's
+    within the tolerances."""
     mean, m2 = moments.mean.cpu().numpy(), moments.m2.cpu().numpy()
     std = moments.std.cpu().numpy()
-    live = np.flatnonzero(~moments.dead.cpu().numpy())
+    live = np.flatnonzero(~moments.dead.cpu().numpy() & np.isfinite(best))
     found = []
-    for run in _runs(live, mean[live] / std[live]):
-        for close in _runs(run, np.log(m2[run])):
-            found.append(close)
+    for run in _runs(live, mean[live] / std[live], MOMENT_TOLERANCE):
+        for close in _runs(run, np.log(m2[run]), MOMENT_TOLERANCE):
+            found.extend(_runs(close, best[close], R_TOLERANCE))
     return np.sort(np.concatenate(found)) if found else np.array([], dtype=np.int64)
 
 
-def _runs(neurons: np.ndarray, key: np.ndarray) -> list[np.ndarray]:
-    """Groups (two or more) of `neurons` whose `key` values chain within the tolerance."""
+def _runs(neurons: np.ndarray, key: np.ndarray, tolerance: float) -> list[np.ndarray]:
+    """Groups (two or more) of `neurons` whose `key` values chain within `tolerance`."""
     order = np.argsort(key, kind="stable")
-    split = np.flatnonzero(np.diff(key[order]) > MOMENT_TOLERANCE) + 1
+    split = np.flatnonzero(np.diff(key[order]) > tolerance) + 1
     return [g for g in np.split(neurons[order], split) if len(g) > 1]
 
 
-def lowest_copies(source: Source, moments: tuple[Moments, Moments], *,
+def lowest_copies(source: Source, moments: tuple[Moments, Moments],
+                  best: tuple[np.ndarray, np.ndarray], *,
                   ranks: Ranks = SINGLE) -> tuple[np.ndarray, np.ndarray, int]:
     """For every neuron of A and of B the index of its lowest exact copy (itself when it has
-    none), and the passes this took (1 when some moments are close, else 0).
+    none), and the passes this took (1 when some are candidates, else 0). `best` holds each
+    neuron's best kept r (A's, B's).
 
     Notes
     -----
@@ -54,7 +61,7 @@ def lowest_copies(source: Source, moments: tuple[Moments, Moments], *,
     sums bit for bit; distinct columns share it with probability zero. For a data split the
     sums are added over the ranks.
     """
-    candidates = [copy_candidates(m) for m in moments]
+    candidates = [copy_candidates(m, r) for m, r in zip(moments, best)]
     lowest = [np.arange(len(m.mean)) for m in moments]
     if not any(len(c) for c in candidates):
         return lowest[0], lowest[1], 0

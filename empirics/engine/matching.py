@@ -304,7 +304,8 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
     every neuron the error bound leaves unproven (`empirics.engine.reduced`)."""
     rows, cols = ranks.gather_partners(state.rows(), state.cols(), state.keep)
     moments_a, moments_b = state.moments()
-    *lowest, used = lowest_copies(source, (moments_a, moments_b), ranks=ranks)
+    best = (rows.values[:, 0].numpy(), cols.values[:, 0].numpy())
+    *lowest, used = lowest_copies(source, (moments_a, moments_b), best, ranks=ranks)
     passes += used
     edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
     mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]

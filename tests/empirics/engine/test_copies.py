@@ -53,7 +53,8 @@ def test_neurons_with_equal_moments_at_other_tokens_are_not_copies():
     x[:100, 0] = x[100:200, 1] = 1.0
     noise = np.random.default_rng(0).standard_normal((400, 2)).astype(np.float32)
     source = make_source(x + 0 * noise, x.copy(), [150])
-    assert lowest_copies(source, (batch_moments(torch.from_numpy(x)),) * 2)[2] == 1
+    moments, best = (batch_moments(torch.from_numpy(x)),) * 2, (np.ones(2),) * 2
+    assert lowest_copies(source, moments, best)[2] == 1
     found = match_neurons(source, block_rows=1)
     assert set(zip(found.index_a.tolist(), found.index_b.tolist())) == {(0, 0), (1, 1)}
     plain = match_neurons(make_source(noise, noise + x, [150]), block_rows=1)
