@@ -37,7 +37,7 @@ from empirics.engine.checkpoint import MatchState, load_state
 from empirics.engine.copies import lowest_copies, tie_copies
 from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Source, checked_batches
-from empirics.engine.reduced import error_bound, redo_lines, unproven
+from empirics.engine.reduced import redo_unproven
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
 from runstore import RecordError
@@ -320,8 +320,9 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
 
         r = exact_r(edge_a, edge_b)
         if reduced is not None:
-            rows, cols, redone = _redo_unproven(source, state, rows, cols, (edge_a, edge_b, r),
-                                                k=k, dtype=reduced, device=device, ranks=ranks)
+            redone = redo_unproven(source, (moments_a, moments_b), rows, cols,
+                                   (edge_a, edge_b, r), k=k, dtype=reduced,
+                                   block_rows=state.block_rows, device=device, ranks=ranks)
             if redone:
                 passes += redone
                 edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
@@ -345,24 +346,6 @@ def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, re
         changed_pairs=changed, chunks=chunks if groups else None,
         block_rows=state.block_rows, passes=passes,
     )
-
-
-def _redo_unproven(source, state: MatchState, rows: TopK, cols: TopK, graph, *, k, dtype,
-                   device, ranks) -> tuple[TopK, TopK, int]:
-    """Rows and columns with the float32 lines of the neurons whose exact top k the bound of
-    `dtype` products does not prove among their candidates; the passes this took."""
-    edge_a, edge_b, r = graph
-    moments = state.moments()
-    width = len(moments[1].mean) + 1
-    codes, bound, passes = edge_a.astype(np.int64) * width + edge_b, error_bound(dtype, moments), 0
-    for lines, columns in ((rows, False), (cols, True)):
-        redo = np.flatnonzero(unproven(lines, codes, r, k, bound, columns=columns, width=width))
-        if len(redo):
-            exact, used = redo_lines(source, moments, redo, state.keep, columns=columns,
-                                     block_rows=state.block_rows, device=device, ranks=ranks)
-            lines.values[redo], lines.indices[redo] = exact.values, exact.indices
-            passes += used
-    return rows, cols, passes
 
 
 def candidate_graph(rows: TopK, cols: TopK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -91,3 +91,26 @@ def redo_lines(source: Source, moments: tuple[Moments, Moments], lines: np.ndarr
         passes += 1
         del sums, r  # before the next chunk's sums are allocated
     return TopK(torch.cat(values), torch.cat(indices)), passes
+
+
+def redo_unproven(source: Source, moments: tuple[Moments, Moments], rows: TopK, cols: TopK,
+                  graph, *, k: int, dtype: torch.dtype, block_rows: int, device,
+                  ranks: Ranks = SINGLE) -> int:
+    """Replace, in place, the kept partners of every row and column whose exact top k the
+    bound of `dtype` products does not prove among them by their float32 lines; returns the
+    passes this took.
+
+    `graph` is the candidate graph (edge_a, edge_b sorted by (a, b); re-checked r).
+    """
+    edge_a, edge_b, r = graph
+    width = len(moments[1].mean) + 1
+    codes, bound, passes = edge_a.astype(np.int64) * width + edge_b, error_bound(dtype, moments), 0
+    for lines, columns in ((rows, False), (cols, True)):
+        redo = np.flatnonzero(unproven(lines, codes, r, k, bound, columns=columns, width=width))
+        if len(redo):
+            exact, used = redo_lines(source, moments, redo, lines.values.shape[1],
+                                     columns=columns, block_rows=block_rows, device=device,
+                                     ranks=ranks)
+            lines.values[redo], lines.indices[redo] = exact.values, exact.indices
+            passes += used
+    return passes
