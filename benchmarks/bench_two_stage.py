@@ -1,17 +1,31 @@
-"""Benchmark: the two-stage engine against the exact block engine on a stream of real forward
-passes, and the cost model of the paper's largest pair, in one run.
+"""Benchmark: the block, lean block and two-stage engines against float64 on synthetic
+heavy-tailed streams and on a stream of real forward passes, and the cost model of the paper's
+largest pair, in one run.
 
     python benchmarks/bench_two_stage.py [--model-dir /path/to/models] [--corpus DIR]
         [--pair gpt2-w64-s0 gpt2-w64-s1] [--docs 1024] [--blocks 8] [--subsample 16384]
+        [--synthetic-tokens 262144] [--synthetic-neurons 512] [--smoke]
 
-Two models trained by this package (`python -m empirics.train`) run over the held-out split
-of a built corpus on every pass (nothing is cached: the stream is `text_pair_source`'s).
-The block engine gets block rows of ceil(n / --blocks), so it makes --blocks passes plus its
-candidate pass; the two-stage engine's sample products and rechecks get the same rows.
-Prints for each engine the passes over the stream (counted by wrapping the source), the wall
-time, and for the two-stage engine the pairs' equality with the block engine's, recall and
-precision, and the certificate's counts; then the FLOP rates measured here and the cost model
-of Pythia-12B x OPT-13B (docs/matching.md, "Two-stage mode").
+The synthetic stream: Student-t (3 degrees of freedom) pre-activations through GELU, half of
+B's neurons planted partners of A's at r from 0.2 to 0.9 (`heavy_tailed_arrays`). On it, for
+the block engine sized by the rule it had before (32 bytes per entry in a quarter of the
+budget), the lean block engine (`BYTES_PER_ENTRY` in `MEMORY_SHARE` of it) and the two-stage
+engine: passes over the stream (counted by wrapping the source), peak resident bytes per
+entry of the largest block (the growth of VmHWM, batch buffers included: at small sizes they
+dominate; tests/empirics/engine/test_lean_blocks.py measures the bytes per added block
+entry), the certified share
+of live neurons, the pairs against mutual nearest neighbours of the float64 correlation
+matrix and the largest |r - r_float64| of the shared pairs.
+
+With models trained by this package (`python -m empirics.train`) in --model-dir, two of them
+run over the held-out split of a built corpus on every pass (nothing is cached: the stream
+is `text_pair_source`'s); the block engine gets block rows of ceil(n / --blocks), so it makes
+--blocks passes plus its candidate pass, and the two-stage engine's sample products and
+rechecks get the same rows. Prints for each engine the passes, the wall time, and for the
+two-stage engine the pairs' equality with the block engine's, recall and precision, and the
+certificate's counts; then the FLOP rates measured here and the cost model of Pythia-12B x
+OPT-13B (docs/matching.md, "Two-stage mode"). --smoke runs everything at a tiny size (the
+synthetic stream only) in seconds.
 """
 
 from __future__ import annotations
@@ -21,15 +35,18 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from empirics.capture.offline import load_corpus
-from empirics.capture.pair import text_pair_source
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import (
+    BATCH_BYTES,
+    BYTES_PER_ENTRY,
+    MEMORY_SHARE,
+    block_size_for,
+    match_neurons,
+)
 from empirics.engine.screening import sample_traffic, screen_tiles
 from empirics.engine.two_stage import match_two_stage
-from empirics.models.load import load_model
-from empirics.models.local import resolve_spec
 
 #: The paper's largest pair: MLP neurons (layers x d_mlp) and parameters.
 LARGEST = {"n": 36 * 20480, "m": 40 * 20480, "params": 11.85e9 + 12.85e9, "tokens": 1e7}
@@ -54,7 +71,7 @@ def timed(fn):
     return time.perf_counter() - start, value
 
 
-def matmul_rate(dtype, size=2048, repeats=3) -> float:
+def matmul_rate(dtype, size: int = 2048, repeats: int = 3) -> float:
     """FLOP/s of a size^3 matrix product in `dtype` on this CPU (best of `repeats`)."""
     x = torch.randn(size, size).to(dtype)
     best = min(timed(lambda: x @ x)[0] for _ in range(repeats))
@@ -63,6 +80,127 @@ def matmul_rate(dtype, size=2048, repeats=3) -> float:
 
 def run(args) -> None:
     torch.manual_seed(0)
+    compare_on_synthetic(args)
+    rates = {"float32": matmul_rate(torch.float32, args.matmul_size),
+             "bfloat16": matmul_rate(torch.bfloat16, args.matmul_size)}
+    if args.smoke:
+        print("\n--smoke: no trained models (the synthetic stream only)")
+    elif not (args.model_dir / args.pair[0]).is_dir():
+        print(f"\nno model {args.pair[0]} in {args.model_dir}: the trained pair is skipped "
+              "(train the family with python -m empirics.train, or pass --model-dir)")
+    else:
+        rates["forward"] = compare_on_models(args)
+    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
+    cost_model(rates, args.candidates)
+    screen_traffic_model()
+
+
+def heavy_tailed_arrays(tokens: int, n: int, m: int, seed: int = 0):
+    """float32 A (tokens, n) and B (tokens, m): GELU of Student-t (3 dof) pre-activations;
+    B's first min(n, m) // 2 neurons take A's first ones' pre-activations at weights from
+    0.2 to 0.9 (the rest of their pre-activation independent noise of the same law)."""
+    rng = np.random.default_rng(seed)
+    pre_a = rng.standard_t(3, size=(tokens, n))
+    pre_b = rng.standard_t(3, size=(tokens, m))
+    planted = min(n, m) // 2
+    weights = np.linspace(0.2, 0.9, planted)
+    pre_b[:, :planted] = weights * pre_a[:, :planted] + np.sqrt(1 - weights**2) * pre_b[
+        :, :planted]
+    gelu = torch.nn.functional.gelu
+    return (gelu(torch.from_numpy(pre_a)).numpy().astype(np.float32),
+            gelu(torch.from_numpy(pre_b)).numpy().astype(np.float32))
+
+
+def float64_pairs(a: np.ndarray, b: np.ndarray) -> tuple[set, np.ndarray]:
+    """Mutual nearest neighbours of the float64 correlation matrix (lower index among ties),
+    and the matrix."""
+    r = np.corrcoef(a.astype(np.float64), b.astype(np.float64), rowvar=False)
+    r = r[: a.shape[1], a.shape[1]:]
+    rows, cols = r.argmax(axis=1), r.argmax(axis=0)
+    return {(i, int(j)) for i, j in enumerate(rows) if cols[j] == i}, r
+
+
+def peak_status() -> int:
+    """This process's resident high-water mark (VmHWM) in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measured_peak(fn):
+    """fn's value and the growth of the resident high-water mark during it (None where
+    /proc/self/clear_refs cannot restart the mark)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            before = int(line.split()[1]) * 1024
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return fn(), None
+    value = fn()
+    return value, peak_status() - before
+
+
+def compare_on_synthetic(args) -> None:
+    """The three engines on the heavy-tailed stream, against float64 (a Markdown table)."""
+    tokens, n = args.synthetic_tokens, args.synthetic_neurons
+    a, b = heavy_tailed_arrays(tokens, n, n)
+    truth, r64 = float64_pairs(a, b)
+    batch = args.synthetic_batch
+
+    def stream():
+        return ((torch.from_numpy(a[lo:lo + batch]), torch.from_numpy(b[lo:lo + batch]))
+                for lo in range(0, tokens, batch))
+
+    budget = args.budget_mb * 2**20  # the memory the engines may take for blocks
+    rule_rows = block_size_for(n, budget / 4, 32)
+    lean_rows = block_size_for(n, MEMORY_SHARE * budget, BYTES_PER_ENTRY)
+    runs = {
+        f"block, 32 B rule ({rule_rows} rows)": (rule_rows, lambda src: match_neurons(
+            src, candidates=args.candidates, block_rows=rule_rows)),
+        f"lean block ({min(lean_rows, n)} rows)": (lean_rows, lambda src: match_neurons(
+            src, candidates=args.candidates, block_rows=lean_rows)),
+        f"two-stage (s = {args.subsample})": (lean_rows, lambda src: match_two_stage(
+            src, candidates=args.candidates, subsample=args.subsample,
+            block_rows=lean_rows)),
+    }
+    print(f"heavy-tailed synthetic stream: T = {tokens}, n = m = {n}, {len(truth)} float64 "
+          f"pairs; block budget {args.budget_mb} MiB")
+    print("| engine | passes | peak B / block entry (batch buffers included) | certified "
+          "| pairs | = float64 | Jaccard | max abs(r - r64) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, (rows, engine) in runs.items():
+        source = CountedSource(stream)
+        found, peak = measured_peak(lambda: engine(source))
+        pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
+        shared = [(i, j, r) for i, j, r in zip(found.index_a, found.index_b, found.correlation)
+                  if (i, j) in truth]
+        error = max((abs(r - r64[i, j]) for i, j, r in shared), default=float("nan"))
+        per_entry = "-" if peak is None else f"{peak / (min(rows, n) * n):.1f}"
+        print(f"| {label} | {source.passes} | {per_entry} | {certified_share(found)} | "
+              f"{len(pairs)} | {pairs == truth} | "
+              f"{len(pairs & truth) / max(len(pairs | truth), 1):.3f} | {error:.1e} |")
+
+
+def certified_share(found) -> str:
+    """The share of live neurons whose best partners are proven among their candidates
+    (every neuron for the block engines: their r is the whole stream's)."""
+    g = found.guarantee
+    if g.get("mode") != "two-stage":
+        return "1 (exact)"
+    live = g["live_a"] + g["live_b"]
+    return f"{1 - (g['uncertified_a'] + g['uncertified_b']) / max(live, 1):.3f}"
+
+
+def compare_on_models(args) -> float:
+    """The block and two-stage engines on the trained pair; returns the forward passes'
+    FLOP rate."""
+    from empirics.capture.offline import load_corpus
+    from empirics.capture.pair import text_pair_source
+    from empirics.models.detect import resolve_spec
+    from empirics.models.load import load_model
+
     models = [load_model(resolve_spec(name, args.model_dir / name), path=args.model_dir / name)
               for name in args.pair]
     documents = load_corpus(args.corpus).documents("heldout")[: args.docs]
@@ -72,15 +210,11 @@ def run(args) -> None:
     n, m = sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)
     forward_s, tokens = timed(lambda: sum(a.shape[0] for a, _ in pair.source()))
     params = sum(x.n_params for x in models)
-    print(f"pair {args.pair[0]} x {args.pair[1]}: n = {n}, m = {m}, {tokens} tokens, "
+    print(f"\npair {args.pair[0]} x {args.pair[1]}: n = {n}, m = {m}, {tokens} tokens, "
           f"{params:.3g} parameters; one pass of forward passes {forward_s:.1f} s")
     if not args.cost_only:
         compare_engines(source, n, forward_s, args)
-    rates = {"float32": matmul_rate(torch.float32), "bfloat16": matmul_rate(torch.bfloat16),
-             "forward": 2 * params * tokens / forward_s}
-    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
-    cost_model(rates, args.candidates)
-    screen_traffic_model()
+    return 2 * params * tokens / forward_s
 
 
 def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> None:
@@ -111,45 +245,70 @@ def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> No
               f"{g['uncertain_pairs']}")
 
 
-def cost_model(rates: dict, candidates: int) -> None:
-    """Passes and FLOP of both engines for the paper's largest pair (see docs/matching.md).
+def rule_rows(free: float, m: int) -> int:
+    """Block rows by the block engine's rule before the lean blocks: a quarter of the free
+    memory at 32 bytes per entry."""
+    return block_size_for(m, free / 4, 32)
 
-    Block rows: a quarter of the GPU memory left by both models in bfloat16, at 32 bytes per
-    entry of a block (the engine's rule). Wall times assume forward passes and products both
-    at half the H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work
-    evenly (a projection: no GPU was measured). The sample's transfer assumes it in host
-    memory, read in the screen's tiles (`screen_traffic`).
+
+def lean_rows(free: float, n: int, m: int, batch_tokens: int) -> int:
+    """Block rows of the lean engine (`match_neurons`' default): `MEMORY_SHARE` of the free
+    memory less a batch's working set, at `BYTES_PER_ENTRY` per entry."""
+    budget = MEMORY_SHARE * (free - BATCH_BYTES * batch_tokens * (n + m))
+    return block_size_for(m, budget, BYTES_PER_ENTRY)
+
+
+def block_passes(n: int, rows: int, ranks: int = 1) -> int:
+    """Passes of the block engine: each rank's share of the blocks (A's row blocks split
+    over `ranks`), the first also learning the moments, plus the candidate pass."""
+    return math.ceil(math.ceil(n / rows) / ranks) + 1
+
+
+def cost_model(rates: dict, candidates: int, batch_tokens=(256, 512, 1024)) -> None:
+    """Passes and FLOP of the engines for the paper's largest pair (see docs/matching.md).
+
+    Free memory: the H200's 141 GB less both models' weights in bfloat16. Block rows by the
+    old rule (`rule_rows`) and by the lean engine's (`lean_rows`, for batches of
+    `batch_tokens` tokens). Wall times assume forward passes and products both at half the
+    H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work evenly (A's
+    blocks split over the ranks for the block engines; a projection for the two-stage
+    engine). The sample's transfer assumes it in host memory, read in the screen's tiles
+    (`screen_traffic`).
     """
     n, m, params, tokens = (LARGEST[k] for k in ("n", "m", "params", "tokens"))
     forward = 2 * params * tokens
     free = H200["memory"] - 2 * params
-    rows = int(free / 4 // (32 * m))
-    block_passes = math.ceil(n / rows) + 1
     block_products = 2 * tokens * n * m
     efficiency = 0.5
-    print(f"\ncost model, Pythia-12B x OPT-13B (n = {n}, m = {m}, T = {tokens:.0e}); wall times "
-          f"at {efficiency:.0%} of the H200's {H200['bf16'] / 1e12:.0f} TFLOP/s bf16 peak")
-    print("| engine | GPUs | passes | forward FLOP | product FLOP | forward h | products h "
-          "| sample transfer h |")
-    print("|---|---|---|---|---|---|---|---|")
     rate = H200["bf16"] * efficiency
-    for gpus in (1, 8):
-        print(f"| block ({rows} rows) | {gpus} | {block_passes} | "
-              f"{block_passes * forward:.2e} | {block_products:.2e} | "
-              f"{block_passes * forward / rate / gpus / 3600:.1f} | "
-              f"{block_products / rate / gpus / 3600:.2f} | - |")
+    print(f"\ncost model, Pythia-12B x OPT-13B (n = {n}, m = {m}, T = {tokens:.0e}); "
+          f"{free / 1e9:.1f} GB free beside the weights; wall times at {efficiency:.0%} of the "
+          f"H200's {H200['bf16'] / 1e12:.0f} TFLOP/s bf16 peak")
+    print("| engine | rows | block GB | passes, 1 GPU | passes per rank, 8 GPUs | forward h, "
+          "1 / 8 GPUs | products h, 1 / 8 GPUs |")
+    print("|---|---|---|---|---|---|---|")
+    layouts = [("block, 32 B rule", rule_rows(free, m), 32)]
+    layouts += [(f"lean block, {BYTES_PER_ENTRY} B, batches of {t} tokens",
+                 lean_rows(free, n, m, t), BYTES_PER_ENTRY) for t in batch_tokens]
+    for label, rows, per_entry in layouts:
+        one, eight = block_passes(n, rows), block_passes(n, rows, 8)
+        print(f"| {label} | {rows} | {rows * m * per_entry / 1e9:.1f} | {one} | {eight} | "
+              f"{one * forward / rate / 3600:.1f} / {eight * forward / rate / 3600:.1f} | "
+              f"{block_products / rate / 3600:.2f} / {block_products / rate / 8 / 3600:.2f} |")
     for size in (2**15, 2**17):
         screen = 2 * size * n * m
         gather = 2 * tokens * (n + m) * candidates
         cache = size * (n + m) * 2
-        for gpus in (1, 8):
-            print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB) | "
-                  f"{gpus} | 2 | {2 * forward:.2e} | {screen + gather:.2e} | "
-                  f"{2 * forward / rate / gpus / 3600:.1f} | "
-                  f"{(screen + gather) / rate / gpus / 3600:.2f} | "
-                  f"{screen_traffic(size, gpus)['both ways'] / H200['pcie'] / 3600:.2f} |")
-    print(f"forward FLOP, block / two-stage: {block_passes / 2:.0f}x; this CPU runs products "
-          f"{rates['float32'] / rates['forward']:.1f}x faster per FLOP than forward passes")
+        traffic = screen_traffic(size, 1)  # the screen tiled both ways (`screen_tiles`)
+        rows, transfer = traffic["tile"][0], traffic["both ways"] / H200["pcie"]
+        print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB, "
+              f"transfer {transfer / 3600:.2f} h) | {rows} | - | 2 | 2 | "
+              f"{2 * forward / rate / 3600:.1f} / {2 * forward / rate / 8 / 3600:.1f} | "
+              f"{(screen + gather) / rate / 3600:.2f} / "
+              f"{(screen + gather) / rate / 8 / 3600:.2f} |")
+    if "forward" in rates:
+        print(f"this CPU runs products {rates['float32'] / rates['forward']:.1f}x faster per "
+              "FLOP than forward passes")
 
 
 def screen_traffic(size: int, gpus: int) -> dict:
@@ -193,8 +352,8 @@ def screen_traffic_model() -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", type=Path, default=Path("/work/main/models/local"))
-    parser.add_argument("--corpus", type=Path, default=Path("/work/main/corpora/local"))
+    parser.add_argument("--model-dir", type=Path, default=Path("models/local"))
+    parser.add_argument("--corpus", type=Path, default=Path("corpora/local"))
     parser.add_argument("--pair", nargs=2, default=["gpt2-w64-s0", "gpt2-w64-s1"])
     parser.add_argument("--docs", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=16, help="documents per batch")
@@ -207,7 +366,19 @@ def main(argv=None) -> None:
                         help="also run the two-stage engine with --recheck-uncertified")
     parser.add_argument("--cost-only", action="store_true",
                         help="measure the rates and print the cost model, without the engines")
-    run(parser.parse_args(argv))
+    parser.add_argument("--synthetic-tokens", type=int, default=2**18)
+    parser.add_argument("--synthetic-neurons", type=int, default=512)
+    parser.add_argument("--synthetic-batch", type=int, default=4096)
+    parser.add_argument("--budget-mb", type=float, default=4.0,
+                        help="memory for the synthetic stream's blocks (MiB)")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny synthetic stream and the cost model only (seconds)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.synthetic_tokens, args.synthetic_neurons, args.synthetic_batch = 4096, 48, 1024
+        args.subsample, args.budget_mb, args.matmul_size = 1024, 0.02, 256
+    run(args)
 
 
 if __name__ == "__main__":

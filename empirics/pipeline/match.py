@@ -251,7 +251,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
     found = _engine(source, options, device=device, directory=directory, ranks=ranks,
-                    widths=(sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)))
+                    layers=(pair.layer_sizes_a, pair.layer_sizes_b))
     if not ranks.writer:
         return None
     null = null_label(options)
@@ -284,10 +284,11 @@ def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path,
     return folder / f"rank-{ranks.rank}-of-{ranks.world}" if ranks.world > 1 else folder
 
 
-def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
-    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact
-    block engine (checkpointed in the run directory), or the replay of the official code
-    (`--replay official`, threshold 0.0 unless given)."""
+def _engine(source, options: MatchOptions, *, device, directory, ranks, layers):
+    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact block engine
+    (checkpointed in the run directory), or the replay of the official code (`--replay
+    official`, threshold 0.0 unless given); `layers` are both models' layer widths."""
+    widths = tuple(sum(sizes) for sizes in layers)
     if options.replay != "official" and options.engine == "two-stage":
         return match_two_stage(source, k=options.k, candidates=options.candidates,
                                groups=options.groups, min_correlation=options.min_correlation,
@@ -299,7 +300,8 @@ def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
         threshold = options.min_correlation
         return match_official(source, k=options.k, candidates=options.candidates,
                               min_correlation=OFFICIAL_MIN_CORRELATION if threshold is None
-                              else threshold, device=device, progress=True)
+                              else threshold, layers_a=layers[0], layers_b=layers[1],
+                              device=device, progress=True)
     return match_neurons(source, k=options.k, candidates=options.candidates,
                          groups=options.groups, min_correlation=options.min_correlation,
                          device=device, dtype=DTYPES[options.dtype],
