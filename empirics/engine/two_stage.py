@@ -15,7 +15,9 @@ Mutual top-k is read off the graph with the exact r. A neuron is *certified* whe
 best exact r among its candidates exceeds the bound on every other partner: its exact top k
 then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
 neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
-exact rows come from block passes over those neurons only (docs/matching.md).
+exact rows come from block passes over those neurons only (docs/matching.md). The count of
+pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
+(`certified_floor`; docs/matching.md, "Certified count").
 """
 
 from __future__ import annotations
@@ -216,10 +218,11 @@ def certified_floor(certified, bounds, found: Matches) -> float:
     Notes
     -----
     An uncertified neuron i has every partner with exact r > t_i = U_i + `EXACT_MARGIN`
-    among its candidates (t = -inf for a certified one). A true pair with r >= rho is missed
-    only if both its neurons have t >= rho, so none is once rho exceeds the smaller side's
-    largest t. A found pair (i, j) can be wrong only if a better partner of i or of j is off
-    the graph, so only if max(t_i, t_j) >= r_ij; the floor lies above the largest such r.
+    among its candidates; a certified one gets t = -inf (its exact top k are candidates, all
+    the two arguments need). A true pair with r >= rho is missed only if both its neurons
+    have t >= rho, so none is once rho exceeds the smaller side's largest t. A found pair
+    (i, j) can be wrong only if a better partner of i or of j is off the graph, so only if
+    max(t_i, t_j) >= r_ij; the floor lies above the largest such r.
     """
     reach = [np.where(c, -np.inf, np.asarray(u, dtype=np.float64) + EXACT_MARGIN)
              for c, u in zip(certified, bounds)]
