@@ -15,10 +15,14 @@ Mutual top-k is read off the graph with the exact r. A neuron is *certified* whe
 best exact r among its candidates exceeds the bound on every other partner: its exact top k
 then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
 neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
-exact rows come from block passes over those neurons only (docs/matching.md).
+exact rows come from block passes over those neurons only (docs/matching.md). The count of
+pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
+(`certified_floor`; docs/matching.md, "Certified count").
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -145,10 +149,13 @@ def match_two_stage(
         certified = [np.ones_like(c) for c in certified]
         estimate = np.concatenate([estimate, np.full(len(chunks.edge_a) - len(estimate),
                                                      -np.inf)])
-    return _result(chunks, estimate, k=k, min_correlation=min_correlation, keep_chunks=groups > 0,
-                   certified=certified, guarantee=guarantee, dead=dead,
-                   candidates=(row_cands, col_cands), block_rows=rows, passes=passes,
-                   n_tokens=sample.n_tokens)
+    found_pairs = _result(chunks, estimate, k=k, min_correlation=min_correlation,
+                          keep_chunks=groups > 0, certified=certified, guarantee=guarantee,
+                          dead=dead, candidates=(row_cands, col_cands), block_rows=rows,
+                          passes=passes, n_tokens=sample.n_tokens)
+    floor = certified_floor(certified, (found.row_bound.cpu().numpy(),
+                                        found.col_bound.cpu().numpy()), found_pairs)
+    return replace(found_pairs, guarantee=found_pairs.guarantee | {"certified_down_to": floor})
 
 
 def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, certified,
@@ -222,6 +229,36 @@ def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.
     exact = np.where(hit, r[order][slot], -np.inf).reshape(lines, width)
     kth = -np.sort(-exact, axis=1)[:, k - 1] if width >= k else np.full(lines, -np.inf)
     return (bound == -np.inf) | (kth > bound + EXACT_MARGIN)
+
+
+def certified_floor(certified, bounds, found: Matches) -> float:
+    """The lowest r from which the count of `found`'s pairs is exact (docs/matching.md,
+    "Certified count"), at least -1.
+
+    Parameters
+    ----------
+    certified : pair of (n,), (m,) bool arrays
+        Certified (or dead, or rechecked) neurons of A and B.
+    bounds : pair of (n,), (m,) float arrays
+        Each neuron's largest upper bound U on the exact r of its non-candidates.
+    found : Matches
+        The mutual pairs read off the graph, with their exact r.
+
+    Notes
+    -----
+    An uncertified neuron i has every partner with exact r > t_i = U_i + `EXACT_MARGIN`
+    among its candidates; a certified one gets t = -inf (its exact top k are candidates, all
+    the two arguments need). A true pair with r >= rho is missed only if both its neurons
+    have t >= rho, so none is once rho exceeds the smaller side's largest t. A found pair
+    (i, j) can be wrong only if a better partner of i or of j is off the graph, so only if
+    max(t_i, t_j) >= r_ij; the floor lies above the largest such r.
+    """
+    reach = [np.where(c, -np.inf, np.asarray(u, dtype=np.float64) + EXACT_MARGIN)
+             for c, u in zip(certified, bounds)]
+    missed = min(r.max(initial=-np.inf) for r in reach)
+    loose = np.maximum(reach[0][found.index_a], reach[1][found.index_b]) >= found.correlation
+    wrong = found.correlation[loose].max(initial=-np.inf)
+    return float(max(np.nextafter(max(missed, wrong), np.inf), -1.0))
 
 
 def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, rows, device,

@@ -285,9 +285,10 @@ def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path,
 
 
 def _engine(source, options: MatchOptions, *, device, directory, ranks, layers):
-    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact block engine
-    (checkpointed in the run directory), or the replay of the official code (`--replay
-    official`, threshold 0.0 unless given); `layers` are both models' layer widths."""
+    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact
+    block engine (checkpointed in the run directory), or the replay of the official code
+    (`--replay official`, threshold 0.0 unless given); `layers` are both models' layer
+    widths."""
     widths = tuple(sum(sizes) for sizes in layers)
     if options.replay != "official" and options.engine == "two-stage":
         return match_two_stage(source, k=options.k, candidates=options.candidates,

@@ -15,6 +15,7 @@ from empirics.models.registry import get_spec
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
+from empirics.records.guarantee import certified_down_to, guarantee_text, is_exact
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from tests.empirics.tiny_models import save_text_model, train_tokenizers
@@ -165,6 +166,10 @@ def test_all_matches_every_pair_it_can_then_lists_the_missing_ones(saved_pair, t
     assert row["median_r"] == pytest.approx(1.0, abs=1e-5) and row["seconds"] > 0
     assert row["rosetta_fraction"] == pytest.approx(record.rosetta_fraction)
     assert row["n_tokens"] == record.n_tokens and row["null"] == "none"
+    guarantee = record.config["guarantee"]
+    assert row["exact"] == is_exact(guarantee) and row["guarantee"] == guarantee_text(guarantee)
+    assert row["certified_down_to"] == certified_down_to(guarantee)
+    assert row["uncertified_a"] == guarantee["uncertified_a"]
 
 
 def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
@@ -184,8 +189,7 @@ def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
                           str(record.n_tokens), str(record.n_rosetta),
                           f"{record.rosetta_fraction:.3f}"]
     assert cells[10:12] == [f"{record.dead_a}/{record.dead_b}", "none"]
-    assert " ".join(cells[12:14]) in ("exact (certified)", "exact (rechecked)") or \
-        cells[13] == "unproven"  # the two-stage engine's guarantee, as the record states it
+    assert guarantee_text(record.config["guarantee"]) in row  # as the record states it
 
 
 def test_unknown_models_and_models_of_another_family_are_explained(tmp_path, capsys):
