@@ -30,6 +30,9 @@ from empirics.engine.matching import match_neurons
 
 REPEATS = 2
 ROUNDS = 3
+#: --smoke: a tiny stream, one round of one call (seconds).
+SMOKE = {"neurons": 64, "tokens": 2048, "batch": 512, "block_rows": 16, "repeats": 1,
+         "rounds": 1}
 
 
 def planted_source(tokens: int, neurons: int, batch: int, seed: int = 0):
@@ -58,7 +61,7 @@ def timed_match(ranks: Ranks, settings: dict, out: str | None = None) -> tuple[f
         return match_neurons(source, candidates=2, block_rows=settings["block_rows"],
                              ranks=ranks)
 
-    seconds, found = best_of(REPEATS, run)
+    seconds, found = best_of(settings["repeats"], run)
     if out is not None:
         np.savez(Path(out) / f"rank-{ranks.rank}.npz", seconds=seconds, index_a=found.index_a,
                  index_b=found.index_b, row_r=found.row_r, col_r=found.col_r)
@@ -96,20 +99,24 @@ def exactness(found, other: dict) -> dict:
             "pairs": int(len(found.index_a))}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=1536)
     parser.add_argument("--tokens", type=int, default=32768)
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--block-rows", type=int, default=384)
-    settings = vars(parser.parse_args())
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds)")
+    settings = vars(parser.parse_args(argv)) | {"repeats": REPEATS, "rounds": ROUNDS}
+    if settings.pop("smoke"):
+        settings |= SMOKE
     flops = 2.0 * settings["tokens"] * settings["neurons"] ** 2
     print(f"n = m = {settings['neurons']}, T = {settings['tokens']}, batches of "
           f"{settings['batch']}, blocks of {settings['block_rows']} rows "
           f"({flops / 1e9:.0f} GFLOP of products per pass set)")
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     timings, report = {}, {}
-    for _ in range(ROUNDS):  # configurations interleaved, so a change of load hits them all
+    # configurations interleaved, so a change of load hits them all
+    for _ in range(settings["rounds"]):
         for threads in (1, 2):
             torch.set_num_threads(threads)
             seconds, single = timed_match(SINGLE, settings)
@@ -119,8 +126,8 @@ def main() -> None:
             _keep_best(timings, f"2 gloo processes x 1 thread, {split} split", seconds)
             report[split] = exactness(single, result) | {
                 "end to end incl. process start (s)": round(result["end_to_end"], 2)}
-    print(f"load average after: {os.getloadavg()[0]:.1f}; best of {ROUNDS} rounds x "
-          f"{REPEATS} calls")
+    print(f"load average after: {os.getloadavg()[0]:.1f}; best of {settings['rounds']} "
+          f"rounds x {settings['repeats']} calls")
     one, two = timings["1 process, 1 thread(s)"], timings["1 process, 2 thread(s)"]
     for name, seconds in timings.items():
         print(f"{name:45s} {seconds:7.2f} s   speed-up over 1 process: "

@@ -7,9 +7,10 @@ planted pairs, against this machine's float32 matmul rate and numpy.corrcoef, in
 Prints (a) the engine's GFLOP/s counting 2*T*n*m as a fraction of a plain float32 matmul of
 the same shapes, (b) the speed-up over numpy.corrcoef on the same data (on a token subset if
 the full one would not fit), (c) the peak resident memory of the engine against the size of
-the inputs plus one correlation block, and, for the same data, (d) the cost of keeping the
-per-chunk bootstrap statistics and (e) bfloat16 products: their speed and how many mutual
-pairs the float32 re-check changed.
+the inputs plus one block's sums (`BYTES_PER_ENTRY` per entry), and, for the same data,
+(d) the cost of keeping the per-chunk bootstrap statistics and (e) bfloat16 products: their
+speed (also as a share of a bfloat16 matmul of the same shapes) and how many mutual pairs the
+float32 re-check changed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import BYTES_PER_ENTRY, match_neurons
 
 
 def planted_data(tokens: int, neurons: int, seed: int = 0):
@@ -75,7 +76,11 @@ def main(argv=None) -> None:
                              "available memory)")
     parser.add_argument("--groups", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.neurons, args.tokens, args.batch, args.groups = 128, 4096, 1024, 4
+        args.corrcoef_tokens = 1024
     n, t, device = args.neurons, args.tokens, torch.device(args.device)
     before_inputs = memory_status()["VmRSS"]
     a, b, where = planted_data(t, n)
@@ -89,7 +94,7 @@ def main(argv=None) -> None:
     measured = reset_peak_memory()
     engine, found = best_of(1, lambda: match_neurons(source, device=device))
     peak = memory_status()["VmHWM"] - before_inputs
-    block = min(found.block_rows, n) * n * 8
+    block = min(found.block_rows, n) * n * BYTES_PER_ENTRY
     recovered = np.mean(found.index_b[: n // 2] == where) if len(found.index_b) >= n // 2 else 0
 
     flop = 2.0 * t * n * n
@@ -111,8 +116,9 @@ def main(argv=None) -> None:
           f"{engine_sub:.2f} s; speed-up {corrcoef / engine_sub:.1f}x (target >= 5x)")
     if measured:
         print(f"(c) peak resident memory of the engine above the process before the inputs: "
-              f"{peak / 2**30:.2f} GiB; inputs {inputs / 2**30:.2f} GiB; one block "
-              f"({min(found.block_rows, n)} x {n} float64) {block / 2**30:.2f} GiB; "
+              f"{peak / 2**30:.2f} GiB; inputs {inputs / 2**30:.2f} GiB; one block's sums "
+              f"({min(found.block_rows, n)} x {n} at {BYTES_PER_ENTRY} B) "
+              f"{block / 2**30:.2f} GiB; "
               f"peak / (1.5 inputs + block) = {peak / (1.5 * inputs + block):.2f} "
               "(target <= 1)")
     else:
@@ -129,6 +135,11 @@ def main(argv=None) -> None:
           f"the float32 speed); re-check changed {fast.changed_pairs} of {len(fast.index_a)} "
           f"mutual pairs ({fast.changed_pairs / max(len(fast.index_a), 1):.2%}); largest "
           f"|r change| {fast.max_recheck_change:.1e}; final pairs equal the float32 run's: {same}")
+    half_a, half_b = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
+    _sync(device)
+    matmul16, _ = best_of(1, lambda: (half_a.T @ half_b, _sync(device)))
+    print(f"    bfloat16 matmul of the same shapes: {flop / matmul16 / 1e9:.1f} GFLOP/s; engine "
+          f"(bfloat16) / matmul (bfloat16) rate ratio {matmul16 / fast_time:.2f}")
 
 
 def _sync(device: torch.device) -> None:

@@ -129,7 +129,10 @@ def main(argv=None) -> None:
     parser.add_argument("--neurons", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.samples, args.neurons, args.batch = 16384, 32, 2048
     stream = PlantedStream(args.samples, args.neurons, args.batch)
     device = torch.device(args.device)
     sample = min(100, -(-args.samples // args.batch))  # batches timed for the generation

@@ -98,11 +98,14 @@ def time_to_open(page, path: Path) -> float:
         return (performance.now() - start) / 1e3; }""")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10_000)
     parser.add_argument("--k", type=int, default=16)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="200 pairs, 2 examples (seconds)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.pairs, args.k = 200, 2
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -25,12 +25,20 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--steps", type=int, default=ToyConfig.steps)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--smoke", action="store_true",
+                        help="4 steps of a small sweep (seconds)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps = 4
     if args.threads:
         torch.set_num_threads(args.threads)
     config = replace(ToyConfig(), steps=args.steps, warmup=min(ToyConfig.warmup, args.steps // 10))
+    if args.smoke:
+        config = replace(config, n_features=64, exact_outputs=64, widths=(8, 16), seeds=(0, 1),
+                         n_eval=512)
     instances = [(s, w) for s in config.seeds for w in config.widths]
-    print(f"default sweep: widths {list(config.widths)} x seeds {list(config.seeds)} "
+    print(f"{'smoke' if args.smoke else 'default'} sweep: widths {list(config.widths)} x "
+          f"seeds {list(config.seeds)} "
           f"({len(instances)} instances), n={config.n_features}, batch {config.batch}, "
           f"{config.steps} steps, {torch.get_num_threads()} threads, {args.device}")
     batched, _ = best_of(1, lambda: train_toy_nets(config, device=args.device))

@@ -106,7 +106,11 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--train-check", action="store_true",
                         help="also train n = 2048, N = 64 dense and sampled for 2000 steps")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.features, args.widths, args.steps, args.draws = 256, "8,16", 2, 8
+        args.exact_outputs, args.output_samples = 32, 32
     torch.set_num_threads(args.threads)
     widths = tuple(int(w) for w in args.widths.split(","))
     dense = ToyConfig(n_features=args.features, p=10.24 / args.features, widths=widths,

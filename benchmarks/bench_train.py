@@ -12,12 +12,14 @@ loss; then whether the held-out loss falls with size in each architecture (mean 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from empirics.capture.offline import Recipe, build_corpus
 from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
 
 
@@ -36,12 +38,40 @@ def flop_per_token(log: dict, vocab: int, context: int) -> float:
     return 6.0 * (log["non_embedding_params"] + vocab * width) + 6.0 * layers * context * width
 
 
+def smoke_settings(root: Path) -> TrainSettings:
+    """One tiny GPT-2 on a corpus of generated Python files."""
+    lib = root / "lib"
+    lib.mkdir()
+    for i in range(10):
+        (lib / f"mod{i}.py").write_text("".join(
+            f"def function_{i}_{j}(value):\n    return value * {j} + {i}\n\n" for j in range(40)))
+    build_corpus(root / "corpus", Recipe(stdlib=str(lib), share=str(root / "-"),
+                                         heldout_percent=10, debian_docs=False))
+    return TrainSettings(corpus=root / "corpus", out=root / "models", architectures=("gpt2",),
+                         widths=(8,), seeds=(0,), context=32, batch=4, vocab=256,
+                         tokens_per_param=0.01, min_tokens=512, heldout_tokens=256,
+                         tokenizer_chars=100_000)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path)
     parser.add_argument("--out", type=Path, default=Path("models/local"))
+    parser.add_argument("--smoke", action="store_true",
+                        help="one tiny model on a generated corpus, in a "
+                             "temporary folder (seconds)")
     args = parser.parse_args(argv)
-    settings = TrainSettings(corpus=args.corpus, out=args.out)
+    if args.smoke:
+        with tempfile.TemporaryDirectory() as tmp:
+            report(smoke_settings(Path(tmp)))
+    elif args.corpus is None:
+        parser.error("--corpus is required (or --smoke)")
+    else:
+        report(TrainSettings(corpus=args.corpus, out=args.out))
+
+
+def report(settings: TrainSettings) -> None:
+    """Train (or read back) the family of `settings` and print its table."""
     rate = matmul_rate()
     started = time.perf_counter()
     written = train_family(settings, progress=False)

@@ -1,17 +1,31 @@
-"""Benchmark: the two-stage engine against the exact block engine on a stream of real forward
-passes, and the cost model of the paper's largest pair, in one run.
+"""Benchmark: the block, lean block and two-stage engines against float64 on synthetic
+heavy-tailed streams and on a stream of real forward passes, and the cost model of the paper's
+largest pair, in one run.
 
     python benchmarks/bench_two_stage.py [--model-dir /path/to/models] [--corpus DIR]
         [--pair gpt2-w64-s0 gpt2-w64-s1] [--docs 1024] [--blocks 8] [--subsample 16384]
+        [--synthetic-tokens 262144] [--synthetic-neurons 512] [--smoke]
 
-Two models trained by this package (`python -m empirics.train`) run over the held-out split
-of a built corpus on every pass (nothing is cached: the stream is `text_pair_source`'s).
-The block engine gets block rows of ceil(n / --blocks), so it makes --blocks passes plus its
-candidate pass; the two-stage engine's sample products and rechecks get the same rows.
-Prints for each engine the passes over the stream (counted by wrapping the source), the wall
-time, and for the two-stage engine the pairs' equality with the block engine's, recall and
-precision, and the certificate's counts; then the FLOP rates measured here and the cost model
-of Pythia-12B x OPT-13B (docs/matching.md, "Two-stage mode").
+The synthetic stream: Student-t (3 degrees of freedom) pre-activations through GELU, half of
+B's neurons planted partners of A's at r from 0.2 to 0.9 (`heavy_tailed_arrays`). On it, for
+the block engine sized by the rule it had before (32 bytes per entry in a quarter of the
+budget), the lean block engine (`BYTES_PER_ENTRY` in `MEMORY_SHARE` of it) and the two-stage
+engine: passes over the stream (counted by wrapping the source), peak resident bytes per
+entry of the largest block (the growth of VmHWM, batch buffers included: at small sizes they
+dominate; tests/empirics/engine/test_lean_blocks.py measures the bytes per added block
+entry), the certified share
+of live neurons, the pairs against mutual nearest neighbours of the float64 correlation
+matrix and the largest |r - r_float64| of the shared pairs.
+
+With models trained by this package (`python -m empirics.train`) in --model-dir, two of them
+run over the held-out split of a built corpus on every pass (nothing is cached: the stream
+is `text_pair_source`'s); the block engine gets block rows of ceil(n / --blocks), so it makes
+--blocks passes plus its candidate pass, and the two-stage engine's sample products and
+rechecks get the same rows. Prints for each engine the passes, the wall time, and for the
+two-stage engine the pairs' equality with the block engine's, recall and precision, and the
+certificate's counts; then the FLOP rates measured here and the cost model of Pythia-12B x
+OPT-13B (docs/matching.md, "Two-stage mode"). --smoke runs everything at a tiny size (the
+synthetic stream only) in seconds.
 """
 
 from __future__ import annotations
@@ -21,14 +35,18 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from empirics.capture.offline import load_corpus
-from empirics.capture.pair import text_pair_source
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import (
+    BATCH_BYTES,
+    BYTES_PER_ENTRY,
+    MEMORY_SHARE,
+    block_size_for,
+    match_neurons,
+)
+from empirics.engine.screening import sample_traffic, screen_tiles
 from empirics.engine.two_stage import match_two_stage
-from empirics.models.load import load_model
-from empirics.models.local import resolve_spec
 
 #: The paper's largest pair: MLP neurons (layers x d_mlp) and parameters.
 LARGEST = {"n": 36 * 20480, "m": 40 * 20480, "params": 11.85e9 + 12.85e9, "tokens": 1e7}
@@ -53,7 +71,7 @@ def timed(fn):
     return time.perf_counter() - start, value
 
 
-def matmul_rate(dtype, size=2048, repeats=3) -> float:
+def matmul_rate(dtype, size: int = 2048, repeats: int = 3) -> float:
     """FLOP/s of a size^3 matrix product in `dtype` on this CPU (best of `repeats`)."""
     x = torch.randn(size, size).to(dtype)
     best = min(timed(lambda: x @ x)[0] for _ in range(repeats))
@@ -62,6 +80,127 @@ def matmul_rate(dtype, size=2048, repeats=3) -> float:
 
 def run(args) -> None:
     torch.manual_seed(0)
+    compare_on_synthetic(args)
+    rates = {"float32": matmul_rate(torch.float32, args.matmul_size),
+             "bfloat16": matmul_rate(torch.bfloat16, args.matmul_size)}
+    if args.smoke:
+        print("\n--smoke: no trained models (the synthetic stream only)")
+    elif not (args.model_dir / args.pair[0]).is_dir():
+        print(f"\nno model {args.pair[0]} in {args.model_dir}: the trained pair is skipped "
+              "(train the family with python -m empirics.train, or pass --model-dir)")
+    else:
+        rates["forward"] = compare_on_models(args)
+    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
+    cost_model(rates, args.candidates)
+    screen_traffic_model()
+
+
+def heavy_tailed_arrays(tokens: int, n: int, m: int, seed: int = 0):
+    """float32 A (tokens, n) and B (tokens, m): GELU of Student-t (3 dof) pre-activations;
+    B's first min(n, m) // 2 neurons take A's first ones' pre-activations at weights from
+    0.2 to 0.9 (the rest of their pre-activation independent noise of the same law)."""
+    rng = np.random.default_rng(seed)
+    pre_a = rng.standard_t(3, size=(tokens, n))
+    pre_b = rng.standard_t(3, size=(tokens, m))
+    planted = min(n, m) // 2
+    weights = np.linspace(0.2, 0.9, planted)
+    pre_b[:, :planted] = weights * pre_a[:, :planted] + np.sqrt(1 - weights**2) * pre_b[
+        :, :planted]
+    gelu = torch.nn.functional.gelu
+    return (gelu(torch.from_numpy(pre_a)).numpy().astype(np.float32),
+            gelu(torch.from_numpy(pre_b)).numpy().astype(np.float32))
+
+
+def float64_pairs(a: np.ndarray, b: np.ndarray) -> tuple[set, np.ndarray]:
+    """Mutual nearest neighbours of the float64 correlation matrix (lower index among ties),
+    and the matrix."""
+    r = np.corrcoef(a.astype(np.float64), b.astype(np.float64), rowvar=False)
+    r = r[: a.shape[1], a.shape[1]:]
+    rows, cols = r.argmax(axis=1), r.argmax(axis=0)
+    return {(i, int(j)) for i, j in enumerate(rows) if cols[j] == i}, r
+
+
+def peak_status() -> int:
+    """This process's resident high-water mark (VmHWM) in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measured_peak(fn):
+    """fn's value and the growth of the resident high-water mark during it (None where
+    /proc/self/clear_refs cannot restart the mark)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            before = int(line.split()[1]) * 1024
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return fn(), None
+    value = fn()
+    return value, peak_status() - before
+
+
+def compare_on_synthetic(args) -> None:
+    """The three engines on the heavy-tailed stream, against float64 (a Markdown table)."""
+    tokens, n = args.synthetic_tokens, args.synthetic_neurons
+    a, b = heavy_tailed_arrays(tokens, n, n)
+    truth, r64 = float64_pairs(a, b)
+    batch = args.synthetic_batch
+
+    def stream():
+        return ((torch.from_numpy(a[lo:lo + batch]), torch.from_numpy(b[lo:lo + batch]))
+                for lo in range(0, tokens, batch))
+
+    budget = args.budget_mb * 2**20  # the memory the engines may take for blocks
+    rule_rows = block_size_for(n, budget / 4, 32)
+    lean_rows = block_size_for(n, MEMORY_SHARE * budget, BYTES_PER_ENTRY)
+    runs = {
+        f"block, 32 B rule ({rule_rows} rows)": (rule_rows, lambda src: match_neurons(
+            src, candidates=args.candidates, block_rows=rule_rows)),
+        f"lean block ({min(lean_rows, n)} rows)": (lean_rows, lambda src: match_neurons(
+            src, candidates=args.candidates, block_rows=lean_rows)),
+        f"two-stage (s = {args.subsample})": (lean_rows, lambda src: match_two_stage(
+            src, candidates=args.candidates, subsample=args.subsample,
+            block_rows=lean_rows)),
+    }
+    print(f"heavy-tailed synthetic stream: T = {tokens}, n = m = {n}, {len(truth)} float64 "
+          f"pairs; block budget {args.budget_mb} MiB")
+    print("| engine | passes | peak B / block entry (batch buffers included) | certified "
+          "| pairs | = float64 | Jaccard | max abs(r - r64) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, (rows, engine) in runs.items():
+        source = CountedSource(stream)
+        found, peak = measured_peak(lambda: engine(source))
+        pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
+        shared = [(i, j, r) for i, j, r in zip(found.index_a, found.index_b, found.correlation)
+                  if (i, j) in truth]
+        error = max((abs(r - r64[i, j]) for i, j, r in shared), default=float("nan"))
+        per_entry = "-" if peak is None else f"{peak / (min(rows, n) * n):.1f}"
+        print(f"| {label} | {source.passes} | {per_entry} | {certified_share(found)} | "
+              f"{len(pairs)} | {pairs == truth} | "
+              f"{len(pairs & truth) / max(len(pairs | truth), 1):.3f} | {error:.1e} |")
+
+
+def certified_share(found) -> str:
+    """The share of live neurons whose best partners are proven among their candidates
+    (every neuron for the block engines: their r is the whole stream's)."""
+    g = found.guarantee
+    if g.get("mode") != "two-stage":
+        return "1 (exact)"
+    live = g["live_a"] + g["live_b"]
+    return f"{1 - (g['uncertified_a'] + g['uncertified_b']) / max(live, 1):.3f}"
+
+
+def compare_on_models(args) -> float:
+    """The block and two-stage engines on the trained pair; returns the forward passes'
+    FLOP rate."""
+    from empirics.capture.offline import load_corpus
+    from empirics.capture.pair import text_pair_source
+    from empirics.models.detect import resolve_spec
+    from empirics.models.load import load_model
+
     models = [load_model(resolve_spec(name, args.model_dir / name), path=args.model_dir / name)
               for name in args.pair]
     documents = load_corpus(args.corpus).documents("heldout")[: args.docs]
@@ -71,14 +210,11 @@ def run(args) -> None:
     n, m = sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)
     forward_s, tokens = timed(lambda: sum(a.shape[0] for a, _ in pair.source()))
     params = sum(x.n_params for x in models)
-    print(f"pair {args.pair[0]} x {args.pair[1]}: n = {n}, m = {m}, {tokens} tokens, "
+    print(f"\npair {args.pair[0]} x {args.pair[1]}: n = {n}, m = {m}, {tokens} tokens, "
           f"{params:.3g} parameters; one pass of forward passes {forward_s:.1f} s")
     if not args.cost_only:
         compare_engines(source, n, forward_s, args)
-    rates = {"float32": matmul_rate(torch.float32), "bfloat16": matmul_rate(torch.bfloat16),
-             "forward": 2 * params * tokens / forward_s}
-    print("measured here: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
-    cost_model(rates, args.candidates)
+    return 2 * params * tokens / forward_s
 
 
 def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> None:
@@ -109,53 +245,193 @@ def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> No
               f"{g['uncertain_pairs']}")
 
 
-def cost_model(rates: dict, candidates: int) -> None:
-    """Passes and FLOP of both engines for the paper's largest pair (see docs/matching.md).
+def rule_rows(free: float, m: int) -> int:
+    """Block rows by the block engine's rule before the lean blocks: a quarter of the free
+    memory at 32 bytes per entry."""
+    return block_size_for(m, free / 4, 32)
 
-    Block rows: a quarter of the GPU memory left by both models in bfloat16, at 32 bytes per
-    entry of a block (the engine's rule). Wall times assume forward passes and products both
-    at half the H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work
-    evenly (the two-stage engine runs in one process today: its 8-GPU row is a projection).
-    The sample's transfer assumes it in host memory and blocks of the block engine's rows.
+
+def lean_rows(free: float, n: int, m: int, batch_tokens: int) -> int:
+    """Block rows of the lean engine (`match_neurons`' default): `MEMORY_SHARE` of the free
+    memory less a batch's working set, at `BYTES_PER_ENTRY` per entry."""
+    budget = MEMORY_SHARE * (free - BATCH_BYTES * batch_tokens * (n + m))
+    return block_size_for(m, budget, BYTES_PER_ENTRY)
+
+
+def block_passes(n: int, rows: int, ranks: int = 1) -> int:
+    """Passes of the block engine: each rank's share of the blocks (A's row blocks split
+    over `ranks`), the first also learning the moments, plus the candidate pass."""
+    return math.ceil(math.ceil(n / rows) / ranks) + 1
+
+
+def cost_model(rates: dict, candidates: int, batch_tokens=(256, 512, 1024)) -> None:
+    """Passes and FLOP of the engines for the paper's largest pair (see docs/matching.md).
+
+    Free memory: the H200's 141 GB less both models' weights in bfloat16. Block rows by the
+    old rule (`rule_rows`) and by the lean engine's (`lean_rows`, for batches of
+    `batch_tokens` tokens). Wall times assume forward passes and products both at half the
+    H200's vendor bfloat16 peak (no GPU was measured); 8 GPUs share the work evenly (A's
+    blocks split over the ranks for the block engines; a projection for the two-stage
+    engine). The sample's transfer assumes it in host memory, read in the screen's tiles
+    (`screen_traffic`).
     """
     n, m, params, tokens = (LARGEST[k] for k in ("n", "m", "params", "tokens"))
     forward = 2 * params * tokens
     free = H200["memory"] - 2 * params
-    rows = int(free / 4 // (32 * m))
-    block_passes = math.ceil(n / rows) + 1
     block_products = 2 * tokens * n * m
     efficiency = 0.5
-    print(f"\ncost model, Pythia-12B x OPT-13B (n = {n}, m = {m}, T = {tokens:.0e}); wall times "
-          f"at {efficiency:.0%} of the H200's {H200['bf16'] / 1e12:.0f} TFLOP/s bf16 peak")
-    print("| engine | GPUs | passes | forward FLOP | product FLOP | forward h | products h "
-          "| sample transfer h |")
-    print("|---|---|---|---|---|---|---|---|")
     rate = H200["bf16"] * efficiency
-    for gpus in (1, 8):
-        print(f"| block ({rows} rows) | {gpus} | {block_passes} | "
-              f"{block_passes * forward:.2e} | {block_products:.2e} | "
-              f"{block_passes * forward / rate / gpus / 3600:.1f} | "
-              f"{block_products / rate / gpus / 3600:.2f} | - |")
+    print(f"\ncost model, Pythia-12B x OPT-13B (n = {n}, m = {m}, T = {tokens:.0e}); "
+          f"{free / 1e9:.1f} GB free beside the weights; wall times at {efficiency:.0%} of the "
+          f"H200's {H200['bf16'] / 1e12:.0f} TFLOP/s bf16 peak")
+    print("| engine | rows | block GB | passes, 1 GPU | passes per rank, 8 GPUs | forward h, "
+          "1 / 8 GPUs | products h, 1 / 8 GPUs |")
+    print("|---|---|---|---|---|---|---|")
+    layouts = [("block, 32 B rule", rule_rows(free, m), 32)]
+    layouts += [(f"lean block, {BYTES_PER_ENTRY} B, batches of {t} tokens",
+                 lean_rows(free, n, m, t), BYTES_PER_ENTRY) for t in batch_tokens]
+    for label, rows, per_entry in layouts:
+        one, eight = block_passes(n, rows), block_passes(n, rows, 8)
+        print(f"| {label} | {rows} | {rows * m * per_entry / 1e9:.1f} | {one} | {eight} | "
+              f"{one * forward / rate / 3600:.1f} / {eight * forward / rate / 3600:.1f} | "
+              f"{block_products / rate / 3600:.2f} / {block_products / rate / 8 / 3600:.2f} |")
     for size in (2**15, 2**17):
         screen = 2 * size * n * m
         gather = 2 * tokens * (n + m) * candidates
         cache = size * (n + m) * 2
-        # the sample sits in host memory; every block of A's rows reads B's sample once
-        transfer = math.ceil(n / rows) * size * m * 2 / H200["pcie"]
+        traffic = screen_traffic(size, 1)  # the screen tiled both ways (`screen_tiles`)
+        rows, transfer = traffic["tile"][0], traffic["both ways"] / H200["pcie"]
+        print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB, "
+              f"transfer {transfer / 3600:.2f} h) | {rows} | - | 2 | 2 | "
+              f"{2 * forward / rate / 3600:.1f} / {2 * forward / rate / 8 / 3600:.1f} | "
+              f"{(screen + gather) / rate / 3600:.2f} / "
+              f"{(screen + gather) / rate / 8 / 3600:.2f} |")
+    if "forward" in rates:
+        print(f"this CPU runs products {rates['float32'] / rates['forward']:.1f}x faster per "
+              "FLOP than forward passes")
+
+
+def screen_traffic(size: int, gpus: int) -> dict:
+    """Bytes of sample one rank's screen reads for Pythia-12B x OPT-13B on H200s, in bfloat16
+    (the sample's dtype on CUDA): tiled by rows only (a block of rows against all of B, 32
+    bytes per entry) and both ways (`screen_tiles`), in the engine's memory budget (a quarter
+    of what the models leave). With `gpus` ranks each screens n / gpus of A's rows."""
+    n, m, params = LARGEST["n"], LARGEST["m"], LARGEST["params"]
+    budget = (H200["memory"] - 2 * params) / 4
+    share = math.ceil(n / gpus)
+    rows_only = max(1, int(budget // (32 * m)))
+    rows, cols = screen_tiles(share, m, size, 2, budget)
+    return {"budget": budget, "rows only": sample_traffic(share, m, size, 2, rows_only),
+            "both ways": sample_traffic(share, m, size, 2, rows), "tile": (rows, cols),
+            "rows only tile": rows_only, "received": size * (n + m) * 2 if gpus > 1 else 0}
+
+
+def screen_traffic_model() -> None:
+    """The screen's sample traffic (host memory to GPU at the link rate) against the two
+    passes' forward time, for the paper's largest pair (docs/matching.md, "Benchmark and
+    cost model")."""
+    efficiency = 0.5
+    forward_s = 2 * 2 * LARGEST["params"] * LARGEST["tokens"] / (H200["bf16"] * efficiency)
+    print(f"\nscreen sample traffic, Pythia-12B x OPT-13B, bfloat16 sample, host link "
+          f"{H200['pcie'] / 1e9:.0f} GB/s; two passes of forward passes at {efficiency:.0%} "
+          f"of peak: {forward_s / 3600:.2f} h on one GPU")
+    print("| s | GPUs | sample GB | tile (rows x cols) | rows only TB | rows only h "
+          "| both ways TB | both ways h | merge received GB | forward h |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in (2**15, 2**17):
         for gpus in (1, 8):
-            print(f"| two-stage (s = 2^{int(math.log2(size))}, sample {cache / 1e9:.0f} GB) | "
-                  f"{gpus} | 2 | {2 * forward:.2e} | {screen + gather:.2e} | "
-                  f"{2 * forward / rate / gpus / 3600:.1f} | "
-                  f"{(screen + gather) / rate / gpus / 3600:.2f} | "
-                  f"{transfer / gpus / 3600:.2f} |")
-    print(f"forward FLOP, block / two-stage: {block_passes / 2:.0f}x; this CPU runs products "
-          f"{rates['float32'] / rates['forward']:.1f}x faster per FLOP than forward passes")
+            t = screen_traffic(size, gpus)
+            rows, cols = t["tile"]
+            link = H200["pcie"]
+            print(f"| 2^{int(math.log2(size))} | {gpus} | "
+                  f"{size * (LARGEST['n'] + LARGEST['m']) * 2 / 1e9:.0f} | {rows} x {cols} | "
+                  f"{t['rows only'] / 1e12:.1f} | {t['rows only'] / link / 3600:.2f} | "
+                  f"{t['both ways'] / 1e12:.2f} | {t['both ways'] / link / 3600:.3f} | "
+                  f"{t['received'] / 1e9:.0f} | {forward_s / gpus / 3600:.2f} |")
+
+
+def student_t_gelu(tokens: int, width: int, dof: float, *, seed: int = 0):
+    """A heavy-tailed synthetic pair: GELU of Student-t pre-activations (`dof` degrees of
+    freedom), n = m = `width`; B's first half mixes A's pre-activation i into its neuron i
+    with weight c_i ~ U(0.3, 0.95) (planted pairs of many strengths), the rest independent.
+    float32 arrays (tokens, width)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_t(dof, (tokens, width)).astype(np.float32)
+    y = rng.standard_t(dof, (tokens, width)).astype(np.float32)
+    half = width // 2
+    c = rng.uniform(0.3, 0.95, half).astype(np.float32)
+    y[:, :half] = c * x[:, :half] + np.sqrt(1 - c**2) * y[:, :half]
+    return gelu(x), gelu(y)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
+
+
+def array_source(a: np.ndarray, b: np.ndarray, *, batch: int = 8192, order=None):
+    """Batches of the arrays, B's tokens taken in `order` (a permutation: the null)."""
+    def source():
+        for lo in range(0, a.shape[0], batch):
+            rows = b[lo:lo + batch] if order is None else b[order[lo:lo + batch]]
+            yield torch.from_numpy(a[lo:lo + batch]), torch.from_numpy(rows)
+    return source
+
+
+def float64_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of every pair in float64, accumulated over token chunks."""
+    means = [x.mean(0, dtype=np.float64) for x in (a, b)]
+    cross, squares = 0.0, [0.0, 0.0]
+    for lo in range(0, a.shape[0], 16384):
+        za, zb = (x[lo:lo + 16384].astype(np.float64) - mu for x, mu in zip((a, b), means))
+        cross = cross + za.T @ zb
+        squares = [q + (z * z).sum(0) for q, z in zip(squares, (za, zb))]
+    return cross / np.sqrt(np.outer(*squares))
+
+
+def mutual_pairs(r: np.ndarray, k: int = 1) -> set:
+    rows = np.argsort(-r, axis=1, kind="stable")[:, :k]
+    cols = np.argsort(-r, axis=0, kind="stable")[:k, :]
+    return {(i, int(j)) for i in range(r.shape[0]) for j in rows[i] if i in cols[:, j]}
+
+
+def certificate_on_streams(args) -> None:
+    """Share of certified neurons, the certified floor and the calibrated count's exactness
+    on Student-t GELU streams (docs/matching.md, "Certified count"): the pair and its
+    permutation null (B's tokens shuffled), each by the two-stage engine, against float64."""
+    from empirics.records.guarantee import exact_from, is_exact
+
+    tokens, width, s = args.stream_tokens, args.stream_width, args.subsample
+    print(f"Student-t GELU streams: {tokens} tokens, n = m = {width} (half planted), "
+          f"s = {s}, c = {args.candidates}, k = 1")
+    print("| dof | certified A, B | certified floor | null floor | threshold (null q0.99) "
+          "| calibrated count (float64) | calibrated exact | pairs = float64 above floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for dof in args.dofs:
+        a, b = student_t_gelu(tokens, width, dof)
+        order = np.random.default_rng(1).permutation(tokens)
+        runs = [match_two_stage(array_source(a, b, order=o), candidates=args.candidates,
+                                subsample=s) for o in (None, order)]
+        found, null = runs
+        g, gn = found.guarantee, null.guarantee
+        threshold = float(np.quantile(null.correlation, 0.99))
+        r = float64_r(a, b)
+        truth = mutual_pairs(r)
+        pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
+        floor = g["certified_down_to"]
+        above = ({p for p in pairs if r[p] >= floor} == {p for p in truth if r[p] >= floor})
+        calibrated = int((found.correlation >= threshold).sum())
+        exact_count = sum(r[p] >= threshold for p in truth)
+        exact = bool(exact_from(g, threshold)) and is_exact(gn)
+        print(f"| {dof:g} | {1 - g['uncertified_a'] / g['live_a']:.3f}, "
+              f"{1 - g['uncertified_b'] / g['live_b']:.3f} | {floor:.3f} | "
+              f"{gn['certified_down_to']:.3f} | {threshold:.3f} | {calibrated} "
+              f"({exact_count}) | {exact} | {above} |")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", type=Path, default=Path("/work/main/models/local"))
-    parser.add_argument("--corpus", type=Path, default=Path("/work/main/corpora/local"))
+    parser.add_argument("--model-dir", type=Path, default=Path("models/local"))
+    parser.add_argument("--corpus", type=Path, default=Path("corpora/local"))
     parser.add_argument("--pair", nargs=2, default=["gpt2-w64-s0", "gpt2-w64-s1"])
     parser.add_argument("--docs", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=16, help="documents per batch")
@@ -168,7 +444,30 @@ def main(argv=None) -> None:
                         help="also run the two-stage engine with --recheck-uncertified")
     parser.add_argument("--cost-only", action="store_true",
                         help="measure the rates and print the cost model, without the engines")
-    run(parser.parse_args(argv))
+    parser.add_argument("--synthetic-tokens", type=int, default=2**18)
+    parser.add_argument("--synthetic-neurons", type=int, default=512)
+    parser.add_argument("--synthetic-batch", type=int, default=4096)
+    parser.add_argument("--budget-mb", type=float, default=4.0,
+                        help="memory for the synthetic stream's blocks (MiB)")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny synthetic stream and the cost model only (seconds)")
+    parser.add_argument("--certificate", action="store_true",
+                        help="only the certificate on Student-t GELU streams (no models)")
+    parser.add_argument("--stream-tokens", type=int, default=2**18)
+    parser.add_argument("--stream-width", type=int, default=128)
+    parser.add_argument("--dofs", type=float, nargs="+", default=[3.0, 5.0, 10.0])
+    args = parser.parse_args(argv)
+    if args.certificate:
+        if args.smoke:
+            args.stream_tokens, args.stream_width, args.dofs = 8192, 16, [5.0]
+            args.subsample = 2048
+        certificate_on_streams(args)
+        return
+    if args.smoke:
+        args.synthetic_tokens, args.synthetic_neurons, args.synthetic_batch = 4096, 48, 1024
+        args.subsample, args.budget_mb, args.matmul_size = 1024, 0.02, 256
+    run(args)
 
 
 if __name__ == "__main__":

@@ -201,7 +201,11 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=1000, help="seeds per cell")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the generators")
     parser.add_argument("--resamples", type=int, default=1000, help="case-bootstrap resamples")
+    parser.add_argument("--smoke", action="store_true",
+                        help="20 seeds per cell, 50 resamples (seconds; no coverage claim)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.resamples = 20, 50
     start, rows = time.perf_counter(), []
     for index, noise in enumerate(NOISES):
         for k in SIZES:

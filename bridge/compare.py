@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--beta-estimate", default=None,
                         help="which estimate of the importance record gives beta (default "
                              "zipf-mle-1gram; e.g. spectrum-mean)")
+    parser.add_argument("--require-exact", nargs="?", const="all", default=None,
+                        choices=("all", "calibrated"),
+                        help="refuse, naming the records, when a count to be fitted is not "
+                             "certified exact (two-stage records: below the r their count is "
+                             "certified from; docs/matching.md); 'calibrated': only the "
+                             "calibrated counts must be")
     add_debug_flag(parser)
     return parser
 
@@ -112,7 +118,7 @@ def settings_from_args(args: argparse.Namespace) -> CompareSettings:
         null_quantile=None if args.no_calibration else args.null_quantile,
         calibrate_against=args.calibrate_against, calibration=args.calibration,
         beta_from=tuple(args.beta_from), beta_estimate=args.beta_estimate,
-        keep_untrained_models=args.keep_untrained_models)
+        require_exact=args.require_exact, keep_untrained_models=args.keep_untrained_models)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -15,7 +15,7 @@ from bridge.agreement import predict_with_delta_method
 from bridge.baseline import leave_out_untrained
 from bridge.calibration import calibrate, calibrated_dir, calibration_text
 from bridge.comparison import Comparison, build_comparison, headline_interval
-from bridge.points import family_points, group_by_size, mean_counts
+from bridge.points import family_points, group_by_size, inexact_points, mean_counts
 from bridge.replicates import count_once
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
 from empirics.records.anchors import AnchorRecord
@@ -34,6 +34,10 @@ PRODUCERS = {
               "directories; see empirics/models/registry.py)",
     "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
 }
+
+
+#: What `--require-exact` demands: nothing, every fitted count, or the calibrated counts.
+REQUIRE_EXACT = (None, "all", "calibrated")
 
 
 class CannotFit(LookupError):
@@ -68,6 +72,7 @@ class CompareSettings:
     calibration: str = CALIBRATION
     beta_from: tuple = ()
     beta_estimate: str | None = None
+    require_exact: str | None = None
     keep_untrained_models: bool = False
 
     def __post_init__(self):
@@ -95,6 +100,13 @@ class CompareSettings:
             raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
         if self.size not in ("neurons", "params"):
             raise ValueError(f"--size must be neurons or params, got {self.size!r}")
+        if self.require_exact not in REQUIRE_EXACT:
+            raise ValueError(f"--require-exact must be one of {', '.join(REQUIRE_EXACT[1:])}, "
+                             f"got {self.require_exact!r}")
+        if self.require_exact == "calibrated" and (self.null_quantile is None or self.anchors
+                                                   or self.family == "toy"):
+            raise ValueError("--require-exact calibrated needs calibrated counts (not with "
+                             "--no-calibration, --anchors or the toy family)")
 
 
 def find_series(settings: CompareSettings, skipped: list | None = None
@@ -167,6 +179,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     if not settings.anchors:
         found, untrained, flagged = leave_out_untrained(
             found, keep=settings.keep_untrained_models)
+    refuse_inexact(settings, found)
     records = [record for _, record in found]
     real = [r for r in records if r.null == "none"]
     warnings = [f"skipped the damaged record {path}: {reason}" for path, reason in skipped]
@@ -185,6 +198,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     config["warnings"] = warnings
     if below:
         config["below_null"] = [path for path, _ in below]
+    config["not_exact"] = inexact_points([(p, r) for p, r in found if r.null == "none"])
     if flagged:
         config["untrained_models"] = flagged
     if series != "pairs":
@@ -197,6 +211,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     lines.append(f"family {settings.family}: {len(real)} matched pairs at {len(groups)} "
                  f"sizes (N = {settings.size}); series: {_series_text(real)}")
     lines.append(format_table(groups, comparison, null_lines))
+    lines += exactness_lines(config["not_exact"], len(real))
     if settings.plot:
         from bridge.plot import plot_comparison
 
@@ -300,7 +315,9 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
         "nulls": {str(p): list(point.null_paths) for p, point in points},
         "null_sha256": {null: read_header(null)["arrays"]["sha256"]
                         for _, point in points for null in point.null_paths},
-        "missing": missing}}
+        "missing": missing},
+        "not_exact": inexact_points([(p, point) for p, point in points
+                                     if point.null == "none"])}
     try:
         groups, comparison = _fit(real, settings, config, what="pairs above the null")
     except CannotFit as reason:
@@ -312,6 +329,7 @@ def _calibrated(settings: CompareSettings, found, config: dict, directory: Path)
     untrained = [point for _, point in points if point.null == "untrained"]
     null_lines = _null_fits(untrained, settings) if untrained else []
     lines.append(format_table(groups, comparison, null_lines))
+    lines += exactness_lines(config["not_exact"], len(real))
     lines += closures + [f"  not calibrated: {m}" for m in missing]
     if settings.plot:
         from bridge.plot import plot_comparison
@@ -334,6 +352,39 @@ def _levels(head: str, groups: dict, *, subtracted: bool) -> list[str]:
         lines.append("  chance pairs subtracted by N (the nulls' mean count above it): "
                      + by_size("chance", ".2f"))
     return lines
+
+
+def exactness_lines(not_exact: Sequence[str], total: int) -> list[str]:
+    """What the fitted counts are guaranteed to be: one line when all are certified exact,
+    else how many are not and (up to 3) which records and why."""
+    if not not_exact:
+        return [f"counts: all {total} certified exact"]
+    more = [f"  ... and {len(not_exact) - 3} more"] if len(not_exact) > 3 else []
+    return [f"warning: counts: {len(not_exact)} of {total} not certified exact (the fit "
+            "above is over counts that may miss or hold wrong pairs):",
+            *(f"  {line}" for line in not_exact[:3]), *more]
+
+
+def refuse_inexact(settings: CompareSettings, found) -> None:
+    """`CannotFit` naming the records whose counts `--require-exact` needs exact and are not
+    (with "calibrated", only the calibrated counts of the trained pairs)."""
+    if settings.require_exact is None:
+        return
+    pairs = [(p, r) for p, r in found if r.null == "none"]
+    if settings.require_exact == "all":
+        problems = inexact_points(pairs)
+    else:
+        problems = []
+    if settings.null_quantile is not None and not settings.anchors and settings.family != "toy":
+        points, _ = calibrate([(p, r) for p, r in found if isinstance(r, MatchRecord)],
+                              quantile=settings.null_quantile, against=settings.calibrate_against,
+                              rule=settings.calibration)
+        problems += [f"calibrated: {line}" for line in
+                     inexact_points([(p, point) for p, point in points if point.null == "none"])]
+    if problems:
+        raise CannotFit(f"--require-exact: {len(problems)} counts are not certified exact "
+                        "(match with --recheck-uncertified, a larger --subsample or --engine "
+                        "block):\n" + "\n".join(f"  {line}" for line in problems))
 
 
 def _series_text(records) -> str:

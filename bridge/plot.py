@@ -37,6 +37,14 @@ def series_label(comparison: Comparison) -> str:
     return label
 
 
+def exactness_note(comparison: Comparison) -> str:
+    """"" when the comparison's counts are all certified exact or it predates the record of
+    it; else how many of its records' counts are not ("counts of 3 records not certified
+    exact")."""
+    not_exact = comparison.config.get("not_exact") or []
+    return f"counts of {len(not_exact)} records not certified exact" if not_exact else ""
+
+
 def draw_comparison(comparison: Comparison, ax_count, ax_fraction, *, xlabel: str = "N",
                     bands: tuple[str, ...] | None = None, colour: str = ROSETTA_COLOUR,
                     fit_colour: str = ROSETTA_COLOUR, theory_colour: str = "black") -> None:

@@ -11,6 +11,7 @@ from typing import Sequence, TypeVar
 import numpy as np
 
 from empirics.records.chunks import multinomial_weights
+from empirics.records.guarantee import certified_down_to, exact_from, floor_text
 from empirics.records.pair import ScalingPoint
 
 R = TypeVar("R")
@@ -60,3 +61,39 @@ def family_points(groups: dict, *, replicates: int, rng: np.random.Generator):
     reps = np.array([np.mean([r.resampled_counts(weights) for r in rs], axis=0)
                      for rs in groups.values()])
     return sizes, counts, reps
+
+
+def count_exactness(point) -> tuple[bool | None, str]:
+    """Whether a point's count is certified exact (None: its record does not say), and why
+    not in words ("" when it is). A match record's count is exact when its certified floor
+    (`empirics.records.guarantee`) is at or below its own r threshold (-1 without one); a
+    calibrated count (`bridge.calibration.CalibratedPoint`) when the floor is at or below its
+    threshold and every null it is calibrated against is exact in whole (the threshold is a
+    quantile of all their pairs). An anchor set states no guarantee of the matches it was
+    built from: unknown."""
+    record = getattr(point, "record", point)
+    if not hasattr(record, "pairs"):
+        return None, "an anchor set states no guarantee of the matches it was built from"
+    guarantee = record.config.get("guarantee")
+    threshold = getattr(point, "threshold", None)
+    level = threshold if threshold is not None else (
+        record.min_correlation if record.min_correlation is not None else -1.0)
+    exact = exact_from(guarantee, level)
+    if not exact:
+        where = f"r >= {level:.3f}" if level > -1.0 else "the whole count"
+        return exact, f"{where} not certified ({floor_text(certified_down_to(guarantee))})"
+    loose = [null for null in getattr(point, "nulls", ()) if not count_exactness(null)[0]]
+    if loose:
+        return False, f"threshold from {len(loose)} null(s) whose counts are not certified exact"
+    return True, ""
+
+
+def inexact_points(found: Sequence[tuple]) -> list[str]:
+    """One line per (path, point) of `found` whose count is not certified exact, naming the
+    record and why (empty when every count is exact)."""
+    lines = []
+    for path, point in found:
+        exact, why = count_exactness(point)
+        if not exact:
+            lines.append(f"{path}: {why}")
+    return lines

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from empirics.capture.draw import draw_text
 from empirics.capture.pair import InputError
-from empirics.engine.distributed import SPLITS
+from empirics.engine.distributed import SPLITS, launched_world
 from empirics.models.load import ModelMismatchError
 from empirics.models.missing import MissingModelError
 from empirics.models.registry import family_specs, get_spec
-from empirics.pipeline.match import MatchSettings, pairs_with_paths, run_match
+from empirics.pipeline.match import MatchSettings, check_sharing, pairs_with_paths, run_match
 from empirics.pipeline.options import (
     InputChoice,
     MatchOptions,
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "empirics.train: --all matches its cross-architecture pairs at equal width "
                    "and seed and its seed pairs")
     p.add_argument("--split", choices=SPLITS, default="data",
-                   help="under torchrun: share the batches (data) or A's neuron blocks")
+                   help="under torchrun: share the batches (data) or A's neuron blocks "
+                        "(block engine only; the two-stage engine shares the batches)")
     p.add_argument("--report", action="store_true",
                    help="write report.html (the neuron browser, empirics.report) in every "
                         "pair's run directory")
@@ -104,6 +105,9 @@ def match_toy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path
     if args.replay != "exact":
         parser.error("--replay official replays the official language pipeline; the toy "
                      "family has no replay")
+    if launched_world() > 1:
+        parser.error(f"the toy family runs in one process, not {launched_world()}: run it "
+                     "without torchrun")
     try:
         specs = [get_spec(name) for name in args.pair] if args.pair else family_specs("toy")
         config = config_for_specs(specs, beta=args.beta)
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [directory]
     try:
         settings = settings_from_args(args)
+        check_sharing(settings.family, settings.options, launched_world(), settings.split)
         # unknown names, wrong kinds: usage errors; missing models or --model-dir: data
         with reported(parser, debug=args.debug, data=(MissingModelError, OSError)):
             pairs_with_paths(settings)

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", type=int, default=1,
                    help="processes per job sharing each pair (one per GPU; torch.distributed)")
     p.add_argument("--split", choices=SPLITS, default="data",
-                   help="how the tasks of a job share a pair: batches or A's neuron blocks")
+                   help="how the tasks of a job share a pair: batches or A's neuron blocks "
+                        "(block engine only; the two-stage engine shares the batches)")
     slurm.add_argument("--cpus", type=int, default=8, help="CPUs per job")
     slurm.add_argument("--mem-gb", type=int, default=64, help="memory per job")
     slurm.add_argument("--hours", type=float, default=12.0, help="time limit per job")
@@ -99,8 +100,9 @@ def main(argv: list[str] | None = None) -> SweepReport:
     for name, message in report.failed:
         log.info("failed %s: %s", name, message)
     if report.failed:
-        parser.exit(1, f"{len(report.failed)} pair(s) failed; re-run the same command to "
-                       "retry them (finished pairs are skipped)\n")
+        parser.exit(1, f"{len(report.failed)} pair(s) failed (their errors above); once "
+                       "the cause is fixed, the same command retries them (finished pairs "
+                       "are skipped)\n")
     return report
 
 

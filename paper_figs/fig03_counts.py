@@ -11,7 +11,7 @@ the geometric mean of the two models' sizes and computes every fit and interval)
 from __future__ import annotations
 
 from bridge.comparison import Comparison, headline_interval
-from bridge.plot import SIZE_LABELS, draw_comparison, series_label, wrapped
+from bridge.plot import SIZE_LABELS, draw_comparison, exactness_note, series_label, wrapped
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import Need
 from paper_figs.style import COLOURS, panel_grid
@@ -50,7 +50,9 @@ def draw(records, fig) -> None:
                         bands=bands[:2], colour=COLOURS["rosetta"],
                         fit_colour=COLOURS["rosetta"], theory_colour=COLOURS["theory"])
         ax_count.legend(loc="upper left")
-        ax_count.set_title(wrapped(series_label(comparison)), fontsize="small")
+        note = exactness_note(comparison)
+        title = series_label(comparison) + (f" ({note})" if note else "")
+        ax_count.set_title(wrapped(title), fontsize="small")
         ax_fraction.set(ylabel=fraction_label)
 
 

@@ -40,6 +40,13 @@ from empirics.engine.moments import (
 SHIFT_LIMIT = 2.0
 #: Tokens accumulated in float32 before a float64 fold.
 FOLD_TOKENS = 16384
+#: Bytes per entry of a block during its pass: float64 sums (8) and float32 partial sums (4).
+BYTES_PER_ENTRY = 12
+#: A block's fold and reduced-precision products run in this many row slices at least, so
+#: their temporaries add at most 8 / SLICES bytes per entry (`slice_rows`).
+SLICES = 64
+#: ... and in slices of at least this many entries (small blocks: one temporary of 8 MB).
+SLICE_ENTRIES = 2**20
 REDUCED = (torch.float16, torch.bfloat16)
 
 
@@ -186,15 +193,35 @@ def block_pass(
         _accumulate(acc, acc32, ua, ub, frame_a.scale[rows], frame_b.scale, dtype)
         pending += a.shape[0]
         if acc32 is not None and pending >= FOLD_TOKENS:
-            acc.add_(acc32)
-            acc32.zero_()
+            fold_(acc, acc32)
             pending = 0
     if acc32 is not None:
-        acc.add_(acc32)
+        fold_(acc, acc32)
+        del acc32
     if with_moments:
         moments_a, moments_b = ranks.merge_moments(moments_a), ranks.merge_moments(moments_b)
     stamp = ranks.rank0_text(digest.hexdigest())
     return BlockSums(ranks.sum_(acc), frame_a, frame_b, moments_a, moments_b, stamp)
+
+
+def slice_rows(rows: int, cols: int) -> int:
+    """Rows per slice of a rows x cols block for its fold and reduced-precision products:
+    at most 1 / SLICES of the block, at least SLICE_ENTRIES entries (or the whole block)."""
+    return max(1, min(rows, max(-(-rows // SLICES), -(-SLICE_ENTRIES // max(cols, 1)))))
+
+
+def fold_(acc: torch.Tensor, acc32: torch.Tensor) -> None:
+    """acc += acc32, then acc32 = 0, slice by slice.
+
+    Notes
+    -----
+    A whole-block float64 += float32 converts the float32 operand into a float64 temporary of
+    the block's size (8 more bytes per entry than the 12 of the two accumulators).
+    """
+    step = slice_rows(*acc.shape)
+    for lo in range(0, acc.shape[0], step):
+        acc[lo:lo + step].add_(acc32[lo:lo + step])
+    acc32.zero_()
 
 
 def _accumulate(acc, acc32, ua, ub, scale_a, scale_b, dtype) -> None:
@@ -206,7 +233,9 @@ def _accumulate(acc, acc32, ua, ub, scale_a, scale_b, dtype) -> None:
     elif dtype in REDUCED:
         za = (ua * scale_a.to(ua.dtype)).to(dtype)
         zb = (ub * scale_b.to(ub.dtype)).to(dtype)
-        acc32.add_(_reduced_product(za, zb))
+        step = slice_rows(*acc32.shape)  # the product's temporaries stay a slice's size
+        for lo in range(0, za.shape[1], step):
+            acc32[lo:lo + step].add_(_reduced_product(za[:, lo:lo + step], zb))
     else:
         raise ValueError(f"products run in float64, float32, float16 or bfloat16, not {dtype}")
 

@@ -22,6 +22,7 @@ others fail at their next collective (a closed connection, or the process group'
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import multiprocessing
@@ -44,13 +45,15 @@ SPLITS = ("data", "neurons")
 class Ranks:
     """This process's place among the ranks and how the engine's work is split.
 
-    `device` is where collectives run (the rank's CUDA device under NCCL, else the CPU).
+    `device` is where collectives run (the rank's CUDA device under NCCL, else the CPU);
+    `local_world` the ranks on this machine (they share its host memory).
     """
 
     rank: int = 0
     world: int = 1
     split: str = "data"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    local_world: int = 1
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -116,6 +119,30 @@ class Ranks:
         box = torch.tensor([value], dtype=torch.int64, device=self.device)
         dist.all_reduce(box, dist.ReduceOp.MIN)
         return int(box.item())
+
+    def gather_objects(self, value) -> list:
+        """Every rank's `value` (picklable, on the CPU), in rank order (data split; else
+        [value])."""
+        if not self.shards_data:
+            return [value]
+        values = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def share_from_(self, tensor: torch.Tensor, sender: int) -> torch.Tensor:
+        """Overwrite `tensor` (contiguous) with rank `sender`'s, bit for bit, in place (data
+        split; sent as bytes, so any dtype)."""
+        if self.shards_data and tensor.numel():
+            _in_place(tensor.view(torch.uint8), self.device,
+                      lambda t: dist.broadcast(t, src=sender))
+        return tensor
+
+    def row_share(self, n_rows: int) -> slice:
+        """This rank's contiguous share of A's `n_rows` rows in a data split (all of them in
+        one process): the two-stage screen's split."""
+        if not self.shards_data:
+            return slice(0, n_rows)
+        return slice(self.rank * n_rows // self.world, (self.rank + 1) * n_rows // self.world)
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -209,11 +236,18 @@ def launched_ranks(device: torch.device, *, split: str = "data", timeout_s: floa
 
     Under torchrun a CUDA run uses the rank's local GPU (LOCAL_RANK); returns the device too.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if launched_world() <= 1:
         return Ranks(split=split), device
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return start_group(device, split=split, timeout_s=timeout_s), device
+    ranks = start_group(device, split=split, timeout_s=timeout_s)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(ranks.world)))
+    return dataclasses.replace(ranks, local_world=local), device
+
+
+def launched_world() -> int:
+    """The processes of a torchrun launch (WORLD_SIZE; 1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def shard_inputs(items: Sequence, per_batch: int, ranks: Ranks) -> list:

@@ -9,8 +9,9 @@ off (`empirics.records.chunks.mutual_on_graph`), after an optional candidate pas
 every edge in float32 and keeps per-chunk sums for the data-level bootstrap.
 
 Ties are broken deterministically: among equal correlations the lower index wins (stable
-sorts; row blocks are visited in increasing order). Dead (zero-variance) neurons are excluded
-from matching and counted.
+sorts; row blocks are visited in increasing order; exact copies of a neuron, whose r differ
+by the rounding of different blocks, are tied on the graph by `empirics.engine.copies`).
+Dead (zero-variance) neurons are excluded from matching and counted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from empirics.engine.blocks import (
+    BYTES_PER_ENTRY,
     REDUCED,
     SHIFT_LIMIT,
     block_correlation,
@@ -32,12 +34,23 @@ from empirics.engine.blocks import (
 )
 from empirics.engine.candidates import candidate_pass
 from empirics.engine.checkpoint import MatchState, load_state
+from empirics.engine.copies import lowest_copies, tie_copies
 from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Source, checked_batches
+from empirics.engine.reduced import redo_unproven
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
 from runstore import RecordError
 from runstore.progress import progress_bar
+
+#: Share of the free memory (less a batch's working set) that blocks take by default: the
+#: rest covers the reductions' temporaries (at most 0.5 bytes per entry, 1/24 of the sums:
+#: `blocks.SLICES`, `topk.REDO_SLICES`) and the allocator's slack.
+MEMORY_SHARE = 0.9
+#: Bytes per activation of a batch while it is multiplied: the input (up to 4), its shifted
+#: float32 copy (4), the squares of the moments pass (4) and a reduced-precision copy (2),
+#: rounded up.
+BATCH_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -84,17 +97,37 @@ class Matches:
 
 
 def available_memory(device: torch.device | str) -> float:
-    """Free bytes on `device`: CUDA's free memory, or the host's available RAM."""
+    """Free bytes on `device`: CUDA's free memory (`torch.cuda.mem_get_info`), or the host's
+    available memory (MemAvailable of /proc/meminfo: free pages and reclaimable caches;
+    where that file is missing, the free pages alone)."""
     device = torch.device(device)
     if device.type == "cuda":
         return float(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
     return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def block_size_for(n_cols: int, memory_bytes: float, bytes_per_value: int = 32) -> int:
-    """Rows per block so that the block's buffers (float64 sums and r, float32 partial sums,
-    masks) fit in `memory_bytes`: ~32 bytes per entry of a rows x n_cols block."""
+    """Rows per block so that `bytes_per_value` per entry of a rows x n_cols block fit in
+    `memory_bytes` (the block engine's sums take `BYTES_PER_ENTRY`)."""
     return max(1, int(memory_bytes // (bytes_per_value * max(n_cols, 1))))
+
+
+def block_budget(device: torch.device | str, batch_values: int) -> float:
+    """The bytes a block may take by default: `MEMORY_SHARE` of the memory free on `device`
+    once a batch's working set (`BATCH_BYTES` per activation of a batch) is set aside.
+
+    Notes
+    -----
+    The batch is the stream's first; the models' own buffers are already allocated when the
+    engine starts, so the free memory excludes them (docs/matching.md, "Memory").
+    """
+    return max(0.0, MEMORY_SHARE * (available_memory(device) - BATCH_BYTES * batch_values))
 
 
 def match_neurons(
@@ -129,8 +162,9 @@ def match_neurons(
     min_correlation : float, optional
         Keep only pairs with r >= this value.
     block_rows, memory_bytes
-        Rows of A per pass; by default as many as fit in `memory_bytes` (default: a quarter
-        of the device's free memory).
+        Rows of A per pass; by default as many as fit in `memory_bytes` at
+        `BYTES_PER_ENTRY` per entry (default: `block_budget`, from the memory free on
+        `device` when the call starts).
     device, dtype
         Where and in which precision the products run (float64, float32, float16, bfloat16).
     recheck : bool, optional
@@ -144,9 +178,10 @@ def match_neurons(
         shard for a data split, everything for a neuron split); default: one process.
     """
     keep = _check_options(k, candidates, groups)
-    n, m = _widths(source)
-    memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    rows = ranks.agree_min(block_rows or block_size_for(m, memory))
+    n, m, tokens = _stream_shape(source)
+    memory = (memory_bytes if memory_bytes is not None
+              else block_budget(device, tokens * (n + m)))
+    rows = ranks.agree_min(block_rows or block_size_for(m, memory, BYTES_PER_ENTRY))
     if ranks.shards_neurons:
         rows = _neuron_share(n, rows, ranks.world)
     settings = {"n": n, "m": m, "keep": keep, "dtype": str(dtype)}
@@ -164,7 +199,7 @@ def match_neurons(
                                    progress=progress, ranks=ranks)
     return _finish(source, state, passes, k=k, groups=groups, min_correlation=min_correlation,
                    recheck=dtype in REDUCED if recheck is None else recheck, device=device,
-                   ranks=ranks)
+                   ranks=ranks, reduced=dtype if dtype in REDUCED else None)
 
 
 def _neuron_share(n: int, block_rows: int, world: int) -> int:
@@ -185,9 +220,14 @@ def _check_options(k, candidates, groups) -> int:
 
 
 def _widths(source: Source) -> tuple[int, int]:
-    """n and m from the stream's first batch (the batch is read once more later); a source
-    that is not a callable returning a fresh iterator on every call is refused, since the
-    engine reads the stream several times."""
+    """n and m of the stream (see `_stream_shape`)."""
+    return _stream_shape(source)[:2]
+
+
+def _stream_shape(source: Source) -> tuple[int, int, int]:
+    """n, m and the tokens of the stream's first batch (the batch is read once more later);
+    a source that is not a callable returning a fresh iterator on every call is refused,
+    since the engine reads the stream several times."""
     if not callable(source):
         raise TypeError(f"source must be a callable returning a fresh iterator of (a, b) "
                         f"batches, got {type(source).__name__} (wrap a list of batches as "
@@ -198,7 +238,7 @@ def _widths(source: Source) -> tuple[int, int]:
                          "iterator on every call (the engine reads the stream several "
                          "times; a one-shot iterator would lose its first batches)")
     for _, a, b in checked_batches(lambda: first, check=False):
-        return a.shape[1], b.shape[1]
+        return a.shape[1], b.shape[1], a.shape[0]
 
 
 def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, progress, ranks):
@@ -215,9 +255,10 @@ def _stream_blocks(source, state: MatchState, checkpoint, *, device, dtype, prog
                                      ranks=ranks)
         passes += used
         r = block_correlation(sums, *moments, rows)
-        r[:, moments[1].dead.to(r.device)] = -torch.inf
-        r[moments[0].dead[rows].to(r.device)] = -torch.inf
+        r.masked_fill_(moments[1].dead.to(r.device)[None, :], -torch.inf)
+        r.masked_fill_(moments[0].dead[rows].to(r.device)[:, None], -torch.inf)
         state = state.advance(moments, sums.fingerprint, *_reduce(r, rows.start, state.keep))
+        del sums, r  # before the next block's sums are allocated
         if checkpoint:
             ranks.save_state(state, checkpoint)
     return state, passes
@@ -257,23 +298,42 @@ def _reduce(r: torch.Tensor, start: int, keep: int) -> tuple[TopK, TopK]:
 
 
 def _finish(source, state: MatchState, passes, *, k, groups, min_correlation, recheck,
-            device, ranks) -> Matches:
+            device, ranks, reduced=None) -> Matches:
+    """Mutual pairs on the candidate graph; with `recheck` (always for `reduced` products)
+    the graph's r from the candidate pass, and for reduced products the float32 lines of
+    every neuron the error bound leaves unproven (`empirics.engine.reduced`)."""
     rows, cols = ranks.gather_partners(state.rows(), state.cols(), state.keep)
-    edge_a, edge_b, r_block = candidate_graph(rows, cols)
+    moments_a, moments_b = state.moments()
+    best = (rows.values[:, 0].numpy(), cols.values[:, 0].numpy())
+    *lowest, used = lowest_copies(source, (moments_a, moments_b), best, ranks=ranks)
+    passes += used
+    edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
     mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
     chunks, r, changed, change = None, r_block, 0, None
-    if recheck or groups:
-        chunks = candidate_pass(source, *state.moments(), edge_a, edge_b,
-                                groups=max(groups, 1), device=device, ranks=ranks)
-        r = chunks.correlations()[0]
-        passes += 1
+    if recheck or groups or reduced:
+        def exact_r(edge_a, edge_b):
+            nonlocal chunks, passes
+            chunks = candidate_pass(source, moments_a, moments_b, edge_a, edge_b,
+                                    groups=max(groups, 1), device=device, ranks=ranks)
+            passes += 1
+            return tie_copies(edge_a, edge_b, chunks.correlations()[0], *lowest)[2]
+
+        r = exact_r(edge_a, edge_b)
+        if reduced is not None:
+            redone = redo_unproven(source, (moments_a, moments_b), rows, cols,
+                                   (edge_a, edge_b, r), k=k, dtype=reduced,
+                                   block_rows=state.block_rows, device=device, ranks=ranks)
+            if redone:
+                passes += redone
+                edge_a, edge_b, r_block = tie_copies(*candidate_graph(rows, cols), *lowest)
+                mutual = mutual_on_graph(edge_a, edge_b, r_block, k)[0]
+                r = exact_r(edge_a, edge_b)
         rechecked = mutual_on_graph(edge_a, edge_b, r, k)[0]
         changed, mutual = int((rechecked != mutual).sum()), rechecked
         change = float(np.abs(r - r_block).max(initial=0.0))
     if min_correlation is not None:
         mutual &= r >= min_correlation
     order = np.lexsort((edge_b[mutual], edge_a[mutual]))
-    moments_a, moments_b = state.moments()
     return Matches(
         index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
         correlation=r[mutual][order], k=k, min_correlation=min_correlation,

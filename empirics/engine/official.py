@@ -13,18 +13,25 @@ code"):
    accumulator updated per batch by `addmm_` (the batch product summed in float32, as cuBLAS
    does, then rounded into the accumulator); r = acc / T in bfloat16
    (`language/find_pairs/match_save.py`);
-3. pairs (`language/find_best_buddies.py`): every neuron's global top-k over all layers of
-   the other model, mutual top-k, pairs kept at r >= --min_correlation (default 0.0). Dead
-   (zero-variance) neurons are not excluded: their z is 0, so they meet every partner at
-   r = 0 and can pair there.
+3. neighbours (`language/find_pairs/match_save.py`, `save_neighbors_block_from_prod_concat`):
+   per layer pair, `torch.topk` (top `TOP_T`, sorted) of the accumulator along B's neurons
+   and along A's, the values then divided by the count;
+4. pairs (`language/find_best_buddies.py`): every neuron's global top-k, merged over the
+   other model's layers in increasing order by `torch.topk` of the running list and the
+   layer's first k (scores below --min_correlation, default 0.0, masked to -inf first); a pair
+   is an A-side edge with a finite score >= the threshold that is also a B-side edge.
 
-`match_official` replays these over the same `Source` the exact engine reads. Ties go to the
-lower index, as in the exact engine (the official `torch.topk` leaves them unspecified).
+`match_official` replays these over the same `Source` the exact engine reads, with the same
+`torch.topk` calls on the same shapes, so ties go where the official code sends them (its
+order among equal values, not the lower index). Dead (zero-variance) neurons are not
+excluded: their z is 0, so they meet every partner at r = 0, and which partners they list
+is `torch.topk`'s order among those equal values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -35,11 +42,8 @@ from empirics.engine.matching import (
     _widths,
     available_memory,
     block_size_for,
-    candidate_graph,
 )
 from empirics.engine.moments import Source, checked_batches
-from empirics.engine.topk import TopK, merge_partners, sorted_topk
-from empirics.records.chunks import mutual_on_graph
 from runstore.progress import progress_bar
 
 #: The official statistics' epsilon (`eps_val` in match_stats.py): std = sqrt(var + EPS).
@@ -48,6 +52,8 @@ EPS = 1e-4
 OFFICIAL_DTYPE = torch.bfloat16
 #: The official threshold (find_best_buddies.py's default --min_correlation).
 OFFICIAL_MIN_CORRELATION = 0.0
+#: Neighbours the official files keep per neuron and layer pair (match_save.py's top_k).
+TOP_T = 100
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,8 @@ def official_z(x: torch.Tensor, stats: OfficialStats) -> torch.Tensor:
 
 def official_block(source: Source, stats: tuple[OfficialStats, OfficialStats], cols: slice,
                    device: torch.device | str = "cpu") -> torch.Tensor:
-    """r (n, cols) of one block of B's neurons: the bfloat16 accumulator over the stream,
-    divided by the sample count in bfloat16 (returned as float32)."""
+    """The bfloat16 accumulator (n, cols) of one block of B's neurons over the stream (the
+    sum of z_a z_b; r = acc / count, `official_r`)."""
     stats_a, stats_b = stats
     block_b = OfficialStats(stats_b.count, stats_b.mean[cols], stats_b.std[cols],
                             stats_b.dead[cols])
@@ -138,11 +144,19 @@ def official_block(source: Source, stats: tuple[OfficialStats, OfficialStats], c
         # accumulator, rounded once to bfloat16 (increments under half an ulp are lost)
         torch.mm(za.T, zb, out=product)
         acc.copy_(product.add_(acc))
-    return (acc.float() / stats_a.count).to(OFFICIAL_DTYPE).float()
+    return acc
+
+
+def official_r(values: torch.Tensor, count: int) -> torch.Tensor:
+    """Accumulator values divided by the count as match_save.py does (bfloat16 / count,
+    non-finite -> 0), returned as float32 (find_best_buddies.py's `.to(torch.float32)`)."""
+    return torch.nan_to_num(values / count, nan=0.0, posinf=0.0, neginf=0.0).float()
 
 
 def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
                    min_correlation: float = OFFICIAL_MIN_CORRELATION,
+                   layers_a: Sequence[int] | None = None,
+                   layers_b: Sequence[int] | None = None,
                    block_cols: int | None = None, memory_bytes: float | None = None,
                    device: torch.device | str = "cpu", progress: bool = False) -> Matches:
     """Match neurons with the official code's arithmetic (see the module notes).
@@ -155,19 +169,23 @@ def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
     k : int
         Mutual top-k, global over all layers (k = 1: mutual nearest neighbours).
     candidates : int, optional
-        Best partners kept per neuron (>= k; default k), as the official neighbour files keep
-        their top-T; mutual top-k is read off them exactly.
+        Partners kept per neuron in the returned lists (>= k; default k), merged as the
+        official lists are; the pairs come from the official lists of k.
     min_correlation : float
-        Keep only pairs with r >= this value (official default 0.0).
+        The official threshold (default 0.0).
+    layers_a, layers_b : sequences of int, optional
+        Each model's layer widths (default: one layer); the neighbour files are per layer
+        pair, so they set where `torch.topk` runs.
     block_cols, memory_bytes
-        B's neurons per products pass; by default as many as fit in `memory_bytes` (default: a
-        quarter of the device's free memory) at ~16 bytes per accumulator entry.
+        B's neurons per products pass, in whole layers of B (a wider layer takes a pass of
+        its own); by default as many as fit in `memory_bytes` (default: a quarter of the
+        device's free memory) at ~16 bytes per accumulator entry.
     device : where the arithmetic runs.
 
     Returns
     -------
     Matches with `rechecked` False, no chunk statistics, `dead_a`/`dead_b` the constant
-    neurons (which take part in matching at r = 0) and `passes` = 1 + the column blocks.
+    neurons (which take part in matching at r = 0) and `passes` = 1 + the products passes.
 
     Notes
     -----
@@ -178,54 +196,100 @@ def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
     """
     keep = _check_options(k, candidates, groups=0)
     n, m = _widths(source)
+    spans_a, spans_b = _layer_spans(layers_a, n, "A"), _layer_spans(layers_b, m, "B")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    width = block_cols or block_size_for(n, memory, bytes_per_value=16)
+    passes = _passes(spans_b, block_cols or block_size_for(n, memory, bytes_per_value=16))
     stats = official_stats(source, device)
-    rows = cols = None
-    starts = range(0, m, width)
-    for start in progress_bar(starts, desc="official blocks", show=progress):
-        block = slice(start, min(start + width, m))
-        rows, new_cols = _reduce(official_block(source, stats, block, device), start, keep,
-                                 rows)
-        cols = new_cols if cols is None else TopK(torch.cat([cols.values, new_cols.values]),
-                                                  torch.cat([cols.indices, new_cols.indices]))
-    return _matches(stats, rows, cols, k=k, min_correlation=min_correlation,
-                    passes=1 + len(starts))
+    lists = {size: (_Lists(n, size), _Lists(m, size)) for size in {k, keep}}
+    for group in progress_bar(passes, desc="official blocks", show=progress):
+        cols = slice(group[0].start, group[-1].stop)
+        acc = official_block(source, stats, cols, device)
+        for span_b in group:  # B's layers in increasing order, as the A-side merge reads them
+            for span_a in spans_a:
+                block = acc[span_a, span_b.start - cols.start:span_b.stop - cols.start]
+                _merge_files(block, stats[0].count, span_a, span_b, lists, min_correlation)
+    return _matches(stats, lists[k], lists[keep], min_correlation=min_correlation, k=k,
+                    passes=1 + len(passes))
 
 
-def _reduce(r: torch.Tensor, start: int, keep: int, running: TopK | None
-            ) -> tuple[TopK, TopK]:
-    """Rows' best partners merged with those of earlier blocks (which hold lower indices and
-    win ties), and the block's columns' best partners (every row is in every block)."""
-    values, indices = sorted_topk(r, min(keep, r.shape[1]), dim=1)
-    block_rows = _padded(TopK(values.cpu(), indices.cpu() + start), keep)
-    rows = block_rows if running is None else merge_partners(running, block_rows, keep)
-    col_values, col_rows = sorted_topk(r, min(keep, r.shape[0]), dim=0)
-    return rows, _padded(TopK(col_values.T.cpu(), col_rows.T.cpu()), keep)
+def _layer_spans(sizes: Sequence[int] | None, width: int, name: str) -> list[slice]:
+    """Each layer's neurons as a slice of the model's; a ValueError naming the model when
+    the widths do not add up to the stream's."""
+    sizes = [width] if sizes is None else [int(x) for x in sizes]
+    if sum(sizes) != width or min(sizes) < 1:
+        raise ValueError(f"model {name}: layer widths {sizes} do not add up to the stream's "
+                         f"{width} neurons")
+    edges = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    return [slice(lo, hi) for lo, hi in zip(edges, edges[1:])]
 
 
-def _padded(best: TopK, keep: int) -> TopK:
-    """`keep` partners per line, -inf (never matched) where the block holds fewer."""
-    missing = keep - best.values.shape[1]
-    if missing <= 0:
-        return best
-    lines = best.values.shape[0]
-    return TopK(torch.cat([best.values, torch.full((lines, missing), -torch.inf)], dim=1),
-                torch.cat([best.indices, torch.zeros((lines, missing), dtype=torch.long)], 1))
+def _passes(spans: list[slice], width: int) -> list[list[slice]]:
+    """B's layers grouped into products passes of at most `width` neurons (whole layers)."""
+    groups = [[spans[0]]]
+    for span in spans[1:]:
+        if span.stop - groups[-1][0].start <= width:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return groups
 
 
-def _matches(stats, rows: TopK, cols: TopK, *, k, min_correlation, passes) -> Matches:
-    edge_a, edge_b, r = candidate_graph(rows, cols)
-    r = r.astype(np.float64)
-    mutual = mutual_on_graph(edge_a, edge_b, r, k)[0] & (r >= min_correlation)
-    order = np.lexsort((edge_b[mutual], edge_a[mutual]))
+class _Lists:
+    """One model's global top-K lists as find_best_buddies.py keeps them: scores (float32,
+    -inf where empty) and the partners' global indices (-1 where empty)."""
+
+    def __init__(self, lines: int, size: int):
+        self.size = size
+        self.scores = torch.full((lines, size), -torch.inf)
+        self.ids = torch.full((lines, size), -1, dtype=torch.int64)
+
+    def merge(self, lines: slice, scores: torch.Tensor, ids: torch.Tensor,
+              min_correlation: float) -> None:
+        """Merge one neighbour file (sorted, best first) into the lists of `lines`."""
+        use = min(self.size, scores.shape[1])
+        scores, ids = scores[:, :use].float(), ids[:, :use]
+        if min_correlation > -np.inf:
+            scores = scores.masked_fill(scores < min_correlation, -torch.inf)
+        both = torch.cat([self.scores[lines], scores], dim=1)
+        best, order = torch.topk(both, self.size, dim=1, largest=True, sorted=True)
+        self.scores[lines] = best
+        self.ids[lines] = torch.cat([self.ids[lines], ids], dim=1).gather(1, order)
+
+
+def _merge_files(block: torch.Tensor, count: int, span_a: slice, span_b: slice,
+                 lists: dict, min_correlation: float) -> None:
+    """The two neighbour files of one layer pair (top `TOP_T` of the accumulator along each
+    side, as match_save.py takes them), merged into every list size."""
+    values_a, index_a = torch.topk(block, min(TOP_T, block.shape[1]), dim=1, sorted=True)
+    values_b, index_b = torch.topk(block, min(TOP_T, block.shape[0]), dim=0, sorted=True)
+    files_a = official_r(values_a, count).cpu(), index_a.cpu() + span_b.start
+    files_b = official_r(values_b, count).T.cpu(), index_b.T.cpu() + span_a.start
+    for side_a, side_b in lists.values():
+        side_a.merge(span_a, *files_a, min_correlation)
+        side_b.merge(span_b, *files_b, min_correlation)
+
+
+def _matches(stats, pairs: tuple[_Lists, _Lists], kept: tuple[_Lists, _Lists], *,
+             min_correlation, k, passes) -> Matches:
+    """Pairs as find_best_buddies.py intersects the lists: an A-side edge with a finite score
+    at or above the threshold that is also a B-side edge (any listed partner)."""
+    side_a, side_b = pairs
+    n, m = side_a.ids.shape[0], side_b.ids.shape[0]
+    a_edges = np.repeat(np.arange(n), side_a.size)
+    b_of_a, score = side_a.ids.numpy().ravel(), side_a.scores.numpy().ravel()
+    usable = (b_of_a >= 0) & np.isfinite(score) & (score >= min_correlation)
+    codes_a = a_edges[usable] * m + b_of_a[usable]
+    a_of_b = side_b.ids.numpy().ravel()
+    codes_b = a_of_b[a_of_b >= 0] * m + np.repeat(np.arange(m), side_b.size)[a_of_b >= 0]
+    shared, first, _ = np.intersect1d(codes_a, codes_b, return_indices=True)
     stats_a, stats_b = stats
+    rows, cols = kept
     return Matches(
-        index_a=edge_a[mutual][order], index_b=edge_b[mutual][order],
-        correlation=r[mutual][order], k=k, min_correlation=float(min_correlation),
-        n_tokens=stats_a.count,
-        row_partners=rows.indices.numpy(), row_r=rows.values.numpy(),
-        col_partners=cols.indices.numpy(), col_r=cols.values.numpy(),
+        index_a=shared // m, index_b=shared % m,
+        correlation=score[usable][first].astype(np.float64), k=k,
+        min_correlation=float(min_correlation), n_tokens=stats_a.count,
+        row_partners=rows.ids.clamp(min=0).numpy(), row_r=rows.scores.numpy(),
+        col_partners=cols.ids.clamp(min=0).numpy(), col_r=cols.scores.numpy(),
         dead_a=stats_a.dead.cpu().numpy(), dead_b=stats_b.dead.cpu().numpy(),
         rechecked=False, max_recheck_change=None, changed_pairs=0, chunks=None,
         block_rows=len(stats_a.mean), passes=passes, guarantee={"mode": "official"})

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from empirics.engine.blocks import REDUCED, _reduced_product
+from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.subsample import Subsample
 from empirics.engine.topk import TopK, merge_partners, sorted_topk
 
@@ -119,47 +120,160 @@ def pair_bounds(terms_a: BoundTerms, terms_b: BoundTerms, *, size: int, n_tokens
 
 
 def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
-           device: torch.device | str = "cpu") -> Screen:
-    """Candidates of every row and column and their outside bounds, block by block.
+           device: torch.device | str = "cpu", block_cols: int | None = None,
+           ranks: Ranks = SINGLE) -> Screen:
+    """Candidates of every row and column and their outside bounds, tile by tile.
 
     Parameters
     ----------
     sample : Subsample
-        The first pass's z-scored sample.
+        The first pass's z-scored sample (a data split's rank: its share of A's rows).
     keep : int
         Candidates per neuron (c).
     delta : float
         Probability that some pair's exact r exceeds its upper bound.
-    block_rows : int
-        Rows of A per block of products (sized by memory by the caller).
+    block_rows, block_cols
+        Rows of A and columns of B per tile of products (sized by memory by the caller,
+        `screen_tiles`; default columns: all of B's).
+    ranks : empirics.engine.distributed.Ranks
+        A data split: each rank screens its share of A's rows, and the shares are gathered
+        and merged in rank order (lower indices still win ties).
+
+    Notes
+    -----
+    A block of A's rows stays on the device while B's sample streams past it in column
+    tiles, so B's sample is read once per block of rows, and a block of rows is limited by
+    its own sample (s x rows), not by a rows x m block of products (docs/matching.md,
+    "Benchmark and cost model").
     """
     if not 0.0 < delta < 1.0:
         raise ValueError(f"delta must lie in (0, 1), got {delta}")
-    n, m = sample.z_a.shape[1], sample.z_b.shape[1]
-    terms_a = BoundTerms.of(sample.spread_a, sample.z_a, sample.shift_excess_a, device)
+    share = sample.rows_a
+    n, m = sample.spread_a.mean.numel(), sample.z_b.shape[1]
+    terms_a = BoundTerms.of(sample.spread_a.rows(share), sample.z_a,
+                            sample.shift_excess_a[share], device)
     terms_b = BoundTerms.of(sample.spread_b, sample.z_b, sample.shift_excess_b, device)
-    dead_a = sample.spread_a.moments.dead.to(device)
-    dead_b = sample.spread_b.moments.dead.to(device)
+    dead = (sample.spread_a.moments.dead[share].to(device),
+            sample.spread_b.moments.dead.to(device))
     log_term = math.log(n * m / delta)
-    rows, row_bound, cols, col_upper = [], [], None, None
-    wide = min(keep + 1, n)
-    for start in range(0, n, block_rows):
-        block = slice(start, min(start + block_rows, n))
-        estimate = _sample_products(sample, block, device)
-        estimate[:, dead_b] = -torch.inf
-        estimate[dead_a[block]] = -torch.inf
-        upper = estimate + pair_bounds(terms_a[block], terms_b, size=sample.size,
-                                       n_tokens=sample.n_tokens, log_term=log_term,
-                                       dtype=sample.z_a.dtype)
-        best = TopK(*sorted_topk(estimate, min(keep, m), dim=1))
-        rows.append(best)
-        row_bound.append(_outside(TopK(*sorted_topk(upper, min(keep + 1, m), dim=1)), best))
-        col_best = _column_topk(estimate, min(keep, block.stop - start), start)
-        col_wide = _column_topk(upper, min(wide, block.stop - start), start)
-        cols = col_best if cols is None else merge_partners(cols, col_best, min(keep, n))
-        col_upper = col_wide if col_upper is None else merge_partners(col_upper, col_wide, wide)
-    rows = TopK(torch.cat([r.values for r in rows]), torch.cat([r.indices for r in rows]))
-    return Screen(rows, cols, torch.cat(row_bound), _outside(col_upper, cols))
+
+    def bounds(block: slice, tile: slice) -> torch.Tensor:
+        return pair_bounds(terms_a[block], terms_b[tile], size=sample.size,
+                           n_tokens=sample.n_tokens, log_term=log_term, dtype=sample.z_a.dtype)
+
+    part = _screen_share(sample, keep, bounds, dead, rows=block_rows, cols=block_cols or m,
+                         device=device)
+    if ranks.shards_data:
+        return _merged_screen(ranks.gather_objects(part.to("cpu")), keep)
+    return _merged_screen([part], keep)
+
+
+#: Bytes per entry of a screen tile: its estimate and upper bound and the bound's float32
+#: temporaries (as the block engine's rule, `block_size_for`).
+TILE_ENTRY_BYTES = 32
+
+
+def screen_tiles(n: int, m: int, size: int, itemsize: int, memory_bytes: float, *,
+                 rows: int | None = None) -> tuple[int, int]:
+    """(rows, columns) of the screen's tiles in `memory_bytes`: half for the sample of a
+    block of A's rows (s x rows, kept on the device), half for a tile's entries and B's
+    sample of its columns (s x columns). `rows` given: the columns for those rows.
+
+    Notes
+    -----
+    B's sample is read once per block of rows (`sample_traffic`), so the rows take as much
+    as fits; the columns only need to keep the products' tiles large enough to run at the
+    device's matmul rate.
+    """
+    rows = rows or int(min(n, max(1, memory_bytes / 2 // (size * itemsize))))
+    cols = int(min(m, max(1, memory_bytes / 2 // (rows * TILE_ENTRY_BYTES + size * itemsize))))
+    return rows, cols
+
+
+def sample_traffic(n: int, m: int, size: int, itemsize: int, rows: int) -> int:
+    """Bytes of sample the screen reads in tiles of `rows` rows: A's sample once, B's once
+    per block of rows."""
+    return size * itemsize * (n + m * math.ceil(n / rows))
+
+
+@dataclass(frozen=True)
+class _Share:
+    """One share of A's rows screened: its rows' candidates and outside bounds, and every
+    column's best rows and best upper bounds among the share (A indices)."""
+
+    rows: TopK
+    row_bound: torch.Tensor
+    cols: TopK | None
+    col_upper: TopK | None
+
+    def to(self, device) -> _Share:
+        def move(top):
+            return None if top is None else TopK(top.values.to(device), top.indices.to(device))
+        return _Share(move(self.rows), self.row_bound.to(device), move(self.cols),
+                      move(self.col_upper))
+
+
+def _screen_share(sample: Subsample, keep: int, bounds, dead, *, rows: int, cols: int,
+                  device) -> _Share:
+    """Tile the share's rows by `rows` and B's columns by `cols` (see `screen`)."""
+    first, width, m = sample.first_row, sample.z_a.shape[1], sample.z_b.shape[1]
+    tiles = [slice(start, min(start + cols, m)) for start in range(0, m, cols)]
+    col_best, col_upper = [None] * len(tiles), [None] * len(tiles)
+    row_best, row_bound = [], []
+    for start in range(0, width, rows):
+        block = slice(start, min(start + rows, width))
+        za = sample.z_a[:, block].to(device)
+        best = upper_best = None
+        for t, tile in enumerate(tiles):
+            estimate = _tile_products(za, sample.z_b[:, tile].to(device))
+            estimate[:, dead[1][tile]] = -torch.inf
+            estimate[dead[0][block]] = -torch.inf
+            upper = estimate + bounds(block, tile)
+            best = _merged_lines(best, _row_topk(estimate, keep, tile.start), keep)
+            upper_best = _merged_lines(upper_best, _row_topk(upper, keep + 1, tile.start),
+                                       keep + 1)
+            col_best[t] = _merged_lines(col_best[t], _column_topk(
+                estimate, min(keep, estimate.shape[0]), first + start), keep)
+            col_upper[t] = _merged_lines(col_upper[t], _column_topk(
+                upper, min(keep + 1, upper.shape[0]), first + start), keep + 1)
+        row_best.append(best)
+        row_bound.append(_outside(upper_best, best))
+    if not row_best:  # an empty share (more ranks than rows)
+        empty = torch.zeros(0, min(keep, m), device=device)
+        return _Share(TopK(empty, empty.long()), torch.zeros(0, device=device), None, None)
+    return _Share(TopK(torch.cat([r.values for r in row_best]),
+                       torch.cat([r.indices for r in row_best])), torch.cat(row_bound),
+                  _stacked(col_best), _stacked(col_upper))
+
+
+def _merged_screen(shares: list, keep: int) -> Screen:
+    """The shares (in row order) as one screen: rows concatenated, columns merged with the
+    lower rows first (they win ties)."""
+    cols = upper = None
+    for share in shares:
+        if share.cols is not None:
+            cols = _merged_lines(cols, share.cols, keep)
+            upper = _merged_lines(upper, share.col_upper, keep + 1)
+    rows = TopK(torch.cat([s.rows.values for s in shares]),
+                torch.cat([s.rows.indices for s in shares]))
+    return Screen(rows, cols, torch.cat([s.row_bound for s in shares]), _outside(upper, cols))
+
+
+def _row_topk(values: torch.Tensor, keep: int, start: int) -> TopK:
+    best, where = sorted_topk(values, min(keep, values.shape[1]), dim=1)
+    return TopK(best, where + start)
+
+
+def _merged_lines(running: TopK | None, new: TopK, keep: int) -> TopK:
+    """The best `keep` of each line over both (`running`: the lower indices, wins ties)."""
+    if running is None:
+        return new
+    width = min(keep, running.values.shape[1] + new.values.shape[1])
+    return merge_partners(running, new, width)
+
+
+def _stacked(tops: list) -> TopK:
+    return TopK(torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops]))
 
 
 def _column_topk(values: torch.Tensor, keep: int, start: int) -> TopK:
@@ -168,17 +282,21 @@ def _column_topk(values: torch.Tensor, keep: int, start: int) -> TopK:
 
 
 def _sample_products(sample: Subsample, block: slice, device) -> torch.Tensor:
-    """r~ of the block's rows against all columns (float32, on `device`)."""
+    """r~ of the block's rows (of `z_a`) against all columns (float32, on `device`)."""
+    return _tile_products(sample.z_a[:, block].to(device), sample.z_b.to(device))
+
+
+def _tile_products(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+    """r~ = za^T zb / s of two blocks of the sample (float32, folded every FOLD_TOKENS)."""
     acc = None
-    for start in range(0, sample.size, FOLD_TOKENS):
-        za = sample.z_a[start:start + FOLD_TOKENS, block].to(device)
-        zb = sample.z_b[start:start + FOLD_TOKENS].to(device)
-        if za.dtype in REDUCED:
-            part = _reduced_product(za, zb)
+    for start in range(0, za.shape[0], FOLD_TOKENS):
+        x, y = za[start:start + FOLD_TOKENS], zb[start:start + FOLD_TOKENS]
+        if x.dtype in REDUCED:
+            part = _reduced_product(x, y)
         else:
-            part = za.to(torch.float32).T @ zb.to(torch.float32)
+            part = x.to(torch.float32).T @ y.to(torch.float32)
         acc = part if acc is None else acc.add_(part)
-    return acc.div_(sample.size)
+    return acc.div_(za.shape[0])
 
 
 def _outside(upper: TopK, candidates: TopK) -> torch.Tensor:

@@ -2,8 +2,9 @@
 
 One pass over the stream merges, for every neuron, the count, mean and central moments up to
 the fourth (Pébay's pairwise update, float64) and the smallest and largest activation, and
-keeps a uniform sample of `size` tokens without replacement (reservoir sampling, Algorithm R,
-seeded). After the pass the sample is z-scored with the *stream's* moments, so that
+keeps a uniform sample of `size` tokens without replacement: the `size` tokens of smallest
+key, keys drawn from (seed, the batch's index in the stream) alone (`empirics.engine.sampling`).
+After the pass the sample is z-scored with the *stream's* moments, so that
 
     r~_ij = (1 / s) sum_{t in sample} z_ti z_tj
 
@@ -17,6 +18,14 @@ the dtype's unit roundoff and c = |mean - k| / std, which the certificate's roun
 carries (`empirics.engine.screening`). The cache lives on `cache_device` (the device, or the
 host when it does not fit there), or in a file per model under `cache_dir` (a memory map,
 token-major, read in blocks of neurons).
+
+Several processes (a data split, `empirics.engine.distributed`): each rank streams its own
+batches and keeps the bottom `size` keys of its tokens; merged, they are the very tokens one
+process would keep (`empirics.engine.sampling`). The spreads merge by Pébay's update in rank
+order; each rank z-scores its own tokens (its own shift k, the merged spread) and the c terms
+take the largest over the ranks. The screen then splits A's rows over the ranks: every rank
+receives B's whole sample and the columns of A's sample of its own share of rows
+(`first_row`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.moments import Moments, Source, checked_batches
+from empirics.engine.sampling import bottom_slots, picked_slots, token_keys
+
+#: Bytes of the sample a rank sends to the others at once (tokens x (n + m) values).
+SHARE_BYTES = 2**28
 
 
 @dataclass(frozen=True)
@@ -87,11 +101,22 @@ class Spread:
         m2 = torch.where(dead, torch.ones_like(self.m2), self.m2)
         return torch.where(dead, 0.0, torch.clamp(self.m4, min=0.0) * self.count / m2**2)
 
+    def rows(self, part: slice) -> Spread:
+        """The spread of the neurons in `part` only."""
+        return Spread(self.count, *(getattr(self, name)[part]
+                                    for name in ("mean", "m2", "m3", "m4", "low", "high")))
+
+    def to(self, device) -> Spread:
+        return Spread(self.count, *(getattr(self, name).to(device)
+                                    for name in ("mean", "m2", "m3", "m4", "low", "high")))
+
 
 @dataclass(frozen=True)
 class Subsample:
     """What the first pass returns: each model's spread and z-scored token sample (s, n),
-    the offsets k the sample was shifted by, and the stream's token count and batches."""
+    the excess c of the offsets k the sample was shifted by, and the stream's token count and
+    batches. `z_a` holds A's neurons from `first_row` on (all of them in one process; a
+    rank's share of rows in a data split), the spreads and excesses all neurons."""
 
     spread_a: Spread
     spread_b: Spread
@@ -100,6 +125,12 @@ class Subsample:
     shift_excess_a: torch.Tensor
     shift_excess_b: torch.Tensor
     n_batches: int
+    first_row: int = 0
+
+    @property
+    def rows_a(self) -> slice:
+        """A's neurons whose sample `z_a` holds."""
+        return slice(self.first_row, self.first_row + self.z_a.shape[1])
 
     @property
     def size(self) -> int:
@@ -119,6 +150,7 @@ def sample_pass(
     dtype: torch.dtype = torch.float32,
     cache_device: torch.device | str | None = None,
     cache_dir: str | Path | None = None,
+    ranks: Ranks = SINGLE,
 ) -> Subsample:
     """Stream once: spreads of every neuron and a uniform sample of `size` tokens.
 
@@ -127,7 +159,7 @@ def sample_pass(
     size : int
         Tokens to keep (all of them when the stream is shorter).
     seed : int
-        Seed of the reservoir's draws (the certificate's probability is over them).
+        Seed of the tokens' keys (the certificate's probability is over them).
     device, dtype
         Where the moments are merged, and the sample's precision.
     cache_device : device, optional
@@ -135,45 +167,117 @@ def sample_pass(
     cache_dir : path, optional
         Keep the sample in memory-mapped files there (`sample_a.bin`, `sample_b.bin`)
         instead.
+    ranks : empirics.engine.distributed.Ranks
+        A data split: `source` is this rank's share of the batches; the samples merge into
+        the whole stream's (module notes) and `z_a` holds this rank's share of A's rows.
     """
     if size < 1:
         raise ValueError(f"the subsample needs at least 1 token, got {size}")
-    rng = np.random.default_rng(seed)
-    spreads, caches, shifts, seen, batches = [None, None], [None, None], [None, None], 0, 0
-    for _, a, b in checked_batches(source):
+    local = _bottom_sample(source, size, seed=seed, device=device, dtype=dtype,
+                           cache_device=cache_device or device, cache_dir=cache_dir,
+                           ranks=ranks)
+    if ranks.shards_data:
+        return _merge_ranks(local, ranks, cache_dir=cache_dir)
+    kept = int(np.isfinite(local.keys).sum())  # the filled slots come first
+    caches = [cache[:kept] for cache in local.caches]
+    excess = [_standardize_(cache, spread, shift)
+              for cache, spread, shift in zip(caches, local.spreads, local.shifts)]
+    return Subsample(*local.spreads, *caches, *excess, local.batches)
+
+
+@dataclass(frozen=True)
+class _Local:
+    """One process's pass: spreads, the cached x - k of its bottom keys (slot order), the
+    offsets k, the keys of the slots (+inf: empty) and the batches read."""
+
+    spreads: list
+    caches: list
+    shifts: list
+    keys: np.ndarray
+    batches: int
+
+
+def _bottom_sample(source, size, *, seed, device, dtype, cache_device, cache_dir,
+                   ranks) -> _Local:
+    """Spreads and the bottom `size` keys of this process's batches (see `sample_pass`)."""
+    keys = np.full(size, np.inf)
+    spreads, caches, shifts, batches = [None, None], [None, None], [None, None], 0
+    for index, a, b in checked_batches(source):
         batches += 1
-        slots, rows = _reservoir_slots(seen, a.shape[0], size, rng)
-        seen += a.shape[0]
+        slots, rows = bottom_slots(keys, token_keys(seed, ranks.global_batch(index),
+                                                    a.shape[0]))
         for side, x in enumerate((a, b)):
             x = x.to(device)
             piece = Spread.of(x)
             spreads[side] = piece if spreads[side] is None else spreads[side].merge(piece)
             if caches[side] is None:
                 shifts[side] = piece.mean.to(torch.float32)
-                caches[side] = _allocate(size, x.shape[1], dtype, cache_device or device,
-                                         cache_dir, "ab"[side])
+                caches[side] = _allocate(size, x.shape[1], dtype, cache_device, cache_dir,
+                                         "ab"[side])
             if len(slots):
                 rows_t = torch.as_tensor(rows, device=x.device)
                 values = (x[rows_t].to(torch.float32) - shifts[side]).to(dtype)
                 caches[side][torch.as_tensor(slots, device=caches[side].device)] = (
                     values.to(caches[side].device))
-    kept = min(size, seen)
-    excess = []
-    for side in (0, 1):
-        caches[side] = caches[side][:kept]
-        excess.append(_standardize_(caches[side], spreads[side], shifts[side]))
-    return Subsample(spreads[0], spreads[1], caches[0], caches[1], excess[0], excess[1],
-                     batches)
+    return _Local(spreads, caches, shifts, keys, batches)
 
 
-def _reservoir_slots(seen: int, tokens: int, size: int, rng: np.random.Generator):
-    """Algorithm R for a batch of `tokens` after `seen`: (slots, batch rows) to write, each
-    slot once (a later token of the batch replaces an earlier one in the same slot)."""
-    index = np.arange(seen, seen + tokens)
-    slot = np.where(index < size, index, rng.integers(0, index + 1))
-    write = np.flatnonzero(slot < size)
-    slots, last = np.unique(slot[write][::-1], return_index=True)
-    return slots, write[::-1][last]
+def _merge_ranks(local: _Local, ranks: Ranks, *, cache_dir) -> Subsample:
+    """The whole stream's sample from every rank's bottom keys (module notes): this rank
+    keeps B's whole sample and the columns of A's for its share of rows."""
+    device = local.spreads[0].mean.device
+    parts = ranks.gather_objects((local.keys, [x.to("cpu") for x in local.spreads],
+                                  local.batches))
+    spreads = [_merge_in_order([part[1][side] for part in parts]).to(device) for side in (0, 1)]
+    picked = picked_slots([part[0] for part in parts])
+    own = int(np.isfinite(local.keys).sum())
+    excess = [_standardize_(cache[:own], spread, shift)
+              for cache, spread, shift in zip(local.caches, spreads, local.shifts)]
+    excess = [torch.stack([x.to(device) for x in ranks.gather_objects(c.cpu())]).amax(dim=0)
+              for c in excess]
+    share = ranks.row_share(spreads[0].mean.numel())
+    total = sum(len(p) for p in picked)
+    cache_a, cache_b = local.caches
+    z_a = _allocate(total, share.stop - share.start, cache_a.dtype, cache_a.device, cache_dir,
+                    "share_a")
+    z_b = _allocate(total, cache_b.shape[1], cache_b.dtype, cache_b.device, cache_dir,
+                    "share_b")
+    chunk = max(1, SHARE_BYTES // (cache_a.element_size() * (cache_a.shape[1]
+                                                                + cache_b.shape[1])))
+    at = 0
+    for sender, slots in enumerate(picked):
+        for start in range(0, len(slots), chunk):
+            part = torch.as_tensor(slots[start:start + chunk], device=cache_a.device)
+            rows = slice(at, at + len(part))
+            z_a[rows] = _sent(cache_a, part, sender, ranks)[:, share]
+            z_b[rows] = _sent(cache_b, part, sender, ranks)
+            at += len(part)
+    _release(local.caches, cache_dir)
+    return Subsample(*spreads, z_a, z_b, *excess,
+                     sum(part[2] for part in parts), first_row=share.start)
+
+
+def _merge_in_order(spreads: list) -> Spread:
+    merged = spreads[0]
+    for spread in spreads[1:]:
+        merged = merged.merge(spread)
+    return merged
+
+
+def _sent(cache: torch.Tensor, slots: torch.Tensor, sender: int, ranks: Ranks) -> torch.Tensor:
+    """Rows `slots` of the `sender` rank's cache, on every rank."""
+    buffer = torch.empty(len(slots), cache.shape[1], dtype=cache.dtype, device=cache.device)
+    if ranks.rank == sender:
+        buffer.copy_(cache[slots])
+    return ranks.share_from_(buffer, sender)
+
+
+def _release(caches: list, cache_dir) -> None:
+    """Drop the local sample (its files too) once the merged one is built."""
+    caches.clear()
+    if cache_dir is not None:
+        for name in "ab":
+            (Path(cache_dir) / f"sample_{name}.bin").unlink(missing_ok=True)
 
 
 def _allocate(size, width, dtype, device, cache_dir, name) -> torch.Tensor:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+#: The tied lines of a block are sorted in at least this many groups (see `sorted_topk`).
+REDO_SLICES = 64
+
 
 @dataclass(frozen=True)
 class TopK:
@@ -22,7 +25,9 @@ def sorted_topk(values: torch.Tensor, k: int, dim: int) -> tuple[torch.Tensor, t
     -----
     torch.topk is ~30x faster than a full sort but breaks ties arbitrarily. It is taken with
     one extra candidate; only the lines with equal neighbours among those k + 1 values (ties
-    that could change the selection or its order) are redone with a stable full sort.
+    that could change the selection or its order) are redone with a stable full sort, at
+    most 1/`REDO_SLICES` of the lines at a time: a sort's copies take 24 bytes per entry, so
+    a block whose every line ties (dead neurons) adds at most 24 / REDO_SLICES per entry.
     """
     if dim == 0:
         best, order = sorted_topk(values.T, k, dim=1)
@@ -33,9 +38,10 @@ def sorted_topk(values: torch.Tensor, k: int, dim: int) -> tuple[torch.Tensor, t
     best, order = torch.topk(values, k + 1, dim=1)
     tied = (best[:, :-1] == best[:, 1:]).any(dim=1)
     best, order = best[:, :k].clone(), order[:, :k].clone()
-    if tied.any():
-        redo, redo_order = torch.sort(values[tied], dim=1, descending=True, stable=True)
-        best[tied], order[tied] = redo[:, :k], redo_order[:, :k]
+    lines = torch.nonzero(tied).flatten()
+    for chunk in lines.split(-(-values.shape[0] // REDO_SLICES)):
+        redo, redo_order = torch.sort(values[chunk], dim=1, descending=True, stable=True)
+        best[chunk], order[chunk] = redo[:, :k], redo_order[:, :k]
     return best, order
 
 

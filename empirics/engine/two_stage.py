@@ -15,16 +15,21 @@ Mutual top-k is read off the graph with the exact r. A neuron is *certified* whe
 best exact r among its candidates exceeds the bound on every other partner: its exact top k
 then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
 neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
-exact rows come from block passes over those neurons only (docs/matching.md).
+exact rows come from block passes over those neurons only (docs/matching.md). The count of
+pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
+(`certified_floor`; docs/matching.md, "Certified count").
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
-from empirics.engine.blocks import correlation_rows
+from empirics.engine.blocks import block_correlation, block_pass
 from empirics.engine.candidates import candidate_pass
+from empirics.engine.distributed import SINGLE, Ranks
 from empirics.engine.matching import (
     Matches,
     _check_options,
@@ -34,7 +39,7 @@ from empirics.engine.matching import (
     candidate_graph,
 )
 from empirics.engine.moments import Moments
-from empirics.engine.screening import screen
+from empirics.engine.screening import screen, screen_tiles
 from empirics.engine.subsample import sample_pass
 from empirics.engine.topk import TopK, sorted_topk
 from empirics.records.chunks import ChunkStats, mutual_on_graph
@@ -64,6 +69,8 @@ def match_two_stage(
     device: torch.device | str = "cpu",
     sample_dtype: torch.dtype | None = None,
     cache_dir=None,
+    block_cols: int | None = None,
+    ranks: Ranks = SINGLE,
 ) -> Matches:
     """Match neurons from a token sample and one exact pass (see the module notes).
 
@@ -83,34 +90,44 @@ def match_two_stage(
         add them to the graph (one more pass for their sums).
     seed : int
         Seed of the sample's draws.
-    block_rows, memory_bytes
-        Rows of A per block of sample products and of rechecks; by default as many as fit
-        in `memory_bytes` (default: a quarter of the device's free memory).
+    block_rows, block_cols, memory_bytes
+        Rows of A per block of rechecks and per tile of sample products, and columns of B
+        per tile; by default as many as fit in `memory_bytes` (default: a quarter of the
+        device's free memory; `block_size_for`, `screen_tiles`).
     device, sample_dtype
         Where products run; the sample's precision (default bfloat16 on CUDA, float32
         elsewhere; products accumulate in float32).
     cache_dir : path, optional
         Keep the sample in memory-mapped files there; by default it is kept on `device` when
         it fits in `memory_bytes`, else in host memory (`sample_bytes`).
+    ranks : empirics.engine.distributed.Ranks
+        A data split (`split="data"`): each rank streams its share of the batches, the
+        samples and spreads merge into the whole stream's, the screen splits A's rows over
+        the ranks and the exact passes sum over them; every rank returns the same result,
+        that of one process (`empirics.engine.subsample`). A neuron split is refused.
     """
     keep = _check_options(k, candidates, groups)
+    check_ranks(ranks)
     n, m = _widths(source)
-    dtype = sample_dtype or (torch.bfloat16 if torch.device(device).type == "cuda"
-                             else torch.float32)
+    dtype = sample_dtype or default_sample_dtype(device)
     if dtype not in SAMPLE_DTYPES:
         raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
-    rows = block_rows or block_size_for(m, memory)
-    fits = sample_bytes(subsample, n, m, dtype) <= memory
+    rows = ranks.agree_min(block_rows or block_size_for(m, memory))
+    fits = sample_bytes(subsample, n, m, dtype, ranks.world) <= memory
     sample = sample_pass(source, subsample, seed=seed, device=device, dtype=dtype,
-                         cache_device=device if fits else "cpu", cache_dir=cache_dir)
-    found = screen(sample, keep, delta=delta, block_rows=rows, device=device)
+                         cache_device=device if fits else "cpu", cache_dir=cache_dir,
+                         ranks=ranks)
+    tile_rows, tile_cols = screen_tiles(n, m, sample.size, dtype.itemsize, memory,
+                                        rows=block_rows)
+    found = screen(sample, keep, delta=delta, block_rows=tile_rows,
+                   block_cols=block_cols or tile_cols, device=device, ranks=ranks)
     moments = (sample.spread_a.moments, sample.spread_b.moments)
     row_cands, col_cands = (TopK(t.values.cpu(), t.indices.cpu()) for t in (found.rows,
                                                                             found.cols))
     edge_a, edge_b, estimate = candidate_graph(row_cands, col_cands)
     chunks = candidate_pass(source, *moments, edge_a, edge_b, groups=max(groups, 1),
-                            device=device)
+                            device=device, ranks=ranks)
     dead = [x.dead.cpu().numpy() for x in moments]
     r = chunks.correlations()[0]
     certified = [certify(edge_a, edge_b, r, row_cands.indices.numpy(),
@@ -127,15 +144,18 @@ def match_two_stage(
     passes = 2
     if guarantee["rechecked"]:
         chunks, used = _recheck(source, moments, chunks, certified, keep, groups=groups,
-                                rows=rows, device=device)
+                                rows=rows, device=device, ranks=ranks)
         passes += used
         certified = [np.ones_like(c) for c in certified]
         estimate = np.concatenate([estimate, np.full(len(chunks.edge_a) - len(estimate),
                                                      -np.inf)])
-    return _result(chunks, estimate, k=k, min_correlation=min_correlation, keep_chunks=groups > 0,
-                   certified=certified, guarantee=guarantee, dead=dead,
-                   candidates=(row_cands, col_cands), block_rows=rows, passes=passes,
-                   n_tokens=sample.n_tokens)
+    found_pairs = _result(chunks, estimate, k=k, min_correlation=min_correlation,
+                          keep_chunks=groups > 0, certified=certified, guarantee=guarantee,
+                          dead=dead, candidates=(row_cands, col_cands), block_rows=rows,
+                          passes=passes, n_tokens=sample.n_tokens)
+    floor = certified_floor(certified, (found.row_bound.cpu().numpy(),
+                                        found.col_bound.cpu().numpy()), found_pairs)
+    return replace(found_pairs, guarantee=found_pairs.guarantee | {"certified_down_to": floor})
 
 
 def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, certified,
@@ -165,9 +185,25 @@ def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, ce
     )
 
 
-def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype) -> int:
-    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`."""
-    return size * (n + m) * torch.finfo(dtype).bits // 8
+def default_sample_dtype(device: torch.device | str) -> torch.dtype:
+    """The sample's dtype unless given: bfloat16 on CUDA, float32 elsewhere."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
+def check_ranks(ranks: Ranks) -> None:
+    """Refuse a split the two-stage engine does not share a pair by (before any pass)."""
+    if ranks.shards_neurons:
+        raise ValueError("the two-stage engine shares a pair by --split data (each process "
+                         "reads its share of the batches); --split neurons would run every "
+                         "forward pass on every process: use --split data, or --engine block")
+
+
+def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype, world: int = 1) -> int:
+    """Bytes of a sample of `size` tokens of n + m neurons in `dtype`; with `world` ranks of
+    a data split, what one rank holds at most: its own bottom keys' tokens and then the
+    merged sample of its share of A's rows and all of B's."""
+    values = size * (n + m) + (size * (-(-n // world) + m) if world > 1 else 0)
+    return values * torch.finfo(dtype).bits // 8
 
 
 def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.ndarray,
@@ -195,7 +231,38 @@ def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.
     return (bound == -np.inf) | (kth > bound + EXACT_MARGIN)
 
 
-def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, rows, device):
+def certified_floor(certified, bounds, found: Matches) -> float:
+    """The lowest r from which the count of `found`'s pairs is exact (docs/matching.md,
+    "Certified count"), at least -1.
+
+    Parameters
+    ----------
+    certified : pair of (n,), (m,) bool arrays
+        Certified (or dead, or rechecked) neurons of A and B.
+    bounds : pair of (n,), (m,) float arrays
+        Each neuron's largest upper bound U on the exact r of its non-candidates.
+    found : Matches
+        The mutual pairs read off the graph, with their exact r.
+
+    Notes
+    -----
+    An uncertified neuron i has every partner with exact r > t_i = U_i + `EXACT_MARGIN`
+    among its candidates; a certified one gets t = -inf (its exact top k are candidates, all
+    the two arguments need). A true pair with r >= rho is missed only if both its neurons
+    have t >= rho, so none is once rho exceeds the smaller side's largest t. A found pair
+    (i, j) can be wrong only if a better partner of i or of j is off the graph, so only if
+    max(t_i, t_j) >= r_ij; the floor lies above the largest such r.
+    """
+    reach = [np.where(c, -np.inf, np.asarray(u, dtype=np.float64) + EXACT_MARGIN)
+             for c, u in zip(certified, bounds)]
+    missed = min(r.max(initial=-np.inf) for r in reach)
+    loose = np.maximum(reach[0][found.index_a], reach[1][found.index_b]) >= found.correlation
+    wrong = found.correlation[loose].max(initial=-np.inf)
+    return float(max(np.nextafter(max(missed, wrong), np.inf), -1.0))
+
+
+def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, rows, device,
+             ranks):
     """The graph with every uncertified neuron's exact best partners added, and their sums;
     returns (chunks, passes used)."""
     edges, passes = [], 0
@@ -204,7 +271,7 @@ def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, ro
         mine, theirs = moments[side], moments[1 - side]
         for start in range(0, len(wanted), rows):
             part = wanted[start:start + rows]
-            best = _exact_partners(source, side, part, mine, theirs, keep, device)
+            best = _exact_partners(source, side, part, mine, theirs, keep, device, ranks)
             lines = np.repeat(part, best.shape[1])
             edges.append((lines, best.ravel()) if side == 0 else (best.ravel(), lines))
             passes += 1
@@ -215,7 +282,7 @@ def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, ro
         return chunks, passes
     add_a, add_b = (np.array(x, dtype=np.int64) for x in zip(*fresh))
     extra = candidate_pass(source, *moments, add_a, add_b, groups=max(groups, 1),
-                           device=device)
+                           device=device, ranks=ranks)
     merged = ChunkStats(tokens=chunks.tokens, sum_a=chunks.sum_a, sumsq_a=chunks.sumsq_a,
                         sum_b=chunks.sum_b, sumsq_b=chunks.sumsq_b,
                         edge_a=np.concatenate([chunks.edge_a, add_a]),
@@ -224,7 +291,8 @@ def _recheck(source, moments, chunks: ChunkStats, certified, keep, *, groups, ro
     return merged, passes + 1
 
 
-def _exact_partners(source, side, lines, mine: Moments, theirs: Moments, keep, device):
+def _exact_partners(source, side, lines, mine: Moments, theirs: Moments, keep, device,
+                    ranks):
     """The `keep` best partners (by exact r, one block pass) of neurons `lines` of one side,
     as indices into the other side (-1 where a partner is dead)."""
     index = torch.as_tensor(lines)
@@ -235,7 +303,9 @@ def _exact_partners(source, side, lines, mine: Moments, theirs: Moments, keep, d
             yield x[:, index], y
 
     subset = Moments(mine.count, mine.mean[index], mine.m2[index])
-    r = correlation_rows(sub_source, subset, theirs, slice(0, len(lines)), device=device)
+    every = slice(0, len(lines))
+    sums = block_pass(sub_source, every, (subset, theirs), device=device, ranks=ranks)
+    r = block_correlation(sums, subset, theirs, every)
     r[:, theirs.dead.to(r.device)] = -torch.inf
     values, partners = sorted_topk(r, min(keep, r.shape[1]), dim=1)
     values, partners = values.cpu().numpy(), partners.cpu().numpy()

@@ -26,7 +26,12 @@ from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inp
 from empirics.engine.matching import available_memory, match_neurons
 from empirics.engine.nulls import permute_tokens
 from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
-from empirics.engine.two_stage import match_two_stage, sample_bytes
+from empirics.engine.two_stage import (
+    check_ranks,
+    default_sample_dtype,
+    match_two_stage,
+    sample_bytes,
+)
 from empirics.models.identity import untrained_seeds, weights_identity
 from empirics.models.lens import current_identity
 from empirics.models.load import load_model
@@ -86,6 +91,15 @@ def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None
                          "(no torchrun, no --tasks)")
 
 
+def check_sharing(family: str, options: MatchOptions, processes: int, split: str) -> None:
+    """Refuse, before any model loads, a run that `processes` processes cannot share by
+    `split`: an official replay (one process per pair), or the two-stage engine split by
+    neurons (it shares a pair by batches)."""
+    check_replay(family, options, processes)
+    if processes > 1 and options.replay != "official" and options.engine == "two-stage":
+        check_ranks(Ranks(0, processes, split))
+
+
 def pairs_with_paths(settings: MatchSettings) -> list[tuple]:
     """(spec_a, spec_b, (path_a, path_b)) of every pair to match: those of a trained family
     in `model_dir` (cross-architecture and seed pairs, `trained_pairs`; with `pair`, only
@@ -114,12 +128,13 @@ def run_match(settings: MatchSettings) -> MatchRun:
     pairs = pairs_with_paths(settings)
     ranks, device = launched_ranks(resolve_device(settings.placement.device),
                                    split=settings.split)
-    inputs = inputs_for(settings.family, settings.inputs)
-    provenance = provenance_of(settings.inputs, settings.family)
-    if settings.family == "language":
-        log.info(draw_text(provenance["draw"]))
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
+        check_sharing(settings.family, settings.options, ranks.world, ranks.split)
+        inputs = inputs_for(settings.family, settings.inputs)
+        provenance = provenance_of(settings.inputs, settings.family)
+        if settings.family == "language":
+            log.info(draw_text(provenance["draw"]))
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
                      settings.options.init, len(inputs))
@@ -195,6 +210,7 @@ def match_pair(spec_a: ModelSpec, spec_b: ModelSpec, *, family: str, inputs: lis
     (`training`; the baseline computed on `corpus` where the log lacks it, the training
     split's counts kept in `baselines` across pairs).
     """
+    check_sharing(family, options, ranks.world, ranks.split)
     if models and options.init != "pretrained":
         raise ValueError("models given loaded are matched as they are: --init random "
                          "(the untrained null) loads its own models")
@@ -222,7 +238,6 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
                     paths, placement, ranks, models=None, training=dict) -> MatchRecord | None:
     """The pair's MatchRecord (its examples and statistics saved beside it), or None on a
     rank that does not write."""
-    check_replay(family, options, ranks.world)
     dtype = DTYPES[options.dtype]
     seeds = untrained_seeds(spec_a.name, spec_b.name, options.seed)
     models = models or [load_model(spec, path=path, init=options.init, dtype=dtype,
@@ -243,7 +258,7 @@ def _match_and_save(spec_a, spec_b, *, family, inputs, options, config, director
         source, stats = collect_activation_stats(source, sum(pair.layer_sizes_a),
                                                  sum(pair.layer_sizes_b))
     found = _engine(source, options, device=device, directory=directory, ranks=ranks,
-                    widths=(sum(pair.layer_sizes_a), sum(pair.layer_sizes_b)))
+                    layers=(pair.layer_sizes_a, pair.layer_sizes_b))
     if not ranks.writer:
         return None
     null = null_label(options)
@@ -276,32 +291,37 @@ def training_of(paths, options: MatchOptions, corpus: Path | None,
     return {"training": [training_summary(path, corpus, counts=baselines) for path in paths]}
 
 
-def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path):
-    """Where the two-stage sample is kept on disk: in the run directory when it would take
-    more than half the host's available memory (None: in memory)."""
-    size = sample_bytes(options.subsample, *widths, torch.float32)
-    return directory / STATE_DIR / "sample" if size > available_memory("cpu") / 2 else None
+def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path, device,
+                ranks: Ranks = SINGLE):
+    """Where the two-stage sample is kept on disk: in the run directory (a folder per rank
+    of a data split) when the samples of this machine's ranks would take more than half the
+    host's available memory in the dtype they are stored in (None: in memory)."""
+    size = sample_bytes(options.subsample, *widths, default_sample_dtype(device), ranks.world)
+    if size * ranks.local_world <= available_memory("cpu") / 2:
+        return None
+    folder = directory / STATE_DIR / "sample"
+    return folder / f"rank-{ranks.rank}-of-{ranks.world}" if ranks.world > 1 else folder
 
 
-def _engine(source, options: MatchOptions, *, device, directory, ranks, widths):
-    """The pair's Matches: the two-stage engine (one process), the exact block engine
-    (checkpointed in the run directory), or the replay of the official code (`--replay
-    official`, threshold 0.0 unless given)."""
+def _engine(source, options: MatchOptions, *, device, directory, ranks, layers):
+    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact
+    block engine (checkpointed in the run directory), or the replay of the official code
+    (`--replay official`, threshold 0.0 unless given); `layers` are both models' layer
+    widths."""
+    widths = tuple(sum(sizes) for sizes in layers)
     if options.replay != "official" and options.engine == "two-stage":
-        if ranks.world > 1:
-            raise ValueError(f"the two-stage engine runs each pair in one process, not "
-                             f"{ranks.world}: pass --engine block to share a pair")
         return match_two_stage(source, k=options.k, candidates=options.candidates,
                                groups=options.groups, min_correlation=options.min_correlation,
                                subsample=options.subsample, delta=options.delta,
                                recheck_uncertified=options.recheck_uncertified,
-                               device=device,
-                               cache_dir=_sample_dir(options, widths, directory))
+                               device=device, ranks=ranks,
+                               cache_dir=_sample_dir(options, widths, directory, device, ranks))
     if options.replay == "official":
         threshold = options.min_correlation
         return match_official(source, k=options.k, candidates=options.candidates,
                               min_correlation=OFFICIAL_MIN_CORRELATION if threshold is None
-                              else threshold, device=device, progress=True)
+                              else threshold, layers_a=layers[0], layers_b=layers[1],
+                              device=device, progress=True)
     return match_neurons(source, k=options.k, candidates=options.candidates,
                          groups=options.groups, min_correlation=options.min_correlation,
                          device=device, dtype=DTYPES[options.dtype],

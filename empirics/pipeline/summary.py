@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from empirics.records.guarantee import guarantee_fields
 from empirics.records.match import MatchRecord
 from runstore import find_records
 
@@ -46,31 +47,16 @@ def recorded_run(root: Path) -> MatchRun:
 
 
 def summary_rows(run: MatchRun) -> list[dict]:
-    """One JSON-ready row per pair with a record: `MatchRecord.summary()`, the wall time in
-    seconds and the record's directory."""
+    """One JSON-ready row per pair with a record: `MatchRecord.summary()`, what its pairs are
+    guaranteed to be (`empirics.records.guarantee.guarantee_fields`), the wall time in seconds
+    and the record's directory."""
     rows = []
     for o in run.outcomes:
         if o.directory is not None:
             record = MatchRecord.load(o.directory)
-            rows.append(record.summary() | {
-                "guarantee": guarantee_text(record.config.get("guarantee")),
-                "seconds": o.seconds, "record": str(o.directory)})
+            rows.append(record.summary() | guarantee_fields(record.config.get("guarantee"))
+                        | {"seconds": o.seconds, "record": str(o.directory)})
     return rows
-
-
-def guarantee_text(guarantee: dict | None) -> str:
-    """What a record's pairs are guaranteed to be, in a few words: "exact" (every r computed:
-    the block engine, or two-stage with every neuron certified or rechecked), "official"
-    (the official code's arithmetic), or "N unproven" (two-stage pairs that touch a neuron
-    the certificate does not cover; --recheck-uncertified makes them exact)."""
-    if not guarantee or guarantee.get("mode") == "block":
-        return "exact"
-    if guarantee.get("mode") != "two-stage":
-        return str(guarantee.get("mode"))
-    if guarantee.get("rechecked"):
-        return "exact (rechecked)"
-    unproven = int(guarantee.get("uncertain_pairs", 0))
-    return "exact (certified)" if unproven == 0 else f"{unproven} unproven"
 
 
 def summary_json(run: MatchRun) -> dict:

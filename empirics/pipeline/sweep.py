@@ -19,7 +19,7 @@ from empirics.models.detect import resolve_model
 from empirics.models.load import MissingModelError
 from empirics.models.registry import ModelSpec, matched_pairs
 from empirics.pipeline.match import (
-    check_replay,
+    check_sharing,
     match_pair,
     pair_config,
     pair_directory,
@@ -65,7 +65,7 @@ class SweepSettings:
     provenance: dict | None = None
 
     def __post_init__(self):
-        check_replay(self.family, self.options, self.tasks)
+        check_sharing(self.family, self.options, self.tasks, self.split)
 
     def directory(self, job: PairJob) -> Path:
         config = pair_config(job.spec_a, job.spec_b, family=self.family, inputs=self.inputs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from empirics.records.anchors import AnchorRecord
+from empirics.records.guarantee import certified_down_to, exact_from, guarantee_text, is_exact
 from empirics.records.match import MatchRecord
 from empirics.records.nulls import (
     CALIBRATORS,
@@ -36,6 +37,7 @@ def match_facts(run_dir: Path, record: MatchRecord) -> tuple[list[str], list[dic
              f"{record.n_neurons_a:,} x {record.n_neurons_b:,} neurons (dead "
              f"{record.dead_a}/{record.dead_b}), {record.n_tokens:,} samples"]
     lines += generated_facts(record)
+    lines.append(f"pairs: {guarantee_text(record.config.get('guarantee'))}")
     found = find_records(run_dir.parent, MatchRecord, model_a=record.model_a,
                          model_b=record.model_b)
     levels = []
@@ -54,11 +56,25 @@ def match_facts(run_dir: Path, record: MatchRecord) -> tuple[list[str], list[dic
         levels.append({"name": name, "r": level})
         lines.append(f"{head}; their r's {NULL_QUANTILE:g} quantile {level:.3f}, cleared by "
                      f"{count_above(record, level)} of the {record.n_rosetta} pairs here "
-                     "(the calibrated count under mutual-quantile)")
+                     "(the calibrated count under mutual-quantile"
+                     f"{calibrated_exactness(record, level)})")
     if not levels and record.null in CALIBRATORS["permuted"]:
         lines.append("no null run of this pair beside it (empirics.match --null permuted), so "
                      "no calibrated count")
     return lines, levels
+
+
+def calibrated_exactness(record: MatchRecord, level: float) -> str:
+    """Whether the count above `level` is exact, as a clause ("" for an exact record)."""
+    guarantee = record.config.get("guarantee")
+    if is_exact(guarantee):
+        return ""
+    exact = exact_from(guarantee, level)
+    if exact is None:
+        return ", not known to be exact: the record does not say down to which r it is"
+    floor = certified_down_to(guarantee)
+    return (f", exact: the level is at or above the certified r {floor:.3f}" if exact else
+            f", not certified exact: the count is certified from r >= {floor:.3f} only")
 
 
 def generated_facts(record: MatchRecord) -> list[str]:

@@ -50,3 +50,19 @@ def match_on_ranks(ranks: Ranks, split: str, out: str, fail_rank: int = -1,
 
     found = match_neurons(stream, checkpoint=checkpoint, ranks=ranks, **OPTIONS)
     _save(Path(out) / f"rank-{ranks.rank}.npz", found)
+
+
+#: The two-stage engine's options in the multi-process tests: a sample of a third of the
+#: stream, screened in tiles of 16 rows x 20 columns.
+TWO_STAGE = dict(k=1, candidates=3, groups=4, subsample=1000, block_rows=16, block_cols=20)
+
+
+def two_stage_on_ranks(ranks: Ranks, out: str, recheck: bool) -> None:
+    """One rank of a data split: its share of the stream through the two-stage engine."""
+    from empirics.engine.two_stage import match_two_stage
+
+    source = shard_source(make_source(*planted_arrays(), SPLITS), ranks)
+    found = match_two_stage(source, recheck_uncertified=recheck, ranks=ranks, **TWO_STAGE)
+    _save(Path(out) / f"rank-{ranks.rank}.npz", found)
+    np.savez(Path(out) / f"certified-{ranks.rank}.npz", a=found.certified_a,
+             b=found.certified_b, guarantee=np.array(repr(sorted(found.guarantee.items()))))

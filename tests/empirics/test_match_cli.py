@@ -15,6 +15,7 @@ from empirics.models.registry import get_spec
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
+from empirics.records.guarantee import certified_down_to, guarantee_text, is_exact
 from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from tests.empirics.tiny_models import save_text_model, train_tokenizers
@@ -165,6 +166,10 @@ def test_all_matches_every_pair_it_can_then_lists_the_missing_ones(saved_pair, t
     assert row["median_r"] == pytest.approx(1.0, abs=1e-5) and row["seconds"] > 0
     assert row["rosetta_fraction"] == pytest.approx(record.rosetta_fraction)
     assert row["n_tokens"] == record.n_tokens and row["null"] == "none"
+    guarantee = record.config["guarantee"]
+    assert row["exact"] == is_exact(guarantee) and row["guarantee"] == guarantee_text(guarantee)
+    assert row["certified_down_to"] == certified_down_to(guarantee)
+    assert row["uncertified_a"] == guarantee["uncertified_a"]
 
 
 def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
@@ -184,8 +189,7 @@ def test_a_run_ends_with_a_table_of_its_pairs(saved_pair, tmp_path, capsys):
                           str(record.n_tokens), str(record.n_rosetta),
                           f"{record.rosetta_fraction:.3f}"]
     assert cells[10:12] == [f"{record.dead_a}/{record.dead_b}", "none"]
-    assert " ".join(cells[12:14]) in ("exact (certified)", "exact (rechecked)") or \
-        cells[13] == "unproven"  # the two-stage engine's guarantee, as the record states it
+    assert guarantee_text(record.config["guarantee"]) in row  # as the record states it
 
 
 def test_unknown_models_and_models_of_another_family_are_explained(tmp_path, capsys):
@@ -430,3 +434,59 @@ def test_a_family_of_text_models_matched_as_vision_is_a_usage_error(saved_pair, 
     assert exit_info.value.code == 2
     assert "gpt_neox-w32-s0 is a text model, not a vision model" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_what_several_processes_cannot_share_is_refused_before_a_model_loads(
+        saved_pair, tmp_path, capsys, monkeypatch):
+    """Under torchrun (WORLD_SIZE 2) the two-stage engine split by neurons and the official
+    replay (and the toy family, which trains its own nets in one process) exit 2 naming the
+    fix, before a model loads or a process group forms; the library refuses them before
+    loading as well."""
+    import empirics.pipeline.match as pipeline
+    from empirics.engine.distributed import Ranks
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(pipeline, "load_model", no_load)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    root, spec_a, spec_b = saved_pair
+    common = ["--family", "language", "--pair", "tiny-neox", "tiny-opt", "--path-a",
+              str(root / "a"), "--path-b", str(root / "b"), "--docs", "4", "--out",
+              str(tmp_path), "--device", "cpu"]
+    for extra, wanted in ((["--split", "neurons"], "--split data"),
+                          (["--replay", "official", "--groups", "0"], "one process")):
+        with pytest.raises(SystemExit) as exited:
+            main([*common, *extra])
+        assert exited.value.code == 2 and wanted in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--family", "toy", "--all", "--out", str(tmp_path)])
+    assert exited.value.code == 2 and "one process" in capsys.readouterr().err
+    kwargs = dict(family="language", inputs=default_corpus()[:4], out=tmp_path,
+                  device=torch.device("cpu"), paths=(root / "a", root / "b"))
+    with pytest.raises(ValueError, match="--split data"):
+        match_pair(spec_a, spec_b, options=OPTIONS, ranks=Ranks(0, 2, "neurons"), **kwargs)
+    assert not list(tmp_path.rglob("record.json"))
+
+
+def test_the_sample_spills_to_disk_by_its_stored_size(tmp_path, monkeypatch):
+    """On CUDA the sample is stored in bfloat16: it stays in memory when its bfloat16 size
+    fits half the host's memory, though its float32 size would not."""
+    import empirics.pipeline.match as pipeline
+    from empirics.engine.distributed import Ranks
+
+    options = MatchOptions(subsample=1000)
+    widths = (300, 200)  # 1000 x 500 values: 1.0 MB in bfloat16, 2.0 MB in float32
+    monkeypatch.setattr(pipeline, "available_memory", lambda device: 3.6e6)
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda")) is None
+    spilled = pipeline._sample_dir(options, widths, tmp_path, torch.device("cpu"))
+    assert spilled == tmp_path / "state" / "sample"
+    shared = pipeline._sample_dir(options, widths, tmp_path, torch.device("cpu"), Ranks(1, 2))
+    assert shared == spilled / "rank-1-of-2"
+    # a rank holds its own tokens' sample and then its share: 1.0 + 0.7 MB in bfloat16, and
+    # two ranks on one machine hold twice that
+    one_rank = Ranks(0, 2, device=torch.device("cpu"))
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda"), one_rank) is None
+    two_here = Ranks(0, 2, local_world=2)
+    assert pipeline._sample_dir(options, widths, tmp_path, torch.device("cuda"),
+                                two_here) == spilled / "rank-0-of-2"

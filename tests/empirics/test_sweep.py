@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from empirics.capture.stimuli import default_corpus
 from empirics.models.missing import MissingModelError
-from empirics.pipeline.options import MatchOptions, Placement
+from empirics.pipeline.options import InputChoice, MatchOptions, Placement
+from empirics.pipeline.pairs import inputs_for, provenance_of
 from empirics.pipeline.sweep import (
     PairJob,
     SweepSettings,
@@ -35,8 +35,11 @@ def models(tmp_path_factory):
 
 
 def _settings(out, **options):
+    """The settings `empirics.sweep ARGS` makes (its inputs: 6 documents drawn, and the draw)."""
     matching = MatchOptions(batch=2, tokens=64, groups=2, examples=0, **options)
-    return SweepSettings("language", default_corpus()[:6], matching, out, Placement("cpu"))
+    choice = InputChoice(docs=6)
+    return SweepSettings("language", inputs_for("language", choice), matching, out,
+                         Placement("cpu"), provenance=provenance_of(choice))
 
 
 def _stamps(out):
@@ -84,16 +87,17 @@ def test_cli_on_the_local_executor_reports_failures_and_skips_finished_pairs(mod
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
+@pytest.mark.parametrize("engine", ["block", "two-stage"])
+def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path, engine):
     """Two processes of one local job share the pair over gloo (submitit's torch.distributed
-    environment, the block engine's split); the record equals one process's, in the same run
-    directory."""
+    environment, the data split); the record equals one process's, in the same run
+    directory, for either engine (`--gpus 8 --tasks 8` in docs/scale-out.md, scaled down)."""
     root, specs = models
     job = PairJob(specs["tiny-neox"], specs["tiny-opt"],
                   (root / "tiny-neox", root / "tiny-opt"))
-    one = submit_sweep([job], _settings(tmp_path / "one", engine="block"),
+    one = submit_sweep([job], _settings(tmp_path / "one", engine=engine),
                        make_executor("debug", tmp_path / "j"))
-    two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two", engine="block"),
+    two = submit_sweep([job], dataclasses.replace(_settings(tmp_path / "two", engine=engine),
                                                   tasks=2),
                        make_executor("local", tmp_path / "jobs", tasks=2))
     assert len(two.finished) == 1, two.failed
@@ -103,6 +107,21 @@ def test_a_job_of_two_tasks_writes_the_one_task_record(models, tmp_path):
     for name in single.pairs:
         np.testing.assert_allclose(shared.pairs[name], single.pairs[name], atol=1e-6)
     assert len(list((tmp_path / "jobs").glob("*_result.pkl"))) == 2  # one per task
+
+
+def test_a_split_the_engine_cannot_share_is_refused_before_any_job(models, tmp_path, capsys):
+    """--tasks 2 --split neurons with the two-stage engine: exit 2 naming the fix, nothing
+    submitted, and no advice to re-run the same command."""
+    root, _ = models
+    with pytest.raises(SystemExit) as exited:
+        main([*ARGS, "--executor", "local", "--model-dir", str(root), "--out", str(tmp_path),
+              "--pairs", "tiny-neox:tiny-opt", "--tasks", "2", "--split", "neurons"])
+    error = capsys.readouterr().err
+    assert exited.value.code == 2 and "--split data" in error and "same command" not in error
+    assert not (tmp_path / "sweep-jobs").exists()
+    with pytest.raises(ValueError, match="--split data"):
+        dataclasses.replace(_settings(tmp_path), tasks=2, split="neurons")
+    assert dataclasses.replace(_settings(tmp_path), tasks=2).tasks == 2  # a data split runs
 
 
 def test_pairs_name_any_model_as_match_does(models, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.engine.matching import match_neurons
+from empirics.engine.matching import BYTES_PER_ENTRY, match_neurons
 from runstore import RecordError
 from tests.empirics.conftest import make_source
 
@@ -82,7 +82,8 @@ def test_a_resume_keeps_the_saved_partition_whatever_the_memory_now(planted, tmp
     source = make_source(a, b, [700, 1900])
     crashing, _ = failing_after(source, passes=3)
     with pytest.raises(Interrupted):
-        match_neurons(crashing, k=2, memory_bytes=9 * 64 * 32, checkpoint=tmp_path / "state")
+        match_neurons(crashing, k=2, memory_bytes=9 * 64 * BYTES_PER_ENTRY,
+                      checkpoint=tmp_path / "state")
     resumed = match_neurons(source, k=2, memory_bytes=1e9, checkpoint=tmp_path / "state")
     whole = match_neurons(source, k=2, block_rows=9)
     assert resumed.block_rows == 9
@@ -119,7 +120,7 @@ def test_a_match_killed_by_sigkill_resumes_bit_identical_under_another_memory_bu
     a, b, _ = planted
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
-    state, memory = tmp_path / "state", 8 * 64 * 32  # blocks of 8 rows: 5 blocks
+    state, memory = tmp_path / "state", 8 * 64 * BYTES_PER_ENTRY  # blocks of 8 rows: 5 blocks
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
     child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path / "a.npy"),
                               str(tmp_path / "b.npy"), str(state), str(memory)], env=env)

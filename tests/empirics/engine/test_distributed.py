@@ -14,11 +14,19 @@ from empirics.capture.stimuli import default_corpus
 from empirics.engine.checkpoint import MatchState
 from empirics.engine.distributed import Ranks, free_port, run_local_ranks, shard_inputs
 from empirics.engine.matching import _neuron_share, match_neurons
+from empirics.engine.two_stage import match_two_stage
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
 from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
-from tests.empirics.rank_workers import OPTIONS, SPLITS, match_on_ranks, planted_arrays
+from tests.empirics.rank_workers import (
+    OPTIONS,
+    SPLITS,
+    TWO_STAGE,
+    match_on_ranks,
+    planted_arrays,
+    two_stage_on_ranks,
+)
 from tests.empirics.tiny_models import save_text_model, train_tokenizers
 
 
@@ -76,6 +84,36 @@ def test_neuron_split_top_k_equals_the_unblocked_result(tmp_path):
         np.testing.assert_allclose(merged[f"chunks_{name}"], value, rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.parametrize("recheck", [False, True])
+def test_two_stage_over_two_ranks_equals_one_process(tmp_path, recheck):
+    """Each rank reads half the batches; the merged sample is the one process's (same
+    tokens), the screen splits A's rows, the exact passes sum over the ranks: same pairs,
+    same r, same candidates, certificate and chunk sums on both ranks."""
+    assert run_local_ranks(two_stage_on_ranks, 2, str(tmp_path), recheck) == [0, 0]
+    one = match_two_stage(make_source(*planted_arrays(), SPLITS), recheck_uncertified=recheck,
+                          **TWO_STAGE)
+    assert len(one.index_a) >= 30 and one.guarantee["uncertified_b"] > 0
+    assert one.passes > 2 if recheck else one.passes == 2
+    for rank in (0, 1):
+        merged = np.load(tmp_path / f"rank-{rank}.npz")
+        _assert_same_matches(merged, one)
+        assert int(merged["n_tokens"]) == 3000 and int(merged["passes"]) == one.passes
+        for name, value in one.chunks.as_arrays().items():
+            np.testing.assert_allclose(merged[f"chunks_{name}"], value, rtol=1e-12, atol=1e-9)
+        certified = np.load(tmp_path / f"certified-{rank}.npz")
+        assert np.array_equal(certified["a"], one.certified_a)
+        assert np.array_equal(certified["b"], one.certified_b)
+        assert str(certified["guarantee"]) == repr(sorted(one.guarantee.items()))
+
+
+def test_two_stage_refuses_a_neuron_split_before_reading_the_stream():
+    def never():
+        raise AssertionError("the stream was read")
+
+    with pytest.raises(ValueError, match="--split data"):
+        match_two_stage(never, ranks=Ranks(0, 2, "neurons"))
+
+
 def test_shards_cover_every_batch_once_in_stream_order():
     items = list(range(23))
     shards = [shard_inputs(items, 4, Ranks(rank, 3)) for rank in range(3)]
@@ -102,11 +140,12 @@ def saved_models(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path):
+@pytest.mark.parametrize("engine", ["block", "two-stage"])
+def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path, engine):
     root, spec_a, spec_b = saved_models
     common = ["--family", "language", "--docs", "12", "--batch", "2", "--tokens", "96",
               "--groups", "4", "--examples", "0", "--device", "cpu", "--null", "permuted",
-              "--engine", "block"]
+              "--engine", engine, "--subsample", "200"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path.cwd()))
     command = [str(Path(sys.executable).parent / "torchrun"), "--nproc-per-node", "2",
                "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
@@ -117,7 +156,7 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     (two,) = (tmp_path / "two" / "match").glob("*/record.json")
     options = MatchOptions(null="permuted", batch=2, tokens=96, groups=4, examples=0,
-                           engine="block")
+                           engine=engine, subsample=200)
     from empirics.models.detect import resolve_spec
 
     one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),

@@ -164,12 +164,12 @@ def test_engine_equals_mutual_top_k_of_corrcoef(seed, tokens, n, m, k, block_row
 
 
 def test_memory_sets_the_block_size_and_not_the_result(planted):
-    from empirics.engine.matching import available_memory, block_size_for
+    from empirics.engine.matching import BYTES_PER_ENTRY, available_memory, block_size_for
 
     a, b, where = planted
     source = make_source(a, b, [1500])
     assert block_size_for(64, 64 * 32 * 5) == 5 and available_memory("cpu") > 0
-    small = match_neurons(source, memory_bytes=64 * 32 * 5)
+    small = match_neurons(source, memory_bytes=64 * BYTES_PER_ENTRY * 5)
     assert small.block_rows == 5 and np.array_equal(small.index_b, where)
 
 

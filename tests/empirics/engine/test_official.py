@@ -5,7 +5,14 @@ import pytest
 import torch
 
 from empirics.engine.matching import match_neurons
-from empirics.engine.official import EPS, match_official, official_stats
+from empirics.engine.official import (
+    EPS,
+    TOP_T,
+    match_official,
+    official_block,
+    official_r,
+    official_stats,
+)
 from empirics.records.match import MatchRecord
 from tests.empirics.conftest import make_source
 
@@ -65,18 +72,57 @@ def test_a_long_random_stream_reads_planted_correlations_low():
     assert (found.correlation < 0.35 * exact.correlation).all()
 
 
-def test_dead_neurons_take_part_and_pair_at_zero():
+def official_pairs(source, k, layers_a, layers_b, min_correlation=0.0) -> dict:
+    """find_best_buddies.py transcribed step by step on the whole accumulator: per layer
+    pair the top TOP_T along each side, each neuron's list merged over the other model's
+    layers in increasing order, the A-side edges at or above the threshold intersected with
+    the B-side edges."""
+    stats = official_stats(source)
+    acc = official_block(source, stats, slice(0, sum(layers_b)))
+    offsets_a, offsets_b = np.cumsum([0, *layers_a]), np.cumsum([0, *layers_b])
+    best = {"A": (torch.full((sum(layers_a), k), -torch.inf),
+                  torch.full((sum(layers_a), k), -1)),
+            "B": (torch.full((sum(layers_b), k), -torch.inf),
+                  torch.full((sum(layers_b), k), -1))}
+
+    def merge(side, lines, scores, ids):
+        scores = scores[:, :k].float().masked_fill(scores[:, :k] < min_correlation, -torch.inf)
+        old_scores, old_ids = best[side]
+        values, order = torch.topk(torch.cat([old_scores[lines], scores], 1), k, dim=1)
+        old_scores[lines], old_ids[lines] = values, torch.cat([old_ids[lines], ids[:, :k]],
+                                                               1).gather(1, order)
+
+    for i, j in [(i, j) for j in range(len(layers_b)) for i in range(len(layers_a))]:
+        rows, cols = (slice(offsets_a[i], offsets_a[i + 1]),
+                      slice(offsets_b[j], offsets_b[j + 1]))
+        block = acc[rows, cols]
+        values, index = torch.topk(block, min(TOP_T, block.shape[1]), dim=1)
+        merge("A", rows, official_r(values, stats[0].count), index + cols.start)
+        values, index = torch.topk(block, min(TOP_T, block.shape[0]), dim=0)
+        merge("B", cols, official_r(values, stats[0].count).T, index.T + rows.start)
+    (scores_a, ids_a), (_, ids_b) = best["A"], best["B"]
+    a_side = {(a, int(b)): float(r) for a in range(len(ids_a))
+              for b, r in zip(ids_a[a], scores_a[a]) if b >= 0 and r >= min_correlation}
+    b_side = {(int(a), b) for b in range(len(ids_b)) for a in ids_b[b] if a >= 0}
+    return {pair: r for pair, r in a_side.items() if pair in b_side}
+
+
+def test_dead_neurons_take_part_at_zero_and_list_partners_in_topk_order():
+    """Dead neurons (z = 0) meet everyone at r = 0 and keep the partners `torch.topk` lists
+    first among equal values, as in the official code (the replay once sent their ties to
+    the lower index, forming a dead pair (0, 0) at r = 0 that the official code does not)."""
     rng = np.random.default_rng(2)
-    g = rng.standard_normal(4096)
-    a = np.stack([np.zeros_like(g), g], axis=1).astype(np.float32)
-    b = np.stack([np.full_like(g, 3.0), g + 0.3 * rng.standard_normal(4096)], axis=1)
-    source = make_source(a, b.astype(np.float32), [1000, 2500])
-    found, exact = match_official(source), match_neurons(source)
-    assert found.dead_a.tolist() == [True, False] and found.dead_b.tolist() == [True, False]
-    assert list(_pairs(exact)) == [(1, 1)] and exact.dead_a.sum() == exact.dead_b.sum() == 1
-    replayed = _pairs(found)
-    assert list(replayed) == [(0, 0), (1, 1)] and replayed[0, 0] == 0.0
-    assert found.row_r[0].tolist() == [0.0]  # z = 0: a dead neuron meets everyone at r = 0
+    g = rng.standard_normal((4096, 60))
+    a = g.copy()
+    b = g[:, rng.permutation(60)] + 0.5 * rng.standard_normal((4096, 60))
+    a[:, :6], b[:, :6] = 0.0, 3.0  # six dead neurons a side, at the lowest indices
+    source = make_source(a.astype(np.float32), b.astype(np.float32), [1000, 2500])
+    for k, layers_a, layers_b in ((1, [60], [60]), (3, [20, 40], [30, 30])):
+        found = match_official(source, k=k, layers_a=layers_a, layers_b=layers_b)
+        assert _pairs(found) == official_pairs(source, k, layers_a, layers_b)
+        assert (0, 0) not in _pairs(found)
+    assert found.dead_a.sum() == found.dead_b.sum() == 6
+    assert (found.row_r[:6] == 0.0).all()  # z = 0: a dead neuron meets everyone at r = 0
 
 
 def test_pairs_are_kept_at_r_at_least_zero():
@@ -117,15 +163,19 @@ def test_a_short_well_scaled_stream_gives_the_exact_pairs(well_scaled):
 def test_column_blocks_and_kept_candidates_change_nothing(well_scaled):
     a, b, _ = well_scaled
     source = make_source(a, b, range(512, 4096, 512))
-    whole = match_official(source, k=2, candidates=3)
-    blocked = match_official(source, k=2, candidates=3, block_cols=5)
+    layers = dict(layers_a=[12, 12], layers_b=[5, 5, 5, 5, 5, 5, 2])
+    whole = match_official(source, k=2, candidates=3, **layers)
+    blocked = match_official(source, k=2, candidates=3, block_cols=5, **layers)
     assert blocked.passes == 1 + 7 and whole.passes == 2
+    assert _pairs(whole) == official_pairs(source, 2, [12, 12], [5, 5, 5, 5, 5, 5, 2])
     for name in ("index_a", "index_b", "correlation", "row_partners", "row_r", "col_partners",
                  "col_r"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
     assert whole.row_partners.shape == (24, 3) and whole.col_partners.shape == (32, 3)
     with pytest.raises(ValueError, match="candidates"):
         match_official(source, k=2, candidates=1)
+    with pytest.raises(ValueError, match="model B: layer widths"):
+        match_official(source, layers_b=[16, 15])
 
 
 def test_the_replay_makes_a_match_record(well_scaled):

@@ -8,9 +8,19 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from empirics.engine import screening
 from empirics.engine.matching import match_neurons
-from empirics.engine.screening import BoundTerms, _sample_products, pair_bounds
-from empirics.engine.subsample import Spread, _reservoir_slots, sample_pass
+from empirics.engine.sampling import bottom_slots, picked_slots, token_keys
+from empirics.engine.screening import (
+    TILE_ENTRY_BYTES,
+    BoundTerms,
+    _sample_products,
+    pair_bounds,
+    sample_traffic,
+    screen,
+    screen_tiles,
+)
+from empirics.engine.subsample import Spread, sample_pass
 from empirics.engine.two_stage import match_two_stage
 from tests.empirics.conftest import make_source, planted_arrays
 
@@ -39,21 +49,50 @@ def test_spread_merged_over_batches_is_the_whole_streams():
     np.testing.assert_allclose(merged.kurtosis().numpy(), (d**4).mean(0) / x.var(0) ** 2)
 
 
-def test_the_reservoir_keeps_every_token_with_equal_chance():
-    """Algorithm R over uneven batches: each of 40 tokens lands in a 10-token sample with
-    probability 1/4 (over 4000 seeds: within 5 standard errors), never twice."""
-    tokens, size, seeds = 40, 10, 4000
-    counts = np.zeros(tokens)
+def _kept_tokens(seed, batches, size, world):
+    """The stream positions that `world` ranks (batch i read by rank i mod world) keep once
+    their bottom keys are merged."""
+    starts = np.cumsum([0, *batches])
+    keys, positions = [], []
+    for rank in range(world):
+        kept, at = np.full(size, np.inf), np.full(size, -1)
+        for index in range(rank, len(batches), world):
+            slots, rows = bottom_slots(kept, token_keys(seed, index, batches[index]))
+            at[slots] = starts[index] + rows
+        keys.append(kept)
+        positions.append(at)
+    return np.concatenate([at[slots] for at, slots in zip(positions, picked_slots(keys))])
+
+
+def test_the_sample_is_uniform_and_the_same_over_any_number_of_ranks():
+    """Bottom keys over uneven batches: 1, 2 and 3 ranks keep the very same 10 of 40 tokens
+    for every seed; over 3000 seeds each token is kept with probability 1/4 and each pair of
+    tokens with 10 * 9 / (40 * 39), as for a uniform draw without replacement (within 5
+    standard errors)."""
+    batches, size, seeds = (3, 9, 1, 17, 10), 10, 3000
+    tokens = sum(batches)
+    once, twice = np.zeros(tokens), np.zeros((tokens, tokens))
     for seed in range(seeds):
-        rng, slots_of, seen = np.random.default_rng(seed), np.full(size, -1), 0
-        for batch in (3, 9, 1, 17, 10):
-            slots, rows = _reservoir_slots(seen, batch, size, rng)
-            slots_of[slots] = seen + rows
-            seen += batch
-        assert len(set(slots_of.tolist())) == size
-        counts[slots_of] += 1
-    error = math.sqrt(seeds * 0.25 * 0.75)
-    assert np.abs(counts - seeds * size / tokens).max() < 5 * error
+        kept = _kept_tokens(seed, batches, size, 2)
+        assert len(set(kept.tolist())) == size and kept.min() >= 0
+        for world in (1, 3):
+            assert set(_kept_tokens(seed, batches, size, world).tolist()) == set(kept.tolist())
+        once[kept] += 1
+        twice[np.ix_(kept, kept)] += 1
+    p1 = size / tokens
+    assert np.abs(once - seeds * p1).max() < 5 * math.sqrt(seeds * p1 * (1 - p1))
+    p2 = size * (size - 1) / (tokens * (tokens - 1))
+    off = ~np.eye(tokens, dtype=bool)
+    assert np.abs(twice[off] - seeds * p2).max() < 5 * math.sqrt(seeds * p2 * (1 - p2))
+
+
+def test_the_slots_fill_in_order_and_keep_the_smallest_keys():
+    keys = np.full(4, np.inf)
+    slots, rows = bottom_slots(keys, np.array([0.5, 0.2]))
+    assert slots.tolist() == [0, 1] and rows.tolist() == [0, 1]
+    slots, rows = bottom_slots(keys, np.array([0.9, 0.1, 0.3, 0.05]))
+    assert sorted(keys.tolist()) == [0.05, 0.1, 0.2, 0.3]
+    assert np.isfinite(keys).all() and len(slots) == len(rows) == 3
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -111,6 +150,45 @@ def test_planted_pairs_are_the_block_engines_in_two_passes_and_certified():
     # B's 24 unmatched neurons have no clear best partner: uncertified, and reported so
     assert guarantee["uncertified_b"] == 24 and found.certified_b[where].all()
     assert set(np.flatnonzero(~found.certified_b)) == set(range(m)) - set(where.tolist())
+
+
+def test_the_screen_tiled_both_ways_equals_one_tile_and_reads_b_once_per_row_block(
+        monkeypatch):
+    """Tiles of 7 rows x 9 columns give the candidates and bounds of one 40 x 64 tile, and
+    B's sample is read once per block of rows (6 blocks), in column tiles. (Values agree to
+    the float32 rounding of 2048-term sums, which the products' shapes order differently.)"""
+    a, b, _ = planted_arrays(5000)
+    sample = sample_pass(make_source(a, b, [1000, 2500]), 2048, seed=3)
+    whole = screen(sample, 3, delta=1e-3, block_rows=40, block_cols=64)
+    reads = []
+
+    def counted(za, zb):
+        reads.append(zb.shape[1])
+        return tile_products(za, zb)
+
+    tile_products = screening._tile_products
+    monkeypatch.setattr(screening, "_tile_products", counted)
+    tiled = screen(sample, 3, delta=1e-3, block_rows=7, block_cols=9)
+    assert sum(reads) == 64 * 6 and max(reads) == 9  # m columns per block of 7 rows
+    for side in ("rows", "cols"):
+        got, want = getattr(tiled, side), getattr(whole, side)
+        assert torch.equal(got.indices, want.indices)
+        torch.testing.assert_close(got.values, want.values, rtol=0, atol=1e-5)
+    for side in ("row_bound", "col_bound"):
+        torch.testing.assert_close(getattr(tiled, side), getattr(whole, side), rtol=0,
+                                   atol=1e-5)
+
+
+def test_the_tiles_fit_their_memory_and_cut_the_sample_traffic():
+    n, m, size, memory = 7000, 9000, 2**12, 2**26
+    for itemsize in (2, 4):
+        rows, cols = screen_tiles(n, m, size, itemsize, memory)
+        assert rows * size * itemsize <= memory / 2
+        assert rows * cols * TILE_ENTRY_BYTES + size * cols * itemsize <= memory / 2
+        old_rows = memory // (32 * m)  # rows only: a block holds all of B's columns
+        assert sample_traffic(n, m, size, itemsize, rows) < sample_traffic(
+            n, m, size, itemsize, old_rows) / 4
+    assert screen_tiles(n, m, size, 2, memory)[0] == 2 * screen_tiles(n, m, size, 4, memory)[0]
 
 
 @st.composite

@@ -18,9 +18,11 @@ from empirics.capture.stimuli import default_corpus, synthetic_images
 from empirics.pipeline.match import match_pair
 from empirics.pipeline.options import MatchOptions
 from empirics.records.examples import ExamplesRecord
+from empirics.records.guarantee import guarantee_text
 from empirics.records.match import MatchRecord
 from empirics.report.__main__ import main as report_main
 from empirics.report.build import write_report
+from empirics.report.facts import calibrated_exactness, match_facts
 from runstore import Record, RecordError
 from tests.empirics.tiny_models import save_text_model, save_vision_model, train_tokenizers
 
@@ -383,10 +385,11 @@ def test_the_page_names_hooks_nulls_and_the_calibrated_count(tmp_path, browser):
                         f"{record.n_neurons_b} neurons (dead {record.dead_a}/{record.dead_b}),"
                         f" {record.n_tokens:,} samples")
     counts = ", ".join(str(MatchRecord.load(p).n_rosetta) for p in sorted(nulls))
-    assert facts[1] == (f"permutation null (2 runs): {counts} mutual pairs; their r's 0.99 "
+    assert facts[1] == f"pairs: {guarantee_text(record.config['guarantee'])}"
+    assert facts[2] == (f"permutation null (2 runs): {counts} mutual pairs; their r's 0.99 "
                         f"quantile {point.threshold:.3f}, cleared by {point.n_rosetta} of the "
-                        f"{record.n_rosetta} pairs here (the calibrated count under "
-                        "mutual-quantile)")
+                        f"{record.n_rosetta} pairs here (the calibrated count under mutual-quantile"
+                        f"{calibrated_exactness(record, point.threshold)})")
     page.locator("#levels button").click()  # the null's chance level as the min r
     assert page.locator("tr.row").count() == point.n_rosetta < every
     shown = [float(t) for t in page.locator("tr.row td:nth-child(5)").all_text_contents()]
@@ -407,3 +410,32 @@ def test_toy_inputs_are_named_as_toy_feature_inputs(odd_run, browser):
     page, errors, _ = open_report(browser, write_report(odd_run, contrast=0))
     assert "inputs: toy feature inputs" in page.locator("#summary").text_content()
     assert errors == []
+
+
+def _record_with(guarantee: dict | None, r=(0.9, 0.8, 0.3)) -> MatchRecord:
+    units = np.arange(len(r), dtype=np.int64)
+    return MatchRecord(
+        config={} if guarantee is None else {"guarantee": guarantee}, family="odd",
+        model_a="a", model_b="b", size_a=1.0, size_b=1.0, null="none", k=1,
+        min_correlation=None, n_tokens=4, n_neurons_a=8, n_neurons_b=8, n_rosetta=len(r),
+        dead_a=0, dead_b=0, layer_sizes_a=[8], layer_sizes_b=[8],
+        pairs={"layer_a": 0 * units, "unit_a": units, "layer_b": 0 * units, "unit_b": units,
+               "r": np.array(r)},
+        rosetta_per_layer_a=np.array([len(r)]), rosetta_per_layer_b=np.array([len(r)]),
+        rechecked=False, max_recheck_change=None, changed_pairs=0, chunks={})
+
+
+def test_the_facts_state_the_guarantee_and_whether_the_calibrated_count_is_exact(tmp_path):
+    """No browser: the lines the page shows. A two-stage record with uncertified neurons is
+    not called exact, and its calibrated count is exact only at or above its floor."""
+    two_stage = {"mode": "two-stage", "rechecked": False, "uncertified_a": 3,
+                 "uncertified_b": 1, "uncertain_pairs": 0, "certified_down_to": 0.5}
+    lines, _ = match_facts(tmp_path / "run", _record_with(two_stage))
+    assert "pairs: not exact: 3/1 uncertified, 0 pairs touch them, exact for r >= 0.500" in lines
+    record = _record_with(two_stage)
+    assert "exact: the level is at or above" in calibrated_exactness(record, 0.6)
+    assert "not certified exact" in calibrated_exactness(record, 0.4)
+    old = {key: value for key, value in two_stage.items() if key != "certified_down_to"}
+    assert "not known to be exact" in calibrated_exactness(_record_with(old), 0.9)
+    assert calibrated_exactness(_record_with({"mode": "block"}), 0.1) == ""
+    assert "pairs: exact" in match_facts(tmp_path / "run", _record_with(None))[0]

@@ -1,0 +1,51 @@
+"""Every script in benchmarks/ runs end to end at its tiny --smoke setting, so none rots."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Modules of benchmarks/ that are helpers of the scripts, not benchmarks.
+HELPERS = {"timing.py"}
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if p.name not in HELPERS)
+
+
+def missing_browser() -> str | None:
+    """Why the neuron browser's benchmark cannot run here (it needs a headless chromium)."""
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed"
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        return "Debian's chromium is not installed (.ci/run installs it)"
+    return None
+
+
+def test_every_benchmark_is_listed():
+    assert len(SCRIPTS) >= 11 and "bench_two_stage.py" in SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_runs_with_smoke(script, tmp_path):
+    if script == "bench_report.py" and missing_browser():
+        pytest.skip(missing_browser())
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--smoke"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert result.returncode == 0, f"{script} --smoke failed:\n{result.stderr[-3000:]}"
+    assert result.stdout.strip(), f"{script} --smoke printed nothing"
+    assert not list(tmp_path.iterdir()), f"{script} --smoke left files in its folder"
+
+
+def test_the_gpu_check_parses_and_runs_its_steps_on_cpu_at_smoke_size():
+    script = ROOT / "benchmarks" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    result = subprocess.run(["bash", str(script), "--smoke"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("\n-- ") == 3  # every step ran to its end
+    usage = subprocess.run(["bash", str(script), "--fast"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage" in usage.stderr
