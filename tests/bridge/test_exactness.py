@@ -6,12 +6,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bridge.calibration import CalibratedPoint
+from bridge.calibration import CalibratedPoint, calibrated_dir
 from bridge.compare import main
 from bridge.comparison import Comparison
 from bridge.points import count_exactness
 from tests.bridge.test_compare import planted_record, write
 
+#: The planted records hold no per-chunk sums, so they are calibrated by the mutual-pair rule
+#: (the threshold 0.298 below is its 0.99 quantile of the null's mutual-pair r).
+RULE = ["--calibration", "mutual-quantile"]
+CALIBRATED = calibrated_dir("permuted", "mutual-quantile")
 CERTIFIED = {"mode": "two-stage", "rechecked": False, "uncertified_a": 0, "uncertified_b": 0,
              "uncertain_pairs": 0, "certified_down_to": -1.0}
 
@@ -42,28 +46,29 @@ def family(root, floor, null_floor=-1.0):
 
 def test_a_fit_over_counts_not_certified_exact_says_so(tmp_path, capsys):
     family(tmp_path, floor=0.5)
-    directory = main(["--family", "test", "--records", str(tmp_path), "--resamples", "200",
+    directory = main(["--family", "test", "--records", str(tmp_path), *RULE, "--resamples", "200",
                       "--no-plot", "--replicates", "0"])
     out = capsys.readouterr().out
     assert "warning: counts: 6 of 6 not certified exact" in out
     assert "the whole count not certified (exact for r >= 0.500)" in out
     comparison = Comparison.load(directory)
     assert len(comparison.config["not_exact"]) == 6
-    calibrated = Comparison.load(directory / "calibrated")
+    calibrated = Comparison.load(directory / CALIBRATED)
     assert len(calibrated.config["not_exact"]) == 6  # threshold 0.298 lies below 0.5
     assert "r >= 0.298 not certified (exact for r >= 0.500)" in out
 
 
 def test_the_calibrated_count_is_exact_when_its_threshold_clears_the_floor(tmp_path, capsys):
     family(tmp_path, floor=0.25)
-    directory = main(["--family", "test", "--records", str(tmp_path), "--resamples", "200",
+    directory = main(["--family", "test", "--records", str(tmp_path), *RULE, "--resamples", "200",
                       "--no-plot", "--replicates", "0", "--require-exact", "calibrated"])
     out = capsys.readouterr().out
-    assert Comparison.load(directory / "calibrated").config["not_exact"] == []
+    assert Comparison.load(directory / CALIBRATED).config["not_exact"] == []
     assert len(Comparison.load(directory).config["not_exact"]) == 6  # the raw counts are not
     assert "counts: all 6 certified exact" in out
     with pytest.raises(SystemExit) as exit_info:
-        main(["--family", "test", "--records", str(tmp_path), "--no-plot", "--require-exact"])
+        main(["--family", "test", "--records", str(tmp_path), *RULE, "--no-plot",
+              "--require-exact"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "--require-exact: 6 counts are not certified exact" in err
@@ -73,15 +78,15 @@ def test_the_calibrated_count_is_exact_when_its_threshold_clears_the_floor(tmp_p
 def test_require_exact_refuses_naming_the_records_and_writes_nothing(tmp_path, capsys):
     family(tmp_path, floor=0.5)
     with pytest.raises(SystemExit) as exit_info:
-        main(["--family", "test", "--records", str(tmp_path), "--require-exact",
+        main(["--family", "test", "--records", str(tmp_path), *RULE, "--require-exact",
               "calibrated"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.count("calibrated: ") == 6 and "r >= 0.298 not certified" in err
     assert not (tmp_path / "compare").exists()
     with pytest.raises(SystemExit) as exit_info:
-        main(["--family", "test", "--records", str(tmp_path), "--require-exact", "calibrated",
-              "--no-calibration"])
+        main(["--family", "test", "--records", str(tmp_path), *RULE, "--require-exact",
+              "calibrated", "--no-calibration"])
     assert exit_info.value.code == 2
 
 
