@@ -44,22 +44,28 @@ def bursty_arrays(tokens=2**18, planted=12, noise=20, burst=8, height=100.0, see
 
 
 def test_a_missed_pair_between_uncertified_neurons_is_never_labelled_exact():
-    """The issue's case, shrunk: sampler seed 4 misses the bursty pair; no found pair
-    touches an uncertified neuron (the old label read "exact (certified)")."""
+    """The issue's case, shrunk: the samplers that miss the bursty pair (about a third of
+    them) leave no found pair touching an uncertified neuron, where the old label read
+    "exact (certified)"; every one is labelled not exact, with its floor above the pair."""
     a, b = bursty_arrays()
     truth = brute_mutual(_float64_r(a, b), 1)
     last = a.shape[1] - 1
     assert (last, last) in truth
-    found = match_two_stage(make_source(a, b, list(range(0, 2**18, 2**15))), candidates=3,
-                            subsample=2**15, seed=4)
-    guarantee = found.guarantee
-    assert _pairs(found) == truth - {(last, last)}  # missed, all others found
-    assert guarantee["uncertain_pairs"] == 0 and guarantee["uncertified_a"] > 0
-    assert not is_exact(guarantee)
-    assert guarantee_text(guarantee).startswith("not exact: ")
-    assert "0 pairs touch them" in guarantee_text(guarantee)
     r_missed = _float64_r(a, b)[last, last]
-    assert exact_from(guarantee, r_missed) is False  # the floor lies above the missed pair
+    missed = 0
+    for seed in range(8):
+        found = match_two_stage(make_source(a, b, list(range(0, 2**18, 2**15))),
+                                candidates=3, subsample=2**15, seed=seed)
+        if _pairs(found) != truth - {(last, last)}:
+            continue  # this sample saw the burst: the pair is found
+        missed += 1
+        guarantee = found.guarantee
+        assert guarantee["uncertain_pairs"] == 0 and guarantee["uncertified_a"] > 0
+        assert not is_exact(guarantee)
+        assert guarantee_text(guarantee).startswith("not exact: ")
+        assert "0 pairs touch them" in guarantee_text(guarantee)
+        assert exact_from(guarantee, r_missed) is False  # the floor lies above the pair
+    assert missed >= 1  # the case arises: some sampler misses the pair
 
 
 def gelu(x):
