@@ -387,7 +387,7 @@ def test_the_page_names_hooks_nulls_and_the_calibrated_count(tmp_path, browser):
     counts = ", ".join(str(MatchRecord.load(p).n_rosetta) for p in sorted(nulls))
     assert facts[1] == f"pairs: {guarantee_text(record.config['guarantee'])}"
     assert facts[2] == (f"permutation null (2 runs): {counts} mutual pairs; their r's 0.99 "
-                        f"quantile {point.threshold:.3f}, cleared by {point.n_rosetta} of the "
+                        f"quantile {point.threshold:.3f}, cleared by {point.n_rosetta:.0f} of the "
                         f"{record.n_rosetta} pairs here (the calibrated count under mutual-quantile"
                         f"{calibrated_exactness(record, point.threshold)})")
     page.locator("#levels button").click()  # the null's chance level as the min r
