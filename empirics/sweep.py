@@ -25,7 +25,7 @@ from empirics.pipeline.options import (
     add_pair_flags,
     from_flags,
 )
-from empirics.pipeline.pairs import FAMILY_PAIRS, inputs_for, provenance_of
+from empirics.pipeline.pairs import FAMILY_PAIRS, inputs_for
 from empirics.pipeline.sweep import (
     EXECUTORS,
     SweepReport,
@@ -84,11 +84,10 @@ def main(argv: list[str] | None = None) -> SweepReport:
     try:
         jobs = sweep_jobs(args.family, args.pairs, args.model_dir,
                           cache_dir=args.cache_dir, download=args.download)
-        choice = from_flags(InputChoice, args)
+        inputs, provenance = inputs_for(args.family, from_flags(InputChoice, args))
         settings = SweepSettings(
-            args.family, inputs_for(args.family, choice), from_flags(MatchOptions, args),
-            args.out, from_flags(Placement, args), args.force, args.tasks, args.split,
-            provenance_of(choice, args.family))
+            args.family, inputs, from_flags(MatchOptions, args), args.out,
+            from_flags(Placement, args), args.force, args.tasks, args.split, provenance)
         executor = make_executor(args.executor, args.jobs_dir or args.out / "sweep-jobs",
                                  tasks=args.tasks, **slurm_options(args))
     except (ValueError, KeyError) as error:

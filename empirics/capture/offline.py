@@ -206,6 +206,12 @@ class Corpus:
         """The documents of a split, checked against the manifest's digest."""
         return [TextDocument(item["id"], item["text"]) for item in self._items(split)]
 
+    def labelled(self, split: str = "heldout") -> tuple[list[TextDocument], dict[str, str]]:
+        """`documents` and `categories` of a split from one read of it."""
+        items = self._items(split)
+        return ([TextDocument(item["id"], item["text"]) for item in items],
+                {item["id"]: item["category"] for item in items})
+
     def categories(self, split: str = "heldout") -> dict[str, str]:
         """{document id: category} of a split (`empirics.analysis.specialization`)."""
         return {item["id"]: item["category"] for item in self._items(split)}

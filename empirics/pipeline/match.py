@@ -40,7 +40,7 @@ from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for, provenance_of
+from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -131,8 +131,7 @@ def run_match(settings: MatchSettings) -> MatchRun:
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         check_sharing(settings.family, settings.options, ranks.world, ranks.split)
-        inputs = inputs_for(settings.family, settings.inputs)
-        provenance = provenance_of(settings.inputs, settings.family)
+        inputs, provenance = inputs_for(settings.family, settings.inputs)
         if settings.family == "language":
             log.info(draw_text(provenance["draw"]))
         for spec_a, spec_b, paths in pairs:

@@ -73,44 +73,30 @@ def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
                          f"{family}")
 
 
-def inputs_for(family: str, choice: InputChoice) -> list:
-    """The inputs of a family's pairs (documents or images)."""
+def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
+    """The inputs of a family's pairs (documents or images) and what their records state
+    about them: for documents, the built corpus they come from (digest, recipe, split) and
+    how they were drawn (`empirics.capture.draw`: `--docs` of them, stratified by the
+    corpus's categories); None for images."""
     if family == "language":
-        return drawn_documents(choice)[0]
+        provenance, categories = {}, None
+        if choice.corpus:
+            corpus = load_corpus(choice.corpus)
+            documents, categories = corpus.labelled("heldout")
+            provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
+                          "split": "heldout"}
+        elif choice.text:
+            documents = load_text_files(choice.text)
+        else:
+            documents = default_corpus()
+        documents, draw = draw_documents(documents, choice.docs, seed=choice.docs_seed,
+                                         categories=categories, rule=choice.docs_draw)
+        return documents, provenance | {"draw": draw}
     if family.startswith("generated"):
         if choice.image_dir:
             raise ValueError(f"the {family} family matches on the generator's own images; "
                              "--image-dir does not apply")
-        return generated_images(choice.images, seed=choice.image_seed)
+        return generated_images(choice.images, seed=choice.image_seed), None
     if choice.image_dir:
-        return load_image_folder(choice.image_dir)
-    return synthetic_images(choice.images)
-
-
-def drawn_documents(choice: InputChoice) -> tuple[list, dict | None]:
-    """The documents a language pair is matched on and how they were drawn
-    (`empirics.capture.draw`: `--docs` of them, stratified by the corpus's categories)."""
-    categories = None
-    if choice.corpus:
-        corpus = load_corpus(choice.corpus)
-        documents, categories = corpus.documents("heldout"), corpus.categories("heldout")
-    elif choice.text:
-        documents = load_text_files(choice.text)
-    else:
-        documents = default_corpus()
-    return draw_documents(documents, choice.docs, seed=choice.docs_seed,
-                          categories=categories, rule=choice.docs_draw)
-
-
-def provenance_of(choice: InputChoice, family: str = "language") -> dict | None:
-    """What a record states about where its documents came from: a built corpus (digest,
-    recipe, split) and how the documents were drawn (`empirics.capture.draw`); None for
-    images."""
-    if family != "language":
-        return None
-    provenance = {}
-    if choice.corpus:
-        corpus = load_corpus(choice.corpus)
-        provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
-                      "split": "heldout"}
-    return provenance | {"draw": drawn_documents(choice)[1]}
+        return load_image_folder(choice.image_dir), None
+    return synthetic_images(choice.images), None

@@ -8,7 +8,7 @@ import pytest
 
 from empirics.models.missing import MissingModelError
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import inputs_for, provenance_of
+from empirics.pipeline.pairs import inputs_for
 from empirics.pipeline.sweep import (
     PairJob,
     SweepSettings,
@@ -37,9 +37,9 @@ def models(tmp_path_factory):
 def _settings(out, **options):
     """The settings `empirics.sweep ARGS` makes (its inputs: 6 documents drawn, and the draw)."""
     matching = MatchOptions(batch=2, tokens=64, groups=2, examples=0, **options)
-    choice = InputChoice(docs=6)
-    return SweepSettings("language", inputs_for("language", choice), matching, out,
-                         Placement("cpu"), provenance=provenance_of(choice))
+    inputs, provenance = inputs_for("language", InputChoice(docs=6))
+    return SweepSettings("language", inputs, matching, out, Placement("cpu"),
+                         provenance=provenance)
 
 
 def _stamps(out):

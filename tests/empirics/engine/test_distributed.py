@@ -159,12 +159,13 @@ def test_torchrun_match_writes_the_single_process_record(saved_models, tmp_path,
                            engine=engine, subsample=200)
     from empirics.models.detect import resolve_spec
     from empirics.pipeline.options import InputChoice
-    from empirics.pipeline.pairs import inputs_for, provenance_of
+    from empirics.pipeline.pairs import inputs_for
 
-    choice = InputChoice(docs=12)  # what the command draws for --docs 12, and its record
+    # what the command draws for --docs 12, and what its record states of it
+    inputs, provenance = inputs_for("language", InputChoice(docs=12))
     one = match_pair(resolve_spec("tiny-neox", root / "a"), resolve_spec("tiny-opt", root / "b"),
-                     family="language", inputs=inputs_for("language", choice),
-                     provenance=provenance_of(choice), options=options, out=tmp_path / "one",
+                     family="language", inputs=inputs,
+                     provenance=provenance, options=options, out=tmp_path / "one",
                      device=torch.device("cpu"), paths=(root / "a", root / "b"))
     assert two.parent.name == one.name  # same configuration, same run directory
     merged, single = MatchRecord.load(two.parent), MatchRecord.load(one)
