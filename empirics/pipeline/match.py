@@ -130,7 +130,6 @@ def run_match(settings: MatchSettings) -> MatchRun:
                                    split=settings.split)
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
-        check_sharing(settings.family, settings.options, ranks.world, ranks.split)
         inputs, provenance = inputs_for(settings.family, settings.inputs)
         if settings.family == "language":
             log.info(draw_text(provenance["draw"]))
