@@ -16,8 +16,8 @@ from dataclasses import replace
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from theory.toy_config import ToyConfig
-from theory.toy_model import train_toy_nets
+from theory.toy.config import ToyConfig
+from theory.toy.training import train_toy_nets
 
 
 def main(argv: list[str] | None = None) -> float:

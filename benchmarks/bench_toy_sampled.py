@@ -24,16 +24,10 @@ from dataclasses import replace
 
 import torch
 
-from theory.toy_config import ToyConfig
-from theory.toy_data import instance_generator, sample_batch
-from theory.toy_model import (
-    SAMPLING_STREAM,
-    importances,
-    init_toy_nets,
-    instance_losses,
-    output_columns,
-    train_toy_nets,
-)
+from theory.toy.config import ToyConfig
+from theory.toy.data import instance_generator, sample_batch
+from theory.toy.model import importances, init_toy_nets, instance_losses, output_columns
+from theory.toy.training import SAMPLING_STREAM, train_toy_nets
 
 
 def cpu_seconds(fn) -> float:
@@ -79,7 +73,7 @@ def train_check(features: int, width: int, steps: int, exact: int, samples: int)
     """Dense and sampled training of the same small sweep: the top feature's relative error
     and the dense evaluation loss of every net, side by side."""
     from empirics.capture.toy import evaluation_inputs
-    from theory.toy_model import feature_errors
+    from theory.toy.model import feature_errors
 
     dense = ToyConfig(n_features=features, p=10.24 / features, beta=2.0, widths=(width,),
                       seeds=(0, 1), steps=steps, batch=256)

@@ -27,7 +27,7 @@ from empirics.pipeline.continued import ContinueSettings, StudySettings, run_stu
 from empirics.pipeline.filtering import FilterSettings
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
-from theory.toy_flags import int_list
+from theory.validation import int_list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from empirics.records.importance import ImportanceRecord
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from theory.params import CLOSURES
 from theory.runtime import resolve_device
-from theory.toy_flags import int_list
+from theory.validation import int_list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@ at its widths (the toy part of `python -m theory.simulate`).
 
     python -m empirics.toy --beta 1.5 --widths 8,16,32,64,128 --seeds 3 --steps 1500
 
-Toy superposition nets (theory.toy_model) are trained at every width and seed, every seed
+Toy superposition nets (theory.toy.model) are trained at every width and seed, every seed
 pair is matched with the engine (mutual nearest neighbours, r >= --rho-star) and counted,
 with the untrained and input-permutation nulls; the records land in
 runs/empirics/toy-beta<beta>-rho<rho*>-<hash>/ (`empirics.pipeline.toy`).
@@ -19,7 +19,7 @@ from empirics.pipeline.toy import measure_and_predict, toy_summary
 from runstore.commands import command_parser
 from theory.params import AllocationParams
 from theory.runtime import resolve_device
-from theory.toy_flags import add_toy_flags, toy_config_from_flags
+from theory.toy.flags import add_toy_flags, toy_config_from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:

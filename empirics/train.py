@@ -21,7 +21,7 @@ from pathlib import Path
 from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
-from theory.toy_flags import int_list
+from theory.validation import int_list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Fig. 27: trained toy superposition nets: Rosetta count, isolation of Rosetta and of
 non-Rosetta neurons against width, next to the allocation model's count (one row per toy
-sweep; drawn by theory.plot.draw_toy_sweep, the same drawing `theory.simulate` saves)."""
+sweep; drawn by theory.toy.plot.draw_toy_sweep, the drawing `theory.simulate` saves)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from empirics.records.toy import ToyStudy, ToySweep
 from paper_figs.figure import Figure, figure_main
 from paper_figs.needs import MissingRecords, Need
 from paper_figs.style import PANEL
-from theory.plot import draw_toy_sweep, toy_sweep_title
 from theory.sweep import TheoryRun
-from theory.toy_plot import draw_exponents_by_beta, draw_pool_scan
+from theory.toy.plot import (
+    draw_exponents_by_beta,
+    draw_pool_scan,
+    draw_toy_sweep,
+    toy_sweep_title,
+)
 
 #: The toy sweep, and the allocation model at its widths, saved in its "prediction" folder.
 REQUIRES = (Need(ToySweep, stage="empirics"), Need(TheoryRun, stage="empirics"))

@@ -5,7 +5,7 @@ fitted on the numeric solution, and writes a TheoryRun record plus a figure (PNG
 a run directory derived from the whole config. An existing record is reused unless --force.
 
 Unless --no-train, it then runs the toy sweep: toy superposition nets with the same beta are
-trained at --widths x --seeds (theory.toy_model) and measured with the matching engine
+trained at --widths x --seeds (theory.toy.model) and measured with the matching engine
 (rho* = --tau, docs/theory.md), and R(N) measured is printed next to R(N) predicted by the
 allocation model at the same widths (with n_features = --features), plus a Figure-27-style
 plot. The measurement belongs to `empirics` (`empirics.pipeline.toy`); this command, like
@@ -30,7 +30,7 @@ from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run
 from theory.runtime import resolve_device
 from theory.sweep import TheoryRun, build_theory_run, width_grid
-from theory.toy_flags import add_toy_flags, toy_config_from_flags
+from theory.toy.flags import add_toy_flags, toy_config_from_flags
 
 log = logging.getLogger("theory.simulate")
 

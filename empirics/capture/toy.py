@@ -1,4 +1,4 @@
-"""The toy family's adapter: the hidden activations of toy nets (theory.toy_model) on one
+"""The toy family's adapter: the hidden activations of toy nets (theory.toy.model) on one
 shared evaluation set, as the engine's aligned stream, with a readable name per net and a
 description per input (docs/theory.md, section 7).
 """
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from theory.toy_config import ToyConfig
-from theory.toy_data import instance_generator, sample_eval_set
+from theory.toy.config import ToyConfig
+from theory.toy.data import instance_generator, sample_eval_set
 
 #: Seed of the shared evaluation set (distinct from every training stream by construction).
 EVAL_STREAM = 2**31 - 1

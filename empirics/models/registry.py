@@ -48,7 +48,7 @@ HOOK_POINTS = {
     # SwiGLU read at the input of w2 (its linear map, kept as `_flax_linear`)
     "pmf_dit": ("shared_blocks.{layer}.mlp.w2._flax_linear",
                 "u_heads.{layer}.mlp.w2._flax_linear"),
-    # toy superposition nets (theory.toy_model): h = ReLU(W1 x + b1) is the input of W2
+    # toy superposition nets (theory.toy.model): h = ReLU(W1 x + b1) is the input of W2
     "toy": "w_out",
 }
 
@@ -276,14 +276,14 @@ PMF = (
 
 
 def _toy(width, n_features=512) -> ModelSpec:
-    """A toy net of `theory.toy_model` (one hidden layer of `width` ReLU neurons reading
+    """A toy net of `theory.toy.model` (one hidden layer of `width` ReLU neurons reading
     `n_features` sparse features); it is trained in code, seeds give the independent runs."""
     return _spec("toy", "toy", "toy", "toy", f"toy-n{n_features}-N{width}",
                  2 * n_features * width + width + n_features, 1, width,
                  config=dict(n_features=n_features, width=width))
 
 
-#: The default toy sweep's widths (theory.toy_model.ToyConfig), as a family like any other.
+#: The default toy sweep's widths (theory.toy.model.ToyConfig), as a family like any other.
 TOY = tuple(_toy(width) for width in (8, 16, 32, 64, 128))
 
 SPECS: tuple[ModelSpec, ...] = (PYTHIA + OPT + GPT2 + QWEN25 + OPENCLIP + DINOV2 + DINOV3

@@ -1,4 +1,4 @@
-"""The toy family: trained toy superposition nets (theory.toy_model) measured like any other
+"""The toy family: trained toy superposition nets (theory.toy.model) measured like any other
 family, with the same matching engine, on one shared evaluation set.
 
 For every width, every pair of seeds is matched (mutual nearest neighbours under Pearson r on
@@ -51,21 +51,20 @@ from empirics.records.match import MatchRecord
 from empirics.records.toy import ToySweep
 from runstore import reuse_or_build, run_dir
 from theory.params import AllocationParams
-from theory.plot import plot_toy_sweep
 from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
-from theory.toy_config import ToyConfig, arm_label
-from theory.toy_internals import feature_profile, fitted_prices
-from theory.toy_model import (
+from theory.toy.config import ToyConfig, arm_label
+from theory.toy.internals import feature_profile, fitted_prices
+from theory.toy.model import (
     feature_errors,
     hidden_activations,
     importances,
     init_toy_nets,
     neuron_isolation,
     rent_penalty,
-    train_toy_nets,
 )
-from theory.toy_plot import plot_isolation_profiles
+from theory.toy.plot import plot_isolation_profiles, plot_toy_sweep
+from theory.toy.training import train_toy_nets
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def measure_nets(nets, eval_x, *, rho_star: float, device="cpu", on_match=None,
 
 
 def net_internals(trained, eval_x: torch.Tensor) -> tuple[dict, dict]:
-    """What the theory assumes, measured inside every trained net (theory.toy_internals):
+    """What the theory assumes, measured inside every trained net (theory.toy.internals):
     per net (S, W) the dense evaluation loss, the top feature's relative error, the rent,
     failure, the fitted KKT price and its rms, feature 1's dedicated neurons; per net and
     feature rank (S, W, n) the isolation and the dedicated neurons."""

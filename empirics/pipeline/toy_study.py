@@ -4,7 +4,7 @@ table of exponents next to 1/beta and to the exponent the nets' internals predic
 (docs/theory.md, section 7).
 
 Arms are configs of one model: "none" (importance-weighted costs and capacity only) and
-"rent" (each neuron pays kappa/N, kappa from `theory.toy_config.auto_rent`). The pool scan
+"rent" (each neuron pays kappa/N, kappa from `theory.toy.config.auto_rent`). The pool scan
 keeps p n = `active` fixed while n grows; pools past `dense_limit` features train with the
 sampled output loss (at n = 2048 and width 64 the dense loss is faster, and both train
 to the same nets: measured). The default grid's 16 cells trained in 74.5 min of one-thread time
@@ -29,7 +29,7 @@ from empirics.pipeline.toy import run_toy_sweep, toy_sweep_dir
 from empirics.records.toy import ToyStudy, ToySweep
 from runstore import RecordError, record_exists, reuse_or_build, run_dir
 from runstore.progress import progress_bar
-from theory.toy_config import ToyConfig, auto_rent, revives_outputs
+from theory.toy.config import ToyConfig, auto_rent, revives_outputs
 
 log = logging.getLogger(__name__)
 

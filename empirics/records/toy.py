@@ -39,7 +39,7 @@ class ToySweep(Record):
     loss, the top feature's relative error, the rent paid, whether the net failed to train,
     the KKT price lambda fitted to its isolation profile and the fit's rms, the dedicated
     neurons of feature 1; `profiles` each name of `PROFILE_FIELDS` to (S, W, n): every
-    feature's isolation and dedicated neurons (theory.toy_internals). `exponent_price` is
+    feature's isolation and dedicated neurons (theory.toy.internals). `exponent_price` is
     the slope of log mean lambda on log N (-gamma) with the interval over seeds, and
     `exponent_internal` the count exponent gamma / beta that the nets' internals predict.
     """

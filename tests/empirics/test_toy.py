@@ -18,12 +18,13 @@ from empirics.pipeline.toy import (
 )
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
-from theory.toy_config import ToyConfig
-from theory.toy_data import (
+from theory.toy.config import ToyConfig
+from theory.toy.data import (
     instance_generator,
     sample_eval_set,
 )
-from theory.toy_model import ToyNets, neuron_isolation, train_toy_nets
+from theory.toy.model import ToyNets, neuron_isolation
+from theory.toy.training import train_toy_nets
 
 SMALL = ToyConfig(n_features=64, p=0.05, widths=(8, 16), seeds=(0, 1, 2), steps=200, batch=128,
                   warmup=20, n_eval=4096)

@@ -8,8 +8,8 @@ import pytest
 
 from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
 from empirics.records.toy import ToyStudy, ToySweep
-from theory.toy_config import auto_rent
-from theory.toy_plot import plot_toy_study
+from theory.toy.config import auto_rent
+from theory.toy.plot import plot_toy_study
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -74,7 +74,7 @@ def test_the_study_and_its_sweeps_are_tidy_tables(tmp_path):
 def test_the_pool_scan_panel_takes_each_pool_at_its_own_scaled_length():
     """A scaled scan trains n = 1024 and 2048 for 4000 and 8000 steps: the panel keeps them
     (it once kept only the shortest length overall, i.e. the first pool alone)."""
-    from theory.toy_plot import scan_cells
+    from theory.toy.plot import scan_cells
 
     rows = [{"arm": arm, "beta": beta, "n_features": n, "steps": steps}
             for arm in ("none", "rent")

@@ -8,11 +8,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from theory.toy_config import ToyConfig
-from theory.toy_data import active_features, instance_generator, sample_eval_set
-from theory.toy_model import (
+from theory.toy.config import ToyConfig
+from theory.toy.data import active_features, instance_generator, sample_eval_set
+from theory.toy.model import (
     OutputColumns,
-    add_rent_gradient,
     feature_errors,
     importances,
     init_toy_nets,
@@ -20,8 +19,8 @@ from theory.toy_model import (
     rent_penalty,
     sampled_regression,
     tail_distribution,
-    train_toy_nets,
 )
+from theory.toy.training import add_rent_gradient, train_toy_nets
 
 SMALL = ToyConfig(n_features=16, p=0.2, beta=1.5, widths=(3,), seeds=(0, 1), steps=10,
                   warmup=1, output_samples=1, exact_outputs=4)

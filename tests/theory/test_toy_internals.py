@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from theory.toy_config import ToyConfig, auto_rent
-from theory.toy_data import instance_generator, sample_features
-from theory.toy_internals import (
+from theory.toy.config import ToyConfig, auto_rent
+from theory.toy.data import instance_generator, sample_features
+from theory.toy.internals import (
     feature_profile,
     fit_price,
     fitted_prices,

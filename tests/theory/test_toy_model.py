@@ -6,24 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from theory.toy_config import ToyConfig
-from theory.toy_data import (
+from theory.toy.config import ToyConfig
+from theory.toy.data import (
     active_features,
     instance_generator,
     sample_batch,
     sample_eval_set,
     sample_features,
 )
-from theory.toy_model import (
+from theory.toy.model import (
     ToyNets,
     feature_errors,
     importances,
     init_toy_nets,
     instance_losses,
-    learning_rate,
     neuron_isolation,
-    train_toy_nets,
 )
+from theory.toy.training import learning_rate, train_toy_nets
 
 TINY = ToyConfig(n_features=64, p=0.05, widths=(4, 8), seeds=(0, 1), steps=30, batch=64,
                  warmup=3, n_eval=2048, log_every=10)
@@ -195,7 +194,7 @@ def test_a_sparse_batch_holds_each_seed_stream():
 
 def test_fused_loss_gradient_equals_autograd():
     """The sparse-target loss and its hand-formed gradient equal autograd's dense formula."""
-    from theory.toy_model import relu_regression
+    from theory.toy.model import relu_regression
 
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -223,7 +222,7 @@ def revived_reference(z, x, weight):
 def test_revived_loss_and_gradient_equal_autograd_and_bound_the_loss():
     """With revive the fused loss and gradient are those of the dense bound; the bound is
     above the loss and equal to it once every active output is alive."""
-    from theory.toy_model import relu_regression
+    from theory.toy.model import relu_regression
 
     gen = torch.Generator().manual_seed(1)
     z = torch.randn(2, 50, 7, generator=gen, dtype=torch.float64, requires_grad=True)

@@ -8,8 +8,8 @@ import transformers
 from empirics.models.hooks import layer_widths
 from empirics.models.pmf import PREFIX_TOKENS, PixelMeanFlow, PmfConfig
 from empirics.models.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
-from theory.toy_config import ToyConfig
-from theory.toy_model import init_toy_nets
+from theory.toy.config import ToyConfig
+from theory.toy.model import init_toy_nets
 
 
 def _meta_model(spec):

@@ -1,6 +1,6 @@
 """The toy nets' data: sparse features, their sparse batch form, and seeded generators.
 
-Features x_r = b_r u_r with b_r ~ Bernoulli(p) and u_r ~ U[-1, 1] (`theory.toy_model`). A
+Features x_r = b_r u_r with b_r ~ Bernoulli(p) and u_r ~ U[-1, 1] (`theory.toy.model`). A
 training batch never exists densely: `sample_batch` draws the active entries directly and
 `ActiveFeatures` carries them to the first layer (an embedding_bag) and the loss (a correction
 on the active entries), so a step costs ~p of a dense pass over the inputs.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from theory.toy_config import ToyConfig
+from theory.toy.config import ToyConfig
 
 
 @dataclass(frozen=True)

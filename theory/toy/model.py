@@ -1,4 +1,5 @@
-"""Toy superposition nets with a privileged neuron basis, trained many at once.
+"""Toy superposition nets with a privileged neuron basis, held many at once: their
+parameters, forward pass, losses (dense or sampled outputs; the rent) and readouts.
 
 Features x_r = b_r u_r (b_r ~ Bernoulli(p), u_r ~ U[-1, 1]) with importances I_r = r^-beta;
 h = ReLU(W1 x + b1) of width N; y' = ReLU(W2 h + b2); loss sum_r I_r (|x_r| - y'_r)^2
@@ -10,7 +11,8 @@ hidden axis of size H = sum(widths), so nothing is padded: W1 is (S, n, H), W2 (
 each width owns a slice of the hidden axis with its own output bias b2 (S, W, n). The first
 layer reads the sparse input through one `embedding_bag` over all seeds (cost ~ p n H per
 sample, not n H); the second layer is one batched product per width over the seeds. The
-data (sparse batches, seeded generators) live in `theory.toy_data`.
+data (sparse batches, seeded generators) live in `theory.toy.data`, the optimiser loop in
+`theory.toy.training`.
 
 Notes
 -----
@@ -38,17 +40,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from runstore.progress import progress_bar
-from theory.toy_config import ToyConfig
-from theory.toy_data import (
-    ActiveFeatures,
-    instance_generator,
-    sample_batch,
-)
-
-#: Stream id of each seed's draws of sampled output features (`output_columns`); never a
-#: width, so never an initialisation stream.
-SAMPLING_STREAM = -1
+from theory.toy.config import ToyConfig
+from theory.toy.data import ActiveFeatures, instance_generator
 
 
 @dataclass(frozen=True)
@@ -64,15 +57,6 @@ class ToyNets:
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.w_in, self.b_in, self.w_out, self.b_out]
-
-
-@dataclass(frozen=True)
-class TrainedToy:
-    """Trained nets and the loss history: `loss` (n_logged, S, W) at `logged_steps`."""
-
-    nets: ToyNets
-    logged_steps: torch.Tensor
-    loss: torch.Tensor
 
 
 def importances(config: ToyConfig, *, device="cpu") -> torch.Tensor:
@@ -119,14 +103,14 @@ def hidden_activations(nets: ToyNets, x: torch.Tensor) -> torch.Tensor:
                                     nets.w_in))
 
 
-def instance_outputs(nets: ToyNets, hidden: torch.Tensor) -> list[torch.Tensor]:
-    """y' = ReLU(W2 h + b2) per width, each (S, T, n), from hidden activations (S, T, H)."""
+def width_parts(nets: ToyNets, hidden: torch.Tensor):
+    """Each width's (hidden activations (S, T, N), W2 (S, N, n), b2 (S, n)), from the
+    concatenated hidden axis (S, T, H)."""
     widths = list(nets.config.widths)
     # split, not slicing: one concatenation in the backward pass instead of a zero-filled
     # full-size gradient per width
-    parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
-                nets.b_out.unbind(dim=1))
-    return [torch.relu(torch.baddbmm(bias[:, None, :], h, w)) for h, w, bias in parts]
+    return zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
+               nets.b_out.unbind(dim=1))
 
 
 class _ReluRegression(torch.autograd.Function):
@@ -286,11 +270,7 @@ def instance_losses(nets: ToyNets, active: ActiveFeatures,
     the tail of output features is the unbiased estimate of `sampled_regression`."""
     weight = importances(nets.config, device=active.value.device)
     hidden = torch.relu(hidden_preactivation(nets, active))
-    widths = list(nets.config.widths)
-    # split, not slicing: one concatenation in the backward pass instead of a zero-filled
-    # full-size gradient per width
-    parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
-                nets.b_out.unbind(dim=1))
+    parts = width_parts(nets, hidden)
     revive = nets.config.revive_outputs
     if outputs is not None:
         return torch.stack([sampled_regression(h, w, bias, active, weight, outputs,
@@ -317,69 +297,16 @@ def rent_penalty(nets: ToyNets) -> torch.Tensor:
                        dim=1)
 
 
-def add_rent_gradient(nets: ToyNets) -> None:
-    """Add the gradient of `rent_penalty` to the weights' gradients: (kappa / N) W, per
-    neuron (cheaper than differentiating the penalty: one pass over each weight)."""
-    scale = rent_scale(nets.config, device=nets.w_in.device)
-    nets.w_in.grad.addcmul_(nets.w_in.detach(), scale[None, None, :])
-    nets.w_out.grad.addcmul_(nets.w_out.detach(), scale[None, :, None])
-
-
 def feature_errors(nets: ToyNets, x: torch.Tensor, hidden: torch.Tensor | None = None
                    ) -> torch.Tensor:
     """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)
     (one width's outputs at a time: a wide pool's (S, T, n) outputs are large). `hidden`:
     the nets' `hidden_activations` on x, when the caller has them already."""
     hidden = hidden_activations(nets, x) if hidden is None else hidden
-    widths = list(nets.config.widths)
-    parts = zip(hidden.split(widths, dim=2), nets.w_out.split(widths, dim=1),
-                nets.b_out.unbind(dim=1))
+    parts = width_parts(nets, hidden)
     target = x.abs()
     return torch.stack([((target - torch.relu(torch.baddbmm(bias[:, None, :], h, w))) ** 2)
                         .mean(1) for h, w, bias in parts], dim=1)
-
-
-def learning_rate(step: int, config: ToyConfig) -> float:
-    """Linear warm-up to lr, then cosine decay to final_lr * lr at the last step."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(config.steps - config.warmup - 1, 1)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-    return config.lr * (config.final_lr + (1.0 - config.final_lr) * cosine)
-
-
-def train_toy_nets(config: ToyConfig, *, device="cpu", progress: bool = False) -> TrainedToy:
-    """Train every (seed, width) instance at once with Adam (see the module notes), on the
-    importance-weighted loss plus, in the rent arm, `rent_penalty`.
-
-    Returns the nets (detached) and the per-instance data loss (the rent excluded; the
-    `revived_term` bound with revive_outputs; an
-    estimate when the outputs are sampled) every `log_every` steps.
-    """
-    nets = init_toy_nets(config, device=device)
-    params = [p.requires_grad_() for p in nets.parameters()]
-    optimiser = torch.optim.Adam(params, lr=config.lr, fused=True)
-    data = [instance_generator(seed, device=device) for seed in config.seeds]
-    draws = [instance_generator(seed, SAMPLING_STREAM, device=device) for seed in config.seeds]
-    weight = importances(config, device=device)
-    steps, history = [], []
-    for step in progress_bar(range(config.steps), desc="toy nets", show=progress):
-        outputs = (output_columns(config, weight, generators=draws) if config.sampled
-                   else None)
-        losses = instance_losses(nets, sample_batch(config.batch, config, generators=data),
-                                 outputs)
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(step, config)
-        optimiser.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        if config.rent:
-            add_rent_gradient(ToyNets(config, *params))
-        optimiser.step()
-        if step % config.log_every == 0 or step == config.steps - 1:
-            steps.append(step)
-            history.append(losses.detach())
-    trained = ToyNets(config, *(p.detach() for p in params))
-    return TrainedToy(trained, torch.tensor(steps), torch.stack(history))
 
 
 def neuron_isolation(nets: ToyNets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,27 +1,12 @@
-"""The toy sweep's command-line flags, defined once for `python -m theory.simulate` and
-`python -m empirics.toy`, and the `ToyConfig` they describe."""
+"""The toy sweep's command-line flags, defined once for every command that runs the toy
+(`python -m theory.simulate` and its views), and the `ToyConfig` they describe."""
 
 from __future__ import annotations
 
 import argparse
 
-from theory.toy_config import ToyConfig, auto_rent
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """'8,16,32' -> (8, 16, 32), for argparse."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    """'1.5,2,3' -> (1.5, 2.0, 3.0), for argparse."""
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+from theory.toy.config import ToyConfig, auto_rent
+from theory.validation import int_list
 
 
 def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -65,7 +50,7 @@ def toy_config_from_flags(args: argparse.Namespace, *, beta: float) -> ToyConfig
 
 
 def rent_from_flag(text: str, *, beta: float, p: float, widths) -> float:
-    """--rent: a number (kappa) or 'auto' (`theory.toy_config.auto_rent`)."""
+    """--rent: a number (kappa) or 'auto' (`theory.toy.config.auto_rent`)."""
     if text == "auto":
         return auto_rent(beta, p, min(widths))
     try:

@@ -1,13 +1,18 @@
-"""The toy study's figure: exponents per arm against beta (with 1/beta and 1 drawn) and
-against the feature pool, from the study table's rows (`empirics.records.ToyStudy.rows`)."""
+"""The toy's figures: one sweep like the paper's Figure 27 (counts and isolation against
+width, next to the allocation model), each width's isolation profile by rank, and the toy
+study's exponents per arm against beta and against the feature pool (from
+`empirics.records.ToyStudy.rows`). Drawn in the package's style (`theory.plot`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
-from theory.plot import apply_style, plt, save_figure
+from theory.plot import BULK_COLOUR, ROSETTA_COLOUR, apply_style, plt, save_figure
+from theory.sweep import TheoryRun
+from theory.toy.config import arm_label
 
 ARM_COLOURS = {"none": "#1f77b4", "rent": "#d62728"}
 SERIES = (("exponent_neurons", "o", "R_neurons"), ("exponent_features", "s", "R_features"),
@@ -105,7 +110,8 @@ def draw_isolation_profiles(sweep, ax_isolation, ax_redundancy) -> None:
     """Each width's feature isolation against importance rank (mean over the nets that
     trained) with the KKT profile at the mean fitted price, and the dedicated neurons per
     feature. `sweep` is a toy-family record with `profiles` and `per_instance`."""
-    from theory.toy_internals import FIT_RHO, input_kurtosis, kkt_profile
+    # here, not at the top: the internals read nets (torch), the figures import without it
+    from theory.toy.internals import FIT_RHO, input_kurtosis, kkt_profile
 
     toy = sweep.config["toy"]
     kurtosis = input_kurtosis(toy["p"])
@@ -138,6 +144,72 @@ def plot_isolation_profiles(sweep, stem: str | Path) -> list[Path]:
     apply_style()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
     draw_isolation_profiles(sweep, *axes)
+    try:
+        return save_figure(fig, stem)
+    finally:
+        plt.close(fig)
+
+
+def draw_toy_sweep(sweep, predicted: TheoryRun, axes) -> None:
+    """Trained toy nets like the paper's Figure 27 on three axes: Rosetta count, Rosetta
+    isolation and non-Rosetta isolation against width, each seed pair as a dot and the mean
+    as a line.
+
+    `sweep` is a toy-family record (empirics.records.ToySweep: `widths`, `per_pair` arrays of
+    shape (pairs, widths), `mean(name)`); `predicted` the allocation model at its widths.
+    """
+    n = sweep.widths
+    panels = [("rosetta_neurons", "Rosetta neurons R(N)", ROSETTA_COLOUR),
+              ("isolation_rosetta", "isolation of Rosetta neurons", ROSETTA_COLOUR),
+              ("isolation_nonrosetta", "isolation of non-Rosetta neurons", BULK_COLOUR)]
+    for ax, (name, title, colour) in zip(axes, panels):
+        values = sweep.per_pair[name]
+        ax.plot(np.broadcast_to(n, values.shape).ravel(), values.ravel(), ".", ms=3,
+                color=colour, alpha=0.5)
+        ax.plot(n, sweep.mean(name), "o-", ms=3, color=colour, label="trained (mean of pairs)")
+        ax.set(xscale="log", xlabel="neurons N", title=title)
+        label_widths(ax, n)
+    estimate, low, high = sweep.exponent_neurons
+    axes[0].plot(n, sweep.mean("rosetta_features"), "s--", ms=3, color="0.3",
+                 label="distinct dominant features")
+    count = predicted.sweep["rosetta_count"]
+    axes[0].plot(n[count > 0], count[count > 0], "-", lw=0.8, color="k",
+                 label=rf"allocation model ($N^{{{predicted.derived_exponent:.3g}}}$)")
+    axes[0].plot(n, sweep.mean("null_neurons"), "x:", ms=4, color="0.5", label="untrained pair")
+    axes[0].set_yscale("symlog", linthresh=1)  # the untrained null is often 0
+    axes[0].yaxis.set_major_formatter(ScalarFormatter())
+    internal = getattr(sweep, "exponent_internal", [np.nan] * 3)[0]
+    slope = (f"slope {estimate:.2f} [{low:.2f}, {high:.2f}]" if np.isfinite(estimate)
+             else "slope not fitted (< 2 widths with R >= 10)")
+    axes[0].set(ylabel="count", title=f"R(N): {slope}" + (
+        f"; internals {internal:.2f}" if np.isfinite(internal) else ""))
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1, 0.08))
+    for ax in axes[1:]:
+        ax.set(ylabel="top feature's share of weight norm", ylim=(0, 1))
+
+
+def label_widths(ax, widths) -> None:
+    """Tick a log x axis at the given widths, written as plain numbers (8, 16, ..., 128)."""
+    ax.xaxis.set_major_locator(FixedLocator(np.asarray(widths, dtype=float)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def toy_sweep_title(sweep) -> str:
+    """One line naming the toy sweep's configuration (the title of its figure)."""
+    toy = sweep.config["toy"]
+    arm = arm_label(toy, kappa_format=".3g")
+    return (f"toy nets ({arm}): beta={toy['beta']:g}, n={toy['n_features']}, p={toy['p']:.3g}, "
+            f"rho*={sweep.config['rho_star']:g}, {toy['steps']} steps, "
+            f"{len(sweep.pairs)} seed pairs")
+
+
+def plot_toy_sweep(sweep, predicted: TheoryRun, stem: str | Path) -> list[Path]:
+    """`draw_toy_sweep` on one row of three panels, saved as stem.png and stem.pdf."""
+    apply_style()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+    draw_toy_sweep(sweep, predicted, axes)
+    fig.suptitle(toy_sweep_title(sweep))
     try:
         return save_figure(fig, stem)
     finally:

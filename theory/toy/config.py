@@ -30,10 +30,10 @@ class ToyConfig:
         (kappa / 2N) sum_i (|W1_i|^2 + |W2_i|^2) over the N neurons (docs/theory.md, section 7).
     output_samples : m > 0 estimates the loss on the output features past the first
         `exact_outputs` from m features drawn per step and seed (unbiased in loss and gradient;
-        `theory.toy_model.output_columns`); 0 computes every output (dense).
+        `theory.toy.model.output_columns`); 0 computes every output (dense).
     exact_outputs : output features computed exactly every step when sampling (the head).
     revive_outputs : train on the upper bound of the loss that replaces (ReLU(z) - t)^2 by
-        (z - t)^2 where an active target meets a dead output (`theory.toy_model.revived_term`;
+        (z - t)^2 where an active target meets a dead output (`theory.toy.model.revived_term`;
         equal to the loss on nets that fit the targets). Off: the plain loss, which leaves
         features learnt in one sign only at small p (docs/theory.md, section 7). A config
         saved before this field existed trained on the plain loss and reads back as off.

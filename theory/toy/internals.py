@@ -23,7 +23,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from theory.benefit import KurtosisBenefit
-from theory.toy_config import ToyConfig
+from theory.toy.config import ToyConfig
 
 #: Represented features per neuron of the fitted range (the solver's default rho).
 FIT_RHO = 4
