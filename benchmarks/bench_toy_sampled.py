@@ -72,7 +72,7 @@ def estimate_check(config: ToyConfig, draws: int) -> tuple[float, float, float]:
 def train_check(features: int, width: int, steps: int, exact: int, samples: int) -> None:
     """Dense and sampled training of the same small sweep: the top feature's relative error
     and the dense evaluation loss of every net, side by side."""
-    from empirics.capture.toy import evaluation_inputs
+    from empirics.toy.capture import evaluation_inputs
     from theory.toy.model import feature_errors
 
     dense = ToyConfig(n_features=features, p=10.24 / features, beta=2.0, widths=(width,),

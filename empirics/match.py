@@ -11,7 +11,7 @@ interrupted run resumes) and writes one MatchRecord in a run directory derived f
 configuration. An existing record is reused unless --force. `--init random` runs the
 untrained null (same architectures, random weights); `--null permuted` shuffles model B's
 samples inside each batch. `--family toy` trains and matches the toy family instead
-(`empirics.pipeline.toy`). The work is `empirics.pipeline.match.run_match`.
+(`empirics.toy.sweep`). The work is `empirics.pipeline.match.run_match`.
 
 It ends with a table of the pairs (neurons, tokens, R, R/N, median r of the pairs, dead
 neurons, null, wall time, record; `--json`: the same as JSON on stdout). A pair whose model's
@@ -49,7 +49,7 @@ from empirics.pipeline.summary import (
     summary_json,
     summary_rows,
 )
-from empirics.pipeline.toy import config_for_specs, run_toy_sweep
+from empirics.toy.sweep import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from runstore.record import read_header
 from theory.runtime import resolve_device

@@ -17,9 +17,11 @@ import logging
 import sys
 from pathlib import Path
 
-from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
+from empirics.toy.study import StudyDesign, run_study
+from empirics.toy.summary import format_study
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.runtime import resolve_device
+from theory.toy.flags import add_run_flags
 from theory.toy.plot import plot_toy_study
 from theory.validation import float_list, int_list
 
@@ -44,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pools above this train with the sampled output loss")
     p.add_argument("--output-samples", type=int, default=d.output_samples,
                    help="tail draws per step of the sampled output loss")
-    p.add_argument("--rho-star", type=float, default=d.rho_star, help="Rosetta threshold")
+    p.add_argument("--tau", type=float, default=d.rho_star,
+                   help="Rosetta threshold rho* of every sweep (theory.simulate's --tau)")
     p.add_argument("--fixed-scan-steps", action="store_true",
                    help="train the pool scan at the short length (default: scaled by n / n_0, "
                         "so every feature fires as often as in the first pool)")
@@ -55,10 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="run only the first K cells")
     p.add_argument("--saved-only", action="store_true",
                    help="train nothing: table the cells whose sweeps are already saved")
-    p.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--force", action="store_true", help="rebuild the table (sweeps are reused)")
-    p.add_argument("--no-plot", action="store_true", help="skip the figure")
+    add_run_flags(p, force_help="rebuild the table (sweeps are reused)")
     add_debug_flag(p)
     return p
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> Path:
             arms=args.arms, betas=args.betas, pools=args.pools, scan_beta=args.scan_beta,
             active=args.active, widths=args.widths, seeds=tuple(range(args.seeds)),
             steps=args.steps, batch=args.batch, dense_limit=args.dense_limit,
-            output_samples=args.output_samples, rho_star=args.rho_star,
+            output_samples=args.output_samples, rho_star=args.tau,
             scale_scan_steps=not args.fixed_scan_steps, revive_outputs=args.revive_outputs)
         device = resolve_device(args.device)
     except (TypeError, ValueError) as error:

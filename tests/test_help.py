@@ -50,7 +50,7 @@ def test_defaults_are_shown_as_typed():
     help_text = " ".join(parser_of("empirics.match").format_help().split())
     assert "root of run directories (default: runs)" in help_text
     assert "(default: float32)" in help_text
-    toy = " ".join(parser_of("empirics.toy").format_help().split())
+    toy = " ".join(parser_of("empirics.toy.__main__").format_help().split())
     assert "comma-separated hidden widths (default: 8,16,32" in toy
 
 

@@ -11,7 +11,8 @@ import counts), the package modules it names in string constants ("empirics.x",
 - inside empirics: the engine imports neither models nor capture; models import nothing
   else of empirics; records and the report import only records;
 - no cycle among the modules;
-- runstore, empirics' records, the report, bridge and paper_figs import without torch.
+- runstore, empirics' records, the report, bridge and paper_figs import without torch, and so
+  does theory but for the toy nets (`theory.toy`), device resolution and its command.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("runstore", "theory", "empirics", "bridge", "paper_figs")
 COMMANDS = {"theory.simulate", "empirics.match", "empirics.analyze", "empirics.anchors",
-            "empirics.sweep", "empirics.toy", "empirics.corpus", "empirics.train",
+            "empirics.sweep", "empirics.toy.__main__", "empirics.corpus", "empirics.train",
             "empirics.importance", "empirics.export", "empirics.toy_study", "empirics.filter",
             "empirics.judge",
             "empirics.report.__main__",
@@ -102,10 +103,10 @@ def area(name: str) -> str:
 
 
 def test_the_rules_see_named_modules_and_function_level_imports():
-    assert "empirics.pipeline.toy" in dependencies("theory.simulate")  # inside a function
+    assert "empirics.toy.sweep" in dependencies("theory.simulate")  # inside a function
     assert "empirics.engine.matching" in dependencies("empirics.pipeline.match")
     assert resolve("empirics.records.match.MatchRecord") == "empirics.records.match"
-    assert NAMED.match("empirics.pipeline.toy:run_toy_sweep").group(1) == "empirics.pipeline.toy"
+    assert NAMED.match("empirics.toy.sweep:run_toy_sweep").group(1) == "empirics.toy.sweep"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -179,7 +180,17 @@ def test_records_report_bridge_and_figures_import_without_torch():
     assert len(names) > 30
 
 
+#: theory's modules that may use torch: the toy nets (`theory.toy`, but its config, flags and
+#: figures, which records and figures import), device resolution and the command.
+THEORY_TORCH = ("theory.toy", "theory.runtime", "theory.simulate")
+THEORY_TOY_TORCH_FREE = ("theory.toy.config", "theory.toy.flags", "theory.toy.plot")
+
+
 def test_the_allocation_model_loads_without_torch():
-    code = BLOCK_TORCH + "import runstore, theory.allocation, theory.sweep, theory.symbolic\n"
+    names = sorted(n for n in modules() if stage(n) == "theory"
+                   and (not n.startswith(THEORY_TORCH) or n in THEORY_TOY_TORCH_FREE))
+    code = (BLOCK_TORCH + f"for name in {names!r}:\n    importlib.import_module(name)\n"
+            "assert 'torch' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert {"theory.allocation", "theory.sweep", "theory.symbolic", "theory.plot"} <= set(names)

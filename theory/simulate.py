@@ -5,12 +5,13 @@ fitted on the numeric solution, and writes a TheoryRun record plus a figure (PNG
 a run directory derived from the whole config. An existing record is reused unless --force.
 
 Unless --no-train, it then runs the toy sweep: toy superposition nets with the same beta are
-trained at --widths x --seeds (theory.toy.model) and measured with the matching engine
-(rho* = --tau, docs/theory.md), and R(N) measured is printed next to R(N) predicted by the
-allocation model at the same widths (with n_features = --features), plus a Figure-27-style
-plot. The measurement belongs to `empirics` (`empirics.pipeline.toy`); this command, like
-every command, may use any stage, while no library module of theory/ imports empirics and
-the measurement never sees the prediction. `python -m empirics.toy` runs the toy part alone.
+trained at --widths x --seeds (theory.toy) and measured with the matching engine (a
+Rosetta pair has r >= rho* = --tau, docs/theory.md), and R(N) measured is printed next to
+R(N) predicted by the allocation model at the same widths (with n_features = --features),
+plus a Figure-27-style plot. The measurement belongs to the toy family's adapter
+(`empirics.toy`); this command, like every command, may use any stage, while no library
+module of theory/ imports empirics and the measurement never sees the prediction.
+`python -m empirics.toy` runs the toy part alone.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run
 from theory.runtime import resolve_device
 from theory.sweep import TheoryRun, build_theory_run, width_grid
-from theory.toy.flags import add_toy_flags, toy_config_from_flags
+from theory.toy.flags import TAU_HELP, add_toy_flags, toy_config_from_flags
 
 log = logging.getLogger("theory.simulate")
 
@@ -54,7 +55,7 @@ COLUMNS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("python -m theory.simulate", __doc__)
     parser.add_argument("--beta", type=float, default=1.5, help="importance exponent (> 1)")
-    parser.add_argument("--tau", type=float, default=0.5, help="isolation threshold in (0, 1]")
+    parser.add_argument("--tau", type=float, default=0.5, help=TAU_HELP)
     parser.add_argument("--kappa", type=float, default=1.0, help="price scale (neuron rent)")
     parser.add_argument("--benefit", choices=sorted(BENEFIT_FAMILIES), default="kurtosis",
                         help="benefit curve of isolation: kurtosis (Scherlis-type) or quadratic")
@@ -166,11 +167,12 @@ def main(argv: list[str] | None = None) -> Path:
     if toy_config is not None:
         # The toy nets are measured by the matching engine, one stage up (the toy family's
         # pipeline); a command may use any stage, a library module of theory/ may not.
-        from empirics.pipeline.toy import measure_and_predict, toy_summary
+        from empirics.toy.summary import toy_summary
+        from empirics.toy.sweep import measure_and_predict
 
         with reported(parser, debug=args.debug):
             sweep, predicted, toy_directory = measure_and_predict(
-                params, toy_config, rho_star=args.tau, out=args.out, force=args.force,
+                params, toy_config, out=args.out, force=args.force,
                 device=resolve_device(args.device), progress=sys.stderr.isatty(),
                 seed=args.seed)
         print(toy_summary(sweep, predicted, toy_directory, plot=not args.no_plot))

@@ -1,7 +1,7 @@
 """The log-log slope: the OLS slope of log count on log size, the exponent of a power law.
 
 One implementation for the allocation model's fitted exponent (theory.sweep), the toy
-family's exponents and their bootstrap (empirics.pipeline.toy) and the bridge's fits
+family's exponents and their bootstrap (empirics.toy.sweep) and the bridge's fits
 (bridge.powerlaw, bridge.bootstrap).
 """
 

@@ -1,5 +1,5 @@
 """ToySweep: the toy family's counts and isolation over widths and seed pairs (written by
-the toy family's pipeline, `python -m empirics.pipeline.toy`). Torch-free.
+the toy family's pipeline, `python -m empirics.toy.sweep`). Torch-free.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class ToySweep(Record):
 
     `config` holds {"toy": ToyConfig.to_config(), "rho_star": float}. `pairs` (P, 2) are the
     seed ids of each matched pair; `per_pair` maps each name of `PAIR_FIELDS` to (P, W);
-    `threshold_counts` (len(empirics.pipeline.toy.THRESHOLDS), P, W) counts R_neurons at each
+    `threshold_counts` (len(empirics.toy.sweep.THRESHOLDS), P, W) counts R_neurons at each
     threshold;
     `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
     of the slope of log mean R on log N with the bootstrap interval over pairs, fitted on the
@@ -83,7 +83,7 @@ class ToySweep(Record):
 
 @dataclasses.dataclass(frozen=True)
 class ToyStudy(Record):
-    """The toy study's table (`empirics.pipeline.toy_study`): one row per sweep, with its arm,
+    """The toy study's table (`empirics.toy.study`): one row per sweep, with its arm,
     beta, feature pool, training length, rent, the exponents of R_neurons, R_features and the
     one the nets' internals predict (each [estimate, low, high]), failed nets, runtime,
     convergence between the two lengths and the sweep's run directory. `n_cells` is the

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from empirics.analysis.toy import pair_bootstrap
-from empirics.pipeline.toy import (
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.toy.readouts import pair_bootstrap
+from empirics.toy.sweep import (
     EXAMPLES,
     GROUPS,
     THRESHOLDS,
@@ -16,8 +18,6 @@ from empirics.pipeline.toy import (
     run_toy_sweep,
     seed_pairs,
 )
-from empirics.records.examples import ExamplesRecord
-from empirics.records.match import MatchRecord
 from theory.toy.config import ToyConfig
 from theory.toy.data import (
     instance_generator,
@@ -152,11 +152,37 @@ def test_measured_exponent_is_sublinear(beta, tmp_path):
 
 
 def test_the_toy_command_has_its_own_usage(capsys):
-    from empirics.toy import main
+    from empirics.toy.__main__ import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: python -m empirics.toy") and "--rho-star" in out
+    assert out.startswith("usage: python -m empirics.toy") and "--tau" in out
     assert "--closure" not in out  # not theory.simulate's usage
+    assert "--rho-star" not in out  # one name for the threshold: --tau, as in theory.simulate
+
+
+def test_a_prediction_at_another_beta_or_threshold_is_refused(tmp_path):
+    """One beta: the model's and the nets' must agree before anything trains, and a table
+    never pairs a sweep with a prediction at another beta or threshold."""
+    from empirics.toy.summary import format_toy_table
+    from empirics.toy.sweep import check_prediction, measure_and_predict
+    from theory.params import AllocationParams
+    from theory.sweep import build_theory_run
+
+    with pytest.raises(ValueError, match=r"beta \(2\) is not the toy nets' beta \(1.5\)"):
+        measure_and_predict(AllocationParams(beta=2.0), SMALL, out=tmp_path)
+    assert not any(tmp_path.iterdir())
+    from tests.paper_figs.builders import write_toy_sweep
+
+    sweep = write_toy_sweep(tmp_path / "saved", np.random.default_rng(0))
+    toy, widths = sweep.config["toy"], sweep.widths
+    same = AllocationParams(beta=toy["beta"], tau=sweep.config["rho_star"])
+    check_prediction(sweep, build_theory_run(same, widths, seed=0))
+    for other, message in ((replace(same, beta=toy["beta"] + 0.5), "beta"),
+                           (replace(same, tau=0.9), "threshold rho")):
+        with pytest.raises(ValueError, match=message):
+            format_toy_table(sweep, build_theory_run(other, widths, seed=0))
+    with pytest.raises(ValueError, match="widths"):
+        format_toy_table(sweep, build_theory_run(same, widths[:-1], seed=0))

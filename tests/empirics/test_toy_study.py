@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
 from empirics.records.toy import ToyStudy, ToySweep
+from empirics.toy.study import StudyDesign, run_study
+from empirics.toy.summary import format_study
 from theory.toy.config import auto_rent
 from theory.toy.plot import plot_toy_study
 

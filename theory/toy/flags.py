@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from theory.toy.config import ToyConfig, auto_rent
 from theory.validation import int_list
+
+#: --tau's help in every command that measures the toy: one threshold, the model's tau and
+#: the Rosetta correlation threshold rho* of the toy's matches.
+TAU_HELP = "isolation threshold in (0, 1]; the toy's Rosetta threshold rho* (r >= tau)"
 
 
 def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -35,6 +40,13 @@ def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> N
                             "output that is dead where its feature fires (docs/theory.md, "
                             "section 7)")
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, *, force_help: str) -> None:
+    """Where a toy command's records go, whether a saved one is rebuilt, and the figure."""
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
+    parser.add_argument("--force", action="store_true", help=force_help)
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
 
 
 def toy_config_from_flags(args: argparse.Namespace, *, beta: float) -> ToyConfig:

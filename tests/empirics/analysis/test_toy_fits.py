@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from empirics.analysis.toy import (
+from empirics.toy.readouts import (
     excluded_pairs,
     failed_instances,
     fit_mask,

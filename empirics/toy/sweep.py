@@ -26,17 +26,12 @@ import numpy as np
 import torch
 
 from empirics.analysis.examples import collect_examples
-from empirics.analysis.toy import (
-    MIN_FIT_COUNT,
-    above,
-    excluded_pairs,
-    failed_instances,
-    fit_mask,
-    pair_bootstrap,
-    pair_statistics,
-    row_bootstrap,
-)
-from empirics.capture.toy import (
+from empirics.engine.matching import Matches, match_neurons
+from empirics.engine.nulls import permute_tokens
+from empirics.records.examples import ExamplesRecord
+from empirics.records.match import MatchRecord
+from empirics.records.toy import ToySweep
+from empirics.toy.capture import (
     BATCH_ROWS,
     EVAL_STREAM,
     activation_source,
@@ -44,16 +39,20 @@ from empirics.capture.toy import (
     evaluation_inputs,
     net_name,
 )
-from empirics.engine.matching import Matches, match_neurons
-from empirics.engine.nulls import permute_tokens
-from empirics.records.examples import ExamplesRecord
-from empirics.records.match import MatchRecord
-from empirics.records.toy import ToySweep
+from empirics.toy.readouts import (
+    MIN_FIT_COUNT,
+    above,
+    excluded_pairs,
+    failed_instances,
+    pair_bootstrap,
+    pair_statistics,
+    row_bootstrap,
+)
 from runstore import reuse_or_build, run_dir
 from theory.params import AllocationParams
 from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
-from theory.toy.config import ToyConfig, arm_label
+from theory.toy.config import ToyConfig
 from theory.toy.internals import feature_profile, fitted_prices
 from theory.toy.model import (
     feature_errors,
@@ -63,7 +62,6 @@ from theory.toy.model import (
     neuron_isolation,
     rent_penalty,
 )
-from theory.toy.plot import plot_isolation_profiles, plot_toy_sweep
 from theory.toy.training import train_toy_nets
 
 log = logging.getLogger(__name__)
@@ -305,14 +303,19 @@ def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
     return ToyConfig(n_features=features.pop(), beta=beta, widths=widths, seeds=tuple(seeds))
 
 
-def measure_and_predict(params: AllocationParams, config: ToyConfig, *, rho_star: float,
-                        out: str | Path, force: bool = False, device="cpu",
-                        progress: bool = False, seed: int = 0
-                        ) -> tuple[ToySweep, TheoryRun, Path]:
+def measure_and_predict(params: AllocationParams, config: ToyConfig, *, out: str | Path,
+                        force: bool = False, device="cpu", progress: bool = False,
+                        seed: int = 0) -> tuple[ToySweep, TheoryRun, Path]:
     """Measure the toy family (`run_toy_sweep`) and solve the allocation model `params` at
     its widths with its feature count; the prediction is saved beside the sweep
-    (DIR/prediction). The measurement never sees the prediction."""
-    sweep, directory = run_toy_sweep(config, rho_star=rho_star, out=out, force=force,
+    (DIR/prediction). The measurement never sees the prediction.
+
+    One beta and one threshold: the nets train at `config.beta`, which must be the model's
+    `params.beta` (a mismatch is refused), and a Rosetta pair is one with r >= rho* =
+    `params.tau`, the model's isolation threshold.
+    """
+    check_same_beta(params.beta, config.beta)
+    sweep, directory = run_toy_sweep(config, rho_star=params.tau, out=out, force=force,
                                      device=device, progress=progress)
     toy_params = dataclasses.replace(params, n_features=float(config.n_features))
     predicted = build_theory_run(toy_params, np.array(config.widths, dtype=np.float64),
@@ -321,12 +324,24 @@ def measure_and_predict(params: AllocationParams, config: ToyConfig, *, rho_star
     return sweep, predicted, directory
 
 
-TOY_COLUMNS = (
-    ("N", "{:>6.0f}"), ("R_neur", "{:>7.2f}"), ("range", "{:>9}"), ("R_feat", "{:>7.2f}"),
-    ("R_pred", "{:>7.0f}"), ("s_Ros", "{:>7.3f}"), ("s_non", "{:>7.3f}"), ("null", "{:>6.2f}"),
-    ("perm", "{:>6.2f}"), ("lambda", "{:>9.2e}"), ("ded_f1", "{:>6.1f}"), ("loss", "{:>9.2e}"),
-    ("failed", "{:>6}"),
-)
+def check_same_beta(model_beta: float, toy_beta: float) -> None:
+    """Refuse a prediction at one beta for toy nets trained at another."""
+    if model_beta != toy_beta:
+        raise ValueError(f"the allocation model's beta ({model_beta:g}) is not the toy nets' "
+                         f"beta ({toy_beta:g}): a prediction is only compared with nets trained "
+                         "at its own beta")
+
+
+def check_prediction(sweep: ToySweep, predicted: TheoryRun) -> None:
+    """Refuse a prediction that is not the sweep's: another beta, threshold or widths."""
+    params, toy = predicted.config["params"], sweep.config["toy"]
+    check_same_beta(params["beta"], toy["beta"])
+    if params["tau"] != sweep.config["rho_star"]:
+        raise ValueError(f"the prediction's tau ({params['tau']:g}) is not the sweep's "
+                         f"threshold rho* ({sweep.config['rho_star']:g})")
+    if list(predicted.config["widths"]) != [float(w) for w in sweep.widths]:
+        raise ValueError(f"the prediction's widths {predicted.config['widths']} are not the "
+                         f"sweep's {sweep.widths.tolist()}")
 
 
 def predicted_slope(widths, counts, min_count: float = MIN_FIT_COUNT) -> float:
@@ -338,73 +353,3 @@ def predicted_slope(widths, counts, min_count: float = MIN_FIT_COUNT) -> float:
         return float("nan")
     return float(log_log_slopes(np.log(np.asarray(widths, dtype=np.float64)[keep]),
                                 np.log(counts[keep])))
-
-
-def format_toy_table(sweep, predicted: TheoryRun) -> str:
-    """R(N) measured (mean and range over seed pairs) next to R(N) predicted, isolation of
-    Rosetta and non-Rosetta neurons, the nulls, the nets' fitted price lambda, feature 1's
-    dedicated neurons, the evaluation loss and failed nets; then the exponents: measured,
-    predicted by the allocation model and predicted from the nets' internals."""
-    counts = sweep.per_pair["rosetta_neurons"]
-    instance = sweep.per_instance
-    finite = np.isfinite(counts)
-    low = np.where(finite, counts, np.inf).min(axis=0)
-    high = np.where(finite, counts, -np.inf).max(axis=0)
-    columns = [sweep.widths, sweep.mean("rosetta_neurons"),
-               [f"{lo:.0f}-{hi:.0f}" if np.isfinite(lo) else "-" for lo, hi in zip(low, high)],
-               sweep.mean("rosetta_features"), predicted.sweep["rosetta_count"],
-               sweep.mean("isolation_rosetta"), sweep.mean("isolation_nonrosetta"),
-               sweep.mean("null_neurons"), sweep.mean("permuted_neurons"),
-               _kept_mean(instance["price"], instance["failed"]),
-               instance["redundancy_top"].mean(0), instance["eval_loss"].mean(0),
-               [f"{int(n)}/{len(instance['failed'])}" for n in instance["failed"].sum(0)]]
-    rows = [" ".join(f"{name:>{len(fmt.format(0))}}" for name, fmt in TOY_COLUMNS)]
-    for i in range(len(sweep.widths)):
-        rows.append(" ".join(fmt.format(col[i]) for (_, fmt), col in zip(TOY_COLUMNS, columns)))
-    toy = sweep.config["toy"]
-    slope = predicted_slope(sweep.widths, predicted.sweep["rosetta_count"])
-    fitted = (f"fitted {slope:.3f} on the widths with R >= {MIN_FIT_COUNT}" if np.isfinite(slope)
-              else f"not fitted (fewer than two widths with R >= {MIN_FIT_COUNT}: the "
-                   "staircase above)")
-    fit_widths = sweep.widths[fit_mask(counts)].astype(int).tolist()
-    level = f"{100 * sweep.level:g}%"
-    rows += [
-        f"toy nets ({arm_label(toy)}, beta = {toy['beta']:g}, n = {toy['n_features']}, "
-        f"{toy['steps']} steps): rho* = {sweep.config['rho_star']:g}, {len(sweep.pairs)} seed "
-        f"pairs; exponent of R_neurons {_interval(sweep.exponent_neurons)}, of R_features "
-        f"{_interval(sweep.exponent_features)} ({level} bootstrap over seed pairs; widths with "
-        f"mean R >= {MIN_FIT_COUNT}: {fit_widths})",
-        f"from the nets' internals: price lambda ~ N^{_interval(sweep.exponent_price)}, so "
-        f"R ~ N^(gamma/beta) = N^{_interval(sweep.exponent_internal)} (KKT profile fitted to "
-        f"each net's isolation by rank; 1/beta = {1 / toy['beta']:.3f})",
-        f"allocation model P1 at the same widths: {fitted}; derived "
-        f"{predicted.derived_exponent:.4f} ({predicted.derived_exponent_expr})",
-    ]
-    if instance["failed"].any():
-        rows.append("failed to train (left out of the counts): "
-                    + failed_nets(toy["seeds"], sweep.widths, instance["failed"]))
-    return "\n".join(rows)
-
-
-def _kept_mean(values, failed) -> np.ndarray:
-    """Mean over the seeds that trained, (W,) (NaN where every seed failed)."""
-    kept = (~failed).sum(axis=0)
-    return np.where(kept > 0, np.where(failed, 0.0, values).sum(axis=0) / np.maximum(kept, 1),
-                    np.nan)
-
-
-def _interval(values) -> str:
-    estimate, low, high = values
-    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def toy_summary(sweep: ToySweep, predicted: TheoryRun, directory: Path, *, plot: bool) -> str:
-    """What the toy commands print: the table, and, with `plot`, the paths of the
-    Figure-27-style plot drawn into `directory`/rosetta_toy; then the record's directory."""
-    lines = [format_toy_table(sweep, predicted)]
-    if plot:
-        paths = plot_toy_sweep(sweep, predicted, directory / "rosetta_toy")
-        paths += plot_isolation_profiles(sweep, directory / "isolation_profiles")
-        lines.append("figures: " + ", ".join(str(p) for p in paths))
-    lines.append(f"toy record: {directory}")
-    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """The toy study: the toy family over arms x beta x feature pool x training length, one toy
-sweep each (`empirics.pipeline.toy.run_toy_sweep`, reused when saved), read off into one
+sweep each (`empirics.toy.sweep.run_toy_sweep`, reused when saved), read off into one
 table of exponents next to 1/beta and to the exponent the nets' internals predict
 (docs/theory.md, section 7).
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from empirics.pipeline.toy import run_toy_sweep, toy_sweep_dir
 from empirics.records.toy import ToyStudy, ToySweep
+from empirics.toy.sweep import run_toy_sweep, toy_sweep_dir
 from runstore import RecordError, record_exists, reuse_or_build, run_dir
 from runstore.progress import progress_bar
 from theory.toy.config import ToyConfig, auto_rent, revives_outputs
@@ -39,7 +39,9 @@ ARMS = ("none", "rent")
 @dataclass(frozen=True)
 class StudyDesign:
     """The grid of the study: every arm x beta at `pools[0]` and both training lengths, and
-    the pool scan (every pool) at `scan_beta`, trained `scan_steps(n)` steps."""
+    the pool scan (every pool) at `scan_beta`, trained `scan_steps(n)` steps.
+    `rho_star` is the Rosetta threshold of every sweep (the commands' `--tau`; the name the
+    saved sweeps and studies hold in their configs)."""
 
     arms: tuple[str, ...] = ARMS
     betas: tuple[float, ...] = (1.5, 2.0, 3.0)
@@ -172,29 +174,3 @@ def _short_of(directory: Path, n_cells: int) -> bool:
         return len(ToyStudy.load(directory).rows) < n_cells
     except RecordError:
         return False  # reuse_or_build reports what is wrong with it
-
-
-def format_study(study: ToyStudy) -> str:
-    """The table arm x beta x pool x steps -> exponents [95% intervals] vs 1/beta."""
-    head = (f"{'arm':>5} {'beta':>4} {'n':>5} {'steps':>5}  {'R_neurons':>22}  "
-            f"{'R_features':>22}  {'internals':>22} {'1/beta':>6} {'failed':>6} {'conv':>5} "
-            f"{'time':>6}")
-    lines = [head]
-    for row in study.rows:
-        conv = {None: "-", True: "yes", False: "no"}[row["converged"]]
-        lines.append(
-            f"{row['arm']:>5} {row['beta']:>4g} {row['n_features']:>5} {row['steps']:>5}  "
-            f"{_interval(row['exponent_neurons']):>22}  {_interval(row['exponent_features']):>22}"
-            f"  {_interval(row['exponent_internal']):>22} {row['inverse_beta']:>6.3f} "
-            f"{row['failed']:>3}/{row['nets']:<2} {conv:>5} {row['seconds']:>5.0f}s")
-    if len(study.rows) < study.n_cells:
-        lines.append(f"partial study: {len(study.rows)} of {study.n_cells} cells (the rest "
-                     "not run yet: python -m empirics.toy_study with the same flags runs them)")
-    return "\n".join(lines)
-
-
-def _interval(values) -> str:
-    estimate, low, high = values
-    if not np.isfinite(estimate):
-        return "not fitted"
-    return f"{estimate:.2f} [{low:.2f}, {high:.2f}]"
