@@ -31,7 +31,7 @@ from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS, launched_world
 from empirics.models.load import ModelMismatchError
 from empirics.models.missing import MissingModelError
-from empirics.models.registry import family_specs, get_spec
+from empirics.models.registry import get_spec
 from empirics.pipeline.match import MatchSettings, check_sharing, pairs_with_paths, run_match
 from empirics.pipeline.options import (
     InputChoice,
@@ -49,6 +49,7 @@ from empirics.pipeline.summary import (
     summary_json,
     summary_rows,
 )
+from empirics.toy.sweep import FAMILY as TOY_FAMILY
 from empirics.toy.sweep import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from runstore.record import read_header
@@ -59,7 +60,7 @@ log = logging.getLogger("empirics.match")
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.match", __doc__)
-    p.add_argument("--family", choices=(*FAMILY_PAIRS, "toy"), required=True,
+    p.add_argument("--family", choices=(*FAMILY_PAIRS, TOY_FAMILY), required=True,
                    help="the kind of models paired (toy: the toy nets, trained here)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", nargs=2, metavar=("A", "B"),
@@ -109,7 +110,7 @@ def match_toy(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path
         parser.error(f"the toy family runs in one process, not {launched_world()}: run it "
                      "without torchrun")
     try:
-        specs = [get_spec(name) for name in args.pair] if args.pair else family_specs("toy")
+        specs = [get_spec(name) for name in args.pair] if args.pair else None
         config = config_for_specs(specs, beta=args.beta)
     except (ValueError, KeyError) as error:
         parser.error(str(error))
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         resolve_device(args.device)  # a device this machine lacks: before anything runs
     except ValueError as error:
         parser.error(f"--device {args.device}: {error}")
-    if args.family == "toy":
+    if args.family == TOY_FAMILY:
         directory = match_toy(args, parser)
         report_run(recorded_run(directory / "matches"), parser, as_json=args.json)
         return [directory]

@@ -19,6 +19,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from empirics.records.toy import is_toy_pair, toy_network_identity, toy_series_key
+
 #: How N is measured: the pair's MLP neurons, or its parameters.
 SIZES = ("neurons", "params")
 
@@ -47,8 +49,6 @@ UNCOUNTED = ("download", "cache_dir", "cache_activations", "examples", "training
 #: sha256 stays; `UNCOUNTED`).
 PAIR_ONLY = ("model_a", "model_b", "width", "weights", "capture", "inputs", "seed", "init", "null",
              "guarantee", *UNCOUNTED)
-#: The same for a toy pair: its width and seeds, and the sweep's list of them.
-TOY_ONLY = ("width", "seeds", "null", "n_tokens")
 
 
 #: The files of a checkpoint that make its network: the weights (as
@@ -70,10 +70,8 @@ def network_identity(config: dict, side: int) -> str | None:
     its width and its seed. Records made before pairs kept their weights' identity (no
     "weights"), and untrained models whose drawing seed is not stated, give None.
     """
-    if "toy" in config:
-        toy = {k: v for k, v in config["toy"].items() if k not in ("widths", "seeds")}
-        return json.dumps({"toy": toy, "width": config.get("width"),
-                           "seed": config.get("seeds", [None, None])[side]}, sort_keys=True)
+    if is_toy_pair(config):
+        return toy_network_identity(config, side)
     weights = config.get("weights")
     if not weights:
         return None
@@ -92,10 +90,8 @@ def network_identity(config: dict, side: int) -> str | None:
 
 def series_of(config: dict) -> dict:
     """The series key of a pair's config (real or toy: see `ScalingPoint.series_key`)."""
-    if "toy" in config:
-        toy = {k: v for k, v in config["toy"].items() if k not in ("widths", "seeds")}
-        return {"toy": toy, **{k: v for k, v in config.items()
-                               if k not in TOY_ONLY and k != "toy"}}
+    if is_toy_pair(config):
+        return toy_series_key(config)
     return {k: v for k, v in config.items() if k not in PAIR_ONLY}
 
 

@@ -5,12 +5,44 @@ the toy family's pipeline, `python -m empirics.toy.sweep`). Torch-free.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import ClassVar
 
 import numpy as np
 
 from runstore import Record
 from runstore.tables import frame
+
+#: The family name a toy pair's MatchRecord carries, and the key under which its config holds
+#: the sweep's settings: the toy is told from other families by these alone.
+TOY_FAMILY = "toy"
+#: A toy pair's config fields that tell pairs of one series apart: its width and seeds (the
+#: sweep's lists of them are left out of its settings too), its null and its inputs' count.
+TOY_ONLY = ("width", "seeds", "null", "n_tokens")
+
+
+def is_toy_pair(config: dict) -> bool:
+    """Whether a pair's config is a toy pair's (it holds the sweep's settings)."""
+    return TOY_FAMILY in config
+
+
+def _sweep_settings(config: dict) -> dict:
+    return {k: v for k, v in config[TOY_FAMILY].items() if k not in ("widths", "seeds")}
+
+
+def toy_network_identity(config: dict, side: int) -> str:
+    """Which toy net side 0 (A) or 1 (B) of a toy pair is: the sweep's settings, its width
+    and its seed, as canonical JSON (`empirics.records.pair.network_identity`)."""
+    return json.dumps({TOY_FAMILY: _sweep_settings(config), "width": config.get("width"),
+                       "seed": config.get("seeds", [None, None])[side]}, sort_keys=True)
+
+
+def toy_series_key(config: dict) -> dict:
+    """The series key of a toy pair (`empirics.records.pair.series_of`): the sweep's settings
+    and the pair's config without what tells its pairs apart."""
+    return {TOY_FAMILY: _sweep_settings(config),
+            **{k: v for k, v in config.items() if k not in TOY_ONLY and k != TOY_FAMILY}}
+
 
 #: Per-width arrays of a ToySweep, each (pairs, widths).
 PAIR_FIELDS = ("rosetta_neurons", "rosetta_features", "redundancy", "feature_agreement",

@@ -27,6 +27,7 @@ from empirics.records.analysis import SelectivityRecord
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
 from empirics.records.neurons import global_units, hook_name, layer_units
+from empirics.records.toy import TOY_FAMILY
 from empirics.report.data import model_examples, shared_inputs
 from empirics.report.facts import anchor_facts, kept_rule, match_facts
 from runstore import RecordError, atomic_write_text, read_header
@@ -37,7 +38,7 @@ ROSETTA, CONTRAST = 0, 1
 #: How the page names the inputs of each kind: the toy family's examples travel as text (one
 #: line per input, its active features), but they are feature vectors, not text.
 INPUT_LABELS = {"text": "text", "image": "images", "none": "none recorded",
-                "toy": "toy feature inputs (each line: the input's active features)"}
+                TOY_FAMILY: "toy feature inputs (each line: the input's active features)"}
 
 #: The page (HTML, CSS and JavaScript; package data). `__TITLE__` is replaced by the escaped
 #: title and `__DATA__` by the payload as JSON in which every <, > and & is a \\u escape,
@@ -195,7 +196,7 @@ def build_payload(title: str, models: list[ModelView], rows: Rows, *, max_images
     inputs = shared_inputs(models)
     facts = facts or RunFacts("", [])
     metrics = sorted({name for model in models for name in model.selectivity})
-    kind = "toy" if facts.family == "toy" and inputs["kind"] == "text" else inputs["kind"]
+    kind = TOY_FAMILY if facts.family == TOY_FAMILY and inputs["kind"] == "text" else inputs["kind"]
     payload = {"title": title, "kind": kind, "inputs": INPUT_LABELS[kind],
                "facts": facts.lines, "levels": facts.levels,
                "hooks": [[hook_name(layer) for layer in range(len(m.layer_sizes))]

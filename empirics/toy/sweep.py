@@ -28,9 +28,10 @@ import torch
 from empirics.analysis.examples import collect_examples
 from empirics.engine.matching import Matches, match_neurons
 from empirics.engine.nulls import permute_tokens
+from empirics.models.registry import family_specs
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
-from empirics.records.toy import ToySweep
+from empirics.records.toy import TOY_FAMILY, ToySweep
 from empirics.toy.capture import (
     BATCH_ROWS,
     EVAL_STREAM,
@@ -66,7 +67,7 @@ from theory.toy.training import train_toy_nets
 
 log = logging.getLogger(__name__)
 
-FAMILY = "toy"
+FAMILY = TOY_FAMILY
 #: Thresholds rho* reported besides the headline one (docs/theory.md, section 7).
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 GROUPS = 32
@@ -291,9 +292,10 @@ def _measure_into(config: ToyConfig, directory: Path, *, rho_star: float, device
 
 
 def config_for_specs(specs, *, beta: float, seeds=ToyConfig.seeds) -> ToyConfig:
-    """The sweep of registry toy specs (`empirics.models.registry.TOY`): their widths, one feature
-    count, the default training settings."""
-    if any(spec.loader != "toy" for spec in specs):
+    """The sweep of registry toy specs (`empirics.models.registry.TOY`; None: all of them):
+    their widths, one feature count, the default training settings."""
+    specs = family_specs(FAMILY) if specs is None else specs
+    if any(spec.loader != FAMILY for spec in specs):
         raise ValueError(f"toy specs are needed, got {[spec.name for spec in specs]}")
     features = {spec.config["n_features"] for spec in specs}
     if len(features) != 1:
