@@ -1,5 +1,5 @@
 """ToySweep: the toy family's counts and isolation over widths and seed pairs (written by
-the toy family's pipeline, `python -m empirics.toy.sweep`). Torch-free.
+the toy family's pipeline, `empirics.toy.sweep`). Torch-free.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class ToySweep(Record):
 
     `config` holds {"toy": ToyConfig.to_config(), "rho_star": float}. `pairs` (P, 2) are the
     seed ids of each matched pair; `per_pair` maps each name of `PAIR_FIELDS` to (P, W);
-    `threshold_counts` (len(empirics.toy.sweep.THRESHOLDS), P, W) counts R_neurons at each
+    `threshold_counts` (len(empirics.toy.pairs.THRESHOLDS), P, W) counts R_neurons at each
     threshold;
     `final_loss` (S, W) the last logged training loss. `exponent_*` are (estimate, low, high)
     of the slope of log mean R on log N with the bootstrap interval over pairs, fitted on the

@@ -8,16 +8,9 @@ import torch
 
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
+from empirics.toy.pairs import EXAMPLES, GROUPS, THRESHOLDS, measure_nets, seed_pairs
 from empirics.toy.readouts import pair_bootstrap
-from empirics.toy.sweep import (
-    EXAMPLES,
-    GROUPS,
-    THRESHOLDS,
-    ToySweep,
-    measure_nets,
-    run_toy_sweep,
-    seed_pairs,
-)
+from empirics.toy.sweep import ToySweep, run_toy_sweep
 from theory.toy.config import ToyConfig
 from theory.toy.data import (
     instance_generator,
