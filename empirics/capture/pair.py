@@ -25,13 +25,11 @@ from empirics.capture.align import (
     SpanAlignment,
     TokenizedText,
     align_tokens,
-    grid_samples,
-    patch_grid,
     pool_spans,
-    resample_grid,
     tokenize_with_bytes,
 )
 from empirics.capture.cache import cached_stream
+from empirics.capture.grid import grid_samples, patch_grid, resample_grid
 from empirics.capture.stimuli import ImageStimulus, TextDocument, stimuli_digest
 from empirics.engine.moments import Source
 from empirics.models.hooks import capture_mlp, layer_widths
