@@ -8,6 +8,10 @@ units of the data-level bootstrap). The stream is deterministic: batches are fix
 the inputs and the models run in eval mode, so every pass yields the same data. With
 `cache_dir` the first full pass is written to disk and later passes read it
 (`empirics.capture.cache`).
+
+About 300 lines, kept whole: the text and image sources are two short recipes around the
+same `captured_pair` (manifest, cache, devices); the alignment itself is apart
+(`empirics.capture.align`, `empirics.capture.grid`).
 """
 
 from __future__ import annotations
