@@ -15,7 +15,7 @@ Markdown table, the share of seeds whose interval covers the planted alpha for e
 - ols-het: OLS with the counting + scatter variance (`fit_power_law_het`, the headline).
 
 Every candidate runs vectorised over the seeds of a cell. ols-het calls the library's own
-vectorised core (`bridge.powerlaw.het_slopes`); ols-t and quasi-poisson-t are re-implemented
+vectorised core (`bridge.variance.het_slopes`); ols-t and quasi-poisson-t are re-implemented
 here and checked against the library fits on the first seeds of every cell before counting.
 Seeds with a zero count (possible only at small counts) are dropped: no log-log fit takes them.
 """
@@ -28,7 +28,8 @@ import time
 import numpy as np
 from scipy import stats
 
-from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson, het_slopes
+from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson
+from bridge.variance import het_slopes
 
 LEVEL = 0.95
 SIZES, ALPHAS = (5, 8), (0.5, 0.8)

@@ -30,6 +30,17 @@ class ClosureRow:
     verdict: str
 
 
+@dataclasses.dataclass(frozen=True)
+class ClosureCheck:
+    """Every closure's row at one beta read from the data: the beta interval and the label
+    of its source (estimator and model), the measured exponent interval, and the rows."""
+
+    label: str
+    beta: tuple
+    measured: tuple
+    rows: tuple[ClosureRow, ...]
+
+
 def predicted_interval(closure: str, beta: tuple) -> tuple[tuple, bool]:
     """(estimate, low, high) of the closure's exponent over the beta interval (estimate, low,
     high), and whether beta <= 1 values were replaced by the domain's edge."""
@@ -51,20 +62,6 @@ def closure_rows(measured: tuple, beta: tuple, closures=None) -> list[ClosureRow
         disjoint = predicted[2] < measured[1] or predicted[1] > measured[2]
         rows.append(ClosureRow(closure, predicted, cut, "excluded" if disjoint else "consistent"))
     return rows
-
-
-def format_rows(rows: list[ClosureRow], measured: tuple, beta: tuple, source: str) -> list[str]:
-    """The table printed by `bridge.compare --beta-from`."""
-    from theory.params import CLOSURES
-
-    lines = [f"closures at beta = {beta[0]:.3f} [{beta[1]:.3f}, {beta[2]:.3f}] ({source}) "
-             f"against alpha = {measured[0]:.3f} [{measured[1]:.3f}, {measured[2]:.3f}]:"]
-    for row in rows:
-        estimate, low, high = row.predicted
-        note = "  (beta <= 1 cut at 1+)" if row.cut_at_domain else ""
-        lines.append(f"  {row.closure:3s} {estimate:6.3f} [{low:.3f}, {high:.3f}]  "
-                     f"{row.verdict:10s} {CLOSURES[row.closure]}{note}")
-    return lines
 
 
 def beta_from_record(directory, estimate: str | None = None) -> tuple[tuple, str]:

@@ -9,7 +9,7 @@ data-level interval from resampling the inputs as labelled checks), compares alp
 allocation model's prediction for --beta, fits the nulls the same way, fits the counts
 calibrated against each pair's permutation null beside the raw ones (bridge.calibration),
 prints a table, and writes Comparison records and log-log plots. Nothing is recomputed from
-activations, and torch is not needed. The work is `bridge.family`.
+activations, and torch is not needed. The work is `bridge.family`, the text `bridge.report`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from pathlib import Path
 
 from bridge.baseline import UNTRAINED_MARGIN
 from bridge.closures import beta_from_record
-from bridge.family import CannotFit, CompareSettings, compare_family, find_series
+from bridge.family import compare_family
+from bridge.report import format_family
 from bridge.selection import parse_selector
+from bridge.settings import CannotFit, CompareSettings, find_series
 from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_QUANTILE
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.params import CLOSURES
@@ -140,9 +142,9 @@ def main(argv: list[str] | None = None) -> Path:
             if settings.family != "toy" or settings.anchors:
                 raise
             found = _run_toy_sweep(settings)
-        directory, report = compare_family(settings, found, skipped)
-    print(report)
-    return directory
+        fit = compare_family(settings, found, skipped)
+    print(format_family(fit))
+    return fit.directory
 
 
 def _run_toy_sweep(settings: CompareSettings) -> list:

@@ -26,8 +26,8 @@ from bridge.powerlaw import (
     fit_power_law,
     fit_power_law_het,
     fit_power_law_quasi_poisson,
-    het_slopes,
 )
+from bridge.variance import het_slopes
 from runstore import Record
 from runstore.tables import frame
 

@@ -1,136 +1,34 @@
 """A family's scaling fit from its saved records: R(N) = a N^alpha with its intervals, the
-theory's exponent against it, the nulls fitted the same way, and the polarization trends;
-written as a Comparison record (with a log-log plot) and a report to print. Torch-free."""
+theory's exponent against it, the nulls fitted the same way, the counts calibrated by each
+pair's null, and the polarization trends; written as Comparison records (with log-log plots)
+and returned as a `FamilyFit` (`bridge.report` writes it as text). Torch-free."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from bridge.agreement import predict_with_delta_method
 from bridge.baseline import leave_out_untrained
-from bridge.calibration import calibrate, calibrated_dir, calibration_text
+from bridge.calibration import calibrate, calibrated_dir
+from bridge.closures import ClosureCheck
 from bridge.comparison import Comparison, build_comparison, headline_interval
 from bridge.points import family_points, group_by_size, inexact_points, mean_counts
+from bridge.powerlaw import fit_power_law_het
 from bridge.replicates import count_once
+from bridge.results import CalibratedFit, FamilyFit, NullFit, SeriesFit
 from bridge.selection import completeness_warnings, flatten, outlier_warnings, select_series
-from empirics.records.anchors import AnchorRecord
+from bridge.settings import CannotFit, CompareSettings
+from bridge.trends import Polarization, polarization, selectivity_points, toy_points
+from empirics.records.analysis import SelectivityRecord
 from empirics.records.match import MatchRecord
-from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_NAMES, null_partners
-from empirics.records.pair import ScalingPoint, rosetta_fraction
+from empirics.records.nulls import null_partners
+from empirics.records.pair import ScalingPoint
+from empirics.records.toy import ToySweep
 from runstore import find_records, read_header, run_dir
-
-#: How to produce the records a family needs, named when none exist.
-PRODUCERS = {
-    "language": "python -m empirics.match --family language --all --out RUNS "
-                "(needs the Pythia / OPT / GPT-2 / Qwen2.5 weights in the Hugging Face cache or "
-                "local directories; see empirics/models/registry.py for the ids)",
-    "vision": "python -m empirics.match --family vision --all --out RUNS "
-              "(needs the OpenCLIP and DINOv2 weights in the Hugging Face cache or local "
-              "directories; see empirics/models/registry.py)",
-    "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
-}
-
-
-#: What `--require-exact` demands: nothing, every fitted count, or the calibrated counts.
-REQUIRE_EXACT = (None, "all", "calibrated")
-
-
-class CannotFit(LookupError):
-    """The records under the root do not support the fit (the message says why and, when
-    none exist, which command makes them)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class CompareSettings:
-    """What `python -m bridge.compare` fits: which family's records (under `records`; its
-    anchor sets with `anchors`), N as neurons or parameters, the theory's prediction
-    (`beta`, `closure`), the interval level, the equivalence margin, resampling sizes and
-    seed, where the Comparison goes (`out`, default `records`), whether to plot, and whether
-    pairs with a model that learnt nothing stay in the fits (`bridge.baseline`)."""
-
-    family: str
-    records: Path = Path("runs")
-    beta: float | None = None
-    closure: str = "P1"
-    size: str = "neurons"
-    level: float = 0.95
-    margin: float = 0.1
-    resamples: int = 10_000
-    replicates: int = 200
-    seed: int = 0
-    out: Path | None = None
-    plot: bool = True
-    anchors: bool = False
-    select: tuple = ()
-    null_quantile: float | None = 0.99
-    calibrate_against: str = "permuted"
-    calibration: str = CALIBRATION
-    beta_from: tuple = ()
-    beta_estimate: str | None = None
-    require_exact: str | None = None
-    keep_untrained_models: bool = False
-
-    def __post_init__(self):
-        if not 0.0 < self.level < 1.0:
-            raise ValueError(f"--level must lie in (0, 1), got {self.level}")
-        if self.margin <= 0:
-            raise ValueError(f"--margin must be positive, got {self.margin}")
-        if self.resamples < 100:
-            raise ValueError(f"--resamples must be at least 100, got {self.resamples}")
-        if self.replicates < 0:
-            raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
-                             f"{self.replicates}")
-        needed = math.ceil(2.0 / (1.0 - self.level))  # one replicate beyond each tail
-        if 0 < self.replicates < needed:
-            raise ValueError(f"--replicates {self.replicates} is too few for a "
-                             f"{self.level:.0%} percentile interval: give at least {needed} "
-                             "(or 0: no data-level interval)")
-        if self.calibrate_against not in NULL_NAMES:
-            raise ValueError(f"--calibrate-against must be one of {', '.join(NULL_NAMES)}, "
-                             f"got {self.calibrate_against!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"--calibration must be one of {', '.join(CALIBRATIONS)}, got "
-                             f"{self.calibration!r}")
-        if self.null_quantile is not None and not 0.0 < self.null_quantile < 1.0:
-            raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
-        if self.size not in ("neurons", "params"):
-            raise ValueError(f"--size must be neurons or params, got {self.size!r}")
-        if self.require_exact not in REQUIRE_EXACT:
-            raise ValueError(f"--require-exact must be one of {', '.join(REQUIRE_EXACT[1:])}, "
-                             f"got {self.require_exact!r}")
-        if self.require_exact == "calibrated" and (self.null_quantile is None or self.anchors
-                                                   or self.family == "toy"):
-            raise ValueError("--require-exact calibrated needs calibrated counts (not with "
-                             "--no-calibration, --anchors or the toy family)")
-
-
-def find_series(settings: CompareSettings, skipped: list | None = None
-                ) -> list[tuple[Path, ScalingPoint]]:
-    """The family's MatchRecords (or AnchorRecords); `CannotFit` naming the command that
-    makes them when there are none. Damaged records are passed over and, with `skipped`,
-    listed there as (run folder, reason)."""
-    if settings.anchors:
-        found = find_records(settings.records, AnchorRecord, skipped=skipped,
-                             family=settings.family)
-        producer = (f"python -m empirics.anchors --family {settings.family} --records "
-                    f"{settings.records}")
-        kind = "anchor records"
-    else:
-        found = find_records(settings.records, MatchRecord, skipped=skipped,
-                             family=settings.family)
-        producer = PRODUCERS.get(settings.family, "python -m empirics.match --family "
-                                 f"{settings.family} ... --out RUNS")
-        producer = producer.replace("RUNS", str(settings.records))
-        kind = "MatchRecords"
-    if not found:
-        raise CannotFit(f"no {kind} of family {settings.family!r} under {settings.records}. "
-                        f"Produce them with:\n  {producer}")
-    return found
 
 
 def prediction_for(beta: float | None, closure: str):
@@ -141,37 +39,15 @@ def prediction_for(beta: float | None, closure: str):
     return predict_with_delta_method(lambda b: exponent(closure, b), beta)
 
 
-def format_table(groups: dict, comparison: Comparison, null_lines: list[str]) -> str:
-    lines = [f"{'N':>12} {'pairs':>5} {'R(N)':>10} {'R/N':>9} {'bar low':>9} {'bar high':>9}"]
-    bars = comparison.error_bars
-    for i, (size, records) in enumerate(groups.items()):
-        low = f"{bars['low'][i]:9.1f}" if bars else f"{'-':>9}"
-        high = f"{bars['high'][i]:9.1f}" if bars else f"{'-':>9}"
-        lines.append(f"{size:12.4g} {len(records):5d} {comparison.counts[i]:10.1f} "
-                     f"{rosetta_fraction(comparison.counts[i], size):9.2e} {low} {high}")
-    lines.append("")
-    for method, ci in comparison.intervals.items():
-        lines.append(f"alpha [{method}]: {ci['estimate']:.3f} [{ci['low']:.3f}, "
-                     f"{ci['high']:.3f}]")
-    if comparison.agreement:
-        a = comparison.agreement
-        lines.append(f"predicted alpha {a['alpha_pred']:.3f}: t = {a['z']:.2f} on {a['df']} df "
-                     f"(p = {a['p_value']:.3g}), TOST p = {a['tost_p']:.3f} (margin "
-                     f"{a['margin']:g})")
-    lines.extend(null_lines)
-    lines.append(f"verdict: {comparison.verdict}")
-    return "\n".join(lines)
-
-
 def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, ScalingPoint]],
-                   skipped: Sequence[tuple[Path, str]] = ()) -> tuple[Path, str]:
+                   skipped: Sequence[tuple[Path, str]] = ()) -> FamilyFit:
     """Fit, record and plot the counts of `found` (MatchRecords, or AnchorRecords with
-    `settings.anchors`); return the Comparison's directory and the report to print.
+    `settings.anchors`); return what was fitted and written.
 
     Raises `CannotFit` when the records do not support a fit (fewer than 3 sizes, a size
     without Rosetta pairs), `MixedSeries` when they form several series, `SameNetworks` when
     records of the same two networks disagree (records of the same networks count once:
-    `bridge.replicates`). `skipped` (damaged records passed over) is reported with the
+    `bridge.replicates`). `skipped` (damaged records passed over) is listed with the
     warnings."""
     series = "anchors" if settings.anchors else "pairs"
     found, same_networks = count_once(select_series(found, settings.select))
@@ -187,7 +63,6 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
     warnings += completeness_warnings(real, settings.size) + outlier_warnings(real, settings.size)
     below = below_null(found)
     warnings += [text for _, text in below]
-    lines = [f"warning: {text}" for text in warnings]
     config = {name: getattr(settings, name) for name in
               ("family", "size", "beta", "closure", "level", "margin", "resamples",
                "replicates", "seed")}
@@ -203,27 +78,33 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
         config["untrained_models"] = flagged
     if series != "pairs":
         config["series"] = series
-    groups, comparison = _fit(real, settings, config)
-    null_lines = _null_fits(records, settings)
     directory = run_dir(settings.out or settings.records, "compare", config,
                         settings.family if series == "pairs" else f"{settings.family}-{series}")
+    raw = _fit_series(real, records, settings, config, directory)
+    calibrated = None
+    if not settings.anchors and settings.family != "toy" and settings.null_quantile is not None:
+        calibrated = _calibrated(settings, found, config, directory)
+    trends, hint = _polarization(
+        settings, directory, {Path(path) for path, record in found if record.null == "none"})
+    return FamilyFit(settings.family, settings.size, tuple(warnings),
+                     flatten(real[0].series_key()), raw, calibrated, trends, hint)
+
+
+def _fit_series(points: Sequence[ScalingPoint], nulls: Sequence[ScalingPoint],
+                settings: CompareSettings, config: dict, directory: Path,
+                what: str = "Rosetta pairs") -> SeriesFit:
+    """Fit `points`, save the Comparison in `directory` (with its plot and the closures at
+    each beta from the data), and fit the nulls among `nulls` the same way."""
+    groups, comparison = _fit(points, settings, config, what)
     comparison.save(directory)
-    lines.append(f"family {settings.family}: {len(real)} matched pairs at {len(groups)} "
-                 f"sizes (N = {settings.size}); series: {_series_text(real)}")
-    lines.append(format_table(groups, comparison, null_lines))
-    lines += exactness_lines(config["not_exact"], len(real))
+    closures = _closures(settings, comparison, directory)
+    figures = ()
     if settings.plot:
         from bridge.plot import plot_comparison
 
-        paths = plot_comparison(comparison, directory / "scaling")
-        lines.append("figure: " + ", ".join(str(p) for p in paths))
-    lines.append(f"record: {directory}")
-    lines += _closures(settings, comparison, directory)
-    if not settings.anchors and settings.family != "toy":
-        lines += _calibrated(settings, found, config, directory)
-    lines += _polarization(settings, directory,
-                           {Path(path) for path, record in found if record.null == "none"})
-    return directory, "\n".join(lines)
+        figures = tuple(plot_comparison(comparison, directory / "scaling"))
+    return SeriesFit(directory, comparison, groups, _null_fits(nulls, settings),
+                     tuple(config["not_exact"]), len(points), closures, figures)
 
 
 def _fit(points: Sequence[ScalingPoint], settings: CompareSettings, config: dict,
@@ -246,28 +127,29 @@ def _fit(points: Sequence[ScalingPoint], settings: CompareSettings, config: dict
     return groups, comparison
 
 
-def _closures(settings: CompareSettings, comparison: Comparison, directory: Path) -> list[str]:
+def _closures(settings: CompareSettings, comparison: Comparison, directory: Path
+              ) -> tuple[ClosureCheck, ...]:
     """Every closure's exponent at each beta read from the data (`--beta-from`) against the
-    headline interval, printed and written to `directory`/closures.json."""
+    headline interval, also written to `directory`/closures.json."""
     if not settings.beta_from:
-        return []
+        return ()
     import json
 
-    from bridge.closures import beta_from_record, closure_rows, format_rows
+    from bridge.closures import beta_from_record, closure_rows
     from runstore.files import atomic_write_text
 
     ci = comparison.intervals[headline_interval(comparison)]
     measured = (ci["estimate"], ci["low"], ci["high"])
-    lines, saved = [], []
+    checks, saved = [], []
     for source in settings.beta_from:
         beta, label = beta_from_record(source, settings.beta_estimate)
         rows = closure_rows(measured, beta)
-        lines += format_rows(rows, measured, beta, label)
+        checks.append(ClosureCheck(label, beta, measured, tuple(rows)))
         saved.append({"record": str(source), "estimate": label, "beta": list(beta),
                       "measured": list(measured),
                       "closures": [dataclasses.asdict(row) for row in rows]})
     atomic_write_text(directory / "closures.json", json.dumps(saved, indent=1))
-    return lines
+    return tuple(checks)
 
 
 def below_null(found: Sequence[tuple[Path, ScalingPoint]]) -> list[tuple[str, str]]:
@@ -290,79 +172,47 @@ def below_null(found: Sequence[tuple[Path, ScalingPoint]]) -> list[tuple[str, st
     return flagged
 
 
-def _calibrated(settings: CompareSettings, found, config: dict, directory: Path) -> list[str]:
+def _calibrated(settings: CompareSettings, found, config: dict, directory: Path
+                ) -> CalibratedFit:
     """The same fit on the counts calibrated by each pair's own null under the settings'
-    rule (`bridge.calibration`), recorded in `directory`/`calibrated_dir`; the lines name
-    the pairs whose nulls are missing. A pair of one null kind without its null never stops
-    the fit of the others: trained pairs are fitted when every trained pair has its null,
-    and the untrained pairs' line says which lack theirs."""
-    if settings.null_quantile is None:
-        return []
+    rule (`bridge.calibration`), recorded in `directory`/`calibrated_dir`, naming the pairs
+    whose nulls are missing. A pair of one null kind without its null never stops the fit
+    of the others: trained pairs are fitted when every trained pair has its null, and the
+    untrained pairs are listed with theirs missing."""
     matches = [(p, r) for p, r in found if isinstance(r, MatchRecord)]
     points, missing = calibrate(matches, quantile=settings.null_quantile,
                                 against=settings.calibrate_against, rule=settings.calibration)
     real = [point for _, point in points if point.null == "none"]
-    calibrated = {"quantile": settings.null_quantile, "against": settings.calibrate_against,
-                  "rule": settings.calibration}
-    head = f"calibrated count ({settings.calibration}: {calibration_text(calibrated)})"
+    calibration = {"quantile": settings.null_quantile, "against": settings.calibrate_against,
+                   "rule": settings.calibration}
     trained = {str(p) for p, r in matches if r.null == "none"}
     if len(real) < len(trained):
         lacking = [m for m in missing if m.split(": ", 1)[0] in trained]
-        more = [f"  ... and {len(lacking) - 3} more"] if len(lacking) > 3 else []
-        return ["", f"{head}: not fitted, {len(lacking)} trained pairs lack their null:",
-                *(f"  {m}" for m in lacking[:3]), *more]
-    config = config | {"calibrated": calibrated | {
+        return CalibratedFit(calibration, lacking=tuple(lacking), missing=tuple(missing))
+    config = config | {"calibrated": calibration | {
         "nulls": {str(p): list(point.null_paths) for p, point in points},
         "null_sha256": {null: read_header(null)["arrays"]["sha256"]
                         for _, point in points for null in point.null_paths},
         "missing": missing},
         "not_exact": inexact_points([(p, point) for p, point in points
                                      if point.null == "none"])}
-    try:
-        groups, comparison = _fit(real, settings, config, what="pairs above the null")
-    except CannotFit as reason:
-        return [f"{head}: not fitted: {reason}"]
-    where = directory / calibrated_dir(settings.calibrate_against, settings.calibration)
-    comparison.save(where)
-    closures = _closures(settings, comparison, where)
-    lines = ["", *_levels(head, groups, subtracted=settings.calibration != "mutual-quantile")]
     untrained = [point for _, point in points if point.null == "untrained"]
-    null_lines = _null_fits(untrained, settings) if untrained else []
-    lines.append(format_table(groups, comparison, null_lines))
-    lines += exactness_lines(config["not_exact"], len(real))
-    lines += closures + [f"  not calibrated: {m}" for m in missing]
-    if settings.plot:
-        from bridge.plot import plot_comparison
-
-        paths = plot_comparison(comparison, where / "scaling")
-        lines.append("figure: " + ", ".join(str(p) for p in paths))
-    lines.append(f"record: {where}")
-    return lines
-
-
-def _levels(head: str, groups: dict, *, subtracted: bool) -> list[str]:
-    """The calibrated fit's heading with the mean threshold r at each N and, when the rule
-    subtracts them, the chance pairs subtracted there."""
-    def by_size(field: str, spec: str) -> str:
-        return ", ".join(f"{size:.4g}: {np.mean([getattr(p, field) for p in ps]):{spec}}"
-                         for size, ps in groups.items())
-
-    lines = [f"{head}; mean threshold r by N: {by_size('threshold', '.3f')}"]
-    if subtracted:
-        lines.append("  chance pairs subtracted by N (the nulls' mean count above it): "
-                     + by_size("chance", ".2f"))
-    return lines
+    where = directory / calibrated_dir(settings.calibrate_against, settings.calibration)
+    try:
+        fit = _fit_series(real, untrained, settings, config, where, what="pairs above the null")
+    except CannotFit as reason:
+        return CalibratedFit(calibration, reason=str(reason), missing=tuple(missing))
+    subtracted = settings.calibration != "mutual-quantile"
+    return CalibratedFit(calibration, fit, missing=tuple(missing),
+                         thresholds=_mean_by_size(fit.groups, "threshold"),
+                         chance=_mean_by_size(fit.groups, "chance") if subtracted else {},
+                         subtracted=subtracted)
 
 
-def exactness_lines(not_exact: Sequence[str], total: int) -> list[str]:
-    """What the fitted counts are guaranteed to be: one line when all are certified exact,
-    else how many are not and (up to 3) which records and why."""
-    if not not_exact:
-        return [f"counts: all {total} certified exact"]
-    more = [f"  ... and {len(not_exact) - 3} more"] if len(not_exact) > 3 else []
-    return [f"warning: counts: {len(not_exact)} of {total} not certified exact (the fit "
-            "above is over counts that may miss or hold wrong pairs):",
-            *(f"  {line}" for line in not_exact[:3]), *more]
+def _mean_by_size(groups: dict, field: str) -> dict:
+    """N -> the mean of the points' `field` at that N."""
+    return {size: float(np.mean([getattr(p, field) for p in points]))
+            for size, points in groups.items()}
 
 
 def refuse_inexact(settings: CompareSettings, found) -> None:
@@ -387,30 +237,16 @@ def refuse_inexact(settings: CompareSettings, found) -> None:
                         "block):\n" + "\n".join(f"  {line}" for line in problems))
 
 
-def _series_text(records) -> str:
-    """The series key shared by `records`, flattened (what was fitted, stated in full)."""
-    flat = flatten(records[0].series_key())
-    return ", ".join(f"{name}={value}" for name, value in flat.items())
-
-
-def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path]) -> list[str]:
-    """Print and record the polarization trends when selectivity records (or, for the toy,
-    a ToySweep) exist under the records root; the lines say how to make them otherwise.
-    Only the selectivity records of the matches fitted (`fitted`, their run directories)
-    count, so a --select series is never mixed with the others."""
-    from bridge.trends import (
-        format_polarization,
-        polarization,
-        selectivity_points,
-        toy_points,
-    )
-    from empirics.records.analysis import SelectivityRecord
-    from empirics.records.toy import ToySweep
-
+def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path]
+                  ) -> tuple[Polarization | None, str | None]:
+    """The polarization trends, recorded, when selectivity records (or, for the toy, a
+    ToySweep) exist under the records root; else None and how to make them. Only the
+    selectivity records of the matches fitted (`fitted`, their run directories) count, so a
+    --select series is never mixed with the others."""
     if settings.family == "toy":
         sweeps = find_records(settings.records, ToySweep)
         if not sweeps:
-            return []
+            return None, None
         path, sweep = sweeps[-1]
         sizes, points = toy_points(sweep, level=settings.level)
         source, inputs, size = "toy-isolation", [str(path)], "neurons"  # widths
@@ -419,9 +255,8 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path])
                                                  family=settings.family)
                  if r.null == "none" and Path(p).parent in fitted]
         if not found:
-            return ["polarization: no selectivity records of the pairs fitted; make them with "
-                    f"python -m empirics.analyze --runs {settings.records} --family "
-                    f"{settings.family}"]
+            return None, (f"python -m empirics.analyze --runs {settings.records} --family "
+                          f"{settings.family}")
         sizes, points = selectivity_points([r for _, r in found], settings.size)
         source, inputs, size = "selectivity", [str(p) for p, _ in found], settings.size
     result = polarization({"family": settings.family, "level": settings.level, "records": inputs,
@@ -429,21 +264,18 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path])
                           settings.family, source, sizes, points, level=settings.level,
                           size=size)
     result.save(directory / "polarization")
-    return format_polarization(result)
+    return result, None
 
 
-def _null_fits(records: Sequence[ScalingPoint], settings: CompareSettings) -> list[str]:
+def _null_fits(records: Sequence[ScalingPoint], settings: CompareSettings
+               ) -> tuple[NullFit, ...]:
     """The same OLS fit on each null's counts (where it has >= 3 sizes with pairs)."""
-    from bridge.powerlaw import fit_power_law_het
-
-    lines = []
+    fits = []
     for null in sorted({r.null for r in records} - {"none"}):
         groups = group_by_size([r for r in records if r.null == null], settings.size)
         counts = mean_counts(groups)
-        if len(groups) < 3 or np.any(counts <= 0):
-            lines.append(f"null {null}: counts {counts.tolist()} at {len(groups)} sizes "
-                         "(no power-law fit)")
-            continue
-        fit = fit_power_law_het(np.array(list(groups)), counts, level=settings.level)
-        lines.append(f"null {null}: alpha = {fit.alpha:.3f} [{fit.low:.3f}, {fit.high:.3f}]")
-    return lines
+        fit = None
+        if len(groups) >= 3 and not np.any(counts <= 0):
+            fit = fit_power_law_het(np.array(list(groups)), counts, level=settings.level)
+        fits.append(NullFit(null, tuple(counts.tolist()), len(groups), fit))
+    return tuple(fits)

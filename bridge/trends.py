@@ -195,18 +195,3 @@ def read_claim(trends: dict, difference: dict | None = None, *, level: float = 0
             f"[{difference['low']:+.4g}, {difference['high']:+.4g}] ({difference['pairing']}), "
             f"p = {difference['p_value']:.3g}, Holm p = {difference['p_holm']:.3g}: claim "
             f"{'supported' if holds else 'not supported'}")
-
-
-def format_polarization(result: Polarization) -> list[str]:
-    """Printable lines: one per metric and population, and the verdict (with the slope
-    difference, its raw and Holm-adjusted p-values)."""
-    unit = f"N = {result.size}" if result.size else "N's unit not recorded"
-    lines = [f"polarization ({result.source}, {unit}), slope per unit log N; the claim is "
-             f"tested on the Rosetta - control difference, {len(result.differences)} "
-             f"readings, {result.correction or 'no correction'}:"]
-    for metric, by_population in result.trends.items():
-        for population, t in by_population.items():
-            lines.append(f"  {metric:>22} {population:>8}: {t['slope']:+.4g} "
-                         f"[{t['low']:+.4g}, {t['high']:+.4g}] ({t['n_sizes']} sizes)")
-        lines.append(f"  {metric:>22}: {result.verdicts[metric]}")
-    return lines

@@ -4,19 +4,19 @@ safetensors arrays), atomic writes, and run directories keyed by the whole confi
 Torch-free, and importing nothing of the package's stages (docs/design.md, "Layers").
 """
 
+from runstore.arrays import tidy
 from runstore.commands import add_debug_flag, reported
 from runstore.files import STALE_AFTER_S, atomic_write_bytes, atomic_write_text
-from runstore.record import (
+from runstore.header import (
     RECORD_FILE,
-    Record,
     RecordError,
     from_json_ready,
     git_revision,
     package_version,
     read_header,
-    tidy,
     to_json_ready,
 )
+from runstore.record import Record
 from runstore.runs import (
     config_hash,
     find_records,

@@ -11,7 +11,7 @@ import argparse
 import contextlib
 from typing import Iterator
 
-from runstore.record import RecordError
+from runstore.header import RecordError
 
 #: Errors that mean "the data cannot give this result", not "the program is wrong".
 DATA_ERRORS: tuple[type[BaseException], ...] = (RecordError, LookupError, OSError)

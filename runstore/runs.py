@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
-from runstore.record import RECORD_FILE, Record, RecordError, read_header, to_json_ready
+from runstore.header import RECORD_FILE, RecordError, read_header, to_json_ready
+from runstore.record import Record
 
 R = TypeVar("R", bound=Record)
 

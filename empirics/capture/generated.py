@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from empirics.capture.align import grid_samples, patch_grid, resample_grid
+from empirics.capture.grid import grid_samples, patch_grid, resample_grid
 from empirics.capture.pair import (
     CapturedPair,
     batch_slices,

@@ -8,6 +8,10 @@ units of the data-level bootstrap). The stream is deterministic: batches are fix
 the inputs and the models run in eval mode, so every pass yields the same data. With
 `cache_dir` the first full pass is written to disk and later passes read it
 (`empirics.capture.cache`).
+
+About 300 lines, kept whole: the text and image sources are two short recipes around the
+same `captured_pair` (manifest, cache, devices); the alignment itself is apart
+(`empirics.capture.align`, `empirics.capture.grid`).
 """
 
 from __future__ import annotations
@@ -25,13 +29,11 @@ from empirics.capture.align import (
     SpanAlignment,
     TokenizedText,
     align_tokens,
-    grid_samples,
-    patch_grid,
     pool_spans,
-    resample_grid,
     tokenize_with_bytes,
 )
 from empirics.capture.cache import cached_stream
+from empirics.capture.grid import grid_samples, patch_grid, resample_grid
 from empirics.capture.stimuli import ImageStimulus, TextDocument, stimuli_digest
 from empirics.engine.moments import Source
 from empirics.models.hooks import capture_mlp, layer_widths

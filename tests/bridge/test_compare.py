@@ -132,3 +132,31 @@ def test_the_command_offered_for_missing_records_runs_on_any_machine(tmp_path, c
     err = capsys.readouterr().err
     assert "python -m empirics.match --family language --all --out" in err
     assert "cuda" not in err  # --device auto (the default) picks CUDA where there is one
+
+
+def test_the_fit_is_a_typed_result_and_the_report_only_writes_it(tmp_path):
+    """compare_family returns what it fitted and wrote (no text); bridge.report prints those
+    numbers, read back from the saved Comparison, without refitting."""
+    from bridge.family import compare_family
+    from bridge.report import format_family
+    from bridge.settings import CompareSettings, find_series
+
+    widths = 64 * 2 ** np.arange(4)
+    for w in widths:
+        write(tmp_path, planted_record(int(w), round(float(2.0 * w**0.6))))
+        write(tmp_path, planted_record(int(w), 3, null="permuted"))
+    settings = CompareSettings(family="test", records=tmp_path, resamples=200, plot=False,
+                               null_quantile=None)
+    fit = compare_family(settings, find_series(settings))
+    assert fit.calibrated is None and fit.raw.figures == ()
+    assert fit.raw.n_fitted == len(widths) and len(fit.raw.groups) == len(widths)
+    (null,) = fit.raw.nulls
+    assert null.null == "permuted" and null.counts == (3.0,) * len(widths)
+    assert null.fit.alpha == pytest.approx(0.0, abs=1e-9)
+    saved = Comparison.load(fit.directory)
+    assert saved.fits["ols-log"]["alpha"] == fit.raw.comparison.fits["ols-log"]["alpha"]
+    text = format_family(fit)
+    assert f"record: {fit.directory}" in text
+    alpha = saved.intervals[next(iter(saved.intervals))]["estimate"]
+    assert f": {alpha:.3f} [" in text and f"null permuted: alpha = {null.fit.alpha:.3f}" in text
+    assert "polarization: no selectivity records" in text  # the hint, not a fit

@@ -25,7 +25,8 @@ import pytest
 from scipy import stats
 
 from bridge.bootstrap import case_bootstrap, parametric_exponent_ci
-from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson, het_slopes
+from bridge.powerlaw import fit_power_law, fit_power_law_quasi_poisson
+from bridge.variance import het_slopes
 
 ALPHA, N_SEEDS, TOLERANCE = 0.6, 1000, 0.025  # tolerance: about 3.5 binomial sd
 HEADLINE_SEEDS, HEADLINE_BAND = 4000, (0.923, 0.977)  # 0.93-0.97 widened by 2 binomial sd

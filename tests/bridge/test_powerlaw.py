@@ -11,8 +11,8 @@ from bridge.powerlaw import (
     fit_power_law,
     fit_power_law_het,
     fit_power_law_quasi_poisson,
-    het_slopes,
 )
+from bridge.variance import het_slopes
 from theory.slopes import log_log_slopes
 
 FITTERS = [fit_power_law, fit_power_law_het, fit_power_law_quasi_poisson]

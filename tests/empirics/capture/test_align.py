@@ -8,13 +8,11 @@ from empirics.capture.align import (
     TokenizedText,
     align_tokens,
     char_to_byte_offsets,
-    grid_samples,
-    patch_grid,
     pool_spans,
-    resample_grid,
     token_units,
     tokenize_with_bytes,
 )
+from empirics.capture.grid import grid_samples, patch_grid, resample_grid
 from empirics.capture.stimuli import default_corpus
 from tests.empirics.tiny_models import train_tokenizers
 
