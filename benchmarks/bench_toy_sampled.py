@@ -73,7 +73,7 @@ def train_check(features: int, width: int, steps: int, exact: int, samples: int)
     """Dense and sampled training of the same small sweep: the top feature's relative error
     and the dense evaluation loss of every net, side by side."""
     from empirics.toy.capture import evaluation_inputs
-    from theory.toy.model import feature_errors
+    from theory.toy.internals import feature_errors
 
     dense = ToyConfig(n_features=features, p=10.24 / features, beta=2.0, widths=(width,),
                       seeds=(0, 1), steps=steps, batch=256)

@@ -19,7 +19,8 @@ from empirics.records.toy import TOY_FAMILY
 from empirics.toy.capture import BATCH_ROWS, activation_source, net_name
 from empirics.toy.readouts import above, pair_statistics
 from theory.toy.config import ToyConfig
-from theory.toy.model import hidden_activations, neuron_isolation
+from theory.toy.internals import neuron_isolation
+from theory.toy.model import hidden_activations
 
 FAMILY = TOY_FAMILY
 #: Thresholds rho* reported besides the headline one (docs/theory.md, section 7).

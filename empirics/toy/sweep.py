@@ -51,14 +51,8 @@ from theory.params import AllocationParams
 from theory.slopes import log_log_slopes
 from theory.sweep import TheoryRun, build_theory_run
 from theory.toy.config import ToyConfig
-from theory.toy.internals import feature_profile, fitted_prices
-from theory.toy.model import (
-    feature_errors,
-    hidden_activations,
-    importances,
-    init_toy_nets,
-    rent_penalty,
-)
+from theory.toy.internals import feature_errors, feature_profile, fitted_prices
+from theory.toy.model import hidden_activations, importances, init_toy_nets, rent_penalty
 from theory.toy.training import train_toy_nets
 
 log = logging.getLogger(__name__)

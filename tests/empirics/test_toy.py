@@ -16,7 +16,8 @@ from theory.toy.data import (
     instance_generator,
     sample_eval_set,
 )
-from theory.toy.model import ToyNets, neuron_isolation
+from theory.toy.internals import neuron_isolation
+from theory.toy.model import ToyNets
 from theory.toy.training import train_toy_nets
 
 SMALL = ToyConfig(n_features=64, p=0.05, widths=(8, 16), seeds=(0, 1, 2), steps=200, batch=128,

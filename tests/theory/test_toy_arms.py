@@ -10,9 +10,9 @@ import torch
 
 from theory.toy.config import ToyConfig
 from theory.toy.data import active_features, instance_generator, sample_eval_set
+from theory.toy.internals import feature_errors
 from theory.toy.model import (
     OutputColumns,
-    feature_errors,
     importances,
     init_toy_nets,
     output_columns,

@@ -14,14 +14,8 @@ from theory.toy.data import (
     sample_eval_set,
     sample_features,
 )
-from theory.toy.model import (
-    ToyNets,
-    feature_errors,
-    importances,
-    init_toy_nets,
-    instance_losses,
-    neuron_isolation,
-)
+from theory.toy.internals import feature_errors, neuron_isolation
+from theory.toy.model import ToyNets, importances, init_toy_nets, instance_losses
 from theory.toy.training import learning_rate, train_toy_nets
 
 TINY = ToyConfig(n_features=64, p=0.05, widths=(4, 8), seeds=(0, 1), steps=30, batch=64,

@@ -1,5 +1,5 @@
-"""The allocation theory's assumptions measured inside trained toy nets (docs/theory.md,
-section 7): each feature's isolation against its rank, the KKT profile fitted to it, the
+"""What a trained toy net is inside: each neuron's isolation and each feature's error, and the
+allocation theory's assumptions measured there (docs/theory.md, section 7): each feature's isolation against its rank, the KKT profile fitted to it, the
 price lambda(N) that profile implies, and redundancy (dedicated neurons per feature).
 
 Feature r's isolation s_r is the isolation of its most dedicated alive neuron, the largest
@@ -24,6 +24,7 @@ from scipy.optimize import minimize_scalar
 
 from theory.benefit import KurtosisBenefit
 from theory.toy.config import ToyConfig
+from theory.toy.model import ToyNets, hidden_activations, width_parts
 
 #: Represented features per neuron of the fitted range (the solver's default rho).
 FIT_RHO = 4
@@ -110,3 +111,30 @@ def fitted_prices(config: ToyConfig, isolation: np.ndarray) -> tuple[np.ndarray,
 def kkt_frontier(price: float, level: float, *, beta: float, kurtosis: float) -> float:
     """The rank r_x where the KKT profile at `price` crosses isolation `level`."""
     return float((KurtosisBenefit(kurtosis).slope(level) / price) ** (1.0 / beta))
+
+
+def neuron_isolation(nets: ToyNets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each hidden neuron's isolation, dominant feature and its sign, each (S, H).
+
+    Isolation is the share of the neuron's squared input-weight norm on its top feature,
+    max_r W1_ir^2 / sum_r W1_ir^2 (docs/theory.md, section 7: every feature has
+    the same variance here, so weighting by Var(x_r) cancels). 1/n for a uniform neuron,
+    1 for a neuron that reads one feature only.
+    """
+    squared = nets.w_in**2
+    top, dominant = squared.max(dim=1)
+    isolation = top / squared.sum(dim=1).clamp_min(torch.finfo(squared.dtype).tiny)
+    sign = torch.gather(nets.w_in, 1, dominant[:, None, :]).squeeze(1).sign()
+    return isolation, dominant, sign
+
+
+def feature_errors(nets: ToyNets, x: torch.Tensor, hidden: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)
+    (one width's outputs at a time: a wide pool's (S, T, n) outputs are large). `hidden`:
+    the nets' `hidden_activations` on x, when the caller has them already."""
+    hidden = hidden_activations(nets, x) if hidden is None else hidden
+    parts = width_parts(nets, hidden)
+    target = x.abs()
+    return torch.stack([((target - torch.relu(torch.baddbmm(bias[:, None, :], h, w))) ** 2)
+                        .mean(1) for h, w, bias in parts], dim=1)

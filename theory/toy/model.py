@@ -1,5 +1,5 @@
 """Toy superposition nets with a privileged neuron basis, held many at once: their
-parameters, forward pass, losses (dense or sampled outputs; the rent) and readouts.
+parameters, forward pass and losses (dense or sampled outputs; the rent).
 
 Features x_r = b_r u_r (b_r ~ Bernoulli(p), u_r ~ U[-1, 1]) with importances I_r = r^-beta;
 h = ReLU(W1 x + b1) of width N; y' = ReLU(W2 h + b2); loss sum_r I_r (|x_r| - y'_r)^2
@@ -295,30 +295,3 @@ def rent_penalty(nets: ToyNets) -> torch.Tensor:
     per_unit = per_unit * rent_scale(config, device=per_unit.device) / 2.0
     return torch.stack([part.sum(1) for part in per_unit.split(list(config.widths), dim=1)],
                        dim=1)
-
-
-def feature_errors(nets: ToyNets, x: torch.Tensor, hidden: torch.Tensor | None = None
-                   ) -> torch.Tensor:
-    """Unweighted mean squared error of every feature, (S, W, n), on shared inputs x (T, n)
-    (one width's outputs at a time: a wide pool's (S, T, n) outputs are large). `hidden`:
-    the nets' `hidden_activations` on x, when the caller has them already."""
-    hidden = hidden_activations(nets, x) if hidden is None else hidden
-    parts = width_parts(nets, hidden)
-    target = x.abs()
-    return torch.stack([((target - torch.relu(torch.baddbmm(bias[:, None, :], h, w))) ** 2)
-                        .mean(1) for h, w, bias in parts], dim=1)
-
-
-def neuron_isolation(nets: ToyNets) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each hidden neuron's isolation, dominant feature and its sign, each (S, H).
-
-    Isolation is the share of the neuron's squared input-weight norm on its top feature,
-    max_r W1_ir^2 / sum_r W1_ir^2 (docs/theory.md, section 7: every feature has
-    the same variance here, so weighting by Var(x_r) cancels). 1/n for a uniform neuron,
-    1 for a neuron that reads one feature only.
-    """
-    squared = nets.w_in**2
-    top, dominant = squared.max(dim=1)
-    isolation = top / squared.sum(dim=1).clamp_min(torch.finfo(squared.dtype).tiny)
-    sign = torch.gather(nets.w_in, 1, dominant[:, None, :]).squeeze(1).sign()
-    return isolation, dominant, sign
