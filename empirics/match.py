@@ -51,8 +51,8 @@ from empirics.pipeline.summary import (
 )
 from empirics.pipeline.toy import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.devices import resolve_device
 from runstore.record import read_header
-from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from empirics.pipeline.toy import measure_and_predict, toy_summary
 from runstore.commands import command_parser
+from runstore.devices import resolve_device
 from theory.params import AllocationParams
-from theory.runtime import resolve_device
 from theory.toy_flags import add_toy_flags, toy_config_from_flags
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from empirics.pipeline.toy_study import StudyDesign, format_study, run_study
 from runstore.commands import add_debug_flag, command_parser, reported
-from theory.runtime import resolve_device
-from theory.toy_flags import float_list, int_list
+from runstore.devices import resolve_device
+from runstore.options import float_list, int_list
 from theory.toy_plot import plot_toy_study
 
 

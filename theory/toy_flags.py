@@ -5,23 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from runstore.options import int_list
 from theory.toy_config import ToyConfig, auto_rent
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """'8,16,32' -> (8, 16, 32), for argparse."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    """'1.5,2,3' -> (1.5, 2.0, 3.0), for argparse."""
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
 
 
 def add_toy_flags(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from theory.plot import apply_style, plt, save_figure
+from runstore.figures import apply_style, save_figure
 
 ARM_COLOURS = {"none": "#1f77b4", "rent": "#d62728"}
 SERIES = (("exponent_neurons", "o", "R_neurons"), ("exponent_features", "s", "R_features"),

@@ -3,7 +3,7 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-from theory.plot import tidy_log_ticks
+from runstore.figures import tidy_log_ticks
 
 
 def minor_labels(axis) -> list[str]:

@@ -1,26 +1,8 @@
-"""Device and seed helpers."""
+"""Seed helpers."""
 
-import pytest
 import torch
 
-from theory.runtime import child_seeds, make_generator, make_rng, resolve_device
-
-
-def test_auto_device_follows_cuda_availability():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    assert resolve_device("cpu") == torch.device("cpu")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a CPU-only machine")
-def test_missing_cuda_is_a_clear_error():
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        resolve_device("cuda:0")
-
-
-def test_unknown_device_is_a_clear_error():
-    with pytest.raises(ValueError, match="--device"):
-        resolve_device("tpu-ish")
+from theory.runtime import child_seeds, make_generator, make_rng
 
 
 def test_generators_are_reproducible_and_independent_of_global_state():
