@@ -10,7 +10,7 @@ import numpy as np
 
 from bridge.calibration import calibration_text
 from bridge.comparison import Comparison, headline_interval
-from theory.plot import ROSETTA_COLOUR, STYLE
+from runstore.figures import ROSETTA_COLOUR, STYLE
 
 #: Axis labels by the Comparison's unit of N: size and fraction.
 SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
@@ -18,7 +18,7 @@ SIZE_LABELS = {"params": ("parameters N (geometric mean of the pair)",
                "neurons": ("MLP neurons N (geometric mean of the pair)", "fraction R(N) / N")}
 
 
-#: The figures' style: the theory's plots' (`theory.plot.STYLE`) with the markers of the
+#: The figures' style: the package's (`runstore.figures.STYLE`) with the markers of the
 #: counts; `paper_figs.style` extends it. The scaling plot's size (two panels), inches, and
 #: how long a title line may be.
 FIGURE_RC = {**STYLE, "lines.markersize": 4}
@@ -88,7 +88,7 @@ def wrapped(title: str, width: int = TITLE_WIDTH) -> str:
 
 def comparison_figure(comparison: Comparison):
     """`draw_comparison` on two panels of a figure outside pyplot's state, in the figures'
-    style (`theory.plot.STYLE`, constrained layout)."""
+    style (`runstore.figures.STYLE`, constrained layout)."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -105,6 +105,6 @@ def comparison_figure(comparison: Comparison):
 
 def plot_comparison(comparison: Comparison, stem: str | Path) -> list[Path]:
     """`comparison_figure` saved as PNG and PDF."""
-    from theory.plot import save_figure
+    from runstore.figures import save_figure
 
     return save_figure(comparison_figure(comparison), stem, tight=False)

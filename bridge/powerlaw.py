@@ -152,8 +152,8 @@ def fit_power_law_het(n, count, *, level: float = 0.95) -> PowerLawFit:
     Returns
     -------
     PowerLawFit with method "ols-het": the OLS exponent and prefactor of `fit_power_law`, its
-    standard error from the variance model of `bridge.variance.het_slopes`, a Student-t interval with
-    df = n - 2, and `scale` = the fitted scatter tau^2 (see `het_slopes` for phi).
+    standard error from the variance model of `bridge.variance.het_slopes`, a Student-t
+    interval with df = n - 2, and `scale` = the fitted scatter tau^2 (see `het_slopes` for phi).
 
     Notes
     -----

@@ -18,66 +18,53 @@ directory and what it holds in one or two numbers. The work is `empirics.pipelin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
 
 from empirics.capture.offline import load_corpus
 from empirics.models.local import saved_models
-from empirics.pipeline.analyze import ANALYSES, AnalyzeSettings, analyze_runs
+from empirics.pipeline.analyze import AnalyzeSettings, analyze_runs
 from empirics.records.analysis import load_analysis
 from runstore.commands import add_debug_flag, command_parser, reported
+from runstore.options import add_flags, flag, from_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """Where the weights of --vocabulary and the inputs' categories come from (turned into
+    `AnalyzeSettings.paths` and `.categories` by `settings_from_args`)."""
+
+    path: tuple = flag(help="local checkpoint of a model (repeatable)", action="append",
+                       metavar="NAME=DIR", default_factory=list)
+    model_dir: Path | None = flag(None, "a folder of saved models (e.g. a family of python -m "
+                                  "empirics.train): each subfolder with a config.json is the "
+                                  "checkpoint of the model of its name (--path overrides one)",
+                                  type=Path)
+    categories: Path | None = flag(None, "JSON mapping input ids to categories, or a corpus "
+                                   "directory of python -m empirics.corpus (default: the "
+                                   "embedded corpus)", type=Path)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.analyze", __doc__)
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="root of the match runs")
-    p.add_argument("--family", help="only match records of this family")
-    p.add_argument("--analyses", default=",".join(ANALYSES),
-                   help="comma-separated subset of " + ", ".join(ANALYSES))
-    p.add_argument("--ks", default="1,2,5,10", help="k values of mutual top-k")
-    p.add_argument("--bins", type=int, default=10, help="normalized-depth bins")
-    p.add_argument("--vocabulary", action="store_true",
-                   help="vocabulary-space kurtosis of language models (loads the weights)")
-    p.add_argument("--path", action="append", default=[], metavar="NAME=DIR",
-                   help="local checkpoint of a model (repeatable)")
-    p.add_argument("--model-dir", type=Path, default=None,
-                   help="a folder of saved models (e.g. a family of python -m empirics.train): "
-                        "each subfolder with a config.json is the checkpoint of the model of "
-                        "its name (--path overrides one)")
-    p.add_argument("--cache-dir", type=Path, help="Hugging Face cache directory")
-    p.add_argument("--download", action="store_true", help="allow downloading weights")
-    p.add_argument("--device", default="auto", help="device of the vocabulary projections")
-    p.add_argument("--categories", type=Path,
-                   help="JSON mapping input ids to categories, or a corpus directory of python -m "
-                        "empirics.corpus (default: the embedded corpus)")
-    p.add_argument("--judge", help="module:factory of a selectivity judge")
-    p.add_argument("--judge-neurons", type=int, default=32,
-                   help="Rosetta and control neurons judged per model")
-    p.add_argument("--level", type=float, default=0.95,
-                   help="coverage of the intervals of the population means")
-    p.add_argument("--seed", type=int, default=0, help="seed of the control samples")
-    p.add_argument("--force", action="store_true", help="recompute existing records")
+    add_flags(p, AnalyzeSettings)
+    add_flags(p, Sources)
     add_debug_flag(p)
     return p
 
 
 def settings_from_args(args: argparse.Namespace) -> AnalyzeSettings:
+    sources = from_flags(Sources, args)
     categories = None
-    if args.categories and args.categories.is_dir():  # a corpus of python -m empirics.corpus
-        corpus = load_corpus(args.categories)
+    if sources.categories and sources.categories.is_dir():  # a corpus of empirics.corpus
+        corpus = load_corpus(sources.categories)
         categories = corpus.categories("train") | corpus.categories("heldout")
-    elif args.categories:
-        categories = json.loads(args.categories.read_text())
-    return AnalyzeSettings(
-        runs=args.runs, family=args.family,
-        analyses=tuple(a.strip() for a in args.analyses.split(",") if a.strip()),
-        ks=tuple(int(k) for k in args.ks.split(",")), bins=args.bins,
-        vocabulary=args.vocabulary,
-        paths=_model_dir(args.model_dir) | dict(_name_path(item) for item in args.path),
-        cache_dir=args.cache_dir, download=args.download, device=args.device,
-        categories=categories, judge=args.judge, judge_neurons=args.judge_neurons,
-        level=args.level, seed=args.seed, force=args.force)
+    elif sources.categories:
+        categories = json.loads(sources.categories.read_text())
+    paths = _model_dir(sources.model_dir) | dict(_name_path(item) for item in sources.path)
+    return from_flags(AnalyzeSettings, args, paths=paths, categories=categories)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:

@@ -19,26 +19,16 @@ import argparse
 import logging
 from pathlib import Path
 
-from empirics.pipeline.anchors import write_anchor_sets
+from empirics.pipeline.anchors import AnchorSettings, write_anchor_sets
 from empirics.records.match import MatchRecord
 from runstore import find_records
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.options import add_flags, from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.anchors", __doc__)
-    p.add_argument("--family", required=True, help="family name in the MatchRecords")
-    p.add_argument("--records", type=Path, default=Path("runs"),
-                   help="root searched for MatchRecords")
-    p.add_argument("--anchor", nargs="+", default=(),
-                   help="anchor model names (default: one per connected group of models)")
-    p.add_argument("--min-correlation", type=float, default=None,
-                   help="drop mutual pairs with r below this before intersecting (default: "
-                        "keep every pair)")
-    p.add_argument("--out", type=Path, default=None, help="root of the anchor runs "
-                   "(default: --records)")
-    p.add_argument("--force", action="store_true", help="recompute existing records")
-    p.add_argument("--report", action="store_true", help="write report.html in every run")
+    add_flags(p, AnchorSettings)
     add_debug_flag(p)
     return p
 
@@ -47,14 +37,20 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    found = find_records(args.records, MatchRecord, family=args.family)
+    try:
+        settings = from_flags(AnchorSettings, args)
+    except ValueError as error:
+        parser.error(str(error))
+    found = find_records(settings.records, MatchRecord, family=settings.family)
     if not found:
-        parser.exit(1, f"no MatchRecords of family {args.family!r} under {args.records}; "
-                       "make them with python -m empirics.match (or theory.simulate for toy)\n")
+        parser.exit(1, f"no MatchRecords of family {settings.family!r} under "
+                       f"{settings.records}; make them with python -m empirics.match (or "
+                       "theory.simulate for toy)\n")
     with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError)):
-        return write_anchor_sets(found, args.family, out=args.out or args.records,
-                                 anchors=args.anchor, min_correlation=args.min_correlation,
-                                 force=args.force, report=args.report)
+        return write_anchor_sets(found, settings.family, out=settings.out or settings.records,
+                                 anchors=settings.anchor,
+                                 min_correlation=settings.min_correlation,
+                                 force=settings.force, report=settings.report)
 
 
 if __name__ == "__main__":

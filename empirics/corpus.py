@@ -15,30 +15,32 @@ per source) and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from empirics.capture.corpus_origin import differences
 from empirics.capture.offline import CorpusError, Recipe, build_corpus
 from runstore.commands import add_debug_flag, command_parser, reported
+from runstore.options import add_flags, flag, from_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """Where the corpus goes, whether an existing one is rebuilt, and the manifest of another
+    build to compare it with."""
+
+    out: Path = flag(Path("corpora/local"), "directory of the corpus")
+    force: bool = flag(False, "rebuild an existing corpus")
+    check: Path | None = flag(None, "the manifest.json of another build: exit with status 1, "
+                              "saying how, when this build differs from it", type=Path,
+                              metavar="MANIFEST")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.corpus", __doc__)
-    p.add_argument("--out", type=Path, default=Path("corpora/local"),
-                   help="directory of the corpus")
-    p.add_argument("--heldout", type=int, default=Recipe.heldout_percent,
-                   help="percent of the source files held out as the matching stimulus")
-    p.add_argument("--chunk", type=int, default=Recipe.chunk_chars,
-                   help="largest document, in characters")
-    p.add_argument("--no-debian", action="store_true",
-                   help="leave out /usr/share (licences, READMEs, manual pages)")
-    p.add_argument("--stdlib", default=Recipe.stdlib, help="the standard library read")
-    p.add_argument("--share", default=Recipe.share, help="the /usr/share tree read")
-    p.add_argument("--force", action="store_true", help="rebuild an existing corpus")
-    p.add_argument("--check", type=Path, metavar="MANIFEST",
-                   help="the manifest.json of another build: exit with status 1, saying how, "
-                        "when this build differs from it")
+    add_flags(p, Build)
+    add_flags(p, Recipe)
     add_debug_flag(p)
     return p
 
@@ -46,13 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 0 < args.heldout < 100 or args.chunk < 100:
-        parser.error("--heldout must lie in (0, 100) and --chunk be at least 100")
-    recipe = Recipe(stdlib=args.stdlib, share=args.share, heldout_percent=args.heldout,
-                    chunk_chars=args.chunk, debian_docs=not args.no_debian)
+    build = from_flags(Build, args)
+    try:
+        recipe = from_flags(Recipe, args)
+    except ValueError as error:
+        parser.error(str(error))
     with reported(parser, debug=args.debug):
-        expected = read_manifest(args.check) if args.check else None
-        corpus = build_corpus(args.out, recipe, force=args.force, progress=True)
+        expected = read_manifest(build.check) if build.check else None
+        corpus = build_corpus(build.out, recipe, force=build.force, progress=True)
     for split, info in corpus.manifest["splits"].items():
         print(f"{split}: {info['documents']} documents, {info['bytes'] / 1e6:.1f} MB")
         for category, tally in sorted(info["categories"].items()):
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None):
                   f"{tally['characters'] / 1e6:7.2f} M characters")
     print(f"sha256 {corpus.sha256}\ncorpus: {corpus.directory}")
     if expected is not None:
-        report_check(parser, corpus, expected, args.check)
+        report_check(parser, corpus, expected, build.check)
     return corpus
 
 

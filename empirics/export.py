@@ -17,6 +17,7 @@ Parquet needs the pyarrow package (or fastparquet).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -30,6 +31,7 @@ from empirics.records.match import MatchRecord
 from empirics.records.toy import ToyStudy, ToySweep
 from runstore import load_any
 from runstore.commands import add_debug_flag, command_parser, reported
+from runstore.options import add_flags, flag, from_flags
 from theory.sweep import TheoryRun
 
 #: The records that have a table.
@@ -38,11 +40,18 @@ TABLES = (MatchRecord, AnchorRecord, ImportanceRecord, Comparison, ToySweep, Toy
 FORMATS = (".csv", ".parquet")
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportSettings:
+    """The record whose table is written, and the file it goes to (None: CSV on stdout)."""
+
+    record_dir: Path = flag(help="a run directory with a record of kind "
+                            + ", ".join(cls.kind for cls in TABLES), name="record_dir", type=Path)
+    out: Path | None = flag(None, "FILE.csv or FILE.parquet (default: CSV on stdout)", type=Path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.export", __doc__)
-    p.add_argument("record_dir", type=Path, help="a run directory with a record of kind "
-                   + ", ".join(cls.kind for cls in TABLES))
-    p.add_argument("--out", type=Path, help="FILE.csv or FILE.parquet (default: CSV on stdout)")
+    add_flags(p, ExportSettings)
     add_debug_flag(p)
     return p
 
@@ -55,26 +64,27 @@ def parquet_engine() -> bool:
 def main(argv: list[str] | None = None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    suffix = args.out.suffix if args.out else ".csv"
+    settings = from_flags(ExportSettings, args)
+    suffix = settings.out.suffix if settings.out else ".csv"
     if suffix not in FORMATS:
-        parser.error(f"--out must end in .csv or .parquet, got {args.out}")
+        parser.error(f"--out must end in .csv or .parquet, got {settings.out}")
     if suffix == ".parquet" and not parquet_engine():
         parser.exit(1, f"{parser.prog}: error: writing Parquet needs the pyarrow package "
                        "(pip install pyarrow), which is not installed; or write --out "
-                       f"{args.out.with_suffix('.csv')}\n")
+                       f"{settings.out.with_suffix('.csv')}\n")
     with reported(parser, debug=args.debug):
-        table = load_any(args.record_dir, TABLES).to_frame()
-    if args.out is None:
+        table = load_any(settings.record_dir, TABLES).to_frame()
+    if settings.out is None:
         try:
             table.to_csv(sys.stdout, index=False)
         except BrokenPipeError:  # the reader (head, less) has stopped reading: not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return table
     if suffix == ".csv":
-        table.to_csv(args.out, index=False)
+        table.to_csv(settings.out, index=False)
     else:
-        table.to_parquet(args.out, index=False)
-    print(f"{len(table)} rows x {len(table.columns)} columns: {args.out}")
+        table.to_parquet(settings.out, index=False)
+    print(f"{len(table)} rows x {len(table.columns)} columns: {settings.out}")
     return table
 
 

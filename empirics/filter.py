@@ -19,6 +19,7 @@ The work is `empirics.pipeline.continued.run_study`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -26,65 +27,39 @@ from empirics.models.local import saved_models
 from empirics.pipeline.continued import ContinueSettings, StudySettings, run_study
 from empirics.pipeline.filtering import FilterSettings
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
-from theory.runtime import resolve_device
-from theory.validation import int_list
+from runstore.options import add_flags, flag, from_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """Where the first model's checkpoint is found, and whether the arms are trained."""
+
+    model_dir: Path | None = flag(None, "the folder of the trained family", type=Path)
+    train: bool = flag(True, "the filter step only", name="--no-train")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    f, c = FilterSettings, ContinueSettings
     p = command_parser("python -m empirics.filter", __doc__)
-    p.add_argument("--match", type=Path, required=True, help="a match run directory")
-    p.add_argument("--corpus", type=Path, required=True, help="a python -m empirics.corpus dir")
-    p.add_argument("--model-dir", type=Path, help="the folder of the trained family")
-    p.add_argument("--checkpoint", type=Path, help="the first model's folder (else --model-dir"
-                   "/NAME, else the folder the match loaded)")
-    p.add_argument("--out", type=Path, default=f.out, help="root of the records")
-    p.add_argument("--target", default=f.target, help="category the neurons' top contexts favour")
-    p.add_argument("--neurons", type=int, default=f.n_neurons, help="at most this many neurons")
-    p.add_argument("--min-enrichment", type=float, default=f.min_enrichment,
-                   help="least enrichment of a chosen neuron's top contexts in --target")
-    p.add_argument("--control", default=f.control_rule, help="control neurons: enriched, random")
-    p.add_argument("--rule", default=f.rule, help="document score: mean, max, share")
-    p.add_argument("--quantile", type=float, default=f.quantile,
-                   help="a neuron's threshold for --rule share (quantile over the pool)")
-    p.add_argument("--pool", type=int, default=f.pool, help="training documents scored")
-    p.add_argument("--fraction", type=float, default=f.fraction, help="share of them kept")
-    p.add_argument("--max-tokens", type=int, default=f.max_tokens, help="tokens scored per doc")
-    p.add_argument("--seed", type=int, default=f.seed, help="pool, controls and random arm")
-    p.add_argument("--no-train", action="store_true", help="the filter step only")
-    p.add_argument("--steps", type=int, default=c.steps, help="continued-pretraining steps")
-    p.add_argument("--batch", type=int, default=c.batch, help="windows per step")
-    p.add_argument("--context", type=int, default=c.context, help="tokens per window")
-    p.add_argument("--lr", type=float, default=c.lr, help="peak learning rate (cosine decay)")
-    p.add_argument("--seeds", type=int_list, default=c.seeds, help="training seeds")
-    p.add_argument("--heldout-tokens", type=int, default=c.heldout_tokens,
-                   help="held-out tokens per category")
-    p.add_argument("--device", default="cpu", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--force", action="store_true", help="recompute existing records")
+    add_flags(p, FilterSettings)
+    add_flags(p, Study)
+    add_flags(p, ContinueSettings)
     add_debug_flag(p)
     return p
 
 
 def settings_from_args(args: argparse.Namespace) -> StudySettings:
-    checkpoint = args.checkpoint
-    if checkpoint is None and args.model_dir is not None:
+    study = from_flags(Study, args)
+    filtering = from_flags(FilterSettings, args)
+    if filtering.checkpoint is None and study.model_dir is not None:
         from empirics.records.match import MatchRecord
 
-        name = MatchRecord.load(args.match).model_a
-        checkpoint = saved_models(args.model_dir).get(name)
+        name = MatchRecord.load(filtering.match).model_a
+        checkpoint = saved_models(study.model_dir).get(name)
         if checkpoint is None:
-            raise ValueError(f"no model {name} in {args.model_dir}")
-    device = str(resolve_device(args.device))
-    filtering = FilterSettings(
-        match=args.match, corpus=args.corpus, checkpoint=checkpoint, out=args.out,
-        target=args.target, n_neurons=args.neurons, min_enrichment=args.min_enrichment,
-        control_rule=args.control, rule=args.rule, quantile=args.quantile, pool=args.pool,
-        fraction=args.fraction, max_tokens=args.max_tokens, seed=args.seed, device=device,
-        force=args.force)
-    training = None if args.no_train else ContinueSettings(
-        corpus=args.corpus, out=args.out, steps=args.steps, batch=args.batch,
-        context=args.context, lr=args.lr, seeds=tuple(args.seeds),
-        heldout_tokens=args.heldout_tokens, device=device, force=args.force)
+            raise ValueError(f"no model {name} in {study.model_dir}")
+        filtering = dataclasses.replace(filtering, checkpoint=checkpoint)
+    training = from_flags(ContinueSettings, args, corpus=filtering.corpus, out=filtering.out,
+                          device=filtering.device, force=filtering.force) if study.train else None
     return StudySettings(filtering, training)
 
 

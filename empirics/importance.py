@@ -22,47 +22,12 @@ from pathlib import Path
 from empirics.pipeline.importance import ImportanceSettings, run_importance
 from empirics.records.importance import ImportanceRecord
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
-from theory.params import CLOSURES
-from theory.runtime import resolve_device
-from theory.validation import int_list
+from runstore.options import add_flags, from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = ImportanceSettings
     p = command_parser("python -m empirics.importance", __doc__)
-    p.add_argument("--corpus", type=Path, required=True, help="a python -m empirics.corpus dir")
-    p.add_argument("--model-dir", type=Path, required=True,
-                   help="a python -m empirics.train dir (one folder per model)")
-    p.add_argument("--model", action="append", default=None,
-                   help="a model of --model-dir (repeat for several; default: the widest of "
-                        "each architecture, lowest seed)")
-    p.add_argument("--out", type=Path, default=d.out, help="where records go")
-    p.add_argument("--split", choices=("heldout", "train"), default=d.split,
-                   help="the corpus split tokenized and streamed")
-    p.add_argument("--docs", type=int, default=d.docs,
-                   help="use the first DOCS documents of the split (0: all)")
-    p.add_argument("--ngrams", type=int_list, default=",".join(map(str, d.ngrams)),
-                   help="n-gram orders for Zipf")
-    p.add_argument("--rank-min", type=int, default=d.rank_min, help="first Zipf rank fitted")
-    p.add_argument("--rank-max", type=int, default=d.rank_max, help="last Zipf rank fitted")
-    p.add_argument("--min-count", type=float, default=d.min_count,
-                   help="fit only ranks counted at least this often")
-    p.add_argument("--eig-min", type=int, default=d.eig_min,
-                   help="first eigenvalue index fitted")
-    p.add_argument("--eig-max", type=int, default=d.eig_max,
-                   help="last eigenvalue index fitted (0: d_model / 2)")
-    p.add_argument("--context", type=int, default=d.context,
-                   help="tokens per window (0: the model's context)")
-    p.add_argument("--chunks", type=int, default=d.chunks,
-                   help="contiguous chunks of windows resampled by the spectrum's bootstrap")
-    p.add_argument("--batch", type=int, default=d.batch, help="windows per forward pass")
-    p.add_argument("--boot", type=int, default=d.boot, help="bootstrap replicates")
-    p.add_argument("--level", type=float, default=d.level, help="interval coverage")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the bootstraps")
-    p.add_argument("--closure", choices=sorted(CLOSURES), default=d.closure,
-                   help="the closure whose slope of log R vs log N is printed")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--force", action="store_true", help="recompute records already saved")
+    add_flags(p, ImportanceSettings)
     add_debug_flag(p)
     return p
 
@@ -107,14 +72,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = ImportanceSettings(
-            corpus=args.corpus, model_dir=args.model_dir, models=tuple(args.model or ()),
-            out=args.out, split=args.split, docs=args.docs, ngrams=tuple(args.ngrams),
-            rank_min=args.rank_min, rank_max=args.rank_max, min_count=args.min_count,
-            eig_min=args.eig_min, eig_max=args.eig_max, context=args.context,
-            chunks=args.chunks, batch=args.batch, boot=args.boot, level=args.level,
-            seed=args.seed, closure=args.closure, device=str(resolve_device(args.device)),
-            force=args.force)
+        settings = from_flags(ImportanceSettings, args)
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()

@@ -24,8 +24,8 @@ from pathlib import Path
 from empirics.analysis.chat import ChatError
 from empirics.pipeline.judge import JudgeSettings, run_judge
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
-from theory.runtime import resolve_device
-from theory.validation import int_list
+from runstore.devices import resolve_device
+from runstore.options import int_list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,8 +52,8 @@ from empirics.pipeline.summary import (
 from empirics.toy.pairs import FAMILY as TOY_FAMILY
 from empirics.toy.sweep import config_for_specs, run_toy_sweep
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.devices import resolve_device
 from runstore.header import read_header
-from theory.runtime import resolve_device
 
 log = logging.getLogger("empirics.match")
 

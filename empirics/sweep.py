@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from empirics.engine.distributed import SPLITS
-from empirics.pipeline.options import (
-    InputChoice,
-    MatchOptions,
-    Placement,
-    add_pair_flags,
-    from_flags,
-)
-from empirics.pipeline.pairs import FAMILY_PAIRS, inputs_for
+from empirics.pipeline.options import InputChoice, MatchOptions, Placement, add_pair_flags
+from empirics.pipeline.pairs import inputs_for
 from empirics.pipeline.sweep import (
-    EXECUTORS,
+    SlurmOptions,
+    SweepPlan,
     SweepReport,
     SweepSettings,
     make_executor,
@@ -35,46 +28,17 @@ from empirics.pipeline.sweep import (
     sweep_jobs,
 )
 from runstore.commands import command_parser
+from runstore.options import add_flags, from_flags
 
 log = logging.getLogger("empirics.sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.sweep", __doc__)
-    p.add_argument("--family", choices=sorted(FAMILY_PAIRS), required=True,
-                   help="the kind of models paired")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="where the jobs run: one after another on this machine (local), in "
-                        "this process (debug), or as a Slurm job array (slurm)")
-    p.add_argument("--pairs", nargs="+", metavar="A:B",
-                   help="pairs to run (default: the family's matched-scale pairs)")
-    p.add_argument("--model-dir", type=Path, help="local checkpoints as DIR/<model name>")
-    p.add_argument("--jobs-dir", type=Path, default=None,
-                   help="submitit logs and job files (default: <out>/sweep-jobs)")
-    slurm = p.add_argument_group("slurm")
-    slurm.add_argument("--partition", help="Slurm partition")
-    slurm.add_argument("--gpus", type=int, default=1, help="GPUs per job")
-    p.add_argument("--tasks", type=int, default=1,
-                   help="processes per job sharing each pair (one per GPU; torch.distributed)")
-    p.add_argument("--split", choices=SPLITS, default="data",
-                   help="how the tasks of a job share a pair: batches or A's neuron blocks "
-                        "(block engine only; the two-stage engine shares the batches)")
-    slurm.add_argument("--cpus", type=int, default=8, help="CPUs per job")
-    slurm.add_argument("--mem-gb", type=int, default=64, help="memory per job")
-    slurm.add_argument("--hours", type=float, default=12.0, help="time limit per job")
-    slurm.add_argument("--parallel", type=int, default=16, help="jobs of the array at once")
-    slurm.add_argument("--wait", action="store_true", help="wait for the array to finish")
+    add_flags(p, SweepPlan)
+    add_flags(p.add_argument_group("slurm"), SlurmOptions)
     add_pair_flags(p)
     return p
-
-
-def slurm_options(args) -> dict:
-    options = dict(gpus_per_node=args.gpus, cpus_per_task=args.cpus, mem_gb=args.mem_gb,
-                   timeout_min=int(args.hours * 60), slurm_array_parallelism=args.parallel,
-                   name="rosetta-sweep")
-    if args.partition:
-        options["slurm_partition"] = args.partition
-    return options
 
 
 def main(argv: list[str] | None = None) -> SweepReport:
@@ -82,17 +46,18 @@ def main(argv: list[str] | None = None) -> SweepReport:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        jobs = sweep_jobs(args.family, args.pairs, args.model_dir,
+        plan, slurm = from_flags(SweepPlan, args), from_flags(SlurmOptions, args)
+        jobs = sweep_jobs(plan.family, plan.pairs, plan.model_dir,
                           cache_dir=args.cache_dir, download=args.download)
-        inputs, provenance = inputs_for(args.family, from_flags(InputChoice, args))
+        inputs, provenance = inputs_for(plan.family, from_flags(InputChoice, args))
         settings = SweepSettings(
-            args.family, inputs, from_flags(MatchOptions, args), args.out,
-            from_flags(Placement, args), args.force, args.tasks, args.split, provenance)
-        executor = make_executor(args.executor, args.jobs_dir or args.out / "sweep-jobs",
-                                 tasks=args.tasks, **slurm_options(args))
+            plan.family, inputs, from_flags(MatchOptions, args), args.out,
+            from_flags(Placement, args), args.force, plan.tasks, plan.split, provenance)
+        executor = make_executor(plan.executor, plan.jobs_dir or args.out / "sweep-jobs",
+                                 tasks=plan.tasks, **slurm.executor_options())
     except (ValueError, KeyError) as error:
         parser.error(str(error))
-    report = submit_sweep(jobs, settings, executor, wait=args.wait)
+    report = submit_sweep(jobs, settings, executor, wait=slurm.wait)
     log.info("skipped (record exists): %d, finished: %d, failed: %d, submitted: %s",
              len(report.skipped), len(report.finished), len(report.failed),
              ", ".join(report.submitted) or "none")

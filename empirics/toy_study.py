@@ -20,10 +20,10 @@ from pathlib import Path
 from empirics.toy.study import StudyDesign, run_study
 from empirics.toy.summary import format_study
 from runstore.commands import add_debug_flag, command_parser, reported
-from theory.runtime import resolve_device
+from runstore.devices import resolve_device
+from runstore.options import float_list, int_list
 from theory.toy.flags import add_run_flags
 from theory.toy.plot import plot_toy_study
-from theory.validation import float_list, int_list
 
 
 def build_parser() -> argparse.ArgumentParser:

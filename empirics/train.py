@@ -20,29 +20,12 @@ from pathlib import Path
 
 from empirics.pipeline.train import TrainSettings, mlp_neurons, read_logs, train_family
 from runstore.commands import add_debug_flag, command_parser, reported
-from theory.runtime import resolve_device
-from theory.validation import int_list
+from runstore.options import add_flags, from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = TrainSettings
     p = command_parser("python -m empirics.train", __doc__)
-    p.add_argument("--corpus", type=Path, required=True, help="a python -m empirics.corpus dir")
-    p.add_argument("--out", type=Path, default=d.out, help="where the models go")
-    p.add_argument("--architectures", default=",".join(d.architectures),
-                   help="comma-separated: gpt2 (GELU, BPE), qwen2 (SwiGLU, unigram)")
-    p.add_argument("--widths", type=int_list, default=d.widths, help="model widths d_model")
-    p.add_argument("--seeds", type=int_list, default=d.seeds, help="seeds per width")
-    p.add_argument("--tokens-per-param", type=float, default=d.tokens_per_param,
-                   help="training tokens per non-embedding parameter")
-    p.add_argument("--min-tokens", type=int, default=d.min_tokens,
-                   help="training tokens of the smallest models at least")
-    p.add_argument("--context", type=int, default=d.context, help="tokens per window")
-    p.add_argument("--batch", type=int, default=d.batch, help="windows per step")
-    p.add_argument("--vocab", type=int, default=d.vocab, help="tokenizer vocabulary")
-    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    p.add_argument("--force", action="store_true", help="retrain models already saved")
+    add_flags(p, TrainSettings)
     add_debug_flag(p)
     return p
 
@@ -51,13 +34,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = TrainSettings(
-            corpus=args.corpus, out=args.out,
-            architectures=tuple(a.strip() for a in args.architectures.split(",") if a.strip()),
-            widths=tuple(args.widths), seeds=tuple(args.seeds),
-            tokens_per_param=args.tokens_per_param, min_tokens=args.min_tokens,
-            context=args.context, batch=args.batch, vocab=args.vocab, lr=args.lr,
-            device=str(resolve_device(args.device)), force=args.force)
+        settings = from_flags(TrainSettings, args)
     except ValueError as error:
         parser.error(str(error))
     with reported(parser, debug=args.debug):

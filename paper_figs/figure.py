@@ -18,6 +18,7 @@ import matplotlib
 from paper_figs.needs import Found, MissingRecords, Need, RecordIndex
 from paper_figs.style import RC, new_figure, save_figure
 from runstore.commands import command_parser
+from runstore.options import add_flags, flag, from_flags
 
 #: Placeholder for the records root in `Figure.produced_by`.
 RUNS = "RUNS"
@@ -85,14 +86,19 @@ def format_report(report: BuildReport, figures) -> str:
     return "\n".join(lines)
 
 
+@dataclasses.dataclass(frozen=True)
+class Folders:
+    """Where a figure command reads records and writes its files."""
+
+    records: Path = flag(Path("runs"), "root of the run directories (the --out of the commands "
+                         "that wrote the records)")
+    out: Path = flag(Path("figures"), "folder for the PNG and PDF files")
+
+
 def build_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     """The parser of a figure command `prog`, described by the first paragraph of `doc`."""
     parser = command_parser(prog, doc)
-    parser.add_argument("--records", type=Path, default=Path("runs"),
-                        help="root of the run directories (the --out of the commands that "
-                             "wrote the records)")
-    parser.add_argument("--out", type=Path, default=Path("figures"),
-                        help="folder for the PNG and PDF files")
+    add_flags(parser, Folders)
     return parser
 
 
@@ -105,12 +111,12 @@ def figure_main(figures, argv: list[str] | None = None, *, prog: str | None = No
     if parser is None:
         captions = "; ".join(f.caption.rstrip(".") for f in figures) + "."
         parser = build_parser(prog or f"python -m {figures[0].draw.__module__}", captions)
-    args = parser.parse_args(argv)
-    if not args.records.is_dir():
-        parser.exit(1, f"no records folder {args.records}; run the commands that write "
+    folders = from_flags(Folders, parser.parse_args(argv))
+    if not folders.records.is_dir():
+        parser.exit(1, f"no records folder {folders.records}; run the commands that write "
                        f"records first, e.g.\n  python -m theory.simulate --beta 1.5 --out "
-                       f"{args.records}\n")
-    report = build_figures(figures, args.records, args.out, planned)
+                       f"{folders.records}\n")
+    report = build_figures(figures, folders.records, folders.out, planned)
     print(format_report(report, figures))
     if not report.built:
         sys.exit(1)

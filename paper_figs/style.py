@@ -1,7 +1,7 @@
 """The one style of the paper's figures: rcParams, colours, panel grid and saving.
 
 It extends the style of `bridge.compare`'s scaling plot (`bridge.plot.FIGURE_RC`), itself the
-theory's own plots' (`theory.plot.STYLE`), so a figure drawn by `theory.simulate` or
+package's (`runstore.figures.STYLE`), so a figure drawn by `theory.simulate` or
 `bridge.compare` and its paper version look alike. Paper figures have a fixed size (panels of
 `PANEL` inches) so that a page layout can rely on it: they are saved without a tight bounding
 box, and constrained layout keeps labels and legends inside the canvas.
@@ -15,8 +15,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bridge.plot import FIGURE_RC
-from theory.plot import BULK_COLOUR, ROSETTA_COLOUR
-from theory.plot import save_figure as save_stem
+from runstore.figures import BULK_COLOUR, ROSETTA_COLOUR
+from runstore.figures import save_figure as save_stem
 
 #: Resolution of the PNG files (dots per inch).
 DPI = 200

@@ -182,7 +182,7 @@ def test_records_report_bridge_and_figures_import_without_torch():
 
 #: theory's modules that may use torch: the toy nets (`theory.toy`, but its config, flags and
 #: figures, which records and figures import), device resolution and the command.
-THEORY_TORCH = ("theory.toy", "theory.runtime", "theory.simulate")
+THEORY_TORCH = ("theory.toy", "theory.simulate")
 THEORY_TOY_TORCH_FREE = ("theory.toy.config", "theory.toy.flags", "theory.toy.plot")
 
 

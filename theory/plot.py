@@ -1,4 +1,4 @@
-"""Figures drawn from TheoryRun records, and the one figure style the package shares.
+"""Figures drawn from TheoryRun records, in the package's one style (`runstore.figures`).
 
 `paper_figs` builds on these (it may import `theory`; `theory` may not import it). Drawing
 functions take a record and axes and never compute the model.
@@ -6,37 +6,13 @@ functions take a record and axes and never compute the model.
 
 from __future__ import annotations
 
-from io import BytesIO
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # headless: figures are files, never windows
+from runstore.figures import BULK_COLOUR, ROSETTA_COLOUR, new_figure, save_figure
+from theory.sweep import TheoryRun
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import (  # noqa: E402
-    FixedLocator,
-    FuncFormatter,
-    NullFormatter,
-)
-
-from runstore import atomic_write_bytes  # noqa: E402
-from theory.sweep import TheoryRun  # noqa: E402
-
-STYLE = {
-    "figure.dpi": 150,
-    "savefig.dpi": 200,
-    "font.size": 8,
-    "axes.titlesize": 9,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "legend.frameon": False,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "pdf.fonttype": 42,  # TrueType: some venues reject Type-3 fonts
-    "ps.fonttype": 42,
-}
 REGIME_COLOURS = {
     "saturated": "#08519c",
     "rosetta": "#6baed6",
@@ -44,54 +20,6 @@ REGIME_COLOURS = {
     "superposed": "#d9d9d9",
     "unrepresented": "#ffffff",
 }
-ROSETTA_COLOUR, BULK_COLOUR = "#08519c", "#e6550d"
-
-
-def apply_style() -> None:
-    plt.rcParams.update(STYLE)
-
-
-def _two_and_five(value: float, _position) -> str:
-    """A minor tick's label when it is 2 or 5 x 10^k, else none."""
-    exponent = int(np.floor(np.log10(value) + 1e-9))
-    mantissa = value / 10.0**exponent
-    if min(abs(mantissa - 2), abs(mantissa - 5)) > 1e-6:
-        return ""
-    return rf"${mantissa:.0f}\times10^{{{exponent}}}$"
-
-
-def tidy_log_ticks(fig) -> None:
-    """On every log axis that spans more than a decade, keep minor labels readable:
-    matplotlib labels every minor tick 2-9 x 10^k of a span under about two decades, and on a
-    narrow panel those labels run into each other ("2x10^4 3x10^4 4x10^4..."). With two
-    decades or more in view only the decades are labelled, with one also 2 and 5 x 10^k.
-    Axes with explicit tick positions are left as they are."""
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if axis.get_scale() != "log" or isinstance(axis.get_major_locator(), FixedLocator):
-                continue
-            low, high = sorted(axis.get_view_interval())
-            if low <= 0 or np.log10(high / low) <= 1.0:
-                continue
-            decades = np.arange(np.ceil(np.log10(low)), np.floor(np.log10(high)) + 1)
-            axis.set_minor_formatter(NullFormatter() if len(decades) >= 2
-                                     else FuncFormatter(_two_and_five))
-
-
-def save_figure(fig, stem: str | Path, *, tight: bool = True) -> list[Path]:
-    """Save `fig` as stem.png and stem.pdf (each written atomically); return the paths.
-
-    `tight=False` keeps the figure's own size (paper figures with a fixed width).
-    """
-    tidy_log_ticks(fig)
-    paths = []
-    for suffix in (".png", ".pdf"):
-        path = Path(stem).with_suffix(suffix)
-        buffer = BytesIO()
-        fig.savefig(buffer, format=suffix[1:], bbox_inches="tight" if tight else None)
-        atomic_write_bytes(path, buffer.getvalue())
-        paths.append(path)
-    return paths
 
 
 def draw_frontiers(run: TheoryRun, ax) -> None:
@@ -152,8 +80,8 @@ def draw_polarization(run: TheoryRun, ax) -> None:
 
 def plot_theory_run(run: TheoryRun, stem: str | Path) -> list[Path]:
     """The three panels side by side, saved as stem.png and stem.pdf."""
-    apply_style()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+    fig = new_figure(figsize=(11, 3.4), layout="constrained")
+    axes = fig.subplots(1, 3)
     draw_frontiers(run, axes[0])
     draw_counts(run, axes[1])
     draw_polarization(run, axes[2])
@@ -162,7 +90,4 @@ def plot_theory_run(run: TheoryRun, stem: str | Path) -> list[Path]:
         f"allocation model {params['closure']}: beta={params['beta']:g}, tau={params['tau']:g}, "
         f"B={params['benefit']['family']}({params['benefit']['shape']:g})"
     )
-    try:
-        return save_figure(fig, stem)
-    finally:
-        plt.close(fig)
+    return save_figure(fig, stem)

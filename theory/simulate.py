@@ -26,10 +26,10 @@ import numpy as np
 
 from runstore import reuse_or_build, run_dir
 from runstore.commands import add_debug_flag, command_parser, reported
+from runstore.devices import resolve_device
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
 from theory.params import CLOSURES, AllocationParams, check_n_neurons
 from theory.plot import plot_theory_run
-from theory.runtime import resolve_device
 from theory.sweep import TheoryRun, build_theory_run, width_grid
 from theory.toy.flags import TAU_HELP, add_toy_flags, toy_config_from_flags
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 
@@ -47,18 +46,3 @@ def _interval_text(low, high, low_open, high_open) -> str:
     hi = "inf" if high is None else f"{high:g}"
     return f"{left}{lo}, {hi}{right}"
 
-
-def int_list(text: str) -> tuple[int, ...]:
-    """'8,16,32' -> (8, 16, 32), for argparse."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    """'1.5,2,3' -> (1.5, 2.0, 3.0), for argparse."""
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")

@@ -43,6 +43,7 @@ from typing import Iterator
 from empirics.capture.corpus_origin import SourceTally, environment
 from empirics.capture.stimuli import TextDocument
 from runstore import atomic_write_bytes, atomic_write_text
+from runstore.options import check_fields, flag
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -58,11 +59,17 @@ class Recipe:
     """How the corpus is built: the roots read, the held-out share (percent of files), the
     document size, and whether the Debian documentation is read at all."""
 
-    stdlib: str = sysconfig.get_paths()["stdlib"]
-    share: str = "/usr/share"
-    heldout_percent: int = 5
-    chunk_chars: int = CHUNK_CHARS
-    debian_docs: bool = True
+    stdlib: str = flag(sysconfig.get_paths()["stdlib"], "the standard library read")
+    share: str = flag("/usr/share", "the /usr/share tree read")
+    heldout_percent: int = flag(5, "percent of the source files held out as the matching "
+                                "stimulus", name="--heldout", above=0, below=100)
+    chunk_chars: int = flag(CHUNK_CHARS, "largest document, in characters", name="--chunk",
+                            at_least=100)
+    debian_docs: bool = flag(True, "leave out /usr/share (licences, READMEs, manual pages)",
+                             name="--no-debian")
+
+    def __post_init__(self):
+        check_fields(self)
 
     def to_config(self) -> dict:
         return dataclasses.asdict(self) | {"format": FORMAT_VERSION}

@@ -21,6 +21,7 @@ from empirics.records.analysis import (
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from runstore import config_hash, find_records, record_exists, reusable, reuse_or_build, run_dir
+from runstore.options import check_fields, flag, str_list
 
 log = logging.getLogger(__name__)
 
@@ -39,29 +40,28 @@ class AnalyzeSettings:
     where its weights are, a judge, input categories, seed, level), and whether to recompute
     records that exist."""
 
-    runs: Path = Path("runs")
-    family: str | None = None
-    analyses: tuple = ANALYSES
-    ks: tuple = (1, 2, 5, 10)
-    bins: int = 10
-    vocabulary: bool = False
+    runs: Path = flag(Path("runs"), "root of the match runs")
+    family: str | None = flag(None, "only match records of this family")
+    analyses: tuple = flag(ANALYSES, "comma-separated subset of " + ", ".join(ANALYSES),
+                           type=str_list, choices=ANALYSES)
+    ks: tuple = flag((1, 2, 5, 10), "k values of mutual top-k", at_least=1)
+    bins: int = flag(10, "normalized-depth bins", at_least=1)
+    vocabulary: bool = flag(False, "vocabulary-space kurtosis of language models (loads the "
+                            "weights)")
     paths: dict = dataclasses.field(default_factory=dict)
-    cache_dir: Path | None = None
-    download: bool = False
-    device: str = "auto"
+    cache_dir: Path | None = flag(None, "Hugging Face cache directory", type=Path)
+    download: bool = flag(False, "allow downloading weights")
+    device: str = flag("auto", "device of the vocabulary projections")
     categories: dict | None = None
-    judge: str | None = None
-    judge_neurons: int = 32
-    level: float = 0.95
-    seed: int = 0
-    force: bool = False
+    judge: str | None = flag(None, "module:factory of a selectivity judge")
+    judge_neurons: int = flag(32, "Rosetta and control neurons judged per model", at_least=1)
+    level: float = flag(0.95, "coverage of the intervals of the population means", above=0.0,
+                        below=1.0)
+    seed: int = flag(0, "seed of the control samples")
+    force: bool = flag(False, "recompute existing records")
 
     def __post_init__(self):
-        unknown = sorted(set(self.analyses) - set(ANALYSES))
-        if unknown:
-            raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
-        if not self.ks or min(self.ks) < 1:
-            raise ValueError(f"the top-k values must be positive integers, got {self.ks!r}")
+        check_fields(self)
         object.__setattr__(self, "ks", tuple(sorted(set(self.ks))))
 
 
@@ -168,7 +168,7 @@ def _vocabulary_metrics(match: MatchRecord, settings: AnalyzeSettings) -> tuple[
     from empirics.models.identity import weights_identity
     from empirics.models.load import MissingModelError, load_model
     from empirics.models.unembedding import effective_unembedding, output_directions
-    from theory.runtime import resolve_device
+    from runstore.devices import resolve_device
 
     device = resolve_device(settings.device)
     paths, init = settings.paths, match.config.get("init", "pretrained")

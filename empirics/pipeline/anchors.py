@@ -4,6 +4,7 @@ the null, the threshold and the hashes of the matches it intersects."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -13,8 +14,30 @@ from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
 from empirics.report.build import write_report
 from runstore import read_header, reuse_or_build, run_dir
+from runstore.options import check_fields, flag
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnchorSettings:
+    """What `python -m empirics.anchors` does: the family's MatchRecords under `records`, the
+    anchor models (none: one per connected group), the least r of a pair kept, where the
+    anchor runs go (None: `records`), and whether to recompute them or write their pages."""
+
+    family: str = flag(help="family name in the MatchRecords")
+    records: Path = flag(Path("runs"), "root searched for MatchRecords")
+    anchor: tuple = flag((), "anchor model names (default: one per connected group of models)",
+                         nargs="+")
+    min_correlation: float | None = flag(None, "drop mutual pairs with r below this before "
+                                         "intersecting (default: keep every pair)", type=float,
+                                         at_least=-1.0, at_most=1.0)
+    out: Path | None = flag(None, "root of the anchor runs (default: --records)", type=Path)
+    force: bool = flag(False, "recompute existing records")
+    report: bool = flag(False, "write report.html in every run")
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def write_anchor_sets(found: Sequence[tuple[Path, MatchRecord]], family: str, *, out: Path,

@@ -26,6 +26,7 @@ from empirics.pipeline.filtering import (
 )
 from empirics.records.filtering import ARMS, ContinuedRecord, FilterRecord
 from runstore import config_hash, reuse_or_build, run_dir
+from runstore.options import check_fields, flag
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,19 @@ class ContinueSettings:
     filter: Path | None = None
     checkpoint: Path | None = None
     out: Path = Path("runs")
-    steps: int = 100
-    batch: int = 16
-    context: int = 128
-    lr: float = 1e-3
+    steps: int = flag(100, "continued-pretraining steps", at_least=1)
+    batch: int = flag(16, "windows per step", at_least=1)
+    context: int = flag(128, "tokens per window", at_least=2)
+    lr: float = flag(1e-3, "peak learning rate (cosine decay)", above=0.0)
     warmup: float = 0.1
-    seeds: tuple = (0, 1, 2)
-    heldout_tokens: int = 20_000
+    seeds: tuple = flag((0, 1, 2), "training seeds", at_least=0)
+    heldout_tokens: int = flag(20_000, "held-out tokens per category", at_least=1)
     level: float = 0.95
     device: str = "cpu"
     force: bool = False
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch < 1 or self.context < 2 or not self.seeds:
-            raise ValueError("continued pretraining needs a step, a window of 2 tokens and a "
-                             "seed")
+        check_fields(self)
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"the seeds repeat: {self.seeds}")
 

@@ -29,6 +29,8 @@ from empirics.records.filtering import FilterRecord
 from empirics.records.match import MatchRecord
 from empirics.records.neurons import neuron_layers
 from runstore import config_hash, record_exists, reuse_or_build, run_dir
+from runstore.devices import device_name
+from runstore.options import check_fields, flag
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +45,30 @@ class FilterSettings:
     the neuron set (target category, how many, the least enrichment, the control rule); the
     scoring (rule, quantile, tokens per document), the pool and kept fraction; seed; output."""
 
-    match: Path
-    corpus: Path
-    checkpoint: Path | None = None
-    out: Path = Path("runs")
-    target: str = "code"
-    n_neurons: int = 16
-    min_enrichment: float = 1.5
-    control_rule: str = "enriched"
-    rule: str = "mean"
-    quantile: float = 0.99
-    pool: int = 2000
-    fraction: float = 0.25
-    max_tokens: int = 128
+    match: Path = flag(help="a match run directory", type=Path)
+    corpus: Path = flag(help="a python -m empirics.corpus dir", type=Path)
+    checkpoint: Path | None = flag(None, "the first model's folder (else --model-dir/NAME, else "
+                                   "the folder the match loaded)", type=Path)
+    out: Path = flag(Path("runs"), "root of the records")
+    target: str = flag("code", "category the neurons' top contexts favour")
+    n_neurons: int = flag(16, "at most this many neurons", name="--neurons", at_least=1)
+    min_enrichment: float = flag(1.5, "least enrichment of a chosen neuron's top contexts in "
+                                 "--target")
+    control_rule: str = flag("enriched", "control neurons: enriched, random", name="--control",
+                             choices=filtering.CONTROL_RULES)
+    rule: str = flag("mean", "document score: mean, max, share", choices=filtering.RULES)
+    quantile: float = flag(0.99, "a neuron's threshold for --rule share (quantile over the "
+                           "pool)", at_least=0.0, at_most=1.0)
+    pool: int = flag(2000, "training documents scored", at_least=2)
+    fraction: float = flag(0.25, "share of them kept", above=0.0, at_most=1.0)
+    max_tokens: int = flag(128, "tokens scored per doc", at_least=1)
     batch: int = 32
-    seed: int = 0
-    device: str = "cpu"
-    force: bool = False
+    seed: int = flag(0, "pool, controls and random arm")
+    device: str = flag("cpu", "auto (CUDA when present), cpu, cuda", type=device_name)
+    force: bool = flag(False, "recompute existing records")
 
     def __post_init__(self):
-        if self.rule not in filtering.RULES:
-            raise ValueError(f"--rule must be one of {filtering.RULES}, got {self.rule!r}")
-        if self.control_rule not in filtering.CONTROL_RULES:
-            raise ValueError(f"--control must be one of {filtering.CONTROL_RULES}")
-        filtering.kept_size(max(self.pool, 1), self.fraction)
-        if self.pool < 2 or self.n_neurons < 1 or self.max_tokens < 1:
-            raise ValueError("the pool needs 2 documents, the set a neuron, a document a token")
+        check_fields(self)
 
     def recorded(self) -> dict:
         """The settings that change the record (not where it goes, nor the device)."""

@@ -26,6 +26,8 @@ from empirics.models.registry import ModelSpec
 from empirics.models.tokenizer import saved_tokenizer
 from empirics.records.importance import ImportanceRecord
 from runstore import reuse_or_build, run_dir
+from runstore.devices import device_name
+from runstore.options import check_fields, flag
 from theory.params import CLOSURES
 
 log = logging.getLogger(__name__)
@@ -40,35 +42,37 @@ class ImportanceSettings:
     the chunks and replicates of the bootstraps, the closure the implied slope is read from,
     and where records go and models run. `docs` > 0 keeps the first documents only."""
 
-    corpus: Path
-    model_dir: Path
-    models: tuple = ()
-    out: Path = Path("runs")
-    split: str = "heldout"
-    docs: int = 0
-    ngrams: tuple = (1, 2)
-    rank_min: int = 10
-    rank_max: int = 1000
-    min_count: float = 50.0
-    eig_min: int = 2
-    eig_max: int = 0
-    context: int = 0
-    chunks: int = 100
-    batch: int = 64
-    boot: int = 1000
-    level: float = 0.95
-    seed: int = 0
-    closure: str = "P1"
-    device: str = "cpu"
-    force: bool = False
+    corpus: Path = flag(help="a python -m empirics.corpus dir", type=Path)
+    model_dir: Path = flag(help="a python -m empirics.train dir (one folder per model)",
+                           type=Path)
+    models: tuple = flag((), "a model of --model-dir (repeat for several; default: the widest "
+                         "of each architecture, lowest seed)", name="--model", action="append",
+                         metavar="MODEL")
+    out: Path = flag(Path("runs"), "where records go")
+    split: str = flag("heldout", "the corpus split tokenized and streamed",
+                      choices=("heldout", "train"))
+    docs: int = flag(0, "use the first DOCS documents of the split (0: all)", at_least=0)
+    ngrams: tuple = flag((1, 2), "n-gram orders for Zipf", at_least=1)
+    rank_min: int = flag(10, "first Zipf rank fitted", at_least=1)
+    rank_max: int = flag(1000, "last Zipf rank fitted", at_least=1)
+    min_count: float = flag(50.0, "fit only ranks counted at least this often", at_least=0.0)
+    eig_min: int = flag(2, "first eigenvalue index fitted", at_least=1)
+    eig_max: int = flag(0, "last eigenvalue index fitted (0: d_model / 2)", at_least=0)
+    context: int = flag(0, "tokens per window (0: the model's context)", at_least=0)
+    chunks: int = flag(100, "contiguous chunks of windows resampled by the spectrum's "
+                       "bootstrap", at_least=1)
+    batch: int = flag(64, "windows per forward pass", at_least=1)
+    boot: int = flag(1000, "bootstrap replicates", at_least=1)
+    level: float = flag(0.95, "interval coverage", above=0.0, below=1.0)
+    seed: int = flag(0, "seed of the bootstraps")
+    closure: str = flag("P1", "the closure whose slope of log R vs log N is printed",
+                        choices=sorted(CLOSURES))
+    device: str = flag("cpu", "auto (CUDA when present), cpu, cuda", type=device_name,
+                       flag_default="auto")
+    force: bool = flag(False, "recompute records already saved")
 
     def __post_init__(self):
-        if self.closure not in CLOSURES:
-            raise ValueError(f"closure must be one of {sorted(CLOSURES)}, got {self.closure!r}")
-        if not 0 < self.level < 1 or self.boot < 1 or self.chunks < 1 or self.batch < 1:
-            raise ValueError("level must lie in (0, 1); boot, chunks and batch be positive")
-        if not self.ngrams or min(self.ngrams) < 1 or min(self.rank_min, self.eig_min) < 1:
-            raise ValueError("n-gram orders, rank_min and eig_min must be at least 1")
+        check_fields(self)
 
     def to_config(self) -> dict:
         """Every setting that changes the numbers (not where they go or run, nor the batch)."""

@@ -46,7 +46,7 @@ from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
 from empirics.report.build import write_report
 from runstore import reuse_or_build, run_dir
-from theory.runtime import resolve_device
+from runstore.devices import resolve_device
 
 log = logging.getLogger(__name__)
 

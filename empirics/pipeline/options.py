@@ -2,9 +2,9 @@
 
 `MatchOptions` goes into a pair's record config whole (`to_config`); `InputChoice` says which
 inputs are used (their ids go into the config); `Placement` says where the models run (not part
-of the config: results do not depend on it beyond rounding). `add_flags` turns a dataclass's
-fields into command-line flags and `from_flags` reads them back, so `python -m empirics.match`
-and `python -m empirics.sweep` share one definition and neither imports the other.
+of the config: results do not depend on it beyond rounding). Each field is declared with its
+flag and range (`runstore.options.flag`), so `python -m empirics.match` and
+`python -m empirics.sweep` share one definition and neither imports the other.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any, TypeVar
 
 from empirics.capture.draw import DRAWS
+from runstore.options import add_flags, check_fields, flag, from_flags
 
-T = TypeVar("T")
-
-
-def flag(default: Any, help: str, **argparse_options) -> Any:
-    """A dataclass field with its command-line help (and `type`, `choices`, `nargs`...)."""
-    return dataclasses.field(default=default, metadata={"help": help, **argparse_options})
+__all__ = ["TWO_STAGE_FIELDS", "Destination", "InputChoice", "MatchOptions", "Placement",
+           "add_flags", "add_pair_flags", "from_flags", "parse_max_memory"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,20 +31,21 @@ class MatchOptions:
     seed: int = flag(0, "seed of random inits and of the permutation null", type=int)
     dtype: str = flag("float32", "model weights and product precision",
                       choices=("bfloat16", "float16", "float32"))
-    batch: int = flag(8, "documents or images per batch", type=int)
-    tokens: int = flag(512, "max tokens per document", type=int)
-    k: int = flag(1, "mutual top-k (1: nearest neighbours)", type=int)
-    candidates: int = flag(3, "partners kept per neuron", type=int)
-    groups: int = flag(64, "chunk groups for the data-level bootstrap", type=int)
+    batch: int = flag(8, "documents or images per batch", type=int, at_least=1)
+    tokens: int = flag(512, "max tokens per document", type=int, at_least=1)
+    k: int = flag(1, "mutual top-k (1: nearest neighbours)", type=int, at_least=1)
+    candidates: int = flag(3, "partners kept per neuron", type=int, at_least=1)
+    groups: int = flag(64, "chunk groups for the data-level bootstrap", type=int, at_least=0)
     min_correlation: float | None = flag(None, "drop mutual pairs with r below this",
-                                         type=float)
+                                         type=float, at_least=-1.0, at_most=1.0)
     download: bool = flag(False, "allow downloading weights")
     cache_dir: str | None = flag(None, "Hugging Face cache directory", type=str)
     cache_activations: bool = flag(False, "keep the aligned activations on disk in the run "
                                    "directory, so the engine's later passes read them instead "
                                    "of re-running the models")
     examples: int = flag(16, "top-activating samples kept per neuron, gathered during the "
-                         "first pass and saved beside the match (0: none)", type=int)
+                         "first pass and saved beside the match (0: none)", type=int,
+                         at_least=0)
     engine: str = flag("two-stage", "two-stage: a uniform sample of --subsample tokens picks "
                        "every neuron's --candidates best partners, and one more pass over the "
                        "stream gives their exact r and chunk sums (2 passes, each neuron's "
@@ -56,9 +53,11 @@ class MatchOptions:
                        "'Two-stage mode'); block: one pass per block of A's neurons, exact for "
                        "every pair. Ignored by --replay official",
                        choices=("two-stage", "block"))
-    subsample: int = flag(2**17, "tokens of the two-stage engine's sample", type=int)
+    subsample: int = flag(2**17, "tokens of the two-stage engine's sample", type=int,
+                          at_least=1)
     delta: float = flag(1e-3, "two-stage: probability, over the sample's draws, that the "
-                        "certificate wrongly claims some neuron", type=float)
+                        "certificate wrongly claims some neuron", type=float, above=0.0,
+                        below=1.0)
     recheck_uncertified: bool = flag(False, "two-stage: find the exact best partners of "
                                      "uncertified neurons by block passes over them only")
     replay: str = flag("exact", "exact: this package's engine and alignment; official: replay "
@@ -72,23 +71,10 @@ class MatchOptions:
                        "models' weights", choices=("exact", "official"))
 
     def __post_init__(self):
-        for name, low in (("batch", 1), ("tokens", 1), ("k", 1), ("candidates", 1),
-                          ("groups", 0), ("examples", 0), ("subsample", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"--{name} must be an integer >= {low}, got {value!r}")
+        check_fields(self)
         if self.candidates < self.k:
             raise ValueError(f"--candidates ({self.candidates}) must be at least --k "
                              f"({self.k})")
-        if self.min_correlation is not None and not -1.0 <= self.min_correlation <= 1.0:
-            raise ValueError(f"--min-correlation must lie in [-1, 1], got "
-                             f"{self.min_correlation}")
-        if self.engine not in ("two-stage", "block"):
-            raise ValueError(f"--engine must be two-stage or block, got {self.engine!r}")
-        if not 0.0 < self.delta < 1.0:
-            raise ValueError(f"--delta must lie in (0, 1), got {self.delta}")
-        if self.replay not in ("exact", "official"):
-            raise ValueError(f"--replay must be exact or official, got {self.replay!r}")
         if self.replay == "official" and self.groups:
             raise ValueError(f"--replay official keeps no per-chunk sums (the official code "
                              f"has no data-level bootstrap): pass --groups 0, not "
@@ -122,7 +108,7 @@ class InputChoice:
     synthetic images or an image folder (vision)."""
 
     docs: int | None = flag(None, "documents to use (None: all), drawn by --docs-draw",
-                            type=int)
+                            type=int, at_least=1, hint="leave it out for every document")
     docs_draw: str = flag("stratified", "how --docs documents are chosen: stratified (a seeded "
                           "sample, each category of the corpus in proportion) or first (the "
                           "split's first ones, which a corpus orders by source)",
@@ -140,9 +126,7 @@ class InputChoice:
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
 
     def __post_init__(self):
-        if self.docs is not None and self.docs < 1:
-            raise ValueError(f"--docs must be at least 1 (leave it out for every document), "
-                             f"got {self.docs}")
+        check_fields(self)
 
 
 def parse_max_memory(text: str) -> dict:
@@ -180,29 +164,19 @@ class Placement:
         return {"device_map": self.device_map, "max_memory": self.max_memory}
 
 
-def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type) -> None:
-    """One flag per field of the dataclass `cls` (`--field-name`; booleans are switches)."""
-    for field in dataclasses.fields(cls):
-        options = dict(field.metadata)
-        name = "--" + field.name.replace("_", "-")
-        if field.default is False:
-            parser.add_argument(name, action="store_true", help=options["help"])
-        else:
-            parser.add_argument(name, default=field.default, **options)
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """Where a pair's record goes, and whether an existing one is recomputed."""
+
+    out: Path = flag(Path("runs"), "root of run directories")
+    force: bool = flag(False, "recompute existing records")
 
 
 def add_pair_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of a pair's run shared by `empirics.match` and `empirics.sweep`: where
     records go, --force, and the groups of `InputChoice`, `MatchOptions` and `Placement`."""
-    parser.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
-    parser.add_argument("--force", action="store_true", help="recompute existing records")
+    add_flags(parser, Destination)
     add_flags(parser.add_argument_group("inputs"), InputChoice)
     add_flags(parser.add_argument_group("matching (recorded in each pair's config)"),
               MatchOptions)
     add_flags(parser.add_argument_group("placement"), Placement)
-
-
-def from_flags(cls: type[T], args: argparse.Namespace) -> T:
-    """The dataclass `cls` from the parsed flags that `add_flags` defined."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import submitit
 
-from empirics.engine.distributed import SINGLE, launched_ranks, stop_group
+from empirics.engine.distributed import SINGLE, SPLITS, launched_ranks, stop_group
 from empirics.models.detect import resolve_model
 from empirics.models.load import MissingModelError
 from empirics.models.registry import ModelSpec, matched_pairs
@@ -27,12 +27,63 @@ from empirics.pipeline.match import (
 from empirics.pipeline.options import MatchOptions, Placement
 from empirics.pipeline.pairs import FAMILY_PAIRS
 from runstore import reusable
-from theory.runtime import resolve_device
+from runstore.devices import resolve_device
+from runstore.options import check_fields, flag
 
 log = logging.getLogger(__name__)
 
 
 EXECUTORS = ("local", "slurm", "debug")
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Which pairs of a family run (`pairs` as "A:B"; None: its matched-scale pairs), from
+    which checkpoints, on which executor (its logs in `jobs_dir`), and how many processes
+    share each pair (`tasks`, `split`: empirics.engine.distributed)."""
+
+    family: str = flag(help="the kind of models paired", choices=sorted(FAMILY_PAIRS))
+    executor: str = flag("local", "where the jobs run: one after another on this machine "
+                         "(local), in this process (debug), or as a Slurm job array (slurm)",
+                         choices=EXECUTORS)
+    pairs: tuple | None = flag(None, "pairs to run (default: the family's matched-scale pairs)",
+                               nargs="+", metavar="A:B")
+    model_dir: Path | None = flag(None, "local checkpoints as DIR/<model name>", type=Path)
+    jobs_dir: Path | None = flag(None, "submitit logs and job files (default: "
+                                 "<out>/sweep-jobs)", type=Path)
+    tasks: int = flag(1, "processes per job sharing each pair (one per GPU; torch.distributed)",
+                      at_least=1)
+    split: str = flag("data", "how the tasks of a job share a pair: batches or A's neuron "
+                      "blocks (block engine only; the two-stage engine shares the batches)",
+                      choices=SPLITS)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """The resources of each job of a Slurm array, and whether to wait for the array."""
+
+    partition: str | None = flag(None, "Slurm partition")
+    gpus: int = flag(1, "GPUs per job", at_least=0)
+    cpus: int = flag(8, "CPUs per job", at_least=1)
+    mem_gb: int = flag(64, "memory per job", at_least=1)
+    hours: float = flag(12.0, "time limit per job", above=0.0)
+    parallel: int = flag(16, "jobs of the array at once", at_least=1)
+    wait: bool = flag(False, "wait for the array to finish")
+
+    def __post_init__(self):
+        check_fields(self)
+
+    def executor_options(self) -> dict:
+        """The keyword options of `make_executor` for a Slurm array."""
+        options = {"gpus_per_node": self.gpus, "cpus_per_task": self.cpus,
+                   "mem_gb": self.mem_gb, "timeout_min": int(self.hours * 60),
+                   "slurm_array_parallelism": self.parallel, "name": "rosetta-sweep"}
+        if self.partition:
+            options["slurm_partition"] = self.partition
+        return options
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from empirics.analysis.unigram import SMOOTHING, scored_targets, unigram_counts,
 from empirics.capture.offline import load_corpus
 from empirics.capture.windows import tokenized, whole_windows
 from runstore import atomic_write_text
+from runstore.devices import device_name
+from runstore.options import check_fields, flag
 from runstore.progress import progress_bar
 
 ARCHITECTURES = ("gpt2", "qwen2")
@@ -47,29 +49,29 @@ class TrainSettings:
     """The family: architectures, widths (d_model), seeds, context, vocabulary, the token
     budget rule, optimiser settings and where models go."""
 
-    corpus: Path
-    out: Path = Path("models/local")
-    architectures: tuple = ARCHITECTURES
-    widths: tuple = (8, 16, 24, 32, 48, 64)
-    seeds: tuple = (0, 1)
-    context: int = 128
-    batch: int = 16
-    vocab: int = 2048
-    tokens_per_param: float = 20.0
-    min_tokens: int = 200_000
-    lr: float = 3e-3
+    corpus: Path = flag(help="a python -m empirics.corpus dir", type=Path)
+    out: Path = flag(Path("models/local"), "where the models go")
+    architectures: tuple = flag(ARCHITECTURES, "comma-separated: gpt2 (GELU, BPE), qwen2 "
+                                "(SwiGLU, unigram)", choices=ARCHITECTURES)
+    widths: tuple = flag((8, 16, 24, 32, 48, 64), "model widths d_model", at_least=8)
+    seeds: tuple = flag((0, 1), "seeds per width", at_least=0)
+    context: int = flag(128, "tokens per window", at_least=2)
+    batch: int = flag(16, "windows per step", at_least=1)
+    vocab: int = flag(2048, "tokenizer vocabulary", at_least=1)
+    tokens_per_param: float = flag(20.0, "training tokens per non-embedding parameter",
+                                   above=0.0)
+    min_tokens: int = flag(200_000, "training tokens of the smallest models at least",
+                           at_least=1)
+    lr: float = flag(3e-3, "peak learning rate", above=0.0)
     warmup: float = 0.05
     tokenizer_chars: int = 4_000_000
     heldout_tokens: int = 50_000
-    device: str = "cpu"
-    force: bool = False
+    device: str = flag("cpu", "auto (CUDA when present), cpu, cuda", type=device_name,
+                       flag_default="auto")
+    force: bool = flag(False, "retrain models already saved")
 
     def __post_init__(self):
-        unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
-        if unknown:
-            raise ValueError(f"unknown architectures {unknown}; choose from {ARCHITECTURES}")
-        if len(self.seeds) < 1 or len(self.widths) < 1 or min(self.widths) < 8:
-            raise ValueError("at least one seed and one width >= 8 are needed")
+        check_fields(self)
 
 
 def depth_of(width: int) -> int:

@@ -8,22 +8,33 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
 from empirics.report.build import write_report
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
+from runstore.options import add_flags, check_fields, flag, from_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportSettings:
+    """Which run's page is written, where, and what it shows."""
+
+    run_dir: Path = flag(help="a match or anchors run directory", name="run_dir", type=Path)
+    out: Path | None = flag(None, "the page written (default: RUN_DIR/report.html)", type=Path)
+    contrast: int = flag(20, "non-Rosetta neurons per model and layer shown for contrast",
+                         at_least=0)
+    images: int = flag(8, "top images shown per neuron", at_least=1)
+    seed: int = flag(0, "seed of the contrast draw")
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.report", __doc__)
-    p.add_argument("run_dir", type=Path, help="a match or anchors run directory")
-    p.add_argument("--out", type=Path, default=None,
-                   help="the page written (default: RUN_DIR/report.html)")
-    p.add_argument("--contrast", type=int, default=20,
-                   help="non-Rosetta neurons per model and layer shown for contrast")
-    p.add_argument("--images", type=int, default=8, help="top images shown per neuron")
-    p.add_argument("--seed", type=int, default=0, help="seed of the contrast draw")
+    add_flags(p, ReportSettings)
     add_debug_flag(p)
     return p
 
@@ -32,11 +43,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.contrast < 0 or args.images < 1:
-        parser.error("--contrast must be >= 0 and --images >= 1")
+    try:
+        settings = from_flags(ReportSettings, args)
+    except ValueError as error:
+        parser.error(str(error))
     with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError)):
-        path = write_report(args.run_dir, args.out, contrast=args.contrast,
-                            max_images=args.images, seed=args.seed)
+        path = write_report(settings.run_dir, settings.out, contrast=settings.contrast,
+                            max_images=settings.images, seed=settings.seed)
     print(f"report: {path}")
     return path
 

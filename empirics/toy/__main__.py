@@ -22,7 +22,7 @@ from empirics.toy.summary import toy_summary
 from empirics.toy.sweep import measure_and_predict
 from runstore.commands import add_debug_flag, command_parser, reported
 from theory.params import AllocationParams
-from theory.runtime import resolve_device
+from runstore.devices import resolve_device
 from theory.toy.flags import TAU_HELP, add_run_flags, add_toy_flags, toy_config_from_flags
 
 

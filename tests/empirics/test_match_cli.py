@@ -335,7 +335,7 @@ def test_a_non_positive_document_count_is_refused(docs, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--family", "language", "--pair", "pythia-70m", "opt-125m", "--docs", docs,
               "--device", "cpu", "--out", str(tmp_path)])
-    assert exit_info.value.code == 2 and "--docs must be at least 1" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--docs must be an integer >= 1" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

@@ -13,8 +13,8 @@ from bridge.plot import comparison_figure
 from paper_figs.registry import all_figures
 from paper_figs.style import RC, new_figure
 from runstore import find_records
+from runstore.figures import tidy_log_ticks
 from tests.paper_figs.test_figures import records_of
-from theory.plot import tidy_log_ticks
 
 CHECKED = list(all_figures())
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runstore.options import int_list
 from theory.toy.config import ToyConfig, auto_rent
-from theory.validation import int_list
 
 #: --tau's help in every command that measures the toy: one threshold, the model's tau and
 #: the Rosetta correlation threshold rho* of the toy's matches.

@@ -1,6 +1,7 @@
 """What a trained toy net is inside: each neuron's isolation and each feature's error, and the
-allocation theory's assumptions measured there (docs/theory.md, section 7): each feature's isolation against its rank, the KKT profile fitted to it, the
-price lambda(N) that profile implies, and redundancy (dedicated neurons per feature).
+allocation theory's assumptions measured there (docs/theory.md, section 7): each feature's
+isolation against its rank, the KKT profile fitted to it, the price lambda(N) that
+profile implies, and redundancy (dedicated neurons per feature).
 
 Feature r's isolation s_r is the isolation of its most dedicated alive neuron, the largest
 share max_i W1_ir^2 / |W1_i|^2 over the instance's neurons that fire on the evaluation set

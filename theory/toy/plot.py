@@ -1,16 +1,17 @@
 """The toy's figures: one sweep like the paper's Figure 27 (counts and isolation against
 width, next to the allocation model), each width's isolation profile by rank, and the toy
 study's exponents per arm against beta and against the feature pool (from
-`empirics.records.ToyStudy.rows`). Drawn in the package's style (`theory.plot`)."""
+`empirics.records.ToyStudy.rows`). Drawn in the package's style (`runstore.figures`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
-from theory.plot import BULK_COLOUR, ROSETTA_COLOUR, apply_style, plt, save_figure
+from runstore.figures import BULK_COLOUR, ROSETTA_COLOUR, apply_style, save_figure
 from theory.sweep import TheoryRun
 from theory.toy.config import arm_label
 
