@@ -28,7 +28,12 @@ def test_every_benchmark_is_listed():
     assert len(SCRIPTS) >= 11 and "bench_two_stage.py" in SCRIPTS
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+#: Scripts with no smaller size than their whole run: slow (the solver they call is tested).
+FULL_SIZE = {"budget_binding.py"}
+
+
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.slow) if s in FULL_SIZE
+                                    else s for s in SCRIPTS])
 def test_benchmark_runs_with_smoke(script, tmp_path):
     if script == "bench_report.py" and missing_browser():
         pytest.skip(missing_browser())

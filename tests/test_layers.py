@@ -24,8 +24,6 @@ import sys
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("runstore", "theory", "empirics", "bridge", "paper_figs")
 COMMANDS = {"theory.simulate", "empirics.match", "empirics.analyze", "empirics.anchors",
@@ -109,20 +107,28 @@ def test_the_rules_see_named_modules_and_function_level_imports():
     assert NAMED.match("empirics.toy.sweep:run_toy_sweep").group(1) == "empirics.toy.sweep"
 
 
-@pytest.mark.parametrize("name", sorted(modules()))
-def test_a_library_module_imports_only_its_stage_and_those_below(name):
-    if name in COMMANDS:
-        return
-    allowed = set(STAGES[: STAGES.index(stage(name)) + 1])
-    bad = sorted(d for d in dependencies(name) if stage(d) not in allowed)
-    assert not bad, f"{name} imports {bad}"
+def stage_offences(deps=dependencies) -> list[str]:
+    """Each library module's imports of a later stage (commands are exempt)."""
+    found = []
+    for name in sorted(modules()):
+        if name in COMMANDS:
+            continue
+        allowed = set(STAGES[: STAGES.index(stage(name)) + 1])
+        bad = sorted(d for d in deps(name) if stage(d) not in allowed)
+        if bad:
+            found.append(f"{name} imports {bad}")
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(modules()))
-def test_no_module_imports_a_command(name):
-    """A command may run another in a subprocess (by its name); nothing imports one."""
-    bad = sorted(dependencies(name, named=name not in COMMANDS) & COMMANDS)
-    assert not bad, f"{name} imports the command(s) {bad}"
+def command_offences(deps=dependencies) -> list[str]:
+    """Each module's imports of a command (a command may still name another, to run it in a
+    subprocess)."""
+    found = []
+    for name in sorted(modules()):
+        bad = sorted(deps(name, named=name not in COMMANDS) & COMMANDS)
+        if bad:
+            found.append(f"{name} imports the command(s) {bad}")
+    return found
 
 
 RULES = {  # empirics subpackage -> subpackages of empirics it may not import
@@ -133,13 +139,51 @@ RULES = {  # empirics subpackage -> subpackages of empirics it may not import
 }
 
 
-@pytest.mark.parametrize("name", sorted(n for n in modules() if area(n) in RULES
-                                        and n.startswith("empirics.")))
-def test_empirics_subpackages_keep_their_rooms(name):
-    forbidden = RULES[area(name)]
-    bad = sorted(d for d in dependencies(name)
-                 if d.startswith("empirics.") and area(d) in forbidden)
-    assert not bad, f"{name} ({area(name)}) imports {bad}"
+def room_offences(deps=dependencies) -> list[str]:
+    """Each module of a ruled empirics subpackage importing a subpackage it may not."""
+    found = []
+    for name in sorted(n for n in modules() if n.startswith("empirics.") and area(n) in RULES):
+        forbidden = RULES[area(name)]
+        bad = sorted(d for d in deps(name) if d.startswith("empirics.") and area(d) in forbidden)
+        if bad:
+            found.append(f"{name} ({area(name)}) imports {bad}")
+    return found
+
+
+def test_a_library_module_imports_only_its_stage_and_those_below():
+    offences = stage_offences()
+    assert not offences, f"{len(offences)} module(s) import a later stage:\n" + "\n".join(offences)
+
+
+def test_no_module_imports_a_command():
+    offences = command_offences()
+    assert not offences, f"{len(offences)} module(s) import a command:\n" + "\n".join(offences)
+
+
+def test_empirics_subpackages_keep_their_rooms():
+    offences = room_offences()
+    assert not offences, (f"{len(offences)} module(s) leave their room:\n"
+                          + "\n".join(offences))
+
+
+def test_each_rule_lists_every_offender():
+    """Planted imports: every breaking module is named, not only the first."""
+    def room(sub):
+        return sorted(n for n in modules() if n.startswith(f"empirics.{sub}."))
+
+    engine, store = room("engine"), min(n for n in modules() if n.startswith("runstore."))
+    plant = {"runstore": {"bridge"}, "theory": {"empirics.records"},
+             engine[0]: {room("models")[0]}, engine[-1]: {room("pipeline")[0]},
+             store: {"theory.simulate"}}
+
+    def deps(name, named=True):
+        return dependencies(name, named=named) | plant.get(name, set())
+
+    stages, commands, rooms = stage_offences(deps), command_offences(deps), room_offences(deps)
+    assert any(o.startswith("runstore imports") and "'bridge'" in o for o in stages)
+    assert any(o.startswith("theory imports") for o in stages)
+    assert [o for o in commands if o.startswith(f"{store} ")]
+    assert {o.split()[0] for o in rooms} >= {engine[0], engine[-1]}
 
 
 def test_there_is_no_import_cycle():

@@ -27,6 +27,8 @@ def family(tmp_path_factory):
     return root, written
 
 
+@pytest.mark.slow  # trains four models (the `family` fixture); the default run trains and
+# matches a smaller family in tests/empirics/test_filter_cli.py
 @pytest.mark.usefixtures("one_torch_thread")
 def test_both_architectures_train_save_and_learn(family):
     root, written = family
@@ -49,6 +51,7 @@ def test_both_architectures_train_save_and_learn(family):
     assert spec.architecture == "qwen2" and spec.d_mlp == 48 and spec.n_layers == 2
 
 
+@pytest.mark.slow  # uses the four trained models of `family`
 @pytest.mark.usefixtures("one_torch_thread")
 def test_a_trained_pair_goes_through_the_match_and_a_rerun_resumes(family, capsys):
     root, written = family
@@ -74,6 +77,7 @@ def test_a_trained_pair_goes_through_the_match_and_a_rerun_resumes(family, capsy
     assert record.size_a == resolve_spec(written[1].name, written[1]).n_params
 
 
+@pytest.mark.slow  # uses the four trained models of `family`
 def test_the_trained_family_is_matched_by_model_dir(family):
     from empirics.match import main as match
     from empirics.models.local import trained_family, trained_pairs
@@ -109,6 +113,7 @@ def test_trained_pairs_are_cross_architecture_and_seed_pairs_at_equal_width():
                               ("qwen2-w8-s0", "qwen2-w8-s1"), ("qwen2-w16-s0", "qwen2-w16-s1")}
 
 
+@pytest.mark.slow  # uses the four trained models of `family`
 def test_cross_architecture_and_seed_pairs_are_separate_series(family):
     from empirics.records.pair import series_of
 
@@ -125,6 +130,7 @@ def test_cross_architecture_and_seed_pairs_are_separate_series(family):
     assert series_of(config) != series_of(seed_pair)
 
 
+@pytest.mark.slow  # uses the four trained models of `family`
 def test_a_model_trained_before_logs_kept_the_baseline_gets_it_from_its_corpus(family, tmp_path):
     """A log without the baseline: computed from the model's own tokenizer and corpus, equal
     to what training logs; without a corpus, or on another corpus, stated as missing."""

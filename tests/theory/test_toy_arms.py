@@ -124,6 +124,7 @@ def test_the_rent_gradient_is_the_penalty_gradient():
     torch.testing.assert_close(rent_penalty(unit), torch.full((2, 2), 0.3 * 16.0).double())
 
 
+@pytest.mark.slow  # two nets x 1,500 steps; the rent's penalty and gradient are tested above
 def test_the_rent_prices_unimportant_features_out():
     """With the rent, a net learns its top features and leaves the rest unrepresented
     (relative error ~ 1); without it the same net represents more of them."""

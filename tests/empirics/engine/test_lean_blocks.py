@@ -64,7 +64,8 @@ def clear_refs_writable() -> bool:
 
 
 @pytest.mark.skipif(not clear_refs_writable(), reason="needs Linux's /proc/self/clear_refs")
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("dtype", [  # the same rule for bfloat16, in the slow run
+    "float32", pytest.param("bfloat16", marks=pytest.mark.slow)])
 def test_the_peak_grows_by_twelve_bytes_per_block_entry(dtype):
     """The same stream in blocks of 512 and of 1024 rows (x 16384 columns): the peak grows
     by the sums' 12 bytes per added entry, plus 1/64 of that for the sliced fold (it grew by
