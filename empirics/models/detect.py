@@ -22,16 +22,12 @@ from pathlib import Path
 
 import torch
 
+from empirics.models.architectures import model_types
 from empirics.models.hooks import architecture_of, layer_widths
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
 from empirics.models.pmf_load import spec_from_pmf_file
-from empirics.models.registry import HOOK_POINTS, SPECS, ModelSpec, get_spec
+from empirics.models.registry import SPECS, ModelSpec, get_spec
 
-#: HF model types of the vision transformers the hooks know; the other hooked types are text.
-VISION_TYPES = ("dinov2", "dinov2_with_registers", "dinov3_vit")
-TEXT_TYPES = tuple(k for k in HOOK_POINTS if k not in ("dinov2", "dinov2_swiglu", "dinov3_vit",
-                                                       "open_clip_vit", "open_clip_eva",
-                                                       "pmf_dit", "toy"))
 #: A Hugging Face repository id: OWNER/NAME.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -96,7 +92,7 @@ def spec_from_config(name: str, config, *, family: str, hf_id: str | None = None
     base model for vision).
     """
     model = meta_model(name, config)
-    kind = "vision" if config.model_type in VISION_TYPES else "text"
+    kind = "vision" if config.model_type in model_types("vision") else "text"
     architecture = architecture_of(model)
     widths = layer_widths(model, architecture)
     if len(set(widths)) != 1:
@@ -116,13 +112,14 @@ def meta_model(name: str, config) -> torch.nn.Module:
     import transformers
 
     model_type = getattr(config, "model_type", None)
-    if model_type not in TEXT_TYPES + VISION_TYPES:
+    text, vision = model_types("text"), model_types("vision")
+    if model_type not in text + vision:
         raise UnsupportedModelError(
             f"{name}: {type(config).__name__} (model type {model_type!r}) has no known MLP "
-            f"hook point; the hooks know {', '.join(TEXT_TYPES + VISION_TYPES)} (add the "
-            "module whose input is its MLP's neuron vector to "
-            "empirics.models.registry.HOOK_POINTS)")
-    model_class = (transformers.AutoModel if model_type in VISION_TYPES
+            f"hook point; the hooks know {', '.join(text + vision)} (register its "
+            "architecture, the module whose input is its MLP's neuron vector, in "
+            "empirics.models.architectures)")
+    model_class = (transformers.AutoModel if model_type in vision
                    else transformers.AutoModelForCausalLM)
     with torch.device("meta"):
         return model_class.from_config(config)

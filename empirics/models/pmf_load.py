@@ -22,8 +22,12 @@ from pathlib import Path
 
 import torch
 
+from empirics.models.adapters import Loader
+from empirics.models.contents import file_identity
+from empirics.models.loaded import LoadedModel
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
 from empirics.models.pmf import (
+    ARCHITECTURE,
     PREFIX_TOKENS,
     ROPE_KEY,
     UNUSED_PREFIXES,
@@ -101,6 +105,28 @@ def load_pmf(spec: ModelSpec, *, path=None, init: str = "pretrained",
         state = torch.load(file, map_location="cpu", weights_only=True)
         identity |= {"source": str(file), **load_state(model, state, str(file))}
     return model.to(device=device, dtype=dtype).eval(), identity
+
+
+def load_generator(spec: ModelSpec, path, *, init, dtype, device, placement, download,
+                   cache_dir, seed) -> LoadedModel:
+    """`load_pmf` as a loader: the generator, its configuration as its processor (one
+    device; `placement` does not apply)."""
+    model, identity = load_pmf(spec, path=path, init=init, dtype=dtype, device=device,
+                               download=download, cache_dir=cache_dir, seed=seed)
+    return LoadedModel(spec, model, model.config, ARCHITECTURE.name, init, identity)
+
+
+def pmf_identity(spec: ModelSpec, path, *, init: str, download: bool, cache_dir) -> dict:
+    """What the pMF loader would read: the configuration's digest (sampling settings
+    included) and, trained, the checkpoint file."""
+    identity = {"config": config_digest(spec)}
+    if init == "random":
+        return identity
+    file = pmf_checkpoint(spec, path, download, cache_dir)
+    return identity | {"files": {file.name: file_identity(file)}}
+
+
+LOADER = Loader(name="pmf", load=load_generator, identity=pmf_identity)
 
 
 def spec_from_pmf_file(name: str, file: Path) -> ModelSpec:
