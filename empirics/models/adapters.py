@@ -128,7 +128,7 @@ class Architecture:
         unindexed = not self.hook_points or any("{layer}" not in p for p in self.hook_points)
         if unindexed and self.modality != "toy":
             raise ValueError(f"architecture {self.name}: every hook point names its "
-                                 f"layer index ({{layer}}), got {self.hook_points}")
+                             f"layer index ({{layer}}), got {self.hook_points}")
 
     def recognises(self, model: object) -> bool:
         """Whether a loaded module is of this architecture."""
