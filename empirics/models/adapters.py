@@ -107,6 +107,8 @@ class Architecture:
     mlp_width : d_mlp of a trained member of width d_model (`empirics.train`).
     small_config : the transformers configuration of a trained member:
         ``small_config(width, layers, heads, d_mlp, context, **token_ids)``.
+    standard_processor : ``standard_processor()``: the image preprocessing an untrained
+        model of it uses when it has no processor of its own (None: it needs its own).
     """
 
     name: str
@@ -120,6 +122,7 @@ class Architecture:
     tokenizer: str | None = None
     mlp_width: Callable[[int], int] | None = None
     small_config: Callable[..., object] | None = None
+    standard_processor: Callable[[], object] | None = None
 
     def __post_init__(self):
         if self.modality not in MODALITIES:
@@ -162,12 +165,17 @@ class Loader:
         identity of what `load` would read, known before loading (the files, their
         configuration), JSON-ready; its run directory hashes it.
     spreads : whether a model may be spread over devices by a device_map.
+    file_suffixes, spec_from_file : a single checkpoint file it reads (pMF's ``.pt`` state
+        dict), and ``spec_from_file(name, file) -> ModelSpec``: the spec of such a file
+        outside the registry (`empirics.models.detect.resolve_model`).
     """
 
     name: str
     load: Callable[..., object]
     identity: Callable[..., dict]
     spreads: bool = False
+    file_suffixes: tuple[str, ...] = ()
+    spec_from_file: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Any model, named the way its user knows it: a `ModelSpec` read from the model's own
 configuration for a name outside the registry.
 
-A model is named by a registry name (or its Hugging Face id), a checkpoint folder, a Hugging
-Face id in the local cache (``OWNER/NAME``) or an open_clip pretrained tag
-(``MODEL@TAG``). Outside the registry, the architecture, the MLP hook point, the width of
+A model is named by a registry name (or its Hugging Face id), a checkpoint folder, a
+checkpoint file a registered loader reads (a pMF state dict), a Hugging Face id in the local
+cache (``OWNER/NAME``) or an open_clip pretrained tag (``MODEL@TAG``). Outside the registry, the architecture, the MLP hook point, the width of
 every MLP layer and the parameter count are read from a build of the configuration on the
 meta device (no weights are read or allocated), so they are the loaded model's own. An
 architecture the hooks do not know is refused with its configuration class named.
@@ -24,8 +24,8 @@ import torch
 
 from empirics.models.architectures import model_types
 from empirics.models.hooks import architecture_of, layer_widths
+from empirics.models.loaders import LOADERS
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
-from empirics.models.pmf_load import spec_from_pmf_file
 from empirics.models.registry import SPECS, ModelSpec, get_spec
 
 #: A Hugging Face repository id: OWNER/NAME.
@@ -64,8 +64,9 @@ def resolve_model(name: str, path: str | Path | None = None, *,
     except KeyError as error:
         unknown = error.args[0]
     folder = Path(path) if path is not None else Path(name).expanduser()
-    if folder.is_file() and folder.suffix == ".pt":  # a pMF state dict
-        return spec_from_pmf_file(name if path is not None else folder.stem, folder), folder
+    reader = file_reader(folder)
+    if reader is not None:  # a checkpoint file a loader reads (a pMF state dict)
+        return reader.spec_from_file(name if path is not None else folder.stem, folder), folder
     if (folder / "config.json").is_file():
         return spec_from_checkpoint(name if path is not None else folder.resolve().name,
                                     folder), folder
@@ -76,6 +77,15 @@ def resolve_model(name: str, path: str | Path | None = None, *,
     where = f" (no config.json in {path})" if path is not None else ""
     raise KeyError(f"{unknown}{where}; or give a checkpoint folder (with config.json), a "
                    "Hugging Face id OWNER/NAME or an open_clip MODEL@TAG")
+
+
+def file_reader(file: Path):
+    """The registered loader that reads `file` as a single checkpoint (by its suffix), or
+    None (a folder, or a file no loader reads)."""
+    if not file.is_file():
+        return None
+    return next((loader for loader in LOADERS if loader.spec_from_file is not None
+                 and file.suffix in loader.file_suffixes), None)
 
 
 def resolve_spec(name: str, path: str | Path | None = None, **lookup) -> ModelSpec:

@@ -126,7 +126,6 @@ def pmf_identity(spec: ModelSpec, path, *, init: str, download: bool, cache_dir)
     return identity | {"files": {file.name: file_identity(file)}}
 
 
-LOADER = Loader(name="pmf", load=load_generator, identity=pmf_identity)
 
 
 def spec_from_pmf_file(name: str, file: Path) -> ModelSpec:
@@ -169,3 +168,7 @@ def _block_names(state: dict, group: str | None = None) -> set[str]:
     """The blocks ("shared_blocks.3", ...) of a state dict, or of one group of them."""
     groups = (group,) if group else ("shared_blocks", "u_heads")
     return {".".join(k.split(".")[:2]) for k in state if k.split(".")[0] in groups}
+
+
+LOADER = Loader(name="pmf", load=load_generator, identity=pmf_identity, file_suffixes=(".pt",),
+                spec_from_file=spec_from_pmf_file)
