@@ -1,25 +1,18 @@
 """The architectures the hooks know: one registry line each (`empirics.models.adapters`).
 
 An architecture with quirks of its own (a trained family's configuration and tokenizer, a
-network without a Hugging Face model type) is a module of its own (`gpt2`, `qwen2`, pMF's
-`pmf`); the others are a line of data here. The order is the order `architecture_of` tries
-them in.
+network without a Hugging Face model type, two MLPs under one model type) is a module of its
+own (`gpt2`, `qwen2`, `dinov2`, pMF's `pmf`); the others are a line of data here. The order
+is the order `architecture_of` tries them in.
 """
 
 from __future__ import annotations
 
 from empirics.models.adapters import Architecture, Registry, model_type
+from empirics.models.dinov2 import DINOV2, DINOV2_SWIGLU
 from empirics.models.gpt2 import GPT2
 from empirics.models.pmf import ARCHITECTURE as PMF_DIT
 from empirics.models.qwen2 import QWEN2
-
-DINOV2_TYPES = ("dinov2", "dinov2_with_registers")
-
-
-def _dinov2(swiglu: bool):
-    """DINOv2 with a plain MLP (S/B/L) or its SwiGLU (giant): one model type, two MLPs."""
-    return lambda model: (model_type(model) in DINOV2_TYPES
-                          and bool(model.config.use_swiglu_ffn) == swiglu)
 
 
 def _open_clip_vit(model) -> bool:
@@ -52,10 +45,8 @@ ARCHITECTURES: Registry[Architecture] = Registry("architecture", (
     _text("llama", "layers.{layer}.mlp.down_proj", ("norm",), **_HF_FIELDS),
     _text("mistral", "layers.{layer}.mlp.down_proj", ("norm",), **_HF_FIELDS),
     _text("qwen3", "layers.{layer}.mlp.down_proj", ("norm",), **_HF_FIELDS),
-    Architecture("dinov2", ("encoder.layer.{layer}.mlp.fc2",), "vision", DINOV2_TYPES,
-                 _dinov2(swiglu=False), **_HF_FIELDS),
-    Architecture("dinov2_swiglu", ("encoder.layer.{layer}.mlp.down_proj",), "vision",
-                 DINOV2_TYPES, _dinov2(swiglu=True), **_HF_FIELDS),
+    DINOV2,
+    DINOV2_SWIGLU,
     # DINOv3 (transformers DINOv3ViTModel): act(up x), or act(gate x) * up(x) in the gated
     # MLP of S+, H+ and 7B; the input of down_proj either way
     Architecture("dinov3_vit", ("layer.{layer}.mlp.down_proj",), "vision", ("dinov3_vit",),

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from empirics.models.adapters import Loader
+from empirics.models.architectures import ARCHITECTURES
 from empirics.models.contents import WEIGHT_SUFFIXES, directory_identity
 from empirics.models.hooks import architecture_of
 from empirics.models.loaded import LoadedModel
@@ -22,14 +23,6 @@ from empirics.models.registry import ModelSpec
 from empirics.models.tokenizer import text_tokenizer, tokenization_identity
 
 log = logging.getLogger(__name__)
-
-#: DINOv2's preprocessing (HF preprocessor_config.json): shortest edge 256, centre crop 224,
-#: ImageNet mean/std, bicubic; used when a random-init model has no local processor.
-DINOV2_PREPROCESS = {"do_resize": True, "size": {"shortest_edge": 256}, "resample": 3,
-                     "do_center_crop": True, "crop_size": {"height": 224, "width": 224},
-                     "do_normalize": True, "image_mean": [0.485, 0.456, 0.406],
-                     "image_std": [0.229, 0.224, 0.225], "do_convert_rgb": True}
-
 
 def _local_directory(spec, path, download, cache_dir) -> Path | str:
     """The checkpoint directory to load from (a repo id when downloading is allowed)."""
@@ -160,11 +153,12 @@ def _processor(spec, source, common):
             raise OSError("no checkpoint directory")
         return transformers.AutoImageProcessor.from_pretrained(source, **common)
     except OSError:
-        if spec.architecture not in ("dinov2", "dinov2_swiglu"):
+        standard = ARCHITECTURES.get(spec.architecture).standard_processor
+        if standard is None:
             raise
-        log.info("%s: no local image processor; using DINOv2's standard preprocessing",
-                 spec.name)
-        return transformers.BitImageProcessor(**DINOV2_PREPROCESS)
+        log.info("%s: no local image processor; using %s's standard preprocessing",
+                 spec.name, spec.architecture)
+        return standard()
 
 
 def transformers_identity(spec: ModelSpec, path, *, init: str, download: bool, cache_dir
