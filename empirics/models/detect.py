@@ -3,10 +3,11 @@ configuration for a name outside the registry.
 
 A model is named by a registry name (or its Hugging Face id), a checkpoint folder, a
 checkpoint file a registered loader reads (a pMF state dict), a Hugging Face id in the local
-cache (``OWNER/NAME``) or an open_clip pretrained tag (``MODEL@TAG``). Outside the registry, the architecture, the MLP hook point, the width of
-every MLP layer and the parameter count are read from a build of the configuration on the
-meta device (no weights are read or allocated), so they are the loaded model's own. An
-architecture the hooks do not know is refused with its configuration class named.
+cache (``OWNER/NAME``) or an open_clip pretrained tag (``MODEL@TAG``). Outside the registry,
+the architecture, the MLP hook point, the width of every MLP layer and the parameter count
+are read from a build of the configuration on the meta device (no weights are read or
+allocated), so they are the loaded model's own. An architecture the hooks do not know is
+refused with its configuration class named.
 
 Notes
 -----

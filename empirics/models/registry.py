@@ -8,12 +8,11 @@ fits can read it.
 
 Adding a family
 ---------------
-Append `ModelSpec` entries to a tuple and add it to `SPECS`: give the loader
-(a name in `empirics.models.loaders`), the weights' identifier, the configuration keys of its
-``config.json`` (transformers), its number of prefix tokens (vision) and an `architecture`
-registered in `empirics.models.architectures`. A new architecture (e.g. a diffusion
-transformer whose MLP is ``blocks.{layer}.mlp.w2``) is one adapter module and one line there
-(`empirics.models.adapters.Architecture`: the module whose *input* is the neuron vector). `n_params` is the total parameter count of the network whose
+Append `ModelSpec` entries to a tuple and add it to `SPECS`: give the loader (a name in
+`empirics.models.loaders`), the weights' identifier, the configuration keys of its
+``config.json`` (transformers), its prefix tokens (vision) and an `architecture` registered in
+`empirics.models.architectures` (a new one is an adapter module and a line there, docs/design.md
+"Where new work goes"). `n_params` is the total parameter count of the network whose
 neurons are measured (for CLIP: the vision tower); `tests/empirics/models/test_registry.py`
 checks it against a meta-device build of the configuration.
 """
