@@ -40,7 +40,7 @@ from empirics.pipeline.options import (
     add_pair_flags,
     from_flags,
 )
-from empirics.pipeline.pairs import FAMILY_PAIRS
+from empirics.pipeline.pairs import family_pairs
 from empirics.pipeline.summary import (
     MatchRun,
     format_missing,
@@ -60,7 +60,7 @@ log = logging.getLogger("empirics.match")
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.match", __doc__)
-    p.add_argument("--family", choices=(*FAMILY_PAIRS, TOY_FAMILY), required=True,
+    p.add_argument("--family", choices=(*family_pairs(), TOY_FAMILY), required=True,
                    help="the kind of models paired (toy: the toy nets, trained here)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", nargs=2, metavar=("A", "B"),
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "and size are read from the model's own config")
     which.add_argument("--all", action="store_true",
                        help="every matched-scale pair of " + ", ".join(
-                           f"{k}: {a} x {b}" for k, (a, b) in FAMILY_PAIRS.items()))
+                           f"{k}: {a} x {b}" for k, (a, b) in family_pairs().items()))
     p.add_argument("--path-a", type=Path, help="local checkpoint of model A")
     p.add_argument("--path-b", type=Path, help="local checkpoint of model B")
     p.add_argument("--model-dir", type=Path, help="a family trained by python -m "

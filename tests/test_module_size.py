@@ -16,8 +16,7 @@ PENDING = {
     "empirics/engine/blocks.py", "empirics/engine/screening.py",
     "empirics/engine/subsample.py", "empirics/engine/two_stage.py",
     "empirics/engine/distributed.py", "empirics/engine/matching.py",
-    "empirics/pipeline/match.py",
-    "empirics/models/load.py", "empirics/models/registry.py", "theory/symbolic.py",
+    "empirics/pipeline/match.py", "theory/symbolic.py",
 }
 
 

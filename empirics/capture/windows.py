@@ -60,7 +60,7 @@ def window_activations(model: nn.Module, architecture: str, windows: np.ndarray,
     Parameters
     ----------
     model : a loaded causal LM in eval mode; the ids go to its embedding's device.
-    architecture : its `HOOK_POINTS` key.
+    architecture : its registered architecture (`empirics.models.architectures`).
     windows : (windows, context) token ids (`token_windows`).
     batch : windows per forward pass.
     """

@@ -1,12 +1,13 @@
 """Any model, named the way its user knows it: a `ModelSpec` read from the model's own
 configuration for a name outside the registry.
 
-A model is named by a registry name (or its Hugging Face id), a checkpoint folder, a Hugging
-Face id in the local cache (``OWNER/NAME``) or an open_clip pretrained tag
-(``MODEL@TAG``). Outside the registry, the architecture, the MLP hook point, the width of
-every MLP layer and the parameter count are read from a build of the configuration on the
-meta device (no weights are read or allocated), so they are the loaded model's own. An
-architecture the hooks do not know is refused with its configuration class named.
+A model is named by a registry name (or its Hugging Face id), a checkpoint folder, a
+checkpoint file a registered loader reads (a pMF state dict), a Hugging Face id in the local
+cache (``OWNER/NAME``) or an open_clip pretrained tag (``MODEL@TAG``). Outside the registry,
+the architecture, the MLP hook point, the width of every MLP layer and the parameter count
+are read from a build of the configuration on the meta device (no weights are read or
+allocated), so they are the loaded model's own. An architecture the hooks do not know is
+refused with its configuration class named.
 
 Notes
 -----
@@ -22,16 +23,12 @@ from pathlib import Path
 
 import torch
 
+from empirics.models.architectures import model_types
 from empirics.models.hooks import architecture_of, layer_widths
+from empirics.models.loaders import LOADERS
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
-from empirics.models.pmf_load import spec_from_pmf_file
-from empirics.models.registry import HOOK_POINTS, SPECS, ModelSpec, get_spec
+from empirics.models.registry import SPECS, ModelSpec, get_spec
 
-#: HF model types of the vision transformers the hooks know; the other hooked types are text.
-VISION_TYPES = ("dinov2", "dinov2_with_registers", "dinov3_vit")
-TEXT_TYPES = tuple(k for k in HOOK_POINTS if k not in ("dinov2", "dinov2_swiglu", "dinov3_vit",
-                                                       "open_clip_vit", "open_clip_eva",
-                                                       "pmf_dit", "toy"))
 #: A Hugging Face repository id: OWNER/NAME.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -68,8 +65,9 @@ def resolve_model(name: str, path: str | Path | None = None, *,
     except KeyError as error:
         unknown = error.args[0]
     folder = Path(path) if path is not None else Path(name).expanduser()
-    if folder.is_file() and folder.suffix == ".pt":  # a pMF state dict
-        return spec_from_pmf_file(name if path is not None else folder.stem, folder), folder
+    reader = file_reader(folder)
+    if reader is not None:  # a checkpoint file a loader reads (a pMF state dict)
+        return reader.spec_from_file(name if path is not None else folder.stem, folder), folder
     if (folder / "config.json").is_file():
         return spec_from_checkpoint(name if path is not None else folder.resolve().name,
                                     folder), folder
@@ -80,6 +78,15 @@ def resolve_model(name: str, path: str | Path | None = None, *,
     where = f" (no config.json in {path})" if path is not None else ""
     raise KeyError(f"{unknown}{where}; or give a checkpoint folder (with config.json), a "
                    "Hugging Face id OWNER/NAME or an open_clip MODEL@TAG")
+
+
+def file_reader(file: Path):
+    """The registered loader that reads `file` as a single checkpoint (by its suffix), or
+    None (a folder, or a file no loader reads)."""
+    if not file.is_file():
+        return None
+    return next((loader for loader in LOADERS if loader.spec_from_file is not None
+                 and file.suffix in loader.file_suffixes), None)
 
 
 def resolve_spec(name: str, path: str | Path | None = None, **lookup) -> ModelSpec:
@@ -96,7 +103,7 @@ def spec_from_config(name: str, config, *, family: str, hf_id: str | None = None
     base model for vision).
     """
     model = meta_model(name, config)
-    kind = "vision" if config.model_type in VISION_TYPES else "text"
+    kind = "vision" if config.model_type in model_types("vision") else "text"
     architecture = architecture_of(model)
     widths = layer_widths(model, architecture)
     if len(set(widths)) != 1:
@@ -116,13 +123,14 @@ def meta_model(name: str, config) -> torch.nn.Module:
     import transformers
 
     model_type = getattr(config, "model_type", None)
-    if model_type not in TEXT_TYPES + VISION_TYPES:
+    text, vision = model_types("text"), model_types("vision")
+    if model_type not in text + vision:
         raise UnsupportedModelError(
             f"{name}: {type(config).__name__} (model type {model_type!r}) has no known MLP "
-            f"hook point; the hooks know {', '.join(TEXT_TYPES + VISION_TYPES)} (add the "
-            "module whose input is its MLP's neuron vector to "
-            "empirics.models.registry.HOOK_POINTS)")
-    model_class = (transformers.AutoModel if model_type in VISION_TYPES
+            f"hook point; the hooks know {', '.join(text + vision)} (register its "
+            "architecture, the module whose input is its MLP's neuron vector, in "
+            "empirics.models.architectures)")
+    model_class = (transformers.AutoModel if model_type in vision
                    else transformers.AutoModelForCausalLM)
     with torch.device("meta"):
         return model_class.from_config(config)

@@ -1,6 +1,7 @@
 """Capture post-nonlinearity MLP activations of every layer with forward pre-hooks.
 
-The neuron vector of a layer is the *input of the MLP's output projection* (`HOOK_POINTS`):
+The neuron vector of a layer is the *input of the MLP's output projection* (each
+architecture's `hook_points`, `empirics.models.architectures`):
 - plain MLPs (GPT-NeoX/Pythia, OPT, GPT-2, DINOv2 S/B/L, open_clip ViT): the activation's
   output, act(W_in x + b_in), because nothing sits between the activation and the projection
   (dropout in OPT/GPT-2 acts after it, and is off in eval mode);
@@ -21,28 +22,21 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from empirics.models.registry import HOOK_POINTS
+from empirics.models.adapters import model_type
+from empirics.models.architectures import ARCHITECTURES
 
 
 def architecture_of(model: nn.Module) -> str:
-    """The `HOOK_POINTS` key of a loaded model (HF `model_type`, an open_clip ViT or timm
-    trunk with a plain MLP, or a pMF generator)."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "model_type"):
-        kind = config.model_type
-        if kind in ("dinov2", "dinov2_with_registers"):
-            return "dinov2_swiglu" if config.use_swiglu_ffn else "dinov2"
-        if kind in HOOK_POINTS:
-            return kind
-    elif hasattr(model, "transformer") and hasattr(model.transformer, "resblocks"):
-        return "open_clip_vit"
-    elif hasattr(model, "trunk") and all(hasattr(getattr(b, "mlp", None), "fc1")
-                                         for b in getattr(model.trunk, "blocks", [None])):
-        return "open_clip_eva"
-    elif hasattr(model, "net") and hasattr(model.net, "u_heads"):
-        return "pmf_dit"
-    raise ValueError(f"no MLP hook point known for {type(model).__name__}; add one to "
-                     "empirics.models.registry.HOOK_POINTS")
+    """The name of a loaded model's architecture: the first registered one
+    (`empirics.models.architectures`) that recognises it (its HF model type, or the shape of
+    a module without one: an open_clip ViT or timm trunk, a pMF generator)."""
+    for candidate in ARCHITECTURES:
+        if candidate.recognises(model):
+            return candidate.name
+    kind = model_type(model)
+    found = f" (model type {kind!r})" if kind else ""
+    raise ValueError(f"no MLP hook point known for {type(model).__name__}{found}; register "
+                     "its architecture in empirics.models.architectures")
 
 
 #: TransformerLens 4's `TransformerBridge` wraps the modules it hooks in place, the original
@@ -59,12 +53,8 @@ def mlp_modules(model: nn.Module, architecture: str | None = None) -> list[nn.Mo
     visited later, is kept). A hook point of several module lists (pMF's shared blocks and
     u head) gives the layers of each list in turn.
     """
-    architecture = architecture or architecture_of(model)
-    points = HOOK_POINTS[architecture]
-    modules = []
-    for point in (points,) if isinstance(points, str) else points:
-        modules += _numbered(model, point)
-    return modules
+    points = ARCHITECTURES.get(architecture or architecture_of(model)).hook_points
+    return [module for point in points for module in _numbered(model, point)]
 
 
 def _numbered(model: nn.Module, point: str) -> list[nn.Module]:
@@ -137,7 +127,7 @@ def capture_mlp(model: nn.Module, architecture: str | None = None, *,
     Parameters
     ----------
     model : a loaded model (HF transformers model or open_clip vision tower).
-    architecture : `HOOK_POINTS` key; found from the model when omitted.
+    architecture : a registered architecture's name; found from the model when omitted.
     dtype : storage dtype of the captured tensors (e.g. torch.float16); None keeps the
         model's dtype. Statistics downstream are accumulated in float64 regardless.
     device : where `MlpCapture.activations` returns every layer (default: the first layer's

@@ -18,18 +18,16 @@ by another tokenizer class.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 from pathlib import Path
 
-from empirics.models.load import WEIGHT_SUFFIXES, open_clip_checkpoint, transformers_source
-from empirics.models.pmf_load import config_digest, pmf_checkpoint
+from empirics.models.contents import directory_identity, file_identity
+from empirics.models.loaders import LOADERS
 from empirics.models.registry import ModelSpec
-from empirics.models.tokenizer import text_tokenizer, tokenization_identity
 
-#: Files of a checkpoint directory that do not change what is loaded.
-IGNORED_SUFFIXES = (".md", ".txt.lock", ".lock")
+#: Re-exported: the content identity of files, where its callers import it from.
+__all__ = ["directory_identity", "file_identity", "untrained_seed", "untrained_seeds",
+           "weights_identity"]
 
 
 def untrained_seed(name: str, seed: int, copy: int = 0) -> int:
@@ -49,38 +47,6 @@ def untrained_seeds(name_a: str, name_b: str, seed: int) -> tuple[int, int]:
     return untrained_seed(name_a, seed), untrained_seed(name_b, seed, int(name_a == name_b))
 
 
-@functools.lru_cache(maxsize=4096)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_identity(path: Path) -> str:
-    """The content identity of one file: its Hugging Face blob name, or its sha256."""
-    resolved = Path(path).resolve()
-    if resolved.parent.name == "blobs":
-        return f"blob:{resolved.name}"
-    stat = resolved.stat()
-    return _sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
-
-
-def directory_identity(directory: Path, *, weights: bool = True) -> dict[str, str]:
-    """{relative path: content identity} of every file of a checkpoint directory (without
-    hidden files and, with `weights=False`, without weight files)."""
-    found = {}
-    for path in sorted(Path(directory).rglob("*")):
-        name = path.relative_to(directory).as_posix()
-        if not path.is_file() or any(part.startswith(".") for part in Path(name).parts):
-            continue
-        if name.endswith(IGNORED_SUFFIXES) or (not weights and name.endswith(WEIGHT_SUFFIXES)):
-            continue
-        found[name] = file_identity(path)
-    return found
-
-
 def weights_identity(spec: ModelSpec, *, path: str | Path | None = None,
                      init: str = "pretrained", download: bool = False,
                      cache_dir: str | Path | None = None) -> dict:
@@ -88,31 +54,6 @@ def weights_identity(spec: ModelSpec, *, path: str | Path | None = None,
 
     Raises `MissingModelError` like `load_model` when the files are not available offline.
     """
-    identity = {"name": spec.name, "init": init}
-    if spec.loader == "pmf":
-        identity["config"] = config_digest(spec)
-        if init == "random":
-            return identity
-        file = pmf_checkpoint(spec, path, download, cache_dir)
-        return identity | {"files": {file.name: file_identity(file)}}
-    if spec.loader == "open_clip":
-        if init == "random":
-            return identity | {"architecture": spec.open_clip[0]}
-        checkpoint = open_clip_checkpoint(spec, path, download, cache_dir)
-        if checkpoint is None:  # downloaded by open_clip at load time
-            return identity | {"download": "/".join(spec.open_clip)}
-        return identity | {"files": {Path(checkpoint).name: file_identity(Path(checkpoint))}}
-    source = transformers_source(spec, path, init, download, cache_dir)
-    if source is None or (isinstance(source, Path) and init == "random"
-                          and not (source / "config.json").is_file()):
-        config = json.dumps(spec.config, sort_keys=True, default=str)
-        identity["config"] = hashlib.sha256(config.encode()).hexdigest()
-        if source is None:
-            return identity
-    if isinstance(source, Path):
-        identity["files"] = directory_identity(source, weights=init == "pretrained")
-        if spec.kind == "text":
-            tokenizer = text_tokenizer(source, local_files_only=True)
-            identity["tokenizer"] = tokenization_identity(tokenizer)
-        return identity
-    return identity | {"download": source}  # a repo id, fetched at load time
+    loader = LOADERS.get(spec.loader)
+    found = loader.identity(spec, path, init=init, download=download, cache_dir=cache_dir)
+    return {"name": spec.name, "init": init} | found

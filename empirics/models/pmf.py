@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from empirics.models.adapters import Architecture
 from empirics.models.pmf_net import (
     BottleneckPatchEmbedder,
     FinalLayer,
@@ -236,3 +237,12 @@ def randomise_zero_init(model: PixelMeanFlow, generator: torch.Generator) -> Non
                 fan_in = d
                 parameter.copy_(torch.randn(parameter.shape, generator=generator)
                                 / fan_in ** 0.5)
+
+
+#: pMF's DiT as an architecture: the shared blocks, then the u head, each MLP a SwiGLU read
+#: at the input of w2 (its linear map, kept as `_flax_linear`); a generator (noise in).
+ARCHITECTURE = Architecture(
+    name="pmf_dit", modality="generator",
+    hook_points=("shared_blocks.{layer}.mlp.w2._flax_linear",
+                 "u_heads.{layer}.mlp.w2._flax_linear"),
+    recognises_module=lambda model: hasattr(getattr(model, "net", None), "u_heads"))

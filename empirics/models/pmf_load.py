@@ -22,8 +22,12 @@ from pathlib import Path
 
 import torch
 
+from empirics.models.adapters import Loader
+from empirics.models.contents import file_identity
+from empirics.models.loaded import LoadedModel
 from empirics.models.missing import MissingModelError, in_hub_cache, missing_message
 from empirics.models.pmf import (
+    ARCHITECTURE,
     PREFIX_TOKENS,
     ROPE_KEY,
     UNUSED_PREFIXES,
@@ -103,6 +107,27 @@ def load_pmf(spec: ModelSpec, *, path=None, init: str = "pretrained",
     return model.to(device=device, dtype=dtype).eval(), identity
 
 
+def load_generator(spec: ModelSpec, path, *, init, dtype, device, placement, download,
+                   cache_dir, seed) -> LoadedModel:
+    """`load_pmf` as a loader: the generator, its configuration as its processor (one
+    device; `placement` does not apply)."""
+    model, identity = load_pmf(spec, path=path, init=init, dtype=dtype, device=device,
+                               download=download, cache_dir=cache_dir, seed=seed)
+    return LoadedModel(spec, model, model.config, ARCHITECTURE.name, init, identity)
+
+
+def pmf_identity(spec: ModelSpec, path, *, init: str, download: bool, cache_dir) -> dict:
+    """What the pMF loader would read: the configuration's digest (sampling settings
+    included) and, trained, the checkpoint file."""
+    identity = {"config": config_digest(spec)}
+    if init == "random":
+        return identity
+    file = pmf_checkpoint(spec, path, download, cache_dir)
+    return identity | {"files": {file.name: file_identity(file)}}
+
+
+
+
 def spec_from_pmf_file(name: str, file: Path) -> ModelSpec:
     """The `ModelSpec` of a pMF state dict outside the registry, its configuration read from
     the shapes of its tensors (width, depth, heads from the query norm, patch, grid, classes).
@@ -143,3 +168,7 @@ def _block_names(state: dict, group: str | None = None) -> set[str]:
     """The blocks ("shared_blocks.3", ...) of a state dict, or of one group of them."""
     groups = (group,) if group else ("shared_blocks", "u_heads")
     return {".".join(k.split(".")[:2]) for k in state if k.split(".")[0] in groups}
+
+
+LOADER = Loader(name="pmf", load=load_generator, identity=pmf_identity, file_suffixes=(".pt",),
+                spec_from_file=spec_from_pmf_file)

@@ -8,12 +8,11 @@ fits can read it.
 
 Adding a family
 ---------------
-Append `ModelSpec` entries to a tuple and add it to `SPECS`: give the loader
-(``"transformers"`` or ``"open_clip"``), the weights' identifier, the configuration keys of its
-``config.json`` (transformers) and an `architecture` key of `HOOK_POINTS`. A new architecture
-(e.g. a diffusion transformer whose MLP is ``blocks.{layer}.mlp.w2``) needs one more
-`HOOK_POINTS` entry naming the module whose *input* is the neuron vector, and, for vision,
-its number of prefix tokens. `n_params` is the total parameter count of the network whose
+Append `ModelSpec` entries to a tuple and add it to `SPECS`: give the loader (a name in
+`empirics.models.loaders`), the weights' identifier, the configuration keys of its
+``config.json`` (transformers), its prefix tokens (vision) and an `architecture` registered in
+`empirics.models.architectures` (a new one is an adapter module and a line there, docs/design.md
+"Where new work goes"). `n_params` is the total parameter count of the network whose
 neurons are measured (for CLIP: the vision tower); `tests/empirics/models/test_registry.py`
 checks it against a meta-device build of the configuration.
 """
@@ -22,35 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-#: Module whose *input* is the post-nonlinearity MLP vector, per architecture ({layer} = index).
-#: For plain MLPs it equals the activation module's output; for gated MLPs it is
-#: act(gate(x)) * up(x), the vector the down projection reads (TransformerLens `hook_post`).
-#: A tuple lists module lists read one after the other (their layers numbered on).
-HOOK_POINTS = {
-    "gpt_neox": "layers.{layer}.mlp.dense_4h_to_h",
-    "opt": "decoder.layers.{layer}.fc2",
-    "gpt2": "h.{layer}.mlp.c_proj",
-    "qwen2": "layers.{layer}.mlp.down_proj",
-    # the same gated MLP in the other Llama-style decoders
-    "llama": "layers.{layer}.mlp.down_proj",
-    "mistral": "layers.{layer}.mlp.down_proj",
-    "qwen3": "layers.{layer}.mlp.down_proj",
-    "dinov2": "encoder.layer.{layer}.mlp.fc2",
-    "dinov2_swiglu": "encoder.layer.{layer}.mlp.down_proj",
-    "open_clip_vit": "transformer.resblocks.{layer}.mlp.c_proj",
-    # DINOv3 (transformers DINOv3ViTModel): act(up x), or act(gate x) * up(x) in the gated
-    # MLP of S+, H+ and 7B; the input of down_proj either way
-    "dinov3_vit": "layer.{layer}.mlp.down_proj",
-    # open_clip towers on a timm trunk with a plain MLP (EVA02-E-14): GELU(fc1 x)
-    "open_clip_eva": "trunk.blocks.{layer}.mlp.fc2",
-    # pMF's DiT (empirics.models.pmf_net): the shared blocks, then the u head, each MLP a
-    # SwiGLU read at the input of w2 (its linear map, kept as `_flax_linear`)
-    "pmf_dit": ("shared_blocks.{layer}.mlp.w2._flax_linear",
-                "u_heads.{layer}.mlp.w2._flax_linear"),
-    # toy superposition nets (theory.toy.model): h = ReLU(W1 x + b1) is the input of W2
-    "toy": "w_out",
-}
 
 
 @dataclass(frozen=True)
@@ -62,14 +32,14 @@ class ModelSpec:
     name : short unique name, e.g. ``"pythia-160m"``.
     family : family name, e.g. ``"pythia"``.
     kind : ``"text"`` or ``"vision"``.
-    loader : ``"transformers"``, ``"open_clip"``, ``"pmf"`` (empirics.models.pmf) or
-        ``"toy"``.
+    loader : a loader's name in `empirics.models.loaders` (``"transformers"``,
+        ``"open_clip"``, ``"pmf"``, ``"toy"``).
     hf_id : Hugging Face repository id (transformers loader).
     open_clip : (model name, pretrained tag) (open_clip loader).
     n_params : total parameters of the measured network (CLIP: vision tower).
     d_mlp : neurons per MLP layer.
     n_layers : number of MLP layers.
-    architecture : key of `HOOK_POINTS`.
+    architecture : a name in `empirics.models.architectures`.
     config_items : the configuration as (key, value) pairs, keys as in ``config.json``.
     prefix_tokens : tokens before the patch grid (CLS, registers); 0 for text.
     """
@@ -101,12 +71,6 @@ class ModelSpec:
     def layer_sizes(self) -> tuple[int, ...]:
         """Width of every MLP layer, in layer order."""
         return (self.d_mlp,) * self.n_layers
-
-    @property
-    def hook_point(self) -> str:
-        """Which tensor the neurons are: the input of this module, in every layer."""
-        points = HOOK_POINTS[self.architecture]
-        return "input of " + (points if isinstance(points, str) else ", then ".join(points))
 
 
 def _spec(family, kind, loader, architecture, name, n_params, n_layers, d_mlp, *,

@@ -24,20 +24,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from empirics.models.architectures import ARCHITECTURES
 from empirics.models.hooks import mlp_modules
 from empirics.models.load import LoadedModel
-
-#: Module path (suffix) of the final norm per architecture; OPT falls back to the last
-#: block's norm when the model is post-LN (see the module notes).
-FINAL_NORMS = {
-    "gpt_neox": ("final_layer_norm",),
-    "opt": ("decoder.final_layer_norm", "decoder.layers.{last}.final_layer_norm"),
-    "gpt2": ("ln_f",),
-    "qwen2": ("norm",),
-    "llama": ("norm",),
-    "mistral": ("norm",),
-    "qwen3": ("norm",),
-}
 
 
 @dataclass(frozen=True)
@@ -67,10 +56,11 @@ def effective_unembedding(loaded: LoadedModel, *, dtype: torch.dtype = torch.flo
     Raises ValueError for a model without an output embedding or a known final norm.
     """
     model, architecture = loaded.model, loaded.architecture
-    if architecture not in FINAL_NORMS or model.get_output_embeddings() is None:
+    normed = [a.name for a in ARCHITECTURES if a.final_norm]
+    if architecture not in normed or model.get_output_embeddings() is None:
         raise ValueError(f"{loaded.spec.name}: vocabulary projections need a causal language "
-                         f"model of a known architecture ({', '.join(FINAL_NORMS)}); got "
-                         f"{architecture}")
+                         f"model of an architecture with a final norm ({', '.join(normed)}); "
+                         f"got {architecture}")
     device = device if device is not None else next(model.parameters()).device
     name, norm = _final_norm(model, architecture)
     unembed = model.get_output_embeddings().weight.detach().to(device, torch.float32).T
@@ -86,12 +76,13 @@ def effective_unembedding(loaded: LoadedModel, *, dtype: torch.dtype = torch.flo
 def _final_norm(model: nn.Module, architecture: str) -> tuple[str, nn.Module]:
     modules = dict(model.named_modules())
     last = len(mlp_modules(model, architecture)) - 1
-    for pattern in FINAL_NORMS[architecture]:
+    patterns = ARCHITECTURES.get(architecture).final_norm
+    for pattern in patterns:
         suffix = pattern.format(last=last)
         for name, module in modules.items():
             if (name == suffix or name.endswith("." + suffix)) and module is not None:
                 return name, module
-    raise ValueError(f"no final norm {FINAL_NORMS[architecture]} in {type(model).__name__}")
+    raise ValueError(f"no final norm {patterns} in {type(model).__name__}")
 
 
 def _project_out(model: nn.Module) -> nn.Linear | None:

@@ -17,8 +17,6 @@ import torch
 from empirics.analysis.examples import collect_examples, image_grid, pair_examples_record
 from empirics.analysis.selectivity import collect_activation_stats
 from empirics.capture.draw import draw_text
-from empirics.capture.generated import generated_pair_source
-from empirics.capture.pair import image_pair_source, text_pair_source
 from empirics.capture.stimuli import (
     stimuli_digest,
 )
@@ -40,7 +38,7 @@ from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for
+from empirics.pipeline.pairs import check_kinds, inputs_for, match_family, pairs_for
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -83,7 +81,7 @@ def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None
     another family (its vision code is another pipeline) or several processes per pair."""
     if options.replay != "official":
         return
-    if family != "language":
+    if not match_family(family).replay:
         raise ValueError(f"--replay official replays the official language pipeline "
                          f"(language/find_pairs); the {family} family has no replay")
     if processes > 1:
@@ -131,7 +129,7 @@ def run_match(settings: MatchSettings) -> MatchRun:
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         inputs, provenance = inputs_for(settings.family, settings.inputs)
-        if settings.family == "language":
+        if provenance and "draw" in provenance:  # documents drawn from a corpus
             log.info(draw_text(provenance["draw"]))
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
@@ -355,12 +353,5 @@ def _stream(models, family, inputs, options, device, directory, ranks):
 
 
 def _capture(models, family, inputs, options, device, cache):
-    if family.startswith("generated"):
-        return generated_pair_source(*models, inputs, images_per_batch=options.batch,
-                                     out_device=device, cache_dir=cache, progress=True)
-    if family == "language":
-        return text_pair_source(*models, inputs, docs_per_batch=options.batch,
-                                max_tokens=options.tokens, out_device=device,
-                                cache_dir=cache, progress=True, alignment=options.replay)
-    return image_pair_source(*models, inputs, images_per_batch=options.batch,
-                             out_device=device, cache_dir=cache, progress=True)
+    return match_family(family).source(*models, inputs, options=options, device=device,
+                                       cache_dir=cache)

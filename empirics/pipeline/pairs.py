@@ -1,35 +1,44 @@
-"""Which pairs and which inputs a family's match runs on: the matched-scale pairs of each
-family (`--all`) or the pair named, checked against the family's kind (a generated family
-pairs a pMF generator, model A, with a tower), and the documents or images the family is
-matched on (the embedded or a built corpus, text files, an image folder, synthetic images,
-or the generator's own images, empirics.capture.generated).
+"""The match families (`MATCH_FAMILIES`, one registry line each) and which pairs and inputs
+a family's match runs on: the matched-scale pairs of each family (`--all`) or the pair
+named, checked against the family's kind (a generated family pairs a generator, model A,
+with a tower), and the documents or images the family is matched on (its `inputs`: the
+embedded or a built corpus, text files, an image folder, synthetic images, or the
+generator's own images, `empirics.pipeline.generated`).
 """
 
 from __future__ import annotations
 
 import functools
 
-from empirics.capture.draw import draw_documents
-from empirics.capture.generated import generated_images
-from empirics.capture.offline import load_corpus
-from empirics.capture.stimuli import (
-    default_corpus,
-    load_image_folder,
-    load_text_files,
-    synthetic_images,
-)
+from empirics.models.adapters import MatchFamily, Registry
+from empirics.models.architectures import ARCHITECTURES
 from empirics.models.detect import resolve_model
 from empirics.models.missing import each_or_missing
 from empirics.models.registry import ModelSpec, matched_pairs
+from empirics.pipeline.families import LANGUAGE, VISION
+from empirics.pipeline.generated import GENERATED
 from empirics.pipeline.options import InputChoice
 
-#: The cross-family pairs at matched scale that `--all` runs, per kind.
-#: A "generated-" family matches the pMF generator (model A) against a tower family on the
-#: images the generator makes (empirics.capture.generated).
-FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2"),
-                "generated-openclip": ("pmf", "openclip"), "generated-dinov2": ("pmf", "dinov2"),
-                "generated-dinov3": ("pmf", "dinov3")}
-KINDS = {"language": "text"} | {family: "vision" for family in FAMILY_PAIRS if family != "language"}
+#: The match families, one registry line each (`empirics.models.adapters.MatchFamily`):
+#: the cross-family pairs at matched scale that `--all` runs, their inputs and capture.
+MATCH_FAMILIES: Registry[MatchFamily] = Registry("family", (
+    LANGUAGE,
+    VISION,
+    *GENERATED,
+), where="empirics.pipeline.pairs")
+
+
+def match_family(name: str) -> MatchFamily:
+    """The registered match family called `name` (a ValueError naming the known ones)."""
+    try:
+        return MATCH_FAMILIES.get(name)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+
+
+def family_pairs() -> dict[str, tuple[str, str]]:
+    """{family: (registry family of A, of B)} of every registered match family."""
+    return {family.name: family.sides for family in MATCH_FAMILIES}
 
 
 def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None),
@@ -45,58 +54,45 @@ def pairs_for(family: str, pair: tuple | None = None, paths: tuple = (None, None
             for name, path in zip(pair, paths))
         found = [(spec_a, spec_b, (path_a, path_b))]
     else:
-        found = [(a, b, paths) for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+        found = [(a, b, paths) for a, b in matched_pairs(*match_family(family).sides)]
     check_kinds(family, found)
     return found
 
 
 def check_kinds(family: str, found: list[tuple]) -> None:
-    """Refuse, by name, a model of another kind than the family's, and a generated family's
-    pair that is not a generator and a tower (`check_generated`)."""
+    """Refuse, by name, a model of another kind than the family's, and a pair that is not a
+    generator and a tower in a generator's family, or holds a generator in another
+    (`check_generated`)."""
+    kind = match_family(family).kind
     for spec in sorted({spec for a, b, _ in found for spec in (a, b)}, key=lambda s: s.name):
-        if spec.kind != KINDS[family]:
+        if spec.kind != kind:
             raise ValueError(f"{spec.name} is a {spec.kind} model, not a {family} model")
     for spec_a, spec_b, _ in found:
         check_generated(family, spec_a, spec_b)
 
 
+def is_generator(spec: ModelSpec) -> bool:
+    """Whether `spec`'s architecture is a generator (it reads noise, not images)."""
+    return (spec.architecture in ARCHITECTURES
+            and ARCHITECTURES.get(spec.architecture).modality == "generator")
+
+
 def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
-    """A generated family's pair is a generator (A) and a tower (B); no other family has a
-    generator (it reads noise, not images)."""
-    generated = family.startswith("generated")
-    if generated and (spec_a.loader != "pmf" or spec_b.loader == "pmf"):
-        raise ValueError(f"the {family} family pairs a pMF generator (model A) with a tower "
-                         f"(model B), not {spec_a.name} x {spec_b.name}")
-    if not generated and "pmf" in (spec_a.loader, spec_b.loader):
-        raise ValueError(f"a pMF generator is matched on its own images: use --family "
-                         f"generated-openclip, generated-dinov2 or generated-dinov3, not "
-                         f"{family}")
+    """A generator's family pairs a generator (A) with a tower (B); no other family takes a
+    generator (it is matched on its own images)."""
+    if match_family(family).generator:
+        if not is_generator(spec_a) or is_generator(spec_b):
+            raise ValueError(f"the {family} family pairs a generator (model A) with a tower "
+                             f"(model B), not {spec_a.name} x {spec_b.name}")
+    elif is_generator(spec_a) or is_generator(spec_b):
+        families = [f.name for f in MATCH_FAMILIES if f.generator]
+        raise ValueError(f"a generator is matched on its own images: use --family "
+                         f"{', '.join(families)}, not {family}")
 
 
 def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
     """The inputs of a family's pairs (documents or images) and what their records state
-    about them: for documents, the built corpus they come from (digest, recipe, split) and
-    how they were drawn (`empirics.capture.draw`: `--docs` of them, stratified by the
-    corpus's categories); None for images."""
-    if family == "language":
-        provenance, categories = {}, None
-        if choice.corpus:
-            corpus = load_corpus(choice.corpus)
-            documents, categories = corpus.labelled("heldout")
-            provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
-                          "split": "heldout"}
-        elif choice.text:
-            documents = load_text_files(choice.text)
-        else:
-            documents = default_corpus()
-        documents, draw = draw_documents(documents, choice.docs, seed=choice.docs_seed,
-                                         categories=categories, rule=choice.docs_draw)
-        return documents, provenance | {"draw": draw}
-    if family.startswith("generated"):
-        if choice.image_dir:
-            raise ValueError(f"the {family} family matches on the generator's own images; "
-                             "--image-dir does not apply")
-        return generated_images(choice.images, seed=choice.image_seed), None
-    if choice.image_dir:
-        return load_image_folder(choice.image_dir), None
-    return synthetic_images(choice.images), None
+    about them (`MatchFamily.inputs`): for documents, the built corpus they come from
+    (digest, recipe, split) and how they were drawn (`empirics.capture.draw`: `--docs` of
+    them, stratified by the corpus's categories); None for images."""
+    return match_family(family).inputs(choice)

@@ -25,7 +25,7 @@ from empirics.pipeline.match import (
     pair_directory,
 )
 from empirics.pipeline.options import MatchOptions, Placement
-from empirics.pipeline.pairs import FAMILY_PAIRS
+from empirics.pipeline.pairs import MATCH_FAMILIES, match_family
 from runstore import reusable
 from runstore.devices import resolve_device
 from runstore.options import check_fields, flag
@@ -42,7 +42,7 @@ class SweepPlan:
     which checkpoints, on which executor (its logs in `jobs_dir`), and how many processes
     share each pair (`tasks`, `split`: empirics.engine.distributed)."""
 
-    family: str = flag(help="the kind of models paired", choices=sorted(FAMILY_PAIRS))
+    family: str = flag(help="the kind of models paired", choices=sorted(MATCH_FAMILIES.names()))
     executor: str = flag("local", "where the jobs run: one after another on this machine "
                          "(local), in this process (debug), or as a Slurm job array (slurm)",
                          choices=EXECUTORS)
@@ -220,7 +220,7 @@ def sweep_jobs(family: str, pairs: list[str] | None, model_dir: Path | None,
 
     if not pairs:
         return [PairJob(a, b, (local(a.name), local(b.name)))
-                for a, b in matched_pairs(*FAMILY_PAIRS[family])]
+                for a, b in matched_pairs(*match_family(family).sides)]
     jobs = []
     for text in pairs:
         a, sep, b = text.partition(":")

@@ -34,13 +34,16 @@ import torch
 from empirics.analysis.unigram import SMOOTHING, scored_targets, unigram_counts, unigram_loss
 from empirics.capture.offline import load_corpus
 from empirics.capture.windows import tokenized, whole_windows
+from empirics.models.architectures import ARCHITECTURES as REGISTERED
 from runstore import atomic_write_text
 from runstore.devices import device_name
 from runstore.options import check_fields, flag
 from runstore.progress import progress_bar
 
-ARCHITECTURES = ("gpt2", "qwen2")
-TOKENIZERS = {"gpt2": "bpe", "qwen2": "unigram"}
+#: The registered architectures a family can be trained of (`Architecture.trainable`).
+ARCHITECTURES = tuple(a.name for a in REGISTERED if a.trainable)
+#: The kind of tokenizer each trains with.
+TOKENIZERS = {a.name: a.tokenizer for a in REGISTERED if a.trainable}
 LOG = "train_log.json"
 
 
@@ -84,9 +87,10 @@ def heads_of(width: int) -> int:
 
 
 def mlp_width(architecture: str, width: int) -> int:
-    """Neurons per MLP layer: 4d (GPT-2's GELU MLP), or about 8d/3 rounded up to a multiple
-    of 8 (a SwiGLU MLP with about the parameters of the GELU one)."""
-    return 4 * width if architecture == "gpt2" else (8 * width // 3 + 7) // 8 * 8
+    """Neurons per MLP layer of a member of width d: the architecture's rule (GPT-2: 4d; Qwen2:
+    about 8d/3 rounded up to a multiple of 8, a SwiGLU MLP with about the parameters of the
+    GELU one)."""
+    return REGISTERED.get(architecture).mlp_width(width)
 
 
 def mlp_neurons(architecture: str, width: int) -> int:
@@ -95,21 +99,13 @@ def mlp_neurons(architecture: str, width: int) -> int:
 
 
 def model_config(architecture: str, width: int, settings: TrainSettings, tokenizer):
-    """The transformers configuration of one member of the family."""
-    import transformers
-
+    """The transformers configuration of one member of the family (the architecture's
+    `small_config`)."""
     common = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
                   eos_token_id=tokenizer.eos_token_id)
-    layers, heads = depth_of(width), heads_of(width)
-    if architecture == "gpt2":
-        return transformers.GPT2Config(n_embd=width, n_layer=layers, n_head=heads,
-                                       n_positions=settings.context, resid_pdrop=0.0,
-                                       embd_pdrop=0.0, attn_pdrop=0.0, **common)
-    return transformers.Qwen2Config(hidden_size=width,
-                                    intermediate_size=mlp_width(architecture, width),
-                                    num_hidden_layers=layers, num_attention_heads=heads,
-                                    num_key_value_heads=heads, tie_word_embeddings=True,
-                                    max_position_embeddings=settings.context, **common)
+    return REGISTERED.get(architecture).small_config(
+        width, depth_of(width), heads_of(width), mlp_width(architecture, width),
+        settings.context, **common)
 
 
 def train_tokenizer(kind: str, texts: list[str], vocab: int):
@@ -279,7 +275,7 @@ def train_model(architecture: str, width: int, seed: int, settings: TrainSetting
            "last_loss": float(np.mean(losses[-max(1, steps // 20):])),
            "heldout_loss": heldout_loss(model, heldout, settings.context, settings.device),
            **(baseline or {}), "corpus_sha256": corpus_sha256,
-           "tokenizer": TOKENIZERS[architecture],
+           "tokenizer": REGISTERED.get(architecture).tokenizer,
            "settings": {k: str(v) if isinstance(v, Path) else v
                         for k, v in dataclasses.asdict(settings).items()}}
     model.save_pretrained(directory)
@@ -296,7 +292,7 @@ def train_family(settings: TrainSettings, *, progress: bool = False) -> list[Pat
     train_docs, heldout_docs = corpus.documents("train"), corpus.documents("heldout")
     written = []
     for architecture in settings.architectures:
-        tokenizer = _tokenizer(TOKENIZERS[architecture], settings, corpus)
+        tokenizer = _tokenizer(REGISTERED.get(architecture).tokenizer, settings, corpus)
         heldout = token_ids(tokenizer, heldout_docs, limit=settings.heldout_tokens, seed=None)
         baseline = unigram_baseline(tokenizer, train_docs, heldout, settings.context)
         for width in settings.widths:

@@ -52,7 +52,7 @@ PAIR_ONLY = ("model_a", "model_b", "width", "weights", "capture", "inputs", "see
 
 
 #: The files of a checkpoint that make its network: the weights (as
-#: `empirics.models.load.WEIGHT_SUFFIXES`) and the architecture's configuration; tokenizer,
+#: `empirics.models.contents.WEIGHT_SUFFIXES`) and the architecture's configuration; tokenizer,
 #: training log and model card do not change the network.
 NETWORK_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 NETWORK_FILES = ("config.json",)

@@ -10,6 +10,7 @@ import transformers
 from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer, processors
 
 from empirics.capture.stimuli import default_corpus
+from empirics.models.architectures import ARCHITECTURES
 from empirics.models.load import LoadedModel
 from empirics.models.registry import ModelSpec
 
@@ -77,7 +78,7 @@ def tiny_spec(architecture: str, config, kind: str) -> ModelSpec:
         d_mlp = int(config.hidden_size * config.mlp_ratio)
         if config.use_swiglu_ffn:
             d_mlp = (int(d_mlp * 2 / 3) + 7) // 8 * 8
-    n_layers = config.num_hidden_layers if architecture != "gpt2" else config.n_layer
+    n_layers = getattr(config, ARCHITECTURES.get(architecture).depth_field)
     return ModelSpec(name=f"tiny-{architecture}", family="test", kind=kind,
                      loader="transformers", n_params=0, d_mlp=d_mlp, n_layers=n_layers,
                      architecture=architecture, prefix_tokens=1 if kind == "vision" else 0)

@@ -113,5 +113,5 @@ def test_missing_layers_and_unknown_architectures_raise():
         pass
     with pytest.raises(RuntimeError, match="did not run"):
         captured.activations((1, 1))
-    with pytest.raises(ValueError, match="HOOK_POINTS"):
+    with pytest.raises(ValueError, match="empirics.models.architectures"):
         architecture_of(torch.nn.Linear(2, 2))

@@ -5,9 +5,10 @@ import pytest
 import torch
 import transformers
 
+from empirics.models.architectures import ARCHITECTURES
 from empirics.models.hooks import layer_widths
 from empirics.models.pmf import PREFIX_TOKENS, PixelMeanFlow, PmfConfig
-from empirics.models.registry import HOOK_POINTS, SPECS, family_specs, get_spec, matched_pairs
+from empirics.models.registry import SPECS, family_specs, get_spec, matched_pairs
 from theory.toy.config import ToyConfig
 from theory.toy.model import init_toy_nets
 
@@ -40,7 +41,7 @@ def test_spec_matches_its_architecture(spec):
     else:
         assert layer_widths(model, spec.architecture) == list(spec.layer_sizes)
     assert spec.n_neurons == spec.n_layers * spec.d_mlp
-    assert spec.architecture in HOOK_POINTS and spec.hook_point.startswith("input of ")
+    assert ARCHITECTURES.get(spec.architecture).hook_point.startswith("input of ")
 
 
 def test_families_and_identifiers():

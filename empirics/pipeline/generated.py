@@ -1,0 +1,39 @@
+"""The generated families (`empirics.models.adapters.MatchFamily`): a pMF generator (model A)
+against a tower family on the images the generator makes, both read on the generator's
+patch grid (`empirics.capture.generated`).
+
+One family per tower family (``generated-openclip``, ``generated-dinov2``,
+``generated-dinov3``), so that a series never mixes towers; their registry line is in
+`empirics.pipeline.pairs`.
+"""
+
+from __future__ import annotations
+
+from empirics.capture.generated import generated_images, generated_pair_source
+from empirics.models.adapters import MatchFamily
+
+#: The tower families a pMF generator is matched against.
+TOWERS = ("openclip", "dinov2", "dinov3")
+
+
+def generated_inputs(choice) -> tuple[list, None]:
+    """`choice.images` images to generate, each from its own seed (`choice.image_seed`)."""
+    if choice.image_dir:
+        raise ValueError("a generated family matches on the generator's own images; "
+                         "--image-dir does not apply")
+    return generated_images(choice.images, seed=choice.image_seed), None
+
+
+def generated_source(generator, tower, images, *, options, device, cache_dir):
+    """The generator's and the tower's activations on the images it generates."""
+    return generated_pair_source(generator, tower, images, images_per_batch=options.batch,
+                                 out_device=device, cache_dir=cache_dir, progress=True)
+
+
+def generated_family(tower: str) -> MatchFamily:
+    """pMF (/16, 256 px) against the tower family `tower`."""
+    return MatchFamily(name=f"generated-{tower}", sides=("pmf", tower), kind="vision",
+                       inputs=generated_inputs, source=generated_source, generator=True)
+
+
+GENERATED = tuple(generated_family(tower) for tower in TOWERS)
