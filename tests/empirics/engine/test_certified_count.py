@@ -212,7 +212,7 @@ def test_a_partial_cover_is_never_wrong_above_its_floor():
                 for cover in (0, budget)]
         floor = runs[1].guarantee["certified_down_to"]
 
-        def above(pairs, floor=floor):
+        def above(pairs, floor=floor, r=r, alias=alias):
             return {(alias.get(i, i), j) for i, j in pairs if r[i, j] >= floor}
 
         truth = brute_mutual(r, k)
