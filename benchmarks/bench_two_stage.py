@@ -420,23 +420,29 @@ def certificate_on_models(args) -> None:
     permutation null."""
     from empirics.capture.offline import load_corpus
     from empirics.capture.pair import text_pair_source
+    from empirics.engine.nulls import permute_tokens
     from empirics.models.detect import resolve_spec
     from empirics.models.load import load_model
 
     documents = load_corpus(args.corpus).documents("heldout")[: args.docs]
-    print(f"trained pairs: {len(documents)} held-out documents at <= {args.tokens} tokens, "
-          f"s = {args.subsample}, c = {args.candidates}, k = 1")
+    print(f"trained pairs: {len(documents)} held-out documents at <= {args.tokens} tokens "
+          f"in batches of {args.batch}; null: B's tokens shuffled in each batch (`--null "
+          f"permuted`); s = {args.subsample}, c = {args.candidates}, k = 1")
     certificate_header("pair")
     for first, second in zip(args.cert_pairs[::2], args.cert_pairs[1::2]):
         models = [load_model(resolve_spec(name, args.model_dir / name),
                              path=args.model_dir / name) for name in (first, second)]
         pair = text_pair_source(*models, documents, docs_per_batch=args.batch,
                                 max_tokens=args.tokens)
-        batches = list(pair.source())
-        a, b = (np.concatenate([x[side].float().numpy() for x in batches])
-                for side in (0, 1))
+        batches = [(x.float(), y.float()) for x, y in pair.source()]
+        a, b = (np.concatenate([x[side].numpy() for x in batches]) for side in (0, 1))
+
+        def stream(batches=batches):
+            return iter(batches)
+
         certificate_rows(f"{first} x {second} (n {a.shape[1]}, m {b.shape[1]}, "
-                         f"T {a.shape[0]})", a, b, args)
+                         f"T {a.shape[0]})", a, b, args,
+                         streams=(stream, permute_tokens(stream, seed=0)))
 
 
 def certificate_header(what: str) -> None:
@@ -446,20 +452,24 @@ def certificate_header(what: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def certificate_rows(label: str, a: np.ndarray, b: np.ndarray, args) -> None:
+def certificate_rows(label: str, a: np.ndarray, b: np.ndarray, args, *,
+                     streams=None) -> None:
     """One row per cover: the pair and its permutation null by the two-stage engine, the
     calibrated count (the pair's mutual pairs at or above the null's 0.99 quantile) and
-    whether its record certifies it, against float64."""
+    whether its record certifies it, against float64. `streams`: the pair's and the null's
+    sources (default: the arrays, and B's tokens shuffled over the whole stream)."""
     from empirics.records.guarantee import exact_from, is_exact
 
     r = float64_r(a, b)
     truth = mutual_pairs(r)
-    order = np.random.default_rng(1).permutation(a.shape[0])
+    if streams is None:
+        order = np.random.default_rng(1).permutation(a.shape[0])
+        streams = (array_source(a, b), array_source(a, b, order=order))
     for cover in args.covers:
         budget = None if cover == "default" else int(cover)
         runs = []
-        for o in (None, order):
-            source = CountedSource(array_source(a, b, order=o))
+        for stream in streams:
+            source = CountedSource(stream)
             runs.append((match_two_stage(source, candidates=args.candidates,
                                          subsample=args.subsample, cover=budget),
                          source.passes))

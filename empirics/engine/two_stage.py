@@ -11,10 +11,15 @@ one pass per block of A's rows costs far more in forward passes than in products
 2. **Exact pass** (`empirics.engine.candidates.candidate_pass`): per-group sums over the
    graph's edges only, hence exact r on every edge and the data-level bootstrap's chunks.
 
+Between the two, the *cover* (`choose_cover`): whole lines (every pair of a few neurons,
+those with the largest bounds, or every pair of one side when they fit the memory) join the
+graph, so the exact pass sums them too and their pairs need no bound; the screen's bounds
+are then taken over the remaining pairs (docs/matching.md, "Cover").
+
 Mutual top-k is read off the graph with the exact r. A neuron is *certified* when its k-th
-best exact r among its candidates exceeds the bound on every other partner: its exact top k
-then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
-neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
+best exact r on the graph exceeds the bound on every partner off the graph: its exact top k
+then lie on the graph (with probability >= 1 - delta over the sample's draws, for all
+neurons together; a covered neuron without any). Uncertified neurons are counted, and with `recheck_uncertified` their
 exact rows come from block passes over those neurons only (docs/matching.md). The count of
 pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
 (`certified_floor`; docs/matching.md, "Certified count").
