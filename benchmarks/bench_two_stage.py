@@ -161,9 +161,12 @@ def compare_on_synthetic(args) -> None:
             src, candidates=args.candidates, block_rows=rule_rows)),
         f"lean block ({min(lean_rows, n)} rows)": (lean_rows, lambda src: match_neurons(
             src, candidates=args.candidates, block_rows=lean_rows)),
-        f"two-stage (s = {args.subsample})": (lean_rows, lambda src: match_two_stage(
+        f"two-stage (s = {args.subsample}, no cover)": (lean_rows, lambda src: match_two_stage(
             src, candidates=args.candidates, subsample=args.subsample,
-            block_rows=lean_rows)),
+            block_rows=lean_rows, cover=0)),
+        f"two-stage (s = {args.subsample}, default cover)": (lean_rows, lambda src: (
+            match_two_stage(src, candidates=args.candidates, subsample=args.subsample,
+                            block_rows=lean_rows))),
     }
     print(f"heavy-tailed synthetic stream: T = {tokens}, n = m = {n}, {len(truth)} float64 "
           f"pairs; block budget {args.budget_mb} MiB")
@@ -228,21 +231,25 @@ def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> No
     exact = set(zip(block.index_a.tolist(), block.index_b.tolist()))
     print(f"block engine: {block_passes} passes (blocks of {rows} rows), {block_s:.1f} s "
           f"(forward passes ~{block_passes * forward_s:.0f} s), {len(exact)} pairs")
-    for recheck in (False, True)[: 1 + args.recheck]:
-        seconds, found = timed(lambda: match_two_stage(
+    for recheck, cover in ((False, 0), (False, None), (True, 0))[: 2 + args.recheck]:
+        seconds, found = timed(lambda recheck=recheck, cover=cover: match_two_stage(
             source, candidates=args.candidates, groups=args.groups, subsample=args.subsample,
-            recheck_uncertified=recheck, block_rows=rows))
+            recheck_uncertified=recheck, block_rows=rows, cover=cover))
         passes, source.passes = source.passes, 0
         pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
         g = found.guarantee
-        print(f"two-stage{' + recheck' if recheck else ''}: {passes} passes, {seconds:.1f} s "
+        label = " + recheck" if recheck else (" (no cover)" if cover == 0 else
+                                              " (default cover)")
+        print(f"two-stage{label}: {passes} passes, {seconds:.1f} s "
               f"(forward passes ~{passes * forward_s:.0f} s; {block_s / seconds:.2f}x faster "
               f"than the block engine), pairs identical: {pairs == exact}, "
               f"recall {len(pairs & exact) / max(len(exact), 1):.4f}, precision "
               f"{len(pairs & exact) / max(len(pairs), 1):.4f}; sample {g['subsample']} tokens, "
               f"c = {g['candidates']}, uncertified A {g['uncertified_a']} / {g['live_a']}, "
               f"B {g['uncertified_b']} / {g['live_b']}, pairs with an uncertified neuron "
-              f"{g['uncertain_pairs']}")
+              f"{g['uncertain_pairs']}, covered lines {g.get('covered_a', 0)} + "
+              f"{g.get('covered_b', 0)}, certified share {certified_share(found)}, floor "
+              f"{g['certified_down_to']:.3f}")
 
 
 def rule_rows(free: float, m: int) -> int:
@@ -397,35 +404,92 @@ def mutual_pairs(r: np.ndarray, k: int = 1) -> set:
 def certificate_on_streams(args) -> None:
     """Share of certified neurons, the certified floor and the calibrated count's exactness
     on Student-t GELU streams (docs/matching.md, "Certified count"): the pair and its
-    permutation null (B's tokens shuffled), each by the two-stage engine, against float64."""
-    from empirics.records.guarantee import exact_from, is_exact
-
+    permutation null (B's tokens shuffled), each by the two-stage engine at every cover of
+    `args.covers`, against float64."""
     tokens, width, s = args.stream_tokens, args.stream_width, args.subsample
     print(f"Student-t GELU streams: {tokens} tokens, n = m = {width} (half planted), "
           f"s = {s}, c = {args.candidates}, k = 1")
-    print("| dof | certified A, B | certified floor | null floor | threshold (null q0.99) "
-          "| calibrated count (float64) | calibrated exact | pairs = float64 above floor |")
-    print("|---|---|---|---|---|---|---|---|")
+    certificate_header("dof")
     for dof in args.dofs:
-        a, b = student_t_gelu(tokens, width, dof)
-        order = np.random.default_rng(1).permutation(tokens)
-        runs = [match_two_stage(array_source(a, b, order=o), candidates=args.candidates,
-                                subsample=s) for o in (None, order)]
-        found, null = runs
+        certificate_rows(f"{dof:g}", *student_t_gelu(tokens, width, dof), args)
+
+
+def certificate_on_models(args) -> None:
+    """The same table on trained pairs (`args.cert_pairs`): each pair's MLP activations on
+    the held-out documents are captured once, then matched as arrays with their
+    permutation null."""
+    from empirics.capture.offline import load_corpus
+    from empirics.capture.pair import text_pair_source
+    from empirics.engine.nulls import permute_tokens
+    from empirics.models.detect import resolve_spec
+    from empirics.models.load import load_model
+
+    documents = load_corpus(args.corpus).documents("heldout")[: args.docs]
+    print(f"trained pairs: {len(documents)} held-out documents at <= {args.tokens} tokens "
+          f"in batches of {args.batch}; null: B's tokens shuffled in each batch (`--null "
+          f"permuted`); s = {args.subsample}, c = {args.candidates}, k = 1")
+    certificate_header("pair")
+    for first, second in zip(args.cert_pairs[::2], args.cert_pairs[1::2]):
+        models = [load_model(resolve_spec(name, args.model_dir / name),
+                             path=args.model_dir / name) for name in (first, second)]
+        pair = text_pair_source(*models, documents, docs_per_batch=args.batch,
+                                max_tokens=args.tokens)
+        batches = [(x.float(), y.float()) for x, y in pair.source()]
+        a, b = (np.concatenate([x[side].numpy() for x in batches]) for side in (0, 1))
+
+        def stream(batches=batches):
+            return iter(batches)
+
+        certificate_rows(f"{first} x {second} (n {a.shape[1]}, m {b.shape[1]}, "
+                         f"T {a.shape[0]})", a, b, args,
+                         streams=(stream, permute_tokens(stream, seed=0)))
+
+
+def certificate_header(what: str) -> None:
+    print(f"| {what} | cover (pairs) | passes | certified share A, B | certified floor | "
+          "null floor | threshold (null q0.99) | calibrated count (float64) | calibrated "
+          "exact | pairs = float64 above floor | max abs(r - r64) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def certificate_rows(label: str, a: np.ndarray, b: np.ndarray, args, *,
+                     streams=None) -> None:
+    """One row per cover: the pair and its permutation null by the two-stage engine, the
+    calibrated count (the pair's mutual pairs at or above the null's 0.99 quantile) and
+    whether its record certifies it, against float64. `streams`: the pair's and the null's
+    sources (default: the arrays, and B's tokens shuffled over the whole stream)."""
+    from empirics.records.guarantee import exact_from, is_exact
+
+    r = float64_r(a, b)
+    truth = mutual_pairs(r)
+    if streams is None:
+        order = np.random.default_rng(1).permutation(a.shape[0])
+        streams = (array_source(a, b), array_source(a, b, order=order))
+    for cover in args.covers:
+        budget = None if cover == "default" else int(cover)
+        runs = []
+        for stream in streams:
+            source = CountedSource(stream)
+            runs.append((match_two_stage(source, candidates=args.candidates,
+                                         subsample=args.subsample, cover=budget),
+                         source.passes))
+        (found, passes), (null, null_passes) = runs
         g, gn = found.guarantee, null.guarantee
         threshold = float(np.quantile(null.correlation, 0.99))
-        r = float64_r(a, b)
-        truth = mutual_pairs(r)
         pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
         floor = g["certified_down_to"]
         above = ({p for p in pairs if r[p] >= floor} == {p for p in truth if r[p] >= floor})
         calibrated = int((found.correlation >= threshold).sum())
         exact_count = sum(r[p] >= threshold for p in truth)
         exact = bool(exact_from(g, threshold)) and is_exact(gn)
-        print(f"| {dof:g} | {1 - g['uncertified_a'] / g['live_a']:.3f}, "
+        error = max((abs(x - r[i, j]) for i, j, x in zip(found.index_a, found.index_b,
+                                                          found.correlation)), default=0.0)
+        covered = f"{cover} ({g['covered_a']} + {g['covered_b']} lines)"
+        print(f"| {label} | {covered} | {passes} + {null_passes} | "
+              f"{1 - g['uncertified_a'] / g['live_a']:.3f}, "
               f"{1 - g['uncertified_b'] / g['live_b']:.3f} | {floor:.3f} | "
               f"{gn['certified_down_to']:.3f} | {threshold:.3f} | {calibrated} "
-              f"({exact_count}) | {exact} | {above} |")
+              f"({exact_count}) | {exact} | {above} | {error:.1e} |", flush=True)
 
 
 def main(argv=None) -> None:
@@ -457,17 +521,34 @@ def main(argv=None) -> None:
     parser.add_argument("--stream-tokens", type=int, default=2**18)
     parser.add_argument("--stream-width", type=int, default=128)
     parser.add_argument("--dofs", type=float, nargs="+", default=[3.0, 5.0, 10.0])
+    parser.add_argument("--covers", nargs="+", default=["0", "default"],
+                        help="the two-stage engine's covers for --certificate: pairs the "
+                        "exact pass sums in whole lines (0: the sample's bound alone; "
+                        "default: the engine's, by memory)")
+    parser.add_argument("--certificate-models", action="store_true",
+                        help="the --certificate table on the trained pairs --cert-pairs")
+    parser.add_argument("--cert-pairs", nargs="+",
+                        default=["gpt2-w64-s0", "gpt2-w64-s1", "gpt2-w64-s0", "qwen2-w64-s0"],
+                        help="pairs of model names, two by two")
     args = parser.parse_args(argv)
-    if args.certificate:
+    if len(args.cert_pairs) % 2:
+        parser.error(f"--cert-pairs takes model names two by two, got {args.cert_pairs}")
+    if args.certificate or args.certificate_models:
         if args.smoke:
             args.stream_tokens, args.stream_width, args.dofs = 8192, 16, [5.0]
             args.subsample = 2048
-        certificate_on_streams(args)
+            args.covers = ["0", "64", "default"]
+        (certificate_on_models if args.certificate_models else certificate_on_streams)(args)
         return
     if args.smoke:
         args.synthetic_tokens, args.synthetic_neurons, args.synthetic_batch = 4096, 48, 1024
         args.subsample, args.budget_mb, args.matmul_size = 1024, 0.02, 256
     run(args)
+    if args.smoke:  # the certificate's table too, at a tiny size
+        args.stream_tokens, args.stream_width, args.dofs = 8192, 16, [5.0]
+        args.subsample, args.covers = 2048, ["0", "64", "default"]
+        print()
+        certificate_on_streams(args)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def pair_bounds(terms_a: BoundTerms, terms_b: BoundTerms, *, size: int, n_tokens
 
 def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
            device: torch.device | str = "cpu", block_cols: int | None = None,
-           ranks: Ranks = SINGLE) -> Screen:
+           ranks: Ranks = SINGLE, covered: tuple | None = None) -> Screen:
     """Candidates of every row and column and their outside bounds, tile by tile.
 
     Parameters
@@ -138,6 +138,10 @@ def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
     ranks : empirics.engine.distributed.Ranks
         A data split: each rank screens its share of A's rows, and the shares are gathered
         and merged in rank order (lower indices still win ties).
+    covered : pair of (n,), (m,) bool tensors, optional
+        Lines whose every pair the exact pass sums (`empirics.engine.two_stage`, "cover"):
+        their pairs need no bound, so a covered line's outside bound is -inf and the other
+        lines' outside bounds leave the covered partners out.
 
     Notes
     -----
@@ -155,6 +159,9 @@ def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
     terms_b = BoundTerms.of(sample.spread_b, sample.z_b, sample.shift_excess_b, device)
     dead = (sample.spread_a.moments.dead[share].to(device),
             sample.spread_b.moments.dead.to(device))
+    if covered is not None:
+        covered = (torch.as_tensor(covered[0])[share].to(device),
+                   torch.as_tensor(covered[1]).to(device))
     log_term = math.log(n * m / delta)
 
     def bounds(block: slice, tile: slice) -> torch.Tensor:
@@ -162,7 +169,7 @@ def screen(sample: Subsample, keep: int, *, delta: float, block_rows: int,
                            n_tokens=sample.n_tokens, log_term=log_term, dtype=sample.z_a.dtype)
 
     part = _screen_share(sample, keep, bounds, dead, rows=block_rows, cols=block_cols or m,
-                         device=device)
+                         device=device, covered=covered)
     if ranks.shards_data:
         return _merged_screen(ranks.gather_objects(part.to("cpu")), keep)
     return _merged_screen([part], keep)
@@ -214,8 +221,9 @@ class _Share:
 
 
 def _screen_share(sample: Subsample, keep: int, bounds, dead, *, rows: int, cols: int,
-                  device) -> _Share:
-    """Tile the share's rows by `rows` and B's columns by `cols` (see `screen`)."""
+                  device, covered=None) -> _Share:
+    """Tile the share's rows by `rows` and B's columns by `cols` (see `screen`); the pairs
+    of `covered` lines get no upper bound (-inf)."""
     first, width, m = sample.first_row, sample.z_a.shape[1], sample.z_b.shape[1]
     tiles = [slice(start, min(start + cols, m)) for start in range(0, m, cols)]
     col_best, col_upper = [None] * len(tiles), [None] * len(tiles)
@@ -229,6 +237,9 @@ def _screen_share(sample: Subsample, keep: int, bounds, dead, *, rows: int, cols
             estimate[:, dead[1][tile]] = -torch.inf
             estimate[dead[0][block]] = -torch.inf
             upper = estimate + bounds(block, tile)
+            if covered is not None:
+                upper[:, covered[1][tile]] = -torch.inf
+                upper[covered[0][block]] = -torch.inf
             best = _merged_lines(best, _row_topk(estimate, keep, tile.start), keep)
             upper_best = _merged_lines(upper_best, _row_topk(upper, keep + 1, tile.start),
                                        keep + 1)

@@ -11,10 +11,15 @@ one pass per block of A's rows costs far more in forward passes than in products
 2. **Exact pass** (`empirics.engine.candidates.candidate_pass`): per-group sums over the
    graph's edges only, hence exact r on every edge and the data-level bootstrap's chunks.
 
+Between the two, the *cover* (`choose_cover`): whole lines (every pair of a few neurons,
+those with the largest bounds, or every pair of one side when they fit the memory) join the
+graph, so the exact pass sums them too and their pairs need no bound; the screen's bounds
+are then taken over the remaining pairs (docs/matching.md, "Cover").
+
 Mutual top-k is read off the graph with the exact r. A neuron is *certified* when its k-th
-best exact r among its candidates exceeds the bound on every other partner: its exact top k
-then lie in its candidates (with probability >= 1 - delta over the sample's draws, for all
-neurons together). Uncertified neurons are counted, and with `recheck_uncertified` their
+best exact r on the graph exceeds the bound on every partner off the graph: its exact top k
+then lie on the graph (with probability >= 1 - delta over the sample's draws, for all
+neurons together; a covered neuron without any). Uncertified neurons are counted, and with `recheck_uncertified` their
 exact rows come from block passes over those neurons only (docs/matching.md). The count of
 pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
 (`certified_floor`; docs/matching.md, "Certified count").
@@ -71,6 +76,7 @@ def match_two_stage(
     cache_dir=None,
     block_cols: int | None = None,
     ranks: Ranks = SINGLE,
+    cover: int | None = None,
 ) -> Matches:
     """Match neurons from a token sample and one exact pass (see the module notes).
 
@@ -105,6 +111,13 @@ def match_two_stage(
         samples and spreads merge into the whole stream's, the screen splits A's rows over
         the ranks and the exact passes sum over them; every rank returns the same result,
         that of one process (`empirics.engine.subsample`). A neuron split is refused.
+    cover : int, optional
+        Pairs the exact pass may sum beyond the candidate graph, spent on whole lines (every
+        pair of a neuron: its exact row, or column), those with the largest bounds first
+        (`choose_cover`); a covered neuron needs no bound, and the others' bounds leave it
+        out. Default: as many as fit in `memory_bytes` (`default_cover`), which at the
+        widths of small models is every pair of one side, so the whole count is exact in
+        two passes. 0: the certificate rests on the sample's bound alone.
     """
     keep = _check_options(k, candidates, groups)
     check_ranks(ranks)
@@ -120,26 +133,41 @@ def match_two_stage(
                          ranks=ranks)
     tile_rows, tile_cols = screen_tiles(n, m, sample.size, dtype.itemsize, memory,
                                         rows=block_rows)
-    found = screen(sample, keep, delta=delta, block_rows=tile_rows,
-                   block_cols=block_cols or tile_cols, device=device, ranks=ranks)
+    dead = [x.dead.cpu().numpy() for x in (sample.spread_a.moments, sample.spread_b.moments)]
+
+    def screened(covered=None):
+        return screen(sample, keep, delta=delta, block_rows=tile_rows,
+                      block_cols=block_cols or tile_cols, device=device, ranks=ranks,
+                      covered=covered)
+
+    found = screened()
+    budget = ranks.agree_min(cover if cover is not None else default_cover(memory, groups))
+    covered = choose_cover(found, dead, budget, k)
+    if any(c.any() and (c | d).all() for c, d in zip(covered, dead)):
+        # every live neuron of one side covered: no pair is left to bound
+        found = replace(found, row_bound=torch.full_like(found.row_bound, -torch.inf),
+                        col_bound=torch.full_like(found.col_bound, -torch.inf))
+    elif covered[0].any() or covered[1].any():
+        found = screened(tuple(torch.from_numpy(c) for c in covered))
     moments = (sample.spread_a.moments, sample.spread_b.moments)
     row_cands, col_cands = (TopK(t.values.cpu(), t.indices.cpu()) for t in (found.rows,
                                                                             found.cols))
-    edge_a, edge_b, estimate = candidate_graph(row_cands, col_cands)
+    edge_a, edge_b, estimate = covered_graph(*candidate_graph(row_cands, col_cands),
+                                             covered, dead)
     chunks = candidate_pass(source, *moments, edge_a, edge_b, groups=max(groups, 1),
                             device=device, ranks=ranks)
-    dead = [x.dead.cpu().numpy() for x in moments]
     r = chunks.correlations()[0]
-    certified = [certify(edge_a, edge_b, r, row_cands.indices.numpy(),
-                         found.row_bound.cpu().numpy(), k) | dead[0],
-                 certify(edge_b, edge_a, r, col_cands.indices.numpy(),
-                         found.col_bound.cpu().numpy(), k) | dead[1]]
+    bounds = (found.row_bound.cpu().numpy(), found.col_bound.cpu().numpy())
+    certified = [certify(edge_a, edge_b, r, bounds[0], k) | dead[0],
+                 certify(edge_b, edge_a, r, bounds[1], k) | dead[1]]
+    chunks, estimate = kept_edges(chunks, r, estimate, keep)
     guarantee = {
         "mode": "two-stage", "subsample": sample.size, "candidates": keep, "delta": delta,
         "sample_dtype": str(dtype).removeprefix("torch."), "seed": seed,
         "live_a": int((~dead[0]).sum()), "live_b": int((~dead[1]).sum()),
         "uncertified_a": int((~certified[0]).sum()), "uncertified_b": int((~certified[1]).sum()),
         "rechecked": bool(recheck_uncertified and not (certified[0].all() and certified[1].all())),
+        "covered_a": int(covered[0].sum()), "covered_b": int(covered[1].sum()),
     }
     passes = 2
     if guarantee["rechecked"]:
@@ -153,9 +181,101 @@ def match_two_stage(
                           keep_chunks=groups > 0, certified=certified, guarantee=guarantee,
                           dead=dead, candidates=(row_cands, col_cands), block_rows=rows,
                           passes=passes, n_tokens=sample.n_tokens)
-    floor = certified_floor(certified, (found.row_bound.cpu().numpy(),
-                                        found.col_bound.cpu().numpy()), found_pairs)
+    floor = certified_floor(certified, bounds, found_pairs)
     return replace(found_pairs, guarantee=found_pairs.guarantee | {"certified_down_to": floor})
+
+
+#: Bytes per covered pair in the exact pass besides its per-group sums: its indices, its
+#: place in the sampled product's pattern, a batch's float32 product and its float64 r.
+COVER_EDGE_BYTES = 64
+
+
+def default_cover(memory: float, groups: int) -> int:
+    """Pairs a cover may add to the exact pass in `memory` bytes: each holds a float64 sum
+    per chunk group and `COVER_EDGE_BYTES`."""
+    return int(memory // (8 * max(groups, 1) + COVER_EDGE_BYTES))
+
+
+def choose_cover(found, dead, budget: int, k: int) -> list:
+    """Masks (n,), (m,) of the lines whose every live pair the exact pass sums.
+
+    Every live pair of one side when they fit in `budget` (that side's neurons all have
+    their exact rows, so every neuron of both sides is certified); else lines in decreasing
+    order of their outside bound (the floor is the largest bound of an uncertified
+    neuron), a row costing the live columns and a column the live rows, while the budget
+    lasts. A line whose k-th candidate's estimate already beats its bound is left last: it
+    is likely certified without. The choice only decides how low the floor goes; the
+    certificate holds whatever it is.
+    """
+    live = [~np.asarray(d, dtype=bool) for d in dead]
+    counts = [int(x.sum()) for x in live]
+    covered = [np.zeros(len(x), dtype=bool) for x in live]
+    if budget <= 0 or 0 in counts:
+        return covered
+    if counts[0] * counts[1] <= budget:
+        side = int(counts[1] < counts[0])  # the side of fewer lines (A on a tie)
+        covered[side] = live[side].copy()
+        return covered
+    bounds, kth, cost, side, index = [], [], [], [], []
+    for s, (bound, top) in enumerate(((found.row_bound, found.rows),
+                                      (found.col_bound, found.cols))):
+        bound = bound.cpu().numpy().astype(np.float64)
+        values = top.values.cpu().numpy()
+        best = (values[:, k - 1] if values.shape[1] >= k
+                else np.full(len(bound), -np.inf)).astype(np.float64)
+        lines = np.flatnonzero(live[s] & np.isfinite(bound))
+        bounds.append(bound[lines])
+        kth.append(best[lines] > bound[lines])
+        cost.append(np.full(len(lines), counts[1 - s]))
+        side.append(np.full(len(lines), s))
+        index.append(lines)
+    bounds, kth, cost, side, index = (np.concatenate(x) for x in (bounds, kth, cost, side,
+                                                                   index))
+    order = np.lexsort((index, side, -bounds, kth))
+    take = order[np.cumsum(cost[order]) <= budget]
+    for s in (0, 1):
+        covered[s][index[take][side[take] == s]] = True
+    return covered
+
+
+def covered_graph(edge_a, edge_b, estimate, covered, dead):
+    """The candidate graph with every live pair of the covered lines added (estimate
+    -inf: the sample's r~ of these pairs is not kept); unique edges sorted by (a, b)."""
+    live_a, live_b = (np.flatnonzero(~np.asarray(d, dtype=bool)) for d in dead)
+    rows, cols = np.flatnonzero(covered[0] & ~dead[0]), np.flatnonzero(covered[1] & ~dead[1])
+    if not len(rows) and not len(cols):
+        return edge_a, edge_b, estimate
+    add_a = np.concatenate([np.repeat(rows, len(live_b)), np.tile(live_a, len(cols))])
+    add_b = np.concatenate([np.tile(live_b, len(rows)), np.repeat(cols, len(live_a))])
+    a = np.concatenate([edge_a, add_a]).astype(np.int64)
+    b = np.concatenate([edge_b, add_b]).astype(np.int64)
+    r = np.concatenate([estimate, np.full(len(add_a), -np.inf)])
+    span = len(dead[1])
+    _, first = np.unique(a * span + b, return_index=True)  # the candidates' copy first
+    return a[first], b[first], r[first]
+
+
+def line_ranks(owner: np.ndarray, other: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Rank of each edge among its owner's edges (0: best; lower `other` among ties)."""
+    order = np.lexsort((other, -r, owner))
+    ranks = np.empty(len(owner), dtype=np.int64)
+    if len(owner):
+        sorted_owner = owner[order]
+        starts = np.searchsorted(sorted_owner, sorted_owner, side="left")
+        ranks[order] = np.arange(len(owner)) - starts
+    return ranks
+
+
+def kept_edges(chunks: ChunkStats, r: np.ndarray, estimate: np.ndarray, keep: int):
+    """The chunk sums and estimates on the screen's candidate edges and each neuron's best
+    `keep` edges by exact r, dropping the rest of a cover (each neuron's best `keep`, hence
+    its best k and every mutual pair, stay on the graph). Returns (chunks, estimate)."""
+    if np.isfinite(estimate).all():
+        return chunks, estimate
+    wanted = (np.isfinite(estimate) | (line_ranks(chunks.edge_a, chunks.edge_b, r) < keep)
+              | (line_ranks(chunks.edge_b, chunks.edge_a, r) < keep))
+    return replace(chunks, edge_a=chunks.edge_a[wanted], edge_b=chunks.edge_b[wanted],
+                   cross=chunks.cross[:, wanted]), estimate[wanted]
 
 
 def _result(chunks: ChunkStats, estimate, *, k, min_correlation, keep_chunks, certified,
@@ -206,28 +326,27 @@ def sample_bytes(size: int, n: int, m: int, dtype: torch.dtype, world: int = 1) 
     return values * torch.finfo(dtype).bits // 8
 
 
-def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, candidates: np.ndarray,
-            bound: np.ndarray, k: int) -> np.ndarray:
-    """Mask of lines whose k-th best exact r among their candidates beats their bound.
+def certify(owner: np.ndarray, other: np.ndarray, r: np.ndarray, bound: np.ndarray,
+            k: int) -> np.ndarray:
+    """Mask of lines whose k-th best exact r on the graph beats their bound.
 
     Parameters
     ----------
     owner, other, r : (E,) arrays
         The graph's edges from this side (owner: the line's neuron) and their exact r.
-    candidates : (L, c) int array
-        Each line's candidates from the screen.
     bound : (L,) float array
-        The largest upper bound on the exact r of the line's other partners.
+        The largest upper bound on the exact r of the line's partners off the graph (its
+        non-candidates that no cover put on it; -inf: none).
+
+    Notes
+    -----
+    A partner off the graph has r <= its bound < the k-th best r on the graph, so the
+    line's exact top k are on the graph, where `mutual_on_graph` reads them with exact r.
     """
-    lines, width = candidates.shape
-    span = int(max(other.max(initial=0), candidates.max(initial=0))) + 1
-    keys = owner.astype(np.int64) * span + other
-    order = np.argsort(keys)
-    wanted = np.repeat(np.arange(lines), width) * span + candidates.ravel()
-    slot = np.clip(np.searchsorted(keys[order], wanted), 0, max(len(keys) - 1, 0))
-    hit = (keys[order][slot] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-    exact = np.where(hit, r[order][slot], -np.inf).reshape(lines, width)
-    kth = -np.sort(-exact, axis=1)[:, k - 1] if width >= k else np.full(lines, -np.inf)
+    kth = np.full(len(bound), -np.inf)
+    if len(owner):
+        top = line_ranks(owner, other, r) == k - 1
+        kth[owner[top]] = r[top]
     return (bound == -np.inf) | (kth > bound + EXACT_MARGIN)
 
 

@@ -54,7 +54,8 @@ def match_on_ranks(ranks: Ranks, split: str, out: str, fail_rank: int = -1,
 
 #: The two-stage engine's options in the multi-process tests: a sample of a third of the
 #: stream, screened in tiles of 16 rows x 20 columns.
-TWO_STAGE = dict(k=1, candidates=3, groups=4, subsample=1000, block_rows=16, block_cols=20)
+TWO_STAGE = dict(k=1, candidates=3, groups=4, subsample=1000, block_rows=16, block_cols=20,
+                 cover=200)
 
 
 def two_stage_on_ranks(ranks: Ranks, out: str, recheck: bool) -> None:

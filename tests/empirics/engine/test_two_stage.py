@@ -139,7 +139,7 @@ def test_planted_pairs_are_the_block_engines_in_two_passes_and_certified():
     n, m = a.shape[1], b.shape[1]
     source = make_source(a, b, list(range(0, tokens, 1000)))
     block = match_neurons(source, groups=4, block_rows=5)
-    found = match_two_stage(source, groups=4, candidates=3, subsample=4096)
+    found = match_two_stage(source, groups=4, candidates=3, subsample=4096, cover=0)
     assert _pairs(found) == _pairs(block) and len(found.index_a) == n
     np.testing.assert_allclose(found.correlation, block.correlation, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(found.chunks.tokens, block.chunks.tokens)
@@ -150,6 +150,12 @@ def test_planted_pairs_are_the_block_engines_in_two_passes_and_certified():
     # B's 24 unmatched neurons have no clear best partner: uncertified, and reported so
     assert guarantee["uncertified_b"] == 24 and found.certified_b[where].all()
     assert set(np.flatnonzero(~found.certified_b)) == set(range(m)) - set(where.tolist())
+    # by default the exact pass sums every pair of A's side (40 x 64 fit): all certified
+    covered = match_two_stage(source, groups=4, candidates=3, subsample=4096)
+    assert covered.passes == 2 and covered.guarantee["covered_a"] == n
+    assert covered.certified_a.all() and covered.certified_b.all()
+    assert _pairs(covered) == _pairs(block)
+    np.testing.assert_allclose(covered.correlation, block.correlation, rtol=0, atol=1e-12)
 
 
 def test_the_screen_tiled_both_ways_equals_one_tile_and_reads_b_once_per_row_block(
@@ -211,7 +217,9 @@ def streams(draw):
         noise = draw(st.sampled_from([1e-4, 1e-3]))
         b[:, m - 2] = b[:, 1] + noise * rng.standard_normal(tokens)  # a near-tie
     splits = sorted(draw(st.lists(st.integers(1, tokens - 1), max_size=4)))
-    return a, b, splits, draw(st.integers(1, 2)), draw(st.integers(2, tokens)), alias
+    cover = draw(st.sampled_from([0, 1, max(n, m), n * m // 2, None]))
+    return (a, b, splits, draw(st.integers(1, 2)), draw(st.integers(2, tokens)), alias,
+            cover)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,12 +227,13 @@ def streams(draw):
 def test_random_streams_give_the_block_engines_pairs_and_an_honest_certificate(stream):
     """Pairs compared with B's exact duplicate (when planted) read as its original: which of
     two bit-for-bit equal partners wins depends on the last bit of each engine's sums."""
-    a, b, splits, k, size, alias = stream
+    a, b, splits, k, size, alias, cover = stream
     source = make_source(a, b, splits)
     block = match_neurons(source, k=k, candidates=k + 1, groups=2)
-    found = match_two_stage(source, k=k, candidates=k + 1, groups=2, subsample=size, seed=1)
+    found = match_two_stage(source, k=k, candidates=k + 1, groups=2, subsample=size, seed=1,
+                            cover=cover)
     rechecked = match_two_stage(source, k=k, candidates=k + 1, groups=2, subsample=size,
-                                seed=1, recheck_uncertified=True, block_rows=3)
+                                seed=1, recheck_uncertified=True, block_rows=3, cover=0)
 
     def canon(pairs):
         return {(i, alias.get(j, j)) for i, j in pairs}
@@ -238,12 +247,15 @@ def test_random_streams_give_the_block_engines_pairs_and_an_honest_certificate(s
     assert sure <= exact  # a pair of certified neurons is a pair of the exact engine
     assert {(i, j) for i, j in exact if found.certified_a[i] or certified_b[j]
             } <= canon(_pairs(found))  # a certified neuron's exact pair is never missed
-    for owner, partners, certified in ((truth, found.row_partners, found.certified_a),
-                                       (truth.T, found.col_partners, found.certified_b)):
+    graph = found.chunks
+    for owner, lines, others, certified in (
+            (truth, graph.edge_a, graph.edge_b, found.certified_a),
+            (truth.T, graph.edge_b, graph.edge_a, found.certified_b)):
         for i in np.flatnonzero(certified & np.isfinite(owner).all(axis=1)):
-            kth = np.sort(owner[i][partners[i]])[::-1][min(k, len(partners[i])) - 1]
-            outside = np.delete(owner[i], partners[i])
-            assert np.all(outside <= kth + 1e-9)  # its exact top k are its candidates
+            partners = others[lines == i]
+            kth = np.sort(owner[i][partners])[::-1][min(k, len(partners)) - 1]
+            outside = np.delete(owner[i], partners)
+            assert np.all(outside <= kth + 1e-9)  # its exact top k are on the graph
 
 
 def test_bad_options_are_refused_naming_them():
