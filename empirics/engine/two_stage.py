@@ -21,8 +21,8 @@ best exact r on the graph exceeds the bound on every partner off the graph: its 
 then lie on the graph (with probability >= 1 - delta over the sample's draws, for all
 neurons together; a covered neuron without any). Uncertified neurons are counted, and with
 `recheck_uncertified` their exact rows come from block passes over those neurons only
-(docs/matching.md). The count of pairs with r >= `guarantee["certified_down_to"]` is exact whatever the neurons' certificates
-(`certified_floor`; docs/matching.md, "Certified count").
+(docs/matching.md). The count of pairs with r >= `guarantee["certified_down_to"]` is exact
+whatever the neurons' certificates (`certified_floor`; docs/matching.md, "Certified count").
 """
 
 from __future__ import annotations
