@@ -26,6 +26,7 @@ import json
 import logging
 from pathlib import Path
 
+from empirics.capture.dataset import dataset_text
 from empirics.capture.draw import draw_text
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS, launched_world
@@ -171,7 +172,9 @@ def _draw_line(directory: Path) -> str | None:
     config = read_header(directory)["config"]
     if config.get("family") != "language":
         return None
-    return draw_text((config.get("corpus") or {}).get("draw"), len(config.get("inputs", ())))
+    corpus = config.get("corpus") or {}
+    line = draw_text(corpus.get("draw"), len(config.get("inputs", ())))
+    return f"{line} {dataset_text(corpus['dataset'])}" if "dataset" in corpus else line
 
 
 if __name__ == "__main__":

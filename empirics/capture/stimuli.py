@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from empirics.capture.corpus import DOCUMENTS
+from empirics.capture.sources import SourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -109,15 +110,25 @@ def _draw(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def load_image_folder(folder: str | Path) -> list[ImageStimulus]:
-    """Every image file directly in `folder` (sorted by name), converted to RGB."""
+    """Every image file in `folder` and its subfolders (an image-folder layout, one folder per
+    class, or a flat folder), sorted by path and converted to RGB; an image's id is its path
+    inside `folder`. Refuses, by name, a folder without images and a file that is no image."""
     folder = Path(folder)
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is not a folder (expected a folder of images)")
+    paths = sorted(p for p in folder.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise SourceError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder} or its "
+                          "subfolders")
     stimuli = []
     for path in paths:
-        with Image.open(path) as image:
-            stimuli.append(ImageStimulus(path.name, image.convert("RGB")))
+        try:
+            with Image.open(path) as image:
+                stimuli.append(ImageStimulus(path.relative_to(folder).as_posix(),
+                                             image.convert("RGB")))
+        except OSError as error:
+            raise SourceError(f"{path} is not a readable image ({error})") from None
     return stimuli
 
 

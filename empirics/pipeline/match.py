@@ -40,7 +40,7 @@ from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import check_kinds, inputs_for, pairs_for
+from empirics.pipeline.pairs import check_inputs, check_kinds, inputs_for, pairs_for
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -76,6 +76,7 @@ class MatchSettings:
 
     def __post_init__(self):
         check_replay(self.family, self.options)
+        check_inputs(self.family, self.inputs)
 
 
 def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from empirics.capture.dataset import dataset_documents
 from empirics.capture.draw import draw_documents
 from empirics.capture.generated import generated_images
 from empirics.capture.offline import load_corpus
@@ -73,6 +74,17 @@ def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
                          f"{family}")
 
 
+def check_inputs(family: str, choice: InputChoice) -> None:
+    """Refuse inputs of another kind than the family's: a --dataset of documents for images,
+    an --image-dir for a generated family (matched on the generator's own images)."""
+    if family != "language" and choice.dataset:
+        raise ValueError(f"--dataset holds documents; the {family} family is matched on "
+                         "images")
+    if family.startswith("generated") and choice.image_dir:
+        raise ValueError(f"the {family} family matches on the generator's own images; "
+                         "--image-dir does not apply")
+
+
 def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
     """The inputs of a family's pairs (documents or images) and what their records state
     about them: for documents, the built corpus they come from (digest, recipe, split) and
@@ -85,6 +97,9 @@ def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
             documents, categories = corpus.labelled("heldout")
             provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
                           "split": "heldout"}
+        elif choice.dataset:
+            return dataset_documents(choice.dataset_inputs(), choice.docs,
+                                     seed=choice.docs_seed, rule=choice.docs_draw)
         elif choice.text:
             documents = load_text_files(choice.text)
         else:
@@ -92,10 +107,8 @@ def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
         documents, draw = draw_documents(documents, choice.docs, seed=choice.docs_seed,
                                          categories=categories, rule=choice.docs_draw)
         return documents, provenance | {"draw": draw}
+    check_inputs(family, choice)
     if family.startswith("generated"):
-        if choice.image_dir:
-            raise ValueError(f"the {family} family matches on the generator's own images; "
-                             "--image-dir does not apply")
         return generated_images(choice.images, seed=choice.image_seed), None
     if choice.image_dir:
         return load_image_folder(choice.image_dir), None
