@@ -39,6 +39,10 @@ def source_format(path: Path) -> str:
     for suffix, name in SUFFIXES.items():
         if path.name.endswith(suffix):
             return name
+    if path.suffix == ".py":
+        raise SourceError(f"{path}: a dataset script; the datasets library no longer runs "
+                          "them (4.0 and later): give the folder it saved (save_to_disk) or "
+                          "its data files")
     raise SourceError(f"{path}: not a dataset this package reads (expected a file ending in "
                       f"{', '.join(SUFFIXES)}, or a datasets folder)")
 
@@ -165,9 +169,14 @@ def load_split(path: Path, split: str | None):
             found = datasets.load_from_disk(str(path))
         else:
             found = datasets.load_dataset(str(path), split=None)
-    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
-        raise SourceError(f"{path}: datasets cannot read this folder ({error}); expected a "
-                          "folder written by save_to_disk or a folder of data files") from None
+    except (RuntimeError, FileNotFoundError, ValueError,
+            datasets.exceptions.DatasetNotFoundError) as error:
+        hint = ("the datasets library no longer runs dataset scripts (4.0 and later): save "
+                "the script's split with save_to_disk under an earlier version, or write it "
+                "as .jsonl or .parquet" if "script" in str(error) else "expected a folder "
+                "written by save_to_disk or a folder of data files")
+        raise SourceError(f"{path}: datasets cannot read this folder ({error}); "
+                          f"{hint}") from None
     if isinstance(found, datasets.Dataset):
         if split is not None:
             raise SourceError(f"{path} holds one split; --dataset-split {split} names none")

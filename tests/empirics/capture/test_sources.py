@@ -182,6 +182,12 @@ def test_a_dataset_with_several_splits_needs_one_named(tmp_path):
     documents, provenance = dataset_documents(DatasetInputs(tmp_path / "dict", "val"), None)
     assert [d.id for d in documents] == ["dict/val:0", "dict/val:1"]
     assert provenance["dataset"]["split"] == "val"
+    (tmp_path / "script").mkdir()
+    (tmp_path / "script" / "script.py").write_text("import datasets\n")
+    with pytest.raises(SourceError, match="no longer runs dataset scripts"):
+        list(read_rows(tmp_path / "script"))
+    with pytest.raises(SourceError, match=r"script\.py: a dataset script"):
+        list(read_rows(tmp_path / "script" / "script.py"))
     (tmp_path / "nothing-here").mkdir()
     with pytest.raises(SourceError, match="cannot read this folder"):
         list(read_rows(tmp_path / "nothing-here"))
