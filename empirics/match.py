@@ -168,12 +168,15 @@ def report_run(run: MatchRun, parser: argparse.ArgumentParser, *, as_json: bool)
 
 
 def _draw_line(directory: Path) -> str | None:
-    """How a language record's documents were drawn (`empirics.capture.draw`)."""
+    """How a record's documents (or its folder's images) were drawn
+    (`empirics.capture.draw`), and from which dataset."""
     config = read_header(directory)["config"]
-    if config.get("family") != "language":
-        return None
     corpus = config.get("corpus") or {}
-    line = draw_text(corpus.get("draw"), len(config.get("inputs", ())))
+    language = config.get("family") == "language"
+    if not language and "draw" not in corpus:
+        return None
+    line = draw_text(corpus.get("draw"), len(config.get("inputs", ())),
+                     "documents" if language else "images")
     return f"{line} {dataset_text(corpus['dataset'])}" if "dataset" in corpus else line
 
 

@@ -132,8 +132,9 @@ def run_match(settings: MatchSettings) -> MatchRun:
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         inputs, provenance = inputs_for(settings.family, settings.inputs)
-        if settings.family == "language":
-            log.info(draw_text(provenance["draw"]))
+        if provenance:
+            log.info(draw_text(provenance["draw"], len(inputs),
+                               "documents" if settings.family == "language" else "images"))
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
                      settings.options.init, len(inputs))

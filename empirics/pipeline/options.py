@@ -153,16 +153,21 @@ class InputChoice:
                                  "bytes (the paper: 8096)", type=int)
     min_chars: int | None = flag(None, "--dataset: skip documents of fewer characters (the "
                                  "paper: 100)", type=int)
-    images: int = flag(64, "synthetic images to use (a generated family: images generated)",
-                       type=int)
+    images: int | None = flag(None, "synthetic images made, or a generated family's images "
+                              "generated (None: 64); with --image-dir, the images drawn "
+                              "from it, each class subfolder in proportion (None: all)",
+                              type=int)
     image_seed: int = flag(0, "a generated family: the seed of the images' noise (image i "
-                           "from a generator seeded i ^ seed)", type=int)
+                           "from a generator seeded i ^ seed); --image-dir: the seed of "
+                           "the --images draw", type=int)
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
 
     def __post_init__(self):
         if self.docs is not None and self.docs < 1:
             raise ValueError(f"--docs must be at least 1 (leave it out for every document), "
                              f"got {self.docs}")
+        if self.images is not None and self.images < 1:
+            raise ValueError(f"--images must be at least 1, got {self.images}")
         given = [f"--{name}" for name in ("text", "corpus", "dataset") if getattr(self, name)]
         if len(given) > 1:
             raise ValueError(f"{' and '.join(given)}: give one source of documents")

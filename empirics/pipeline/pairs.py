@@ -30,6 +30,8 @@ from empirics.pipeline.options import InputChoice
 FAMILY_PAIRS = {"language": ("pythia", "opt"), "vision": ("openclip", "dinov2"),
                 "generated-openclip": ("pmf", "openclip"), "generated-dinov2": ("pmf", "dinov2"),
                 "generated-dinov3": ("pmf", "dinov3")}
+#: Images made when --images is not given (synthetic, or a generated family's).
+SYNTHETIC_IMAGES = 64
 KINDS = {"language": "text"} | {family: "vision" for family in FAMILY_PAIRS if family != "language"}
 
 
@@ -108,8 +110,11 @@ def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
                                          categories=categories, rule=choice.docs_draw)
         return documents, provenance | {"draw": draw}
     check_inputs(family, choice)
+    count = SYNTHETIC_IMAGES if choice.images is None else choice.images
     if family.startswith("generated"):
-        return generated_images(choice.images, seed=choice.image_seed), None
-    if choice.image_dir:
-        return load_image_folder(choice.image_dir), None
-    return synthetic_images(choice.images), None
+        return generated_images(count, seed=choice.image_seed), None
+    if choice.image_dir:  # a draw is recorded when one is asked for
+        images, draw = load_image_folder(choice.image_dir, choice.images,
+                                         seed=choice.image_seed)
+        return images, None if choice.images is None else {"draw": draw}
+    return synthetic_images(count), None

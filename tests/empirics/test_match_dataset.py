@@ -115,6 +115,16 @@ def test_an_image_folder_is_matched_and_a_folder_without_images_refused(tmp_path
     record = MatchRecord.load(directory)
     assert record.config["inputs"] == ["cats/a.png", "cats/b.png", "dogs/a.png", "dogs/b.png"]
     assert record.n_tokens == 4 * 16  # four images of a 4 x 4 patch grid
+    assert "corpus" not in record.config  # all of a folder: the run keyed as before draws
+    drawn = ["--image-dir", str(tmp_path / "images"), "--images", "2", "--image-seed", "1"]
+    [directory] = main(argv + drawn)
+    record = MatchRecord.load(directory)
+    assert record.config["corpus"]["draw"] == {"rule": "stratified", "docs": 2, "seed": 1,
+                                               "of": 4, "categories": {"cats": 1, "dogs": 1}}
+    assert [name.split("/")[0] for name in record.config["inputs"]] == ["cats", "dogs"]
+    assert "inputs: 2 of 4 images, stratified by category, seed 1 (cats 1, dogs 1)" in \
+        capsys.readouterr().out
+    assert main(argv + drawn) == [directory]  # the same seed: the same images, reused
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as exit_info:
         main(argv + ["--image-dir", str(tmp_path / "empty")])

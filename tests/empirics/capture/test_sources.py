@@ -200,8 +200,20 @@ def test_an_image_folder_is_read_with_its_class_folders_and_refused_when_it_hold
         (tmp_path / "images" / path).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(
             tmp_path / "images" / path)
-    found = load_image_folder(tmp_path / "images")
+    found, draw = load_image_folder(tmp_path / "images")
     assert [s.id for s in found] == ["cat/1.png", "cat/2.png", "dog/1.png", "top.png"]
+    assert draw["rule"] == "all" and draw["categories"] == {".": 1, "cat": 2, "dog": 1}
+    (tmp_path / "images" / "zebra").mkdir()
+    (tmp_path / "images" / "zebra" / "broken.png").write_bytes(b"not a png")
+    drawn, draw = load_image_folder(tmp_path / "images", 2, seed=1)  # the broken one unread
+    assert draw == {"rule": "stratified", "docs": 2, "seed": 1, "of": 5,  # largest remainders:
+                    "categories": {".": 1, "cat": 1}}  # cat's 0.8, then "." first by name
+    assert [s.id for s in drawn][1:] == ["top.png"] and drawn[0].id.startswith("cat/")
+    with pytest.raises(SourceError, match=r"zebra/broken\.png is not a readable image"):
+        load_image_folder(tmp_path / "images")
+    (tmp_path / "images" / "zebra" / "broken.png").unlink()
+    assert load_image_folder(tmp_path / "images", 3, seed=3)[0] == \
+        load_image_folder(tmp_path / "images", 3, seed=3)[0]
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "notes.txt").write_text("no images")
     with pytest.raises(SourceError, match=r"no image files \(.png.*\) in .*empty"):
