@@ -8,10 +8,12 @@ a match run's Rosetta and control neurons, with a 5 + 5 held-out validation (doc
 The judge sees each neuron's top-k examples (images: a composite with the activation map
 overlaid), names the concept they share, then answers yes or no for 5 held-out positives and 5
 negatives; a neuron's score is the F1 of those answers (random: 0.4865). Any server that
-speaks the OpenAI chat-completions API works (vLLM, llama.cpp, Ollama); --backend local runs
-a saved transformers model. Writes a JudgeRecord (every prompt and raw answer) in
-RUN_DIR/judge/ and prints the table k x population -> F1, accuracy. The work is
-`empirics.pipeline.judge.run_judge`.
+speaks the OpenAI chat-completions API works (vLLM, llama.cpp, Ollama), asked --concurrency
+exchanges at once (8), each repeated with backoff after a rate limit, a server error or a
+dropped connection (--retries, --backoff); --backend local runs a saved transformers model.
+The record and the last line state the exchanges, the tries repeated and the tokens.
+Writes a JudgeRecord (every prompt and raw answer) in RUN_DIR/judge/ and prints the table
+k x population -> F1, accuracy. The work is `empirics.pipeline.judge.run_judge`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 from pathlib import Path
 
 from empirics.analysis.chat import ChatError
-from empirics.pipeline.judge import JudgeSettings, run_judge
+from empirics.pipeline.judge import HTTP_CONCURRENCY, JudgeSettings, run_judge
 from runstore.commands import DATA_ERRORS, add_debug_flag, command_parser, reported
 from runstore.devices import resolve_device
 from runstore.options import int_list
@@ -47,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="neurons and negatives drawn")
     p.add_argument("--level", type=float, default=d.level, help="coverage of the intervals")
     p.add_argument("--device", default=d.device, help="device of --backend local")
+    p.add_argument("--concurrency", type=int, default=d.concurrency,
+                   help=f"exchanges in flight at once (default: {HTTP_CONCURRENCY} with "
+                        "--backend http, 1 with local)")
+    p.add_argument("--retries", type=int, default=d.retries,
+                   help="tries repeated per exchange after a rate limit (429), a server error "
+                        "(5xx) or a dropped connection")
+    p.add_argument("--backoff", type=float, default=d.backoff,
+                   help="seconds: the pause before a try repeated is drawn up to backoff x "
+                        "2^attempt (at most 60), unless the server says Retry-After")
     p.add_argument("--force", action="store_true", help="judge again")
     add_debug_flag(p)
     return p
@@ -56,6 +67,7 @@ def main(argv: list[str] | None = None):
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per exchange
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and key is None:
         parser.error(f"--api-key-env {args.api_key_env}: that variable is not set")
@@ -65,12 +77,14 @@ def main(argv: list[str] | None = None):
             api_key=key, local=args.local, modality=args.modality, ks=tuple(args.ks),
             n_heldout=args.heldout, neurons=args.neurons, max_tokens=args.max_tokens,
             seed=args.seed, level=args.level, device=str(resolve_device(args.device)),
-            force=args.force)
+            force=args.force, concurrency=args.concurrency, retries=args.retries,
+            backoff=args.backoff)
     except ValueError as error:
         parser.error(str(error))
     with reported(parser, debug=args.debug, data=(*DATA_ERRORS, ValueError, ChatError)):
         record, directory, _ = run_judge(settings)
         print(f"{directory}  {record.headline()}")
+        print(record.usage_text())
         print(record.to_frame().to_string(index=False, float_format="%.3f"))
     return record, directory
 

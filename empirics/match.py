@@ -26,6 +26,7 @@ import json
 import logging
 from pathlib import Path
 
+from empirics.capture.dataset import dataset_text
 from empirics.capture.draw import draw_text
 from empirics.capture.pair import InputError
 from empirics.engine.distributed import SPLITS, launched_world
@@ -168,11 +169,16 @@ def report_run(run: MatchRun, parser: argparse.ArgumentParser, *, as_json: bool)
 
 
 def _draw_line(directory: Path) -> str | None:
-    """How a language record's documents were drawn (`empirics.capture.draw`)."""
+    """How a record's documents (or its folder's images) were drawn
+    (`empirics.capture.draw`), and from which dataset."""
     config = read_header(directory)["config"]
-    if config.get("family") != "language":
+    corpus = config.get("corpus") or {}
+    language = config.get("family") == "language"
+    if not language and "draw" not in corpus:
         return None
-    return draw_text((config.get("corpus") or {}).get("draw"), len(config.get("inputs", ())))
+    line = draw_text(corpus.get("draw"), len(config.get("inputs", ())),
+                     "documents" if language else "images")
+    return f"{line} {dataset_text(corpus['dataset'])}" if "dataset" in corpus else line
 
 
 if __name__ == "__main__":

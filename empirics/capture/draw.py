@@ -67,12 +67,13 @@ def draw_documents(documents: list, count: int | None, *, seed: int = 0,
     return [documents[index] for index in chosen], draw
 
 
-def draw_text(draw: dict | None, documents: int | None = None) -> str:
-    """One line that says how the documents were chosen (`documents`: their number, for a
-    record made before draws were recorded)."""
+def draw_text(draw: dict | None, documents: int | None = None, unit: str = "documents"
+              ) -> str:
+    """One line that says how the documents (or other `unit`s: images) were chosen
+    (`documents`: their number, for a record made before draws were recorded)."""
     if not draw:
-        return f"inputs: {documents} documents (how they were chosen is not recorded)"
+        return f"inputs: {documents} {unit} (how they were chosen is not recorded)"
     mix = ", ".join(f"{name} {number}" for name, number in draw["categories"].items())
     how = {"stratified": f"stratified by category, seed {draw['seed']}",
            "first": "the first ones (not a sample)", "all": "all"}[draw["rule"]]
-    return f"inputs: {draw['docs']} of {draw['of']} documents, {how} ({mix})"
+    return f"inputs: {draw['docs']} of {draw['of']} {unit}, {how} ({mix})"

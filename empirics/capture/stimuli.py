@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image
 
 from empirics.capture.corpus import DOCUMENTS
+from empirics.capture.draw import draw_documents
+from empirics.capture.sources import SourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -108,17 +110,33 @@ def _draw(rng: np.random.Generator, size: int) -> np.ndarray:
     return (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
 
 
-def load_image_folder(folder: str | Path) -> list[ImageStimulus]:
-    """Every image file directly in `folder` (sorted by name), converted to RGB."""
+def load_image_folder(folder: str | Path, count: int | None = None, *, seed: int = 0
+                      ) -> tuple[list[ImageStimulus], dict]:
+    """The images of `folder` and its subfolders (an image-folder layout, one folder per
+    class, or a flat folder), sorted by path and converted to RGB, and how they were drawn:
+    all of them (`count` None), or `count` drawn with `seed`, each class folder in proportion
+    (`empirics.capture.draw.draw_documents`); only those drawn are read. An image's id is
+    its path inside `folder`. Refuses, by name, a folder without images and a file that is
+    no image."""
     folder = Path(folder)
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is not a folder (expected a folder of images)")
+    paths = sorted(p for p in folder.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise SourceError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder} or its "
+                          "subfolders")
+    names = [TextDocument(path.relative_to(folder).as_posix(), "") for path in paths]
+    classes = {item.id: item.id.rpartition("/")[0] or "." for item in names}
+    chosen, draw = draw_documents(names, count, seed=seed, categories=classes)
     stimuli = []
-    for path in paths:
-        with Image.open(path) as image:
-            stimuli.append(ImageStimulus(path.name, image.convert("RGB")))
-    return stimuli
+    for item in chosen:
+        try:
+            with Image.open(folder / item.id) as image:
+                stimuli.append(ImageStimulus(item.id, image.convert("RGB")))
+        except OSError as error:
+            raise SourceError(f"{folder / item.id} is not a readable image ({error})") from None
+    return stimuli, draw
 
 
 def stimuli_digest(items: Sequence[TextDocument | ImageStimulus]) -> str:

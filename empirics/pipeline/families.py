@@ -7,6 +7,7 @@ Their registry lines are in `empirics.pipeline.pairs`, beside the generated fami
 
 from __future__ import annotations
 
+from empirics.capture.dataset import dataset_documents
 from empirics.capture.draw import draw_documents
 from empirics.capture.offline import load_corpus
 from empirics.capture.pair import image_pair_source, text_pair_source
@@ -18,17 +19,24 @@ from empirics.capture.stimuli import (
 )
 from empirics.models.adapters import MatchFamily
 
+#: Images made when --images is not given (synthetic, or a generated family's).
+SYNTHETIC_IMAGES = 64
+
 
 def text_inputs(choice) -> tuple[list, dict]:
-    """The documents (a built corpus's held-out split, text files, or the embedded corpus),
-    `choice.docs` of them drawn by `choice.docs_draw`, and where they come from: the built
-    corpus (digest, recipe, split) and how they were drawn (`empirics.capture.draw`)."""
+    """The documents (a built corpus's held-out split, a --dataset, text files, or the
+    embedded corpus), `choice.docs` of them drawn by `choice.docs_draw`, and where they come
+    from: the built corpus (digest, recipe, split) or the dataset
+    (`empirics.capture.dataset`), and how they were drawn (`empirics.capture.draw`)."""
     provenance, categories = {}, None
     if choice.corpus:
         corpus = load_corpus(choice.corpus)
         documents, categories = corpus.labelled("heldout")
         provenance = {"sha256": corpus.sha256, "recipe": corpus.manifest["recipe"],
                       "split": "heldout"}
+    elif choice.dataset:
+        return dataset_documents(choice.dataset_inputs(), choice.docs,
+                                 seed=choice.docs_seed, rule=choice.docs_draw)
     elif choice.text:
         documents = load_text_files(choice.text)
     else:
@@ -45,11 +53,16 @@ def text_source(model_a, model_b, documents, *, options, device, cache_dir):
                             progress=True, alignment=options.replay)
 
 
-def image_inputs(choice) -> tuple[list, None]:
-    """The images of an image folder, else `choice.images` synthetic ones."""
+def image_inputs(choice) -> tuple[list, dict | None]:
+    """The images of an image folder (`choice.images` of them drawn with
+    `choice.image_seed`, the draw recorded, when asked for), else `choice.images` synthetic
+    ones (`SYNTHETIC_IMAGES` when not given)."""
     if choice.image_dir:
-        return load_image_folder(choice.image_dir), None
-    return synthetic_images(choice.images), None
+        images, draw = load_image_folder(choice.image_dir, choice.images,
+                                         seed=choice.image_seed)
+        return images, None if choice.images is None else {"draw": draw}
+    count = SYNTHETIC_IMAGES if choice.images is None else choice.images
+    return synthetic_images(count), None
 
 
 def image_source(model_a, model_b, images, *, options, device, cache_dir):

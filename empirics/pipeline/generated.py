@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from empirics.capture.generated import generated_images, generated_pair_source
 from empirics.models.adapters import MatchFamily
+from empirics.pipeline.families import SYNTHETIC_IMAGES
 
 #: The tower families a pMF generator is matched against.
 TOWERS = ("openclip", "dinov2", "dinov3")
@@ -21,7 +22,8 @@ def generated_inputs(choice) -> tuple[list, None]:
     if choice.image_dir:
         raise ValueError("a generated family matches on the generator's own images; "
                          "--image-dir does not apply")
-    return generated_images(choice.images, seed=choice.image_seed), None
+    count = SYNTHETIC_IMAGES if choice.images is None else choice.images
+    return generated_images(count, seed=choice.image_seed), None
 
 
 def generated_source(generator, tower, images, *, options, device, cache_dir):

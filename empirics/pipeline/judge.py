@@ -5,6 +5,8 @@ verdicts (prompts and raw answers) in a JudgeRecord inside the match's run direc
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,10 @@ from empirics.records.examples import ExamplesRecord
 from empirics.records.judge import POPULATIONS, JudgeRecord
 from empirics.records.match import MatchRecord
 from runstore import config_hash, record_exists, reuse_or_build, run_dir
+from runstore.progress import progress_bar
+
+#: Exchanges in flight at once with a chat server, unless told otherwise.
+HTTP_CONCURRENCY = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +47,9 @@ class JudgeSettings:
     level: float = 0.95
     device: str = "cpu"
     force: bool = False
+    concurrency: int | None = None
+    retries: int = 6
+    backoff: float = 1.0
 
     def __post_init__(self):
         if self.backend not in ("http", "local"):
@@ -51,9 +60,18 @@ class JudgeSettings:
             raise ValueError("--backend http needs --model (the server's model name)")
         if not self.ks or min(self.ks) < 1 or self.n_heldout < 1 or self.neurons < 1:
             raise ValueError("k, the held-out examples and the neurons must be >= 1")
+        if self.concurrency is None:  # a server takes several at once; a local model one
+            object.__setattr__(self, "concurrency", HTTP_CONCURRENCY
+                               if self.backend == "http" else 1)
+        if self.concurrency < 1 or self.retries < 0 or not self.backoff >= 0:
+            raise ValueError(f"--concurrency must be >= 1, --retries and --backoff >= 0, got "
+                             f"{self.concurrency}, {self.retries} and {self.backoff}")
+        if self.backend == "local" and self.concurrency > 1:
+            raise ValueError("--backend local answers one prompt at a time (one model on "
+                             "this machine): leave --concurrency out")
 
     def recorded(self) -> dict:
-        skip = {"api_key", "force", "device", "match"}
+        skip = {"api_key", "force", "device", "match", "concurrency", "retries", "backoff"}
         return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items() if k not in skip}
 
@@ -64,7 +82,9 @@ def make_backend(settings: JudgeSettings):
 
     if settings.backend == "http":
         return HttpChat(settings.url, settings.model, api_key=settings.api_key,
-                        max_tokens=settings.max_tokens)
+                        max_tokens=settings.max_tokens, retries=settings.retries,
+                        backoff=settings.backoff,
+                        concurrency=settings.concurrency)
     return LocalChat.from_pretrained(settings.local, device=settings.device,
                                      max_new_tokens=settings.max_tokens)
 
@@ -90,20 +110,16 @@ def build_judge_record(match, examples, settings, backend, config) -> JudgeRecor
         "image" if examples.images else "text")
     need = max(settings.ks) + settings.n_heldout
     chosen = chosen_neurons(match, examples, settings, need)
+    judges = {k: MonosemanticityJudge(backend, k=k, n_heldout=settings.n_heldout,
+                                      modality=modality) for k in settings.ks}
+    verdicts = judge_all(judges, examples, chosen, settings)
     rng = np.random.default_rng([settings.seed, 1])
     results, pooled, prompts, composites, exemplars = {}, {}, {}, {}, {}
     for k in settings.ks:
-        judge = MonosemanticityJudge(backend, k=k, n_heldout=settings.n_heldout,
-                                     modality=modality)
-        prompts[f"k{k}"] = judge.prompt
+        prompts[f"k{k}"] = judges[k].prompt
         found = {}
         for key, neurons in chosen.items():
-            verdicts = [judge_neurons(judge, examples, key[-1], [int(n)],
-                                      n_negatives=settings.n_heldout,
-                                      rng=np.random.default_rng([settings.seed, int(n)]))
-                        for n in neurons]
-            found[key] = _summary(neurons, [v["verdicts"][0] for v in verdicts], rng,
-                                  settings.level)
+            found[key] = _summary(neurons, verdicts[k, key], rng, settings.level)
             if modality == "image" and len(neurons):
                 _keep_composite(composites, exemplars, examples, key, int(neurons[0]), k)
         results[f"k{k}"] = found
@@ -113,7 +129,38 @@ def build_judge_record(match, examples, settings, backend, config) -> JudgeRecor
                        modality=modality, ks=list(settings.ks), n_heldout=settings.n_heldout,
                        prompts=prompts, results=results, pooled=pooled,
                        baseline={"accuracy": accuracy, "f1": f1}, composites=composites,
-                       exemplars=exemplars, level=settings.level)
+                       exemplars=exemplars, level=settings.level,
+                       usage=_usage(backend))
+
+
+def _usage(backend) -> dict:
+    """The backend's count of exchanges and tokens ({} for one that keeps none)."""
+    usage = getattr(backend, "usage", None)
+    return usage.as_dict() if usage is not None else {}
+
+
+def judge_all(judges: dict, examples: ExamplesRecord, chosen: dict[str, np.ndarray],
+              settings: JudgeSettings) -> dict[tuple, list[dict]]:
+    """{(k, population_side): the verdicts on its neurons, in order}: every neuron at every
+    k judged by `settings.concurrency` threads at once (a neuron's own exchanges in turn: its
+    questions need its description). A neuron's negatives are drawn from its own seed, so the
+    verdicts are those of one thread whatever the order the server answers in."""
+    jobs = [(k, key, int(n)) for k in judges for key, neurons in chosen.items()
+            for n in neurons]
+
+    def judge_one(job):
+        k, key, neuron = job
+        found = judge_neurons(judges[k], examples, key[-1], [neuron],
+                              n_negatives=settings.n_heldout,
+                              rng=np.random.default_rng([settings.seed, neuron]))
+        return found["verdicts"][0]
+
+    verdicts: dict[tuple, list[dict]] = {(k, key): [] for k in judges for key in chosen}
+    with ThreadPoolExecutor(settings.concurrency) as pool:
+        done = progress_bar(pool.map(judge_one, jobs), desc="neurons judged", total=len(jobs))
+        for (k, key, _), verdict in zip(jobs, done):
+            verdicts[k, key].append(verdict)
+    return verdicts
 
 
 def _summary(neurons, verdicts, rng, level) -> dict:
@@ -151,8 +198,10 @@ def run_judge(settings: JudgeSettings) -> tuple[JudgeRecord, Path, bool]:
               "match_hash": config_hash(match.config)}
     label = settings.model or (settings.local.name if settings.local else "")
     directory = run_dir(settings.match, "judge", config, f"{settings.backend}-{label}")
-    record, reused = reuse_or_build(  # the backend is made (a model loaded) only to build
-        directory, JudgeRecord,
-        lambda: build_judge_record(match, examples, settings, make_backend(settings), config),
-        force=settings.force, config=config)
+    def build() -> JudgeRecord:  # the backend is made (a model loaded) only to build
+        with closing(make_backend(settings)) as backend:
+            return build_judge_record(match, examples, settings, backend, config)
+
+    record, reused = reuse_or_build(directory, JudgeRecord, build, force=settings.force,
+                                    config=config)
     return record, directory, reused

@@ -38,7 +38,7 @@ from empirics.models.missing import MissingModelError, each_or_missing
 from empirics.models.registry import ModelSpec
 from empirics.pipeline.baseline import training_summary
 from empirics.pipeline.options import InputChoice, MatchOptions, Placement
-from empirics.pipeline.pairs import check_kinds, inputs_for, match_family, pairs_for
+from empirics.pipeline.pairs import check_inputs, check_kinds, inputs_for, match_family, pairs_for
 from empirics.pipeline.summary import MatchRun, PairOutcome
 from empirics.records.analysis import STATS_DIR, ActivationStatsRecord
 from empirics.records.match import MatchRecord
@@ -74,6 +74,7 @@ class MatchSettings:
 
     def __post_init__(self):
         check_replay(self.family, self.options)
+        check_inputs(self.family, self.inputs)
 
 
 def check_replay(family: str, options: MatchOptions, processes: int = 1) -> None:
@@ -129,8 +130,9 @@ def run_match(settings: MatchSettings) -> MatchRun:
     outcomes, baselines = [], {}  # the training split's token counts, shared by the pairs
     try:
         inputs, provenance = inputs_for(settings.family, settings.inputs)
-        if provenance and "draw" in provenance:  # documents drawn from a corpus
-            log.info(draw_text(provenance["draw"]))
+        if provenance:
+            kind = "documents" if match_family(settings.family).kind == "text" else "images"
+            log.info(draw_text(provenance["draw"], len(inputs), kind))
         for spec_a, spec_b, paths in pairs:
             log.info("pair %s x %s (%s, %d inputs)", spec_a.name, spec_b.name,
                      settings.options.init, len(inputs))

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from empirics.capture.dataset import RECIPES, DatasetInputs
 from empirics.capture.draw import DRAWS
 from runstore.options import add_flags, check_fields, flag, from_flags
 
@@ -119,14 +120,57 @@ class InputChoice:
     corpus: Path | None = flag(None, "a corpus built by python -m empirics.corpus: its "
                                "held-out split (its sha256 and recipe go into the records)",
                                type=Path)
-    images: int = flag(64, "synthetic images to use (a generated family: images generated)",
-                       type=int)
+    dataset: Path | None = flag(None, "a dataset of documents: a .jsonl, .jsonl.zst or "
+                                ".parquet file with a text field, a folder saved by datasets' "
+                                "save_to_disk, or a folder of data files datasets.load_dataset "
+                                "reads (its settings, rows and draw go into the records)",
+                                type=Path)
+    dataset_split: str | None = flag(None, "--dataset: the split of a dataset with several",
+                                     type=str)
+    recipe: str = flag("none", "--dataset: paper: the paper's recipe (the official code's): "
+                       "subsets meta.pile_set_name drawn in proportion, documents under 100 "
+                       "characters skipped, each cut at 8096 bytes; each setting below "
+                       "overrides it", choices=tuple(RECIPES))
+    text_field: str | None = flag(None, "--dataset: the field holding the text (a.b: field b "
+                                  "of field a; default text)", type=str)
+    subset_field: str | None = flag(None, "--dataset: the field naming a document's subset; "
+                                    "--docs are drawn in proportion to the subsets", type=str)
+    max_bytes: int | None = flag(None, "--dataset: cut every document at this many UTF-8 "
+                                 "bytes (the paper: 8096)", type=int, at_least=1)
+    min_chars: int | None = flag(None, "--dataset: skip documents of fewer characters (the "
+                                 "paper: 100)", type=int, at_least=0)
+    images: int | None = flag(None, "synthetic images made, or a generated family's images "
+                              "generated (None: 64); with --image-dir, the images drawn "
+                              "from it, each class subfolder in proportion (None: all)",
+                              type=int, at_least=1)
     image_seed: int = flag(0, "a generated family: the seed of the images' noise (image i "
-                           "from a generator seeded i ^ seed)", type=int)
+                           "from a generator seeded i ^ seed); --image-dir: the seed of "
+                           "the --images draw", type=int)
     image_dir: Path | None = flag(None, "a folder of images instead", type=Path)
 
     def __post_init__(self):
         check_fields(self)
+        given = [f"--{name}" for name in ("text", "corpus", "dataset") if getattr(self, name)]
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)}: give one source of documents")
+        if self.dataset is None:
+            for name in DATASET_FIELDS:
+                if getattr(self, name) not in (None, "none"):
+                    raise ValueError(f"--{name.replace('_', '-')} reads a --dataset; none "
+                                     "is given")
+
+    def dataset_inputs(self) -> DatasetInputs | None:
+        """How the --dataset is read (None without one)."""
+        if self.dataset is None:
+            return None
+        return DatasetInputs.of_recipe(
+            self.dataset, self.recipe, split=self.dataset_split, text_field=self.text_field,
+            subset_field=self.subset_field, max_bytes=self.max_bytes, min_chars=self.min_chars)
+
+
+#: The flags that only a --dataset reads.
+DATASET_FIELDS = ("dataset_split", "recipe", "text_field", "subset_field", "max_bytes",
+                  "min_chars")
 
 
 def parse_max_memory(text: str) -> dict:

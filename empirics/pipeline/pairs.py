@@ -90,9 +90,23 @@ def check_generated(family: str, spec_a: ModelSpec, spec_b: ModelSpec) -> None:
                          f"{', '.join(families)}, not {family}")
 
 
+def check_inputs(family: str, choice: InputChoice) -> None:
+    """Refuse inputs of another kind than the family's: a --dataset of documents for images,
+    an --image-dir for a generated family (matched on the generator's own images)."""
+    adapter = match_family(family)
+    if adapter.kind != "text" and choice.dataset:
+        raise ValueError(f"--dataset holds documents; the {family} family is matched on "
+                         "images")
+    if adapter.generator and choice.image_dir:
+        raise ValueError(f"the {family} family matches on the generator's own images; "
+                         "--image-dir does not apply")
+
+
 def inputs_for(family: str, choice: InputChoice) -> tuple[list, dict | None]:
     """The inputs of a family's pairs (documents or images) and what their records state
     about them (`MatchFamily.inputs`): for documents, the built corpus they come from
     (digest, recipe, split) and how they were drawn (`empirics.capture.draw`: `--docs` of
-    them, stratified by the corpus's categories); None for images."""
+    them, stratified by the corpus's categories); for images None, or the draw of an
+    --image-dir sample."""
+    check_inputs(family, choice)
     return match_family(family).inputs(choice)

@@ -25,7 +25,9 @@ class JudgeRecord(PairAnalysis):
     [population]` the same means over both sides. `baseline` the exact expectation of a judge
     answering at random (`empirics.analysis.monosemanticity.random_baseline`). `composites`
     maps "k<k>_<population>_<side>" to the (H, W, 3) uint8 composite the judge saw for the
-    first judged neuron (`exemplars` names it).
+    first judged neuron (`exemplars` names it). `usage`: what the judging cost (exchanges,
+    tries repeated, prompt and answer tokens; `empirics.analysis.chat.Usage`), empty in a
+    record made before it was counted.
     """
 
     kind: ClassVar[str] = "judge"
@@ -42,6 +44,7 @@ class JudgeRecord(PairAnalysis):
     composites: dict
     exemplars: dict
     level: float
+    usage: dict = dataclasses.field(default_factory=dict)
 
     def headline(self) -> str:
         """Mean F1 of Rosetta and control neurons at the largest k, and the random baseline."""
@@ -50,6 +53,17 @@ class JudgeRecord(PairAnalysis):
         text = ", ".join(f"{p} {'-' if math.isnan(m) else f'{m:.3f}'}"
                          for p, m in zip(POPULATIONS, means))
         return f"judge F1 at {k}: {text} (random {self.baseline['f1']:.4f})"
+
+    def usage_text(self) -> str:
+        """The exchanges, the tries repeated and the tokens, in one line."""
+        if not self.usage:
+            return "usage: not recorded"
+        used = self.usage
+        unreported = (f", {used['unreported']} answers without a token count"
+                      if used["unreported"] else "")
+        return (f"usage: {used['requests']} exchanges ({used['retries']} tries repeated), "
+                f"{used['prompt_tokens']} prompt + {used['completion_tokens']} answer "
+                f"tokens{unreported}")
 
     def to_frame(self):
         """One row per k and population: mean F1 and accuracy with their intervals, the

@@ -159,15 +159,20 @@ def test_the_http_judge_validates_on_held_out_examples_and_keeps_every_answer(se
 
 
 def test_an_unreachable_or_wrong_server_is_a_clear_error(server):
-    with pytest.raises(ChatError, match="answered 404"):
-        HttpChat(server.replace("/v1", "/v2"), "m").complete("hi")
-    with pytest.raises(ChatError, match="no chat server"):
-        HttpChat("http://127.0.0.1:9/v1", "m", timeout=2).complete("hi")
+    with pytest.raises(ChatError, match="answered 404"), \
+            HttpChat(server.replace("/v1", "/v2"), "m") as chat:
+        chat.complete("hi")
+    assert chat.usage.retries == 0  # a 404 is not asked again
+    with pytest.raises(ChatError, match=r"no chat server.*\(after 3 tries\)"), \
+            HttpChat("http://127.0.0.1:9/v1", "m", timeout=2, retries=2, backoff=0.01) as chat:
+        chat.complete("hi")
+    assert chat.usage.retries == 2
 
 
 def test_images_travel_as_png_data_uris(server):
     image = np.full((4, 4, 3), 200, dtype=np.uint8)
-    HttpChat(server, "m").complete("These are", [image])
+    with HttpChat(server, "m") as chat:
+        chat.complete("These are", [image])
     part = Oracle.requests[-1]["messages"][0]["content"][1]["image_url"]["url"]
     from PIL import Image
 
