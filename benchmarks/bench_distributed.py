@@ -26,7 +26,7 @@ import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
 from empirics.engine.distributed import SINGLE, Ranks, run_local_ranks, shard_source
-from empirics.engine.matching import match_neurons
+from empirics.engine.entry import EngineOptions, match
 
 REPEATS = 2
 ROUNDS = 3
@@ -58,8 +58,8 @@ def timed_match(ranks: Ranks, settings: dict, out: str | None = None) -> tuple[f
 
     def run():
         ranks.barrier()
-        return match_neurons(source, candidates=2, block_rows=settings["block_rows"],
-                             ranks=ranks)
+        return match(source, EngineOptions(candidates=2, block_rows=settings["block_rows"]),
+                     ranks=ranks)
 
     seconds, found = best_of(settings["repeats"], run)
     if out is not None:

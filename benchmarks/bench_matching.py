@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.engine.matching import BYTES_PER_ENTRY, match_neurons
+from empirics.engine.blocks import BYTES_PER_ENTRY
+from empirics.engine.entry import EngineOptions, match
 
 
 def planted_data(tokens: int, neurons: int, seed: int = 0):
@@ -92,7 +93,7 @@ def main(argv=None) -> None:
                 for lo in range(0, x.shape[0], args.batch))
 
     measured = reset_peak_memory()
-    engine, found = best_of(1, lambda: match_neurons(source, device=device))
+    engine, found = best_of(1, lambda: match(source, device=device))
     peak = memory_status()["VmHWM"] - before_inputs
     block = min(found.block_rows, n) * n * BYTES_PER_ENTRY
     recovered = np.mean(found.index_b[: n // 2] == where) if len(found.index_b) >= n // 2 else 0
@@ -110,7 +111,7 @@ def main(argv=None) -> None:
 
     sub = args.corrcoef_tokens or corrcoef_tokens(t, 2 * n)
     corrcoef, _ = best_of(1, lambda: np.corrcoef(a[:sub], b[:sub], rowvar=False))
-    engine_sub, _ = best_of(1, lambda: match_neurons(
+    engine_sub, _ = best_of(1, lambda: match(
         lambda: source(ta[:sub], tb[:sub]), device=device))
     print(f"(b) numpy.corrcoef on T = {sub}: {corrcoef:.2f} s; engine on the same: "
           f"{engine_sub:.2f} s; speed-up {corrcoef / engine_sub:.1f}x (target >= 5x)")
@@ -124,12 +125,12 @@ def main(argv=None) -> None:
     else:
         print("(c) peak memory not measured: /proc/self/clear_refs is not writable here")
 
-    chunked, stats = best_of(1, lambda: match_neurons(source, candidates=3, groups=args.groups,
-                                                      device=device))
+    chunked, stats = best_of(1, lambda: match(
+        source, EngineOptions(candidates=3, groups=args.groups), device=device))
     print(f"(d) with {args.groups} bootstrap groups and 3 candidates: {chunked:.2f} s "
           f"({chunked / engine:.2f}x the plain run); {len(stats.chunks.edge_a)} candidate edges")
-    fast_time, fast = best_of(1, lambda: match_neurons(source, dtype=torch.bfloat16,
-                                                       candidates=3, device=device))
+    fast_time, fast = best_of(1, lambda: match(
+        source, EngineOptions(dtype=torch.bfloat16, candidates=3), device=device))
     same = set(zip(fast.index_a, fast.index_b)) == set(zip(found.index_a, found.index_b))
     print(f"(e) bfloat16 products + float32 re-check: {fast_time:.2f} s ({engine / fast_time:.2f}x "
           f"the float32 speed); re-check changed {fast.changed_pairs} of {len(fast.index_a)} "

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py (benchmarks run as scripts)
 
-from empirics.engine.matching import match_neurons
-from empirics.engine.official import match_official
+from empirics.engine.entry import EngineOptions, match
 
 #: Spreads of the small-spread planted partners (std; the official eps adds 1e-4 to var).
 SMALL_STD = (0.003, 0.01, 0.03)
@@ -140,8 +139,9 @@ def main(argv=None) -> None:
     generate *= args.samples / (sample * args.batch)
     truth_time, truth_r = best_of(1, lambda: float64_truth(stream))
     truth = mutual_nearest(truth_r)
-    exact_time, exact = best_of(1, lambda: match_neurons(stream, device=device))
-    replay_time, replay = best_of(1, lambda: match_official(stream, device=device))
+    exact_time, exact = best_of(1, lambda: match(stream, device=device))
+    replay_time, replay = best_of(1, lambda: match(stream, EngineOptions("official"),
+                                                   device=device))
     rows = {"exact engine (float32)": (exact_time, summary(exact, truth, stream)),
             "official replay": (replay_time, summary(replay, truth, stream))}
     print(f"n = m = {args.neurons}, {args.samples:,} samples in batches of {args.batch}, "

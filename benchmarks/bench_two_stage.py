@@ -38,15 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from empirics.engine.matching import (
-    BATCH_BYTES,
-    BYTES_PER_ENTRY,
-    MEMORY_SHARE,
-    block_size_for,
-    match_neurons,
-)
+from empirics.engine.blocks import BYTES_PER_ENTRY
+from empirics.engine.entry import EngineOptions, match
+from empirics.engine.kernel import BATCH_BYTES, MEMORY_SHARE, block_size_for
 from empirics.engine.screening import sample_traffic, screen_tiles
-from empirics.engine.two_stage import match_two_stage
 
 #: The paper's largest pair: MLP neurons (layers x d_mlp) and parameters.
 LARGEST = {"n": 36 * 20480, "m": 40 * 20480, "params": 11.85e9 + 12.85e9, "tokens": 1e7}
@@ -157,16 +152,16 @@ def compare_on_synthetic(args) -> None:
     rule_rows = block_size_for(n, budget / 4, 32)
     lean_rows = block_size_for(n, MEMORY_SHARE * budget, BYTES_PER_ENTRY)
     runs = {
-        f"block, 32 B rule ({rule_rows} rows)": (rule_rows, lambda src: match_neurons(
-            src, candidates=args.candidates, block_rows=rule_rows)),
-        f"lean block ({min(lean_rows, n)} rows)": (lean_rows, lambda src: match_neurons(
-            src, candidates=args.candidates, block_rows=lean_rows)),
-        f"two-stage (s = {args.subsample}, no cover)": (lean_rows, lambda src: match_two_stage(
-            src, candidates=args.candidates, subsample=args.subsample,
-            block_rows=lean_rows, cover=0)),
-        f"two-stage (s = {args.subsample}, default cover)": (lean_rows, lambda src: (
-            match_two_stage(src, candidates=args.candidates, subsample=args.subsample,
-                            block_rows=lean_rows))),
+        f"block, 32 B rule ({rule_rows} rows)": (rule_rows, lambda src: match(
+            src, EngineOptions(candidates=args.candidates, block_rows=rule_rows))),
+        f"lean block ({min(lean_rows, n)} rows)": (lean_rows, lambda src: match(
+            src, EngineOptions(candidates=args.candidates, block_rows=lean_rows))),
+        f"two-stage (s = {args.subsample}, no cover)": (lean_rows, lambda src: match(
+            src, EngineOptions("two-stage", candidates=args.candidates,
+                               subsample=args.subsample, block_rows=lean_rows, cover=0))),
+        f"two-stage (s = {args.subsample}, default cover)": (lean_rows, lambda src: match(
+            src, EngineOptions("two-stage", candidates=args.candidates,
+                               subsample=args.subsample, block_rows=lean_rows))),
     }
     print(f"heavy-tailed synthetic stream: T = {tokens}, n = m = {n}, {len(truth)} float64 "
           f"pairs; block budget {args.budget_mb} MiB")
@@ -225,16 +220,17 @@ def compare_engines(source: CountedSource, n: int, forward_s: float, args) -> No
     `args.recheck` also with the recheck of uncertified neurons), on the same counted source;
     each with the share of its time that its passes' forward passes take."""
     rows = -(-n // args.blocks)
-    block_s, block = timed(lambda: match_neurons(source, candidates=args.candidates,
-                                                 groups=args.groups, block_rows=rows))
+    block_s, block = timed(lambda: match(source, EngineOptions(
+        candidates=args.candidates, groups=args.groups, block_rows=rows)))
     block_passes, source.passes = source.passes, 0
     exact = set(zip(block.index_a.tolist(), block.index_b.tolist()))
     print(f"block engine: {block_passes} passes (blocks of {rows} rows), {block_s:.1f} s "
           f"(forward passes ~{block_passes * forward_s:.0f} s), {len(exact)} pairs")
     for recheck, cover in ((False, 0), (False, None), (True, 0))[: 2 + args.recheck]:
-        seconds, found = timed(lambda recheck=recheck, cover=cover: match_two_stage(
-            source, candidates=args.candidates, groups=args.groups, subsample=args.subsample,
-            recheck_uncertified=recheck, block_rows=rows, cover=cover))
+        seconds, found = timed(lambda recheck=recheck, cover=cover: match(
+            source, EngineOptions("two-stage", candidates=args.candidates, groups=args.groups,
+                                  subsample=args.subsample, recheck_uncertified=recheck,
+                                  block_rows=rows, cover=cover)))
         passes, source.passes = source.passes, 0
         pairs = set(zip(found.index_a.tolist(), found.index_b.tolist()))
         g = found.guarantee
@@ -470,8 +466,8 @@ def certificate_rows(label: str, a: np.ndarray, b: np.ndarray, args, *,
         runs = []
         for stream in streams:
             source = CountedSource(stream)
-            runs.append((match_two_stage(source, candidates=args.candidates,
-                                         subsample=args.subsample, cover=budget),
+            runs.append((match(source, EngineOptions("two-stage", candidates=args.candidates,
+                                                     subsample=args.subsample, cover=budget)),
                          source.passes))
         (found, passes), (null, null_passes) = runs
         g, gn = found.guarantee, null.guarantee

@@ -102,7 +102,7 @@ def area(name: str) -> str:
 
 def test_the_rules_see_named_modules_and_function_level_imports():
     assert "empirics.toy.sweep" in dependencies("theory.simulate")  # inside a function
-    assert "empirics.engine.matching" in dependencies("empirics.pipeline.match")
+    assert "empirics.engine.entry" in dependencies("empirics.pipeline.match")
     assert resolve("empirics.records.match.MatchRecord") == "empirics.records.match"
     assert NAMED.match("empirics.toy.sweep:run_toy_sweep").group(1) == "empirics.toy.sweep"
 

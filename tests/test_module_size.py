@@ -15,8 +15,7 @@ REASON = "kept whole"
 PENDING = {
     "empirics/engine/blocks.py", "empirics/engine/screening.py",
     "empirics/engine/subsample.py", "empirics/engine/two_stage.py",
-    "empirics/engine/distributed.py", "empirics/engine/matching.py",
-    "empirics/pipeline/match.py", "theory/symbolic.py",
+    "empirics/engine/distributed.py", "empirics/pipeline/match.py", "theory/symbolic.py",
 }
 
 

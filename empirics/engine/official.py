@@ -36,12 +36,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from empirics.engine.matching import (
+from empirics.engine.kernel import (
     Matches,
-    _check_options,
-    _widths,
     available_memory,
     block_size_for,
+    check_options,
+    widths,
 )
 from empirics.engine.moments import Source, checked_batches
 from runstore.progress import progress_bar
@@ -194,8 +194,8 @@ def match_official(source: Source, *, k: int = 1, candidates: int | None = None,
     official 10^7 samples in batches of 8192 the bfloat16 accumulator reads planted r at
     0.2 to 0.4 of the truth.
     """
-    keep = _check_options(k, candidates, groups=0)
-    n, m = _widths(source)
+    keep = check_options(k, candidates, groups=0)
+    n, m = widths(source)
     spans_a, spans_b = _layer_spans(layers_a, n, "A"), _layer_spans(layers_b, m, "B")
     memory = memory_bytes if memory_bytes is not None else available_memory(device) / 4
     passes = _passes(spans_b, block_cols or block_size_for(n, memory, bytes_per_value=16))

@@ -35,13 +35,13 @@ import torch
 from empirics.engine.blocks import block_correlation, block_pass
 from empirics.engine.candidates import candidate_pass
 from empirics.engine.distributed import SINGLE, Ranks
-from empirics.engine.matching import (
+from empirics.engine.kernel import (
     Matches,
-    _check_options,
-    _widths,
     available_memory,
     block_size_for,
     candidate_graph,
+    check_options,
+    widths,
 )
 from empirics.engine.moments import Moments
 from empirics.engine.screening import screen, screen_tiles
@@ -119,9 +119,9 @@ def match_two_stage(
         widths of small models is every pair of one side, so the whole count is exact in
         two passes. 0: the certificate rests on the sample's bound alone.
     """
-    keep = _check_options(k, candidates, groups)
+    keep = check_options(k, candidates, groups)
     check_ranks(ranks)
-    n, m = _widths(source)
+    n, m = widths(source)
     dtype = sample_dtype or default_sample_dtype(device)
     if dtype not in SAMPLE_DTYPES:
         raise ValueError(f"the sample is kept in float32, bfloat16 or float16, not {dtype}")

@@ -21,15 +21,10 @@ from empirics.capture.stimuli import (
     stimuli_digest,
 )
 from empirics.engine.distributed import SINGLE, Ranks, launched_ranks, shard_inputs, stop_group
-from empirics.engine.matching import available_memory, match_neurons
+from empirics.engine.entry import EngineOptions, match
+from empirics.engine.kernel import available_memory
 from empirics.engine.nulls import permute_tokens
-from empirics.engine.official import OFFICIAL_MIN_CORRELATION, match_official
-from empirics.engine.two_stage import (
-    check_ranks,
-    default_sample_dtype,
-    match_two_stage,
-    sample_bytes,
-)
+from empirics.engine.two_stage import check_ranks, default_sample_dtype, sample_bytes
 from empirics.models.identity import untrained_seeds, weights_identity
 from empirics.models.lens import current_identity
 from empirics.models.load import load_model
@@ -301,29 +296,30 @@ def _sample_dir(options: MatchOptions, widths: tuple[int, int], directory: Path,
     return folder / f"rank-{ranks.rank}-of-{ranks.world}" if ranks.world > 1 else folder
 
 
-def _engine(source, options: MatchOptions, *, device, directory, ranks, layers):
-    """The pair's Matches: the two-stage engine (a data split's ranks share it), the exact
-    block engine (checkpointed in the run directory), or the replay of the official code
-    (`--replay official`, threshold 0.0 unless given); `layers` are both models' layer
-    widths."""
-    widths = tuple(sum(sizes) for sizes in layers)
-    if options.replay != "official" and options.engine == "two-stage":
-        return match_two_stage(source, k=options.k, candidates=options.candidates,
-                               groups=options.groups, min_correlation=options.min_correlation,
-                               subsample=options.subsample, delta=options.delta,
-                               recheck_uncertified=options.recheck_uncertified,
-                               device=device, ranks=ranks,
-                               cache_dir=_sample_dir(options, widths, directory, device, ranks))
-    if options.replay == "official":
-        threshold = options.min_correlation
-        return match_official(source, k=options.k, candidates=options.candidates,
-                              min_correlation=OFFICIAL_MIN_CORRELATION if threshold is None
-                              else threshold, layers_a=layers[0], layers_b=layers[1],
-                              device=device, progress=True)
-    return match_neurons(source, k=options.k, candidates=options.candidates,
+def engine_options(options: MatchOptions) -> EngineOptions:
+    """The engine's options of a match: its mode (`--replay official` replays the official
+    code whatever `--engine` says), k, candidates, groups, threshold, product precision and
+    the two-stage sample and certificate."""
+    mode = "official" if options.replay == "official" else options.engine
+    return EngineOptions(mode=mode, k=options.k, candidates=options.candidates,
                          groups=options.groups, min_correlation=options.min_correlation,
-                         device=device, dtype=DTYPES[options.dtype],
-                         checkpoint=directory / STATE_DIR, progress=ranks.writer, ranks=ranks)
+                         dtype=DTYPES[options.dtype], subsample=options.subsample,
+                         delta=options.delta, recheck_uncertified=options.recheck_uncertified)
+
+
+def _engine(source, options: MatchOptions, *, device, directory, ranks, layers):
+    """The pair's Matches from the engine's one entry (`empirics.engine.entry.match`): the
+    two-stage engine (a data split's ranks share it; its sample on disk when large), the
+    exact block engine (checkpointed in the run directory), or the replay of the official
+    code; `layers` are both models' layer widths."""
+    engine = engine_options(options)
+    sample_dir = None
+    if engine.mode == "two-stage":
+        widths = tuple(sum(sizes) for sizes in layers)
+        sample_dir = _sample_dir(options, widths, directory, device, ranks)
+    return match(source, engine, device=device, ranks=ranks, checkpoint=directory / STATE_DIR,
+                 sample_dir=sample_dir, layers=layers,
+                 progress=True if engine.mode == "official" else ranks.writer)
 
 
 def null_label(options: MatchOptions) -> str:

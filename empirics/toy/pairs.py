@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from empirics.analysis.examples import collect_examples
-from empirics.engine.matching import Matches, match_neurons
+from empirics.engine.entry import EngineOptions, match
+from empirics.engine.kernel import Matches
 from empirics.engine.nulls import permute_tokens
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
@@ -49,7 +50,7 @@ def match_pair(h_a: torch.Tensor, h_b: torch.Tensor, *, device="cpu",
         source = permute_tokens(source, seed=permuted_seed)
     if examples:
         source, finished = collect_examples(source, h_a.shape[1], h_b.shape[1], examples)
-    matches = match_neurons(source, k=1, candidates=2, groups=GROUPS, device=device)
+    matches = match(source, EngineOptions(k=1, candidates=2, groups=GROUPS), device=device)
     return matches, (finished() if examples else None)
 
 

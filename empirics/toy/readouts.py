@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from empirics.engine.matching import Matches
+from empirics.engine.kernel import Matches
 from theory.slopes import log_log_slopes
 
 

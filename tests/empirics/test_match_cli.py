@@ -55,16 +55,16 @@ def test_a_pair_writes_a_record_and_is_reused(saved_pair, tmp_path):
 
 def test_force_recomputes_whatever_the_free_memory_and_leaves_no_stale_state(
         saved_pair, tmp_path, monkeypatch):
-    import empirics.engine.matching as matching
+    import empirics.engine.kernel as kernel
 
     root, spec_a, spec_b = saved_pair
     kwargs = dict(family="language", inputs=default_corpus()[:8], options=OPTIONS,
                   out=tmp_path, device=torch.device("cpu"), paths=(root / "a", root / "b"))
-    monkeypatch.setattr(matching, "available_memory", lambda device: 4 * 1075393 * 32 * 128.0)
+    monkeypatch.setattr(kernel, "available_memory", lambda device: 4 * 1075393 * 32 * 128.0)
     directory = match_pair(spec_a, spec_b, **kwargs)
     first = MatchRecord.load(directory)
     assert not (directory / "state").exists()  # the record holds the result
-    monkeypatch.setattr(matching, "available_memory", lambda device: 4 * 1075147 * 32 * 128.0)
+    monkeypatch.setattr(kernel, "available_memory", lambda device: 4 * 1075147 * 32 * 128.0)
     (directory / "state").mkdir()  # a state left by an older run must not be reused either
     (directory / "state" / "record.json").write_text("{}")
     assert match_pair(spec_a, spec_b, force=True, **kwargs) == directory

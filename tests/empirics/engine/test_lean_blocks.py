@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import empirics.engine.blocks as blocks
-import empirics.engine.matching as matching
+import empirics.engine.kernel as kernel
 from empirics.engine.matching import BYTES_PER_ENTRY, match_neurons
 from tests.empirics.conftest import brute_mutual, make_source
 
@@ -101,8 +101,8 @@ def test_slices_cover_the_block():
 def test_the_default_block_fits_the_free_memory_less_a_batch(planted, monkeypatch):
     a, b, where = planted  # 40 x 64 neurons, batches of 1000 tokens
     block = 64 * BYTES_PER_ENTRY * 7.5  # room for 7.5 rows
-    free = 1000 * (40 + 64) * matching.BATCH_BYTES + block / matching.MEMORY_SHARE
-    monkeypatch.setattr(matching, "available_memory", lambda device: free)
+    free = 1000 * (40 + 64) * kernel.BATCH_BYTES + block / kernel.MEMORY_SHARE
+    monkeypatch.setattr(kernel, "available_memory", lambda device: free)
     found = match_neurons(make_source(a, b, [1000, 2000]))
     assert found.block_rows == 7 and np.array_equal(found.index_b, where)
 
@@ -111,7 +111,7 @@ def test_host_memory_is_read_from_meminfo():
     line = next(x for x in Path("/proc/meminfo").read_text().splitlines()
                 if x.startswith("MemAvailable:"))
     expected = int(line.split()[1]) * 1024
-    assert abs(matching.available_memory("cpu") - expected) < 0.1 * expected
+    assert abs(kernel.available_memory("cpu") - expected) < 0.1 * expected
 
 
 @CUDA

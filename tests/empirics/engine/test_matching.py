@@ -164,7 +164,8 @@ def test_engine_equals_mutual_top_k_of_corrcoef(seed, tokens, n, m, k, block_row
 
 
 def test_memory_sets_the_block_size_and_not_the_result(planted):
-    from empirics.engine.matching import BYTES_PER_ENTRY, available_memory, block_size_for
+    from empirics.engine.blocks import BYTES_PER_ENTRY
+    from empirics.engine.kernel import available_memory, block_size_for
 
     a, b, where = planted
     source = make_source(a, b, [1500])
