@@ -47,15 +47,17 @@ def test_the_block_mode_is_the_block_engine(source):
 
 def test_the_two_stage_mode_is_the_two_stage_engine_with_its_sample_and_cover(source):
     stream, where = source
+    # a stated memory budget: the default reads the memory free, which moves between calls
     options = EngineOptions("two-stage", candidates=3, subsample=1000, delta=1e-2, cover=0,
-                            seed=5)
+                            seed=5, memory_bytes=2**26)
     found = match(stream, options)
     _same(found, match_two_stage(stream, candidates=3, subsample=1000, delta=1e-2, cover=0,
-                                 seed=5))
+                                 seed=5, memory_bytes=2**26))
     assert found.guarantee["mode"] == "two-stage" and np.array_equal(found.index_b, where)
     other = match(stream, dataclasses.replace(options, seed=6))  # the seed reaches the sample
     assert other.guarantee == match_two_stage(stream, candidates=3, subsample=1000,
-                                              delta=1e-2, cover=0, seed=6).guarantee
+                                              delta=1e-2, cover=0, seed=6,
+                                              memory_bytes=2**26).guarantee
 
 
 def test_the_official_mode_replays_with_its_threshold_and_layers(source):
