@@ -57,8 +57,8 @@ class Bounds:
     integer: bool = False
 
     def holds(self, value) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False  # not a number, or NaN
         if self.integer and not isinstance(value, int):
             return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
@@ -168,9 +168,16 @@ def flag_name(field: dataclasses.Field) -> str:
     return name or "--" + field.name.replace("_", "-")
 
 
+def setting_name(field: dataclasses.Field) -> str:
+    """How a message names a settings field: its flag, or for a setting no flag sets
+    (`cli=False`, no `name=`) the field's own name."""
+    meta = field.metadata or {}
+    return flag_name(field) if meta.get("cli", True) or meta.get("name") else field.name
+
+
 def check_fields(settings) -> None:
-    """Refuse, as `ValueError` naming the flag, a field outside its declared range or
-    choices (None passes where the default is None: "not given")."""
+    """Refuse, as `ValueError` naming the flag (`setting_name`), a field outside its declared
+    range or choices (None passes where the default is None: "not given")."""
     for field in dataclasses.fields(settings):
         meta = field.metadata
         if not meta or (meta.get("bounds") is None and meta.get("choices") is None):
@@ -184,7 +191,7 @@ def check_fields(settings) -> None:
             (meta["choices"] is not None and v not in meta["choices"])
             or (meta["bounds"] is not None and not meta["bounds"].holds(v)) for v in values)
         if bad:
-            raise ValueError(range_message(flag_name(field), value, bounds=meta["bounds"],
+            raise ValueError(range_message(setting_name(field), value, bounds=meta["bounds"],
                                            choices=meta["choices"], each=each,
                                            hint=meta.get("hint")))
 
