@@ -96,7 +96,7 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
          at_least: float | None = None, above: float | None = None,
          at_most: float | None = None, below: float | None = None,
          integer: bool | None = None, choices=None, hint: str | None = None, type=None,
-         cli: bool = True,
+         cli: bool = True, optional: bool | None = None,
          default_factory=MISSING, flag_default: Any = MISSING, **argparse_options) -> Any:
     """A settings field with its command-line flag and constraints.
 
@@ -122,6 +122,9 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
         comma-separated list for a tuple of numbers or names).
     cli
         False: a setting no flag sets (the command computes it, or it keeps its default).
+    optional
+        Whether None ("not given") passes the range and choices; by default, where the
+        default is None.
     flag_default
         The flag's default where it differs from the field's (e.g. "auto" for a device the
         command resolves, where library callers default to "cpu").
@@ -139,7 +142,7 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
               if low is not None or high is not None else None)
     metadata = {"help": help, "name": name, "bounds": bounds, "cli": cli,
                 "choices": tuple(choices) if choices is not None else None, "hint": hint,
-                "type": type,
+                "type": type, "optional": default is None if optional is None else optional,
                 "flag_default": flag_default, "argparse": argparse_options}
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata=metadata)
@@ -177,13 +180,13 @@ def setting_name(field: dataclasses.Field) -> str:
 
 def check_fields(settings) -> None:
     """Refuse, as `ValueError` naming the flag (`setting_name`), a field outside its declared
-    range or choices (None passes where the default is None: "not given")."""
+    range or choices (None passes where the field is `optional`: "not given")."""
     for field in dataclasses.fields(settings):
         meta = field.metadata
         if not meta or (meta.get("bounds") is None and meta.get("choices") is None):
             continue
         value = getattr(settings, field.name)
-        if value is None and field.default is None:
+        if value is None and meta.get("optional", field.default is None):
             continue
         each = isinstance(value, (tuple, list))
         values = value if each else (value,)

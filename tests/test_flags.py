@@ -43,6 +43,8 @@ GENERATED = {
     "empirics.toy.__main__": ([], ["empirics.toy.__main__:ToyRun", "theory.toy.flags:ModelFlags",
                                    "theory.toy.flags:ToyFlags", "theory.toy.flags:RunFlags",
                                    "theory.toy.config:ToyConfig"]),
+    "bridge.compare": (["--family", "language"], ["bridge.settings:CompareSettings",
+                                                  "bridge.compare:CompareFlags"]),
     "empirics.toy_study": ([], ["empirics.toy_study:StudyRun", "empirics.toy.study:StudyDesign",
                                 "theory.toy.flags:RunFlags"]),
 }
