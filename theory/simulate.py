@@ -58,12 +58,12 @@ class SimulateSettings:
     """theory.simulate's own flags (beta and tau: `theory.toy.flags.ModelFlags`; the toy
     sweep's, --out and --no-plot: `theory.toy.flags`)."""
 
-    kappa: float = flag(1.0, "price scale (neuron rent)")
+    kappa: float = flag(1.0, "price scale (neuron rent)", above=0.0, below=math.inf)
     benefit: str = flag("kurtosis", "benefit curve of isolation: kurtosis (Scherlis-type) or "
                         "quadratic", choices=sorted(BENEFIT_FAMILIES))
     shape: float | None = flag(None, "benefit shape: kurtosis K > 3 (default 10) or eta in "
                                "(0,1) (0.8)", type=float)
-    rho: float = flag(4.0, "represented features per neuron")
+    rho: float = flag(4.0, "represented features per neuron", above=0.0, below=math.inf)
     closure: str = flag("P1", "price of isolation: " + "; ".join(
         f"{name}: {text}" for name, text in CLOSURES.items()), choices=sorted(CLOSURES))
     n_min: float = flag(16.0, "smallest width N (>= 1)", at_least=1.0)

@@ -86,7 +86,7 @@ def test_a_closure_whose_budget_binds_everywhere_says_it_fitted_nothing(tmp_path
 
 @pytest.mark.parametrize("flag, value, message", [
     ("--beta", "inf", "--beta must be a number in (1, inf), got inf"),
-    ("--kappa", "inf", "kappa must be a finite number"),
+    ("--kappa", "inf", "--kappa must be a number in (0, inf), got inf"),
     ("--beta", "nan", "--beta must be a number in (1, inf), got nan")])
 def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, message, tmp_path,
                                                         capsys):
