@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence, TypeVar
 
+from empirics.records.toy import is_toy_pair
+
 T = TypeVar("T")
 
 #: How far (nats) below the unigram baseline a model's held-out loss must lie for it to count
@@ -42,7 +44,7 @@ def unchecked_models(record) -> list[str]:
     `training` at all (records made before matches kept it), or a train log whose baseline
     could not be computed (its reason). Hub checkpoints without a train log (None) are
     taken as trained and not listed."""
-    if record.null != "none" or "toy" in record.config:
+    if record.null != "none" or is_toy_pair(record.config):
         return []
     if "training" not in record.config:
         return [f"{record.model_a} x {record.model_b}: no training stated"]

@@ -82,7 +82,7 @@ def compare_family(settings: CompareSettings, found: Sequence[tuple[Path, Scalin
                         settings.family if series == "pairs" else f"{settings.family}-{series}")
     raw = _fit_series(real, records, settings, config, directory)
     calibrated = None
-    if not settings.anchors and settings.family != "toy" and settings.null_quantile is not None:
+    if not settings.anchors and not settings.toy_family and settings.null_quantile is not None:
         calibrated = _calibrated(settings, found, config, directory)
     trends, hint = _polarization(
         settings, directory, {Path(path) for path, record in found if record.null == "none"})
@@ -225,7 +225,7 @@ def refuse_inexact(settings: CompareSettings, found) -> None:
         problems = inexact_points(pairs)
     else:
         problems = []
-    if settings.null_quantile is not None and not settings.anchors and settings.family != "toy":
+    if settings.null_quantile is not None and not settings.anchors and not settings.toy_family:
         points, _ = calibrate([(p, r) for p, r in found if isinstance(r, MatchRecord)],
                               quantile=settings.null_quantile, against=settings.calibrate_against,
                               rule=settings.calibration)
@@ -243,7 +243,7 @@ def _polarization(settings: CompareSettings, directory: Path, fitted: set[Path]
     ToySweep) exist under the records root; else None and how to make them. Only the
     selectivity records of the matches fitted (`fitted`, their run directories) count, so a
     --select series is never mixed with the others."""
-    if settings.family == "toy":
+    if settings.toy_family:
         sweeps = find_records(settings.records, ToySweep)
         if not sweeps:
             return None, None

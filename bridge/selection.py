@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from bridge.points import group_by_size
+from empirics.records.toy import planned_widths
 
 #: A count this many times away from the median of the others at its size is an outlier.
 OUTLIER_FACTOR = 3.0
@@ -122,7 +123,7 @@ def completeness_warnings(records: Sequence, size: str = "neurons") -> list[str]
     (seed pairs) than the others."""
     warnings = []
     groups = group_by_size(records, size)
-    planned = {w for r in records for w in (r.config.get("toy") or {}).get("widths", [])}
+    planned = {w for r in records for w in planned_widths(r.config)}
     present = {getattr(r, "n_neurons_a", None) for r in records}
     missing = sorted(planned - present)
     if missing:

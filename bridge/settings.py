@@ -1,6 +1,7 @@
 """What a family's fit asks for and the records it reads: `CompareSettings` (the settings of
-`python -m bridge.compare`, checked as they are made), `find_series` (the family's records,
-or `CannotFit` naming the command that makes them) and `CannotFit`. Torch-free."""
+`python -m bridge.compare`, each field its flag, checked as they are made), `find_series` (the
+family's records, or `CannotFit` naming the command that makes them) and `CannotFit`.
+Torch-free."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import dataclasses
 import math
 from pathlib import Path
 
+from bridge.baseline import UNTRAINED_MARGIN
 from empirics.records.anchors import AnchorRecord
 from empirics.records.match import MatchRecord
-from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_NAMES
+from empirics.records.nulls import CALIBRATION, CALIBRATIONS, NULL_NAMES, NULL_QUANTILE
 from empirics.records.pair import ScalingPoint
+from empirics.records.toy import TOY_FAMILY
 from runstore import find_records
+from runstore.options import check_fields, flag
+from theory.params import CLOSURES
 
 #: How to produce the records a family needs, named when none exist.
 PRODUCERS = {
@@ -22,7 +27,7 @@ PRODUCERS = {
     "vision": "python -m empirics.match --family vision --all --out RUNS "
               "(needs the OpenCLIP and DINOv2 weights in the Hugging Face cache or local "
               "directories; see empirics/models/registry.py)",
-    "toy": "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
+    TOY_FAMILY: "python -m theory.simulate --beta BETA --out RUNS (trains the toy nets on CPU)",
 }
 
 
@@ -43,60 +48,75 @@ class CompareSettings:
     seed, where the Comparison goes (`out`, default `records`), whether to plot, and whether
     pairs with a model that learnt nothing stay in the fits (`bridge.baseline`)."""
 
-    family: str
-    records: Path = Path("runs")
-    beta: float | None = None
-    closure: str = "P1"
-    size: str = "neurons"
-    level: float = 0.95
-    margin: float = 0.1
-    resamples: int = 10_000
-    replicates: int = 200
-    seed: int = 0
-    out: Path | None = None
-    plot: bool = True
-    anchors: bool = False
-    select: tuple = ()
-    null_quantile: float | None = 0.99
-    calibrate_against: str = "permuted"
-    calibration: str = CALIBRATION
-    beta_from: tuple = ()
-    beta_estimate: str | None = None
-    require_exact: str | None = None
-    keep_untrained_models: bool = False
+    family: str = flag(help="family name in the MatchRecords")
+    records: Path = flag(Path("runs"), "root searched for MatchRecords")
+    beta: float | None = flag(None, "importance exponent for the theory's prediction (> 1)",
+                              type=float, above=1.0, below=math.inf)
+    closure: str = flag("P1", "allocation closure of the prediction", choices=sorted(CLOSURES))
+    size: str = flag("neurons", "N as matched neurons (the theory's width) or parameters",
+                     choices=("neurons", "params"))
+    level: float = flag(0.95, "coverage of the exponent's intervals", above=0.0, below=1.0)
+    margin: float = flag(0.1, "equivalence margin on alpha before 'agrees' is printed",
+                         above=0.0)
+    resamples: int = flag(10_000, "resamples of the case bootstrap and the parametric "
+                          "data-level interval", at_least=100)
+    replicates: int = flag(200, "input resamples per size when records kept per-chunk sums",
+                           at_least=0, hint="0: no data-level interval")
+    seed: int = flag(0, "seed of the resampling")
+    out: Path | None = flag(None, "root of the Comparison run directory (default: --records)",
+                            type=Path)
+    plot: bool = flag(True, "skip the log-log plots", name="--no-plot")
+    anchors: bool = flag(False, "fit the Rosetta anchor counts (records of python -m "
+                         "empirics.anchors) instead of the pairs' counts")
+    select: tuple = flag((), "keep the records whose series key has this value (e.g. "
+                         "beta=1.5, k=1, dtype=\"float32\"); repeatable. Records of several "
+                         "series are never fitted together", action="append",
+                         metavar="KEY=VALUE")
+    null_quantile: float | None = flag(
+        NULL_QUANTILE, "also fit the counts calibrated by each pair's own null (its records: "
+        "empirics.match --null permuted) at this quantile of the null's r (see --calibration)",
+        above=0.0, below=1.0, optional=True)
+    calibrate_against: str = flag(
+        "permuted", "the null whose mutual-pair r sets the threshold: the pair's permutation "
+        "null (chance), or the untrained pairs of the same models and settings (what "
+        "untrained networks share; --init random, seeds pooled)", choices=tuple(NULL_NAMES))
+    calibration: str = flag(
+        CALIBRATION, "best-partner-excess: the mutual pairs at or above the quantile of every "
+        "live neuron's best-partner r in the null, minus the null's mean count above it; "
+        "mutual-quantile: the mutual pairs above the quantile of the null's mutual-pair r (the "
+        "earlier rule). docs/selection.md", choices=CALIBRATIONS)
+    beta_from: tuple = flag((), "an ImportanceRecord of python -m empirics.importance: every "
+                            "closure's exponent at its beta, against the measured one "
+                            "(repeatable)", type=Path, action="append", metavar="RECORD_DIR")
+    beta_estimate: str | None = flag(None, "which estimate of the importance record gives "
+                                     "beta (default zipf-mle-1gram; e.g. spectrum-mean)")
+    require_exact: str | None = flag(
+        None, "refuse, naming the records, when a count to be fitted is not certified exact "
+        "(two-stage records: below the r their count is certified from; docs/matching.md); "
+        "'calibrated': only the calibrated counts must be", choices=REQUIRE_EXACT[1:],
+        nargs="?", const="all")
+    keep_untrained_models: bool = flag(
+        False, "keep in the fits the pairs with a model whose held-out loss is not "
+        f"{UNTRAINED_MARGIN:g} nats below its tokenizer's unigram baseline (left out and "
+        "named by default)")
 
     def __post_init__(self):
-        if not 0.0 < self.level < 1.0:
-            raise ValueError(f"--level must lie in (0, 1), got {self.level}")
-        if self.margin <= 0:
-            raise ValueError(f"--margin must be positive, got {self.margin}")
-        if self.resamples < 100:
-            raise ValueError(f"--resamples must be at least 100, got {self.resamples}")
-        if self.replicates < 0:
-            raise ValueError(f"--replicates must be >= 0 (0: no data-level interval), got "
-                             f"{self.replicates}")
+        check_fields(self)
         needed = math.ceil(2.0 / (1.0 - self.level))  # one replicate beyond each tail
         if 0 < self.replicates < needed:
             raise ValueError(f"--replicates {self.replicates} is too few for a "
                              f"{self.level:.0%} percentile interval: give at least {needed} "
                              "(or 0: no data-level interval)")
-        if self.calibrate_against not in NULL_NAMES:
-            raise ValueError(f"--calibrate-against must be one of {', '.join(NULL_NAMES)}, "
-                             f"got {self.calibrate_against!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"--calibration must be one of {', '.join(CALIBRATIONS)}, got "
-                             f"{self.calibration!r}")
-        if self.null_quantile is not None and not 0.0 < self.null_quantile < 1.0:
-            raise ValueError(f"--null-quantile must lie in (0, 1), got {self.null_quantile}")
-        if self.size not in ("neurons", "params"):
-            raise ValueError(f"--size must be neurons or params, got {self.size!r}")
-        if self.require_exact not in REQUIRE_EXACT:
-            raise ValueError(f"--require-exact must be one of {', '.join(REQUIRE_EXACT[1:])}, "
-                             f"got {self.require_exact!r}")
         if self.require_exact == "calibrated" and (self.null_quantile is None or self.anchors
-                                                   or self.family == "toy"):
+                                                   or self.toy_family):
             raise ValueError("--require-exact calibrated needs calibrated counts (not with "
                              "--no-calibration, --anchors or the toy family)")
+
+    @property
+    def toy_family(self) -> bool:
+        """Whether the family is the toy's (fitted from its sweeps, with no nulls to
+        calibrate against)."""
+        return self.family == TOY_FAMILY
 
 
 def find_series(settings: CompareSettings, skipped: list | None = None

@@ -57,8 +57,8 @@ class Bounds:
     integer: bool = False
 
     def holds(self, value) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False  # not a number, or NaN
         if self.integer and not isinstance(value, int):
             return False
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
@@ -96,7 +96,7 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
          at_least: float | None = None, above: float | None = None,
          at_most: float | None = None, below: float | None = None,
          integer: bool | None = None, choices=None, hint: str | None = None, type=None,
-         cli: bool = True,
+         cli: bool = True, optional: bool | None = None,
          default_factory=MISSING, flag_default: Any = MISSING, **argparse_options) -> Any:
     """A settings field with its command-line flag and constraints.
 
@@ -122,6 +122,9 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
         comma-separated list for a tuple of numbers or names).
     cli
         False: a setting no flag sets (the command computes it, or it keeps its default).
+    optional
+        Whether None ("not given") passes the range and choices; by default, where the
+        default is None.
     flag_default
         The flag's default where it differs from the field's (e.g. "auto" for a device the
         command resolves, where library callers default to "cpu").
@@ -139,7 +142,7 @@ def flag(default: Any = MISSING, help: str = "", *, name: str | None = None,
               if low is not None or high is not None else None)
     metadata = {"help": help, "name": name, "bounds": bounds, "cli": cli,
                 "choices": tuple(choices) if choices is not None else None, "hint": hint,
-                "type": type,
+                "type": type, "optional": default is None if optional is None else optional,
                 "flag_default": flag_default, "argparse": argparse_options}
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata=metadata)
@@ -168,15 +171,22 @@ def flag_name(field: dataclasses.Field) -> str:
     return name or "--" + field.name.replace("_", "-")
 
 
+def setting_name(field: dataclasses.Field) -> str:
+    """How a message names a settings field: its flag, or for a setting no flag sets
+    (`cli=False`, no `name=`) the field's own name."""
+    meta = field.metadata or {}
+    return flag_name(field) if meta.get("cli", True) or meta.get("name") else field.name
+
+
 def check_fields(settings) -> None:
-    """Refuse, as `ValueError` naming the flag, a field outside its declared range or
-    choices (None passes where the default is None: "not given")."""
+    """Refuse, as `ValueError` naming the flag (`setting_name`), a field outside its declared
+    range or choices (None passes where the field is `optional`: "not given")."""
     for field in dataclasses.fields(settings):
         meta = field.metadata
         if not meta or (meta.get("bounds") is None and meta.get("choices") is None):
             continue
         value = getattr(settings, field.name)
-        if value is None and field.default is None:
+        if value is None and meta.get("optional", field.default is None):
             continue
         each = isinstance(value, (tuple, list))
         values = value if each else (value,)
@@ -184,7 +194,7 @@ def check_fields(settings) -> None:
             (meta["choices"] is not None and v not in meta["choices"])
             or (meta["bounds"] is not None and not meta["bounds"].holds(v)) for v in values)
         if bad:
-            raise ValueError(range_message(flag_name(field), value, bounds=meta["bounds"],
+            raise ValueError(range_message(setting_name(field), value, bounds=meta["bounds"],
                                            choices=meta["choices"], each=each,
                                            hint=meta.get("hint")))
 

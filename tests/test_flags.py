@@ -37,6 +37,16 @@ GENERATED = {
     "empirics.export": ([], ["empirics.export:ExportSettings"]),
     "empirics.report.__main__": (["absent"], ["empirics.report.__main__:ReportSettings"]),
     "paper_figs.__main__": ([], ["paper_figs.figure:Folders"]),
+    "theory.simulate": ([], ["theory.simulate:SimulateSettings", "theory.toy.flags:ModelFlags",
+                             "theory.toy.flags:ToyFlags", "theory.toy.flags:RunFlags",
+                             "theory.toy.config:ToyConfig"]),
+    "empirics.toy.__main__": ([], ["empirics.toy.__main__:ToyRun", "theory.toy.flags:ModelFlags",
+                                   "theory.toy.flags:ToyFlags", "theory.toy.flags:RunFlags",
+                                   "theory.toy.config:ToyConfig"]),
+    "bridge.compare": (["--family", "language"], ["bridge.settings:CompareSettings",
+                                                  "bridge.compare:CompareFlags"]),
+    "empirics.toy_study": ([], ["empirics.toy_study:StudyRun", "empirics.toy.study:StudyDesign",
+                                "theory.toy.flags:RunFlags"]),
 }
 #: Flags every command shares, declared in runstore.commands.
 COMMON = {"help", "debug"}
@@ -70,7 +80,8 @@ def test_no_flag_is_written_by_hand(command):
 @pytest.mark.parametrize("command", sorted(GENERATED))
 def test_every_flag_is_a_declared_settings_field(command):
     declared = {field.name: field for cls in settings_classes(command)
-                for field in dataclasses.fields(cls) if "help" in field.metadata}
+                for field in dataclasses.fields(cls)
+                if "help" in field.metadata and field.metadata.get("cli", True)}
     parser = importlib.import_module(command).build_parser()
     for action in parser._actions:
         if action.dest in COMMON:

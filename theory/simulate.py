@@ -17,21 +17,22 @@ module of theory/ imports empirics and the measurement never sees the prediction
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from runstore import reuse_or_build, run_dir
 from runstore.commands import add_debug_flag, command_parser, reported
 from runstore.devices import resolve_device
 from theory.benefit import BENEFIT_FAMILIES, make_benefit
-from theory.params import CLOSURES, AllocationParams, check_n_neurons
+from runstore.options import add_flags, check_fields, flag, from_flags
+from theory.params import CLOSURES, AllocationParams
 from theory.plot import plot_theory_run
 from theory.sweep import TheoryRun, build_theory_run, width_grid
-from theory.toy.flags import TAU_HELP, add_toy_flags, toy_config_from_flags
+from theory.toy.flags import ModelFlags, add_run_flags, add_toy_flags, toy_config_from_flags
 
 log = logging.getLogger("theory.simulate")
 
@@ -52,48 +53,47 @@ COLUMNS = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class SimulateSettings:
+    """theory.simulate's own flags (beta and tau: `theory.toy.flags.ModelFlags`; the toy
+    sweep's, --out and --no-plot: `theory.toy.flags`)."""
+
+    kappa: float = flag(1.0, "price scale (neuron rent)", above=0.0, below=math.inf)
+    benefit: str = flag("kurtosis", "benefit curve of isolation: kurtosis (Scherlis-type) or "
+                        "quadratic", choices=sorted(BENEFIT_FAMILIES))
+    shape: float | None = flag(None, "benefit shape: kurtosis K > 3 (default 10) or eta in "
+                               "(0,1) (0.8)", type=float)
+    rho: float = flag(4.0, "represented features per neuron", above=0.0, below=math.inf)
+    closure: str = flag("P1", "price of isolation: " + "; ".join(
+        f"{name}: {text}" for name, text in CLOSURES.items()), choices=sorted(CLOSURES))
+    n_min: float = flag(16.0, "smallest width N (>= 1)", at_least=1.0)
+    n_max: float = flag(float(2**24), "largest width N", at_least=1.0)
+    points: int = flag(11, "widths on the log grid", at_least=2)
+    seed: int = flag(0, "seed recorded with the run")
+    force: bool = flag(False, "recompute an existing record")
+    no_train: bool = flag(False, "skip the toy sweep")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.n_max > self.n_min:
+            raise ValueError(f"--n-max ({self.n_max:g}) must exceed --n-min ({self.n_min:g})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser("python -m theory.simulate", __doc__)
-    parser.add_argument("--beta", type=float, default=1.5, help="importance exponent (> 1)")
-    parser.add_argument("--tau", type=float, default=0.5, help=TAU_HELP)
-    parser.add_argument("--kappa", type=float, default=1.0, help="price scale (neuron rent)")
-    parser.add_argument("--benefit", choices=sorted(BENEFIT_FAMILIES), default="kurtosis",
-                        help="benefit curve of isolation: kurtosis (Scherlis-type) or quadratic")
-    parser.add_argument("--shape", type=float, default=None,
-                        help="benefit shape: kurtosis K > 3 (default 10) or eta in (0,1) (0.8)")
-    parser.add_argument("--rho", type=float, default=4.0, help="represented features per neuron")
-    closures = "; ".join(f"{name}: {text}" for name, text in CLOSURES.items())
-    parser.add_argument("--closure", choices=sorted(CLOSURES), default="P1",
-                        help=f"price of isolation: {closures}")
-    parser.add_argument("--n-min", type=float, default=16.0, help="smallest width N (>= 1)")
-    parser.add_argument("--n-max", type=float, default=float(2**24), help="largest width N")
-    parser.add_argument("--points", type=int, default=11, help="widths on the log grid")
-    parser.add_argument("--out", type=Path, default=Path("runs"), help="root of run directories")
-    parser.add_argument("--seed", type=int, default=0, help="seed recorded with the run")
-    parser.add_argument("--force", action="store_true", help="recompute an existing record")
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
-    toy = parser.add_argument_group("toy sweep (trained toy superposition nets)")
-    toy.add_argument("--no-train", action="store_true", help="skip the toy sweep")
-    add_toy_flags(toy)
+    add_flags(parser, ModelFlags)
+    add_flags(parser, SimulateSettings)
+    add_run_flags(parser)
+    add_toy_flags(parser.add_argument_group("toy sweep (trained toy superposition nets)"))
     add_debug_flag(parser)
     return parser
 
 
-def params_from_args(args: argparse.Namespace) -> AllocationParams:
+def params_from_flags(model: ModelFlags, settings: SimulateSettings) -> AllocationParams:
     return AllocationParams(
-        beta=args.beta, tau=args.tau, kappa=args.kappa, rho=args.rho, closure=args.closure,
-        benefit=make_benefit(args.benefit, args.shape),
+        beta=model.beta, tau=model.tau, kappa=settings.kappa, rho=settings.rho,
+        closure=settings.closure, benefit=make_benefit(settings.benefit, settings.shape),
     )
-
-
-def widths_from_args(args: argparse.Namespace) -> np.ndarray:
-    check_n_neurons(args.n_min)
-    check_n_neurons(args.n_max)
-    if not args.n_max > args.n_min:
-        raise ValueError(f"--n-max ({args.n_max:g}) must exceed --n-min ({args.n_min:g})")
-    if args.points < 2:
-        raise ValueError(f"--points must be at least 2, got {args.points}")
-    return width_grid(args.n_min, args.n_max, args.points)
 
 
 def format_table(run: TheoryRun) -> str:
@@ -147,9 +147,10 @@ def main(argv: list[str] | None = None) -> Path:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("theory").setLevel(logging.INFO)
     try:
-        params = params_from_args(args)
-        widths = widths_from_args(args)
-        toy_config = None if args.no_train else toy_config_from_flags(args, beta=args.beta)
+        model, settings = from_flags(ModelFlags, args), from_flags(SimulateSettings, args)
+        params = params_from_flags(model, settings)
+        widths = width_grid(settings.n_min, settings.n_max, settings.points)
+        toy_config = None if settings.no_train else toy_config_from_flags(args, beta=model.beta)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     config = {"params": params.to_config(), "widths": widths.tolist(), "seed": args.seed}

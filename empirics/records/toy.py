@@ -26,6 +26,11 @@ def is_toy_pair(config: dict) -> bool:
     return TOY_FAMILY in config
 
 
+def planned_widths(config: dict) -> list:
+    """The widths of the toy sweep a record's config belongs to ([] for another family)."""
+    return list((config.get(TOY_FAMILY) or {}).get("widths", []))
+
+
 def _sweep_settings(config: dict) -> dict:
     return {k: v for k, v in config[TOY_FAMILY].items() if k not in ("widths", "seeds")}
 

@@ -14,6 +14,7 @@ parameters beside them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -21,18 +22,26 @@ from pathlib import Path
 from empirics.toy.summary import toy_summary
 from empirics.toy.sweep import measure_and_predict
 from runstore.commands import add_debug_flag, command_parser, reported
-from theory.params import AllocationParams
 from runstore.devices import resolve_device
-from theory.toy.flags import TAU_HELP, add_run_flags, add_toy_flags, toy_config_from_flags
+from runstore.options import add_flags, flag, from_flags
+from theory.params import AllocationParams
+from theory.toy.flags import ModelFlags, add_run_flags, add_toy_flags, toy_config_from_flags
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyRun:
+    """The command's own flags (the model's, the toy's and --out: `theory.toy.flags`)."""
+
+    seed: int = flag(0, "seed recorded with the prediction")
+    force: bool = flag(False, "recompute an existing sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("python -m empirics.toy", __doc__)
-    p.add_argument("--beta", type=float, default=1.5, help="importance exponent (> 1)")
-    p.add_argument("--tau", type=float, default=0.5, help=TAU_HELP)
+    add_flags(p, ModelFlags)
     add_toy_flags(p)
-    p.add_argument("--seed", type=int, default=0, help="seed recorded with the prediction")
-    add_run_flags(p, force_help="recompute an existing sweep")
+    add_flags(p, ToyRun)
+    add_run_flags(p)
     add_debug_flag(p)
     return p
 
@@ -42,8 +51,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        params = AllocationParams(beta=args.beta, tau=args.tau)
-        config = toy_config_from_flags(args, beta=args.beta)
+        model = from_flags(ModelFlags, args)
+        params = AllocationParams(beta=model.beta, tau=model.tau)
+        config = toy_config_from_flags(args, beta=model.beta)
         device = resolve_device(args.device)
     except (TypeError, ValueError) as error:
         parser.error(str(error))

@@ -17,6 +17,7 @@ interval's half-width is flagged "not converged".
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import itertools
 import logging
@@ -28,6 +29,7 @@ import numpy as np
 from empirics.records.toy import ToyStudy, ToySweep
 from empirics.toy.sweep import run_toy_sweep, toy_sweep_dir
 from runstore import RecordError, record_exists, reuse_or_build, run_dir
+from runstore.options import check_fields, flag, float_list
 from runstore.progress import progress_bar
 from theory.toy.config import ToyConfig, auto_rent, revives_outputs
 
@@ -43,25 +45,34 @@ class StudyDesign:
     `rho_star` is the Rosetta threshold of every sweep (the commands' `--tau`; the name the
     saved sweeps and studies hold in their configs)."""
 
-    arms: tuple[str, ...] = ARMS
-    betas: tuple[float, ...] = (1.5, 2.0, 3.0)
-    pools: tuple[int, ...] = (512, 1024, 2048)
-    scan_beta: float = 2.0
-    active: float = 10.24
-    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    steps: tuple[int, ...] = (2000, 4000)
-    batch: int = 256
-    dense_limit: int = 2048
-    output_samples: int = 512
-    rho_star: float = 0.5
-    scale_scan_steps: bool = True
-    revive_outputs: bool = True
+    arms: tuple[str, ...] = flag(ARMS, "comma-separated arms: none, rent", choices=ARMS)
+    betas: tuple[float, ...] = flag((1.5, 2.0, 3.0), "importance exponents", type=float_list,
+                                    above=0.0)
+    pools: tuple[int, ...] = flag((512, 1024, 2048), "feature pools n; the first is the arms' "
+                                  "pool, all are scanned", at_least=1)
+    scan_beta: float = flag(2.0, "beta of the pool scan", above=0.0)
+    active: float = flag(10.24, "mean active features p*n, fixed over the pool scan",
+                         above=0.0)
+    widths: tuple[int, ...] = flag((16, 32, 64, 128, 256), "hidden widths", at_least=1)
+    seeds: tuple[int, ...] = flag((0, 1, 2), "seed ids", cli=False)
+    steps: tuple[int, ...] = flag((2000, 4000), "the two training lengths (convergence check)",
+                                  at_least=1)
+    batch: int = flag(256, "samples per step", at_least=1)
+    dense_limit: int = flag(2048, "pools above this train with the sampled output loss",
+                            at_least=1)
+    output_samples: int = flag(512, "tail draws per step of the sampled output loss",
+                               at_least=0)
+    rho_star: float = flag(0.5, "Rosetta threshold rho* of every sweep (theory.simulate's "
+                           "--tau)", name="--tau", above=0.0, at_most=1.0)
+    scale_scan_steps: bool = flag(True, "train the pool scan at the short length (default: "
+                                  "scaled by n / n_0, so every feature fires as often as in "
+                                  "the first pool)", name="--fixed-scan-steps")
+    revive_outputs: bool = flag(True, "train on the loss's bound that keeps a gradient on dead "
+                                "outputs (--no-revive-outputs: the plain loss; docs/theory.md, "
+                                "section 7)", action=argparse.BooleanOptionalAction)
 
     def __post_init__(self) -> None:
-        unknown = set(self.arms) - set(ARMS)
-        if unknown:
-            raise ValueError(f"arms must be among {list(ARMS)}, got {sorted(unknown)}")
+        check_fields(self)
         if len(self.steps) != 2 or self.steps[0] >= self.steps[1]:
             raise ValueError(f"steps must be two increasing lengths, got {list(self.steps)}")
 

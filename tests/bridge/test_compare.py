@@ -99,8 +99,9 @@ def test_engine_records_with_chunks_give_data_level_error_bars(tmp_path, rng):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--beta", "0.5"], "argument --beta: beta must lie in (1, inf), got 0.5"),
-    (["--beta", "nan"], "argument --beta: beta must be a finite number"),
+    (["--beta", "0.5"], "--beta must be a number in (1, inf), got 0.5"),
+    (["--beta", "nan"], "--beta must be a number in (1, inf), got nan"),
+    (["--beta", "inf"], "--beta must be a number in (1, inf), got inf"),
     (["--beta", "1.5", "--closure", "X"], "argument --closure: invalid choice: 'X'"),
 ])
 def test_a_prediction_outside_the_theory_is_a_usage_error_before_any_write(

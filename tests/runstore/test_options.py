@@ -137,3 +137,10 @@ def test_list_parsers(parse, text, expected):
 def test_list_parsers_refuse_what_is_not_a_list_of_numbers(parse, text):
     with pytest.raises(argparse.ArgumentTypeError, match="separated by commas"):
         parse(text)
+
+
+def test_nan_lies_in_no_range():
+    from runstore.options import Bounds
+
+    assert not Bounds(low=0.0).holds(float("nan"))
+    assert not Bounds(high=1.0).holds(float("nan"))

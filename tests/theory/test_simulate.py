@@ -41,8 +41,8 @@ def test_reuses_an_existing_record_unless_forced(tmp_path, caplog):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--beta", "1.0"], "beta"), (["--beta", "0.3"], "beta"), (["--tau", "0"], "tau"),
-     (["--tau", "1.2"], "tau"), (["--n-min", "0.5"], "n_neurons"), (["--beta", "abc"], "--beta"),
+    [(["--beta", "1.0"], "--beta"), (["--beta", "0.3"], "--beta"), (["--tau", "0"], "--tau"),
+     (["--tau", "1.2"], "--tau"), (["--n-min", "0.5"], "--n-min"), (["--beta", "abc"], "--beta"),
      (["--n-min", "100", "--n-max", "10"], "--n-max"),
      (["--shape", "2", "--beta", "2"], "kurtosis"),
      (["--closure", "Q"], "--closure")],
@@ -84,13 +84,16 @@ def test_a_closure_whose_budget_binds_everywhere_says_it_fitted_nothing(tmp_path
     assert "fraction R(N)/N: exponent" not in out
 
 
-@pytest.mark.parametrize("flag, value", [("--beta", "inf"), ("--kappa", "inf"),
-                                         ("--beta", "nan")])
-def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, tmp_path, capsys):
+@pytest.mark.parametrize("flag, value, message", [
+    ("--beta", "inf", "--beta must be a number in (1, inf), got inf"),
+    ("--kappa", "inf", "--kappa must be a number in (0, inf), got inf"),
+    ("--beta", "nan", "--beta must be a number in (1, inf), got nan")])
+def test_infinite_or_nan_parameters_are_refused_at_once(flag, value, message, tmp_path,
+                                                        capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([flag, value, "--out", str(tmp_path), "--no-train", "--no-plot"])
     assert exit_info.value.code == 2
-    assert f"{flag[2:]} must be a finite number" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "theory").exists()
 
 

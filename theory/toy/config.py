@@ -1,12 +1,16 @@
 """ToyConfig: the toy superposition nets' data, widths, seeds and training settings, checked on
-construction (docs/theory.md, "Toy nets"). Torch-free, so records can name it.
+construction against the ranges declared beside each field (`runstore.options`; the fields
+a toy command sets from its flags are those flags, `theory.toy.flags`) (docs/theory.md, "Toy
+nets"). Torch-free, so records can name it.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 from dataclasses import asdict, dataclass
 
-from theory.validation import check_real
+from runstore.options import check_fields, flag
 
 
 @dataclass(frozen=True)
@@ -39,40 +43,42 @@ class ToyConfig:
         saved before this field existed trained on the plain loss and reads back as off.
     """
 
-    n_features: int = 512
-    p: float = 0.02
-    beta: float = 1.5
-    widths: tuple[int, ...] = (8, 16, 32, 64, 128)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 1500
-    batch: int = 256
-    lr: float = 3e-3
-    warmup: int = 200
-    final_lr: float = 0.05
-    init_scale: float = 0.05
-    n_eval: int = 8192
-    log_every: int = 50
-    rent: float = 0.0
-    output_samples: int = 0
-    exact_outputs: int = 512
-    revive_outputs: bool = True
+    n_features: int = flag(512, "input features n", name="--features", at_least=1)
+    p: float = flag(0.02, "feature probability", above=0.0, at_most=1.0)
+    beta: float = flag(1.5, "importance exponent", above=0.0, below=math.inf, cli=False)
+    widths: tuple[int, ...] = flag((8, 16, 32, 64, 128), "comma-separated hidden widths",
+                                   at_least=1)
+    seeds: tuple[int, ...] = flag((0, 1, 2), "seed ids", at_least=0, cli=False)
+    steps: int = flag(1500, "Adam steps", at_least=1)
+    batch: int = flag(256, "samples per step", at_least=1)
+    lr: float = flag(3e-3, "peak learning rate", above=0.0, below=math.inf, cli=False)
+    warmup: int = flag(200, "warm-up steps", at_least=0, cli=False)
+    final_lr: float = flag(0.05, "end of the cosine decay, a fraction of lr", at_least=0.0,
+                           at_most=1.0, cli=False)
+    init_scale: float = flag(0.05, "initial weight scale", above=0.0, cli=False)
+    n_eval: int = flag(8192, "samples of the evaluation set", at_least=1, cli=False)
+    log_every: int = flag(50, "steps between logged losses", at_least=1, cli=False)
+    rent: float = flag(0.0, "the rent arm's kappa", at_least=0.0, below=math.inf, cli=False)
+    output_samples: int = flag(0, "estimate the loss on the output features past "
+                               "--exact-outputs from this many draws per step (0: every "
+                               "output, dense)", at_least=0)
+    exact_outputs: int = flag(512, "output features computed exactly every step when "
+                              "sampling", at_least=1)
+    revive_outputs: bool = flag(True, "train on the loss's upper bound that keeps a gradient "
+                                "on an output that is dead where its feature fires "
+                                "(docs/theory.md, section 7)",
+                                action=argparse.BooleanOptionalAction)
 
     def __post_init__(self) -> None:
-        for name in ("n_features", "steps", "batch", "n_eval", "log_every"):
-            _check_count(name, getattr(self, name))
-        _check_count("warmup", self.warmup, low=0)
-        _check_count("output_samples", self.output_samples, low=0)
-        _check_count("exact_outputs", self.exact_outputs)
-        check_real("rent", self.rent, low=0.0, finite=True)
+        object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        check_fields(self)
         if not isinstance(self.revive_outputs, bool):
             raise ValueError(f"revive_outputs must be True or False, got {self.revive_outputs!r}")
-        check_real("p", self.p, low=0.0, high=1.0, low_open=True)
-        check_real("beta", self.beta, low=0.0, low_open=True, finite=True)
-        check_real("lr", self.lr, low=0.0, low_open=True, finite=True)
-        check_real("final_lr", self.final_lr, low=0.0, high=1.0)
-        check_real("init_scale", self.init_scale, low=0.0, low_open=True)
-        object.__setattr__(self, "widths", _check_ids("widths", self.widths, low=1))
-        object.__setattr__(self, "seeds", _check_ids("seeds", self.seeds, low=0))
+        for name in ("widths", "seeds"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} must be distinct, got {list(values)}")
         if self.output_samples and self.exact_outputs >= self.n_features:
             raise ValueError(f"exact_outputs ({self.exact_outputs}) must be below n_features "
                              f"({self.n_features}) when output_samples > 0 (nothing to sample)")
@@ -132,19 +138,3 @@ def auto_rent(beta: float, p: float, n_min: int) -> float:
     """
     return (2.0 / n_min) ** beta * n_min * p / 3.0
 
-
-def _check_count(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _check_ids(name: str, values, low: int) -> tuple[int, ...]:
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for value in values:
-        _check_count(name, value, low=low)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must be distinct, got {list(values)}")
-    return values
