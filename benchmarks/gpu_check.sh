@@ -35,10 +35,10 @@ if [[ $device == cuda ]]; then
     python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
 print(torch.cuda.get_device_name(0), torch.__version__, 'CUDA', torch.version.cuda)"
     step 180 "CUDA tests" python -m pytest -q -p no:cacheprovider -k cuda \
-        tests/empirics/engine tests/theory/test_runtime.py
+        tests/empirics/engine tests/runstore/test_devices.py
 else
     step 120 "CUDA tests (collected only: no GPU)" python -m pytest -q -p no:cacheprovider \
-        --collect-only -k cuda tests/empirics/engine tests/theory/test_runtime.py
+        --collect-only -k cuda tests/empirics/engine tests/runstore/test_devices.py
 fi
 step 150 "block engine: float32 and bfloat16 against the matmul rate" \
     python benchmarks/bench_matching.py --device "$device" --neurons 8192 --tokens 131072 \

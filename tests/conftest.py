@@ -2,9 +2,15 @@
 
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# One thread for torch, OpenMP and BLAS in the tests and in the commands they start (set
+# before numpy or torch is imported): the tests' products are small, where a second thread
+# only spins, and the suite's time is then its CPU time. A caller's own setting is kept.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # "ci" is deterministic (derandomized, no example database) so a CI failure reproduces;
 # "dev" explores new examples on every run. Select with HYPOTHESIS_PROFILE=dev.

@@ -45,12 +45,28 @@ def test_benchmark_runs_with_smoke(script, tmp_path):
     assert not list(tmp_path.iterdir()), f"{script} --smoke left files in its folder"
 
 
+GPU_CHECK = ROOT / "benchmarks" / "gpu_check.sh"
+
+
+def test_the_gpu_check_parses_and_refuses_an_unknown_flag():
+    subprocess.run(["bash", "-n", str(GPU_CHECK)], check=True)
+    usage = subprocess.run(["bash", str(GPU_CHECK), "--fast"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+def test_the_gpu_check_names_only_test_files_that_exist():
+    """The CUDA-test step lists its test paths; a moved test file would fail it on the GPU."""
+    text = GPU_CHECK.read_text()
+    paths = {word for word in text.split() if word.startswith("tests/")}
+    assert paths and all((ROOT / path).exists() for path in paths), paths
+
+
+# Slow: its steps after the first are bench_matching.py and bench_official.py at their --smoke
+# sizes, which test_benchmark_runs_with_smoke runs in the default run; the two tests above keep
+# the script's parse, its usage and its test paths there.
+@pytest.mark.slow
 def test_the_gpu_check_parses_and_runs_its_steps_on_cpu_at_smoke_size():
-    script = ROOT / "benchmarks" / "gpu_check.sh"
-    subprocess.run(["bash", "-n", str(script)], check=True)
-    result = subprocess.run(["bash", str(script), "--smoke"], capture_output=True, text=True,
+    result = subprocess.run(["bash", str(GPU_CHECK), "--smoke"], capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("\n-- ") == 3  # every step ran to its end
-    usage = subprocess.run(["bash", str(script), "--fast"], capture_output=True, text=True)
-    assert usage.returncode == 2 and "usage" in usage.stderr

@@ -75,6 +75,11 @@ def test_a_figure_module_builds_only_its_figure(records_root, tmp_path):
                                                           "fig05_frontiers.png"]
 
 
+# Slow: draws all 15 figures again in a fresh process. The default run keeps both halves:
+# tests/test_layers.py::test_records_report_bridge_and_figures_import_without_torch (every
+# figure module imports without torch) and tests/paper_figs/test_figures.py (each figure
+# builds); this test adds that building them imports none either.
+@pytest.mark.slow
 def test_figures_are_built_without_torch(records_root, tmp_path):
     code = ("import sys; from paper_figs.__main__ import main; "
             f"report = main(['--records', {str(records_root)!r}, '--out', {str(tmp_path)!r}]); "
