@@ -167,11 +167,16 @@ def budget_groups(found: Sequence[tuple[str, MatchRecord]]) -> list[list[tuple[s
     """Runs of one pair that differ only in their inputs (two budgets or more), each group
     ordered by tokens. Options that change no number (`UNCOUNTED`: the examples kept, the
     activation cache, where weights came from) and what the engine states of each result
-    (`guarantee`) do not split a group."""
+    (`guarantee`) do not split a group; nor does the size of the documents' draw (its count
+    and category mix), while its rule and seed do."""
     groups = defaultdict(list)
     for path, match in found:
         key = {k: v for k, v in match.config.items()
                if k not in ("inputs", "inputs_sha256", "capture", "guarantee", *UNCOUNTED)}
+        if isinstance(key.get("corpus"), dict) and isinstance(key["corpus"].get("draw"), dict):
+            draw = key["corpus"]["draw"]
+            key["corpus"] = key["corpus"] | {"draw": {"rule": draw.get("rule"),
+                                                      "seed": draw.get("seed")}}
         key |= {"record": [match.family, match.model_a, match.model_b, match.null,
                            match.layer_sizes_a, match.layer_sizes_b]}
         groups[repr(sorted(key.items()))].append((path, match))

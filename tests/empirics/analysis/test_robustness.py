@@ -75,6 +75,15 @@ def test_planted_pairs_are_stable_across_budgets_and_the_record_orders_them(plan
     assert len(budget_groups(found + [("k", other_k)])) == 1  # other settings: not grouped
     record = stability_record(groups[0], config={})
     assert record.n_tokens.tolist() == [600, 1500, 3000] and record.method == "rerun"
+    # budgets drawn from one corpus: the draw's size and mix differ, its rule and seed do not
+    corpus = {"sha256": "c0ffee", "split": "heldout"}
+    drawn = [(f"docs{t}", _record(a, b, candidates=2, tokens=t, config={
+        "candidates": 2, "corpus": corpus | {"draw": {
+            "rule": "stratified", "docs": t // 100, "seed": seed, "of": 90,
+            "categories": {"code": t // 300, "prose": t // 100 - t // 300}}}}))
+        for t, seed in ((600, 0), (1500, 0), (3000, 0), (3000, 1))]
+    groups = budget_groups(drawn)
+    assert [[p for p, _ in g] for g in groups] == [["docs600", "docs1500", "docs3000"]]
     assert np.all(record.counts >= a.shape[1]) and np.all(record.kept[1:] == 1.0)
 
 
