@@ -18,10 +18,8 @@ TOWERS = ("openclip", "dinov2", "dinov3")
 
 
 def generated_inputs(choice) -> tuple[list, None]:
-    """`choice.images` images to generate, each from its own seed (`choice.image_seed`)."""
-    if choice.image_dir:
-        raise ValueError("a generated family matches on the generator's own images; "
-                         "--image-dir does not apply")
+    """`choice.images` images to generate, each from its own seed (`choice.image_seed`); an
+    --image-dir is refused before this, by `empirics.pipeline.pairs.check_inputs`."""
     count = SYNTHETIC_IMAGES if choice.images is None else choice.images
     return generated_images(count, seed=choice.image_seed), None
 

@@ -6,7 +6,8 @@ import pytest
 
 from empirics.match import main
 from empirics.models.detect import resolve_spec
-from empirics.pipeline.pairs import pairs_for
+from empirics.pipeline.options import InputChoice
+from empirics.pipeline.pairs import inputs_for, pairs_for
 from empirics.records.examples import ExamplesRecord
 from empirics.records.match import MatchRecord
 from runstore import find_records
@@ -58,5 +59,7 @@ def test_a_generator_is_model_a_of_a_generated_family_only(saved):
         pairs_for("generated-dinov3", (str(tower), str(file)))
     with pytest.raises(ValueError, match="matched on its own images"):
         pairs_for("vision", (str(file), str(tower)))
+    with pytest.raises(ValueError, match="--image-dir does not apply"):
+        inputs_for("generated-dinov3", InputChoice(image_dir=file.parent))
     assert dinov3.architecture == "dinov3_vit" and np.isclose(generator.n_params, sum(
         p.numel() for p in tiny_pmf()[0].parameters()))
